@@ -1,0 +1,22 @@
+package dev.einhyrningsins.supervisor;
+
+/** Everything that can happen to the supervisor. Produced by the shell, consumed by the core. */
+public sealed interface Event {
+
+    /** A child was reaped. {@code description} is human text such as "exited with status 1". */
+    record ChildExited(int pid, boolean success, String description) implements Event {}
+
+    /** A signal the supervisor itself received, by name without SIG ("TERM", "HUP"). */
+    record SignalReceived(String name) implements Event {}
+
+    /**
+     * A control command. {@code client} is an opaque handle the core passes back to
+     * {@link Os#reply}; {@code streaming} tells whether the request carried an id, so that
+     * more than one reply can be sent (einhorn's subscription rule).
+     *
+     * @param args raw arguments as decoded (null, a List, or anything else a client sent)
+     * @param pid  raw pid field (Integer, Long, String or null)
+     */
+    record Command(String name, Object args, Object pid, String user, Object pingId,
+                   boolean streaming, Object client) implements Event {}
+}

@@ -1,0 +1,37 @@
+package dev.einhyrningsins.supervisor;
+
+/**
+ * The only way the supervisor core acts on the world. The real implementation spawns with
+ * posix_spawn and signals through pidfds; tests use a fake with a fake clock.
+ */
+public interface Os {
+
+    /** Monotonic time in nanoseconds. */
+    long nanoTime();
+
+    /** Wall clock, epoch milliseconds, for the state dump only. */
+    long currentTimeMillis();
+
+    /** Starts one worker in {@code slot} (EINHORN_CHILD_INDEX). */
+    SpawnResult spawn(int slot, int generation);
+
+    /** Sends a signal (name without SIG) to one worker; a worker that already exited is ignored. */
+    void signal(int pid, String signal);
+
+    /** Sends a signal to a worker's whole process group. */
+    void signalGroup(int pid, String signal);
+
+    /** Sends one reply line to a control client; {@code last} ends a streamed reply. */
+    void reply(Object client, String message, boolean last, boolean ok);
+
+    /** Emits one log line. The core has already applied the verbosity filter. */
+    void log(Level level, String message);
+
+    enum Level { DEBUG, INFO, WARN, ERROR }
+
+    sealed interface SpawnResult {
+        record Spawned(int pid) implements SpawnResult {}
+
+        record Failed(String reason) implements SpawnResult {}
+    }
+}

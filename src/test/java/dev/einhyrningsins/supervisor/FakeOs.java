@@ -1,0 +1,76 @@
+package dev.einhyrningsins.supervisor;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/** A deterministic OS: fake pids, a fake clock, and a record of every effect. */
+final class FakeOs implements Os {
+    record Spawn(int pid, int slot, int generation) {}
+
+    record Sig(int pid, String signal, boolean group) {}
+
+    record Reply(Object client, String message, boolean last, boolean ok) {}
+
+    long now = 1_000_000_000L;
+    int nextPid = 100;
+    boolean failSpawns;
+    final List<Spawn> spawns = new ArrayList<>();
+    final List<Sig> signals = new ArrayList<>();
+    final List<Reply> replies = new ArrayList<>();
+    final List<String> logs = new ArrayList<>();
+    final Set<Integer> alive = new LinkedHashSet<>();
+
+    @Override
+    public long nanoTime() {
+        return now;
+    }
+
+    @Override
+    public long currentTimeMillis() {
+        return 1_700_000_000_000L + now / 1_000_000;
+    }
+
+    @Override
+    public SpawnResult spawn(int slot, int generation) {
+        if (failSpawns) return new SpawnResult.Failed("/srv/app: No such file or directory");
+        int pid = nextPid++;
+        spawns.add(new Spawn(pid, slot, generation));
+        alive.add(pid);
+        return new SpawnResult.Spawned(pid);
+    }
+
+    @Override
+    public void signal(int pid, String signal) {
+        signals.add(new Sig(pid, signal, false));
+    }
+
+    @Override
+    public void signalGroup(int pid, String signal) {
+        signals.add(new Sig(pid, signal, true));
+    }
+
+    @Override
+    public void reply(Object client, String message, boolean last, boolean ok) {
+        replies.add(new Reply(client, message, last, ok));
+    }
+
+    @Override
+    public void log(Level level, String message) {
+        logs.add(level + " " + message);
+    }
+
+    void advance(Duration d) {
+        now += d.toNanos();
+    }
+
+    List<Integer> signalled(String signal) {
+        return signals.stream().filter(s -> s.signal().equals(signal)).map(Sig::pid).toList();
+    }
+
+    List<Reply> repliesTo(Object client) {
+        return replies.stream().filter(r -> r.client() == client).toList();
+    }
+}
