@@ -1,0 +1,307 @@
+package dev.einhyrningsins.cli;
+
+import dev.einhyrningsins.supervisor.Config;
+import dev.einhyrningsins.supervisor.Signals;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * einhorn-compatible command line: {@code einhyrningsins [OPTIONS] [--] PROGRAM [ARGS...]}.
+ * Parsing stops at the first word that is not an option; a leading {@code --} is consumed.
+ * Long options take {@code --opt VALUE} or {@code --opt=VALUE}; short ones {@code -n 4} or
+ * {@code -n4}, and flags bundle ({@code -vg}).
+ */
+public final class CommandLine {
+
+    /** One option: its spellings, the name of its argument (null for flags) and its help. */
+    record Opt(String shortName, String longName, String arg, String help) {
+        String label() {
+            StringBuilder b = new StringBuilder();
+            if (shortName != null) b.append('-').append(shortName);
+            if (longName != null) {
+                if (!b.isEmpty()) b.append(", ");
+                b.append("--").append(longName);
+            }
+            if (arg != null) b.append(' ').append(arg);
+            return b.toString();
+        }
+    }
+
+    static final List<Opt> OPTIONS = List.of(
+            new Opt("b", "bind", "ADDR:PORT[,OPT...]",
+                    "Bind a listening socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
+                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport"),
+            new Opt("n", "number", "COUNT", "Number of workers to run (default 1)"),
+            new Opt("l", "backlog", "N", "Listen backlog of bound sockets (default 128)"),
+            new Opt("4", null, null, "Resolve -b host names to IPv4 addresses only"),
+            new Opt("6", null, null, "Resolve -b host names to IPv6 addresses only"),
+            new Opt("m", "ack-mode", "MODE",
+                    "How workers prove they are ready: SECONDS alive (timer, default 1) or manual (worker:ack); "
+                            + "a bare -m means manual"),
+            new Opt(null, "manual", null, "Same as --ack-mode manual"),
+            new Opt(null, "ack-timeout", "SECONDS", "Treat a worker that has not acked after SECONDS as failed (default off)"),
+            new Opt("s", "seconds", "SECONDS", "Base interval between respawns; backs off 1.5x per crash before ack, up to 30 s (default 1)"),
+            new Opt("t", "signal-timeout", "SECONDS", "SIGKILL workers still alive SECONDS after being signalled (default off)"),
+            new Opt(null, "graceful-signal", "SIG", "Signal that asks a worker to finish in-flight work and exit (default USR2)"),
+            new Opt(null, "max-unacked", "N", "Upgrades start at most N unacked new workers at a time (default: number of CPUs)"),
+            new Opt(null, "max-upgrade-additional", "N", "At most COUNT+N live workers during an upgrade (default unlimited)"),
+            new Opt(null, "upgrade-timeout", "SECONDS", "Abort an upgrade whose new workers are not all acked in time (default 120; 0 disables)"),
+            new Opt(null, "upgrade-max-failures", "N", "Abort an upgrade after N consecutive new workers die before acking (default 3)"),
+            new Opt("c", "command-name", "NAME", "Name of this instance: default files become einhorn-NAME.sock/.lock"),
+            new Opt("d", "socket-path", "PATH", "Control socket path (default $TMPDIR/einhorn[-NAME].sock)"),
+            new Opt("f", "lockfile", "PATH", "Lock file guarding the control socket (default beside it, einhorn[-NAME].lock)"),
+            new Opt("e", "pidfile", "PATH", "Write the supervisor's pid to PATH after a successful start; removed on exit"),
+            new Opt("g", "command-socket-as-fd", null, "Give each worker a connected control socket in EINHORN_SOCK_FD"),
+            new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
+            new Opt("v", "verbose", null, "Log debug messages too"),
+            new Opt("q", "quiet", null, "Log errors and warnings only"),
+            new Opt("h", "help", null, "Print this help and exit"),
+            new Opt(null, "version", null, "Print the version and exit"));
+
+    /** What the command line asks for. */
+    public sealed interface Parsed {
+        record Run(Options options) implements Parsed {}
+
+        record Help() implements Parsed {}
+
+        record Version() implements Parsed {}
+    }
+
+    private CommandLine() {}
+
+    public static Parsed parse(List<String> args) {
+        State s = new State();
+        int i = 0;
+        while (i < args.size()) {
+            String word = args.get(i);
+            if (word.equals("--")) {
+                i++;
+                break;
+            }
+            if (!word.startsWith("-") || word.equals("-")) break;
+            i++;
+            if (word.startsWith("--")) {
+                String name = word.substring(2);
+                String inline = null;
+                int eq = name.indexOf('=');
+                if (eq >= 0) {
+                    inline = name.substring(eq + 1);
+                    name = name.substring(0, eq);
+                }
+                Opt opt = byLong(name);
+                String value = null;
+                if (opt.arg() != null) {
+                    if (inline != null) {
+                        value = inline;
+                    } else if (opt.longName().equals("ack-mode") && !looksLikeAckMode(args, i)) {
+                        value = "manual";
+                    } else {
+                        if (i >= args.size()) throw new UsageException("option --" + name + " needs an argument " + opt.arg());
+                        value = args.get(i++);
+                    }
+                } else if (inline != null) {
+                    throw new UsageException("option --" + name + " takes no argument");
+                }
+                Parsed early = s.apply(opt, value);
+                if (early != null) return early;
+            } else {
+                for (int k = 1; k < word.length(); k++) {
+                    Opt opt = byShort(word.charAt(k));
+                    String value = null;
+                    if (opt.arg() != null) {
+                        if (k + 1 < word.length()) {
+                            value = word.substring(k + 1);
+                        } else if (opt.shortName().equals("m") && !looksLikeAckMode(args, i)) {
+                            value = "manual";
+                        } else {
+                            if (i >= args.size()) throw new UsageException("option -" + opt.shortName() + " needs an argument " + opt.arg());
+                            value = args.get(i++);
+                        }
+                        k = word.length();
+                    }
+                    Parsed early = s.apply(opt, value);
+                    if (early != null) return early;
+                }
+            }
+        }
+        List<String> program = List.copyOf(args.subList(i, args.size()));
+        if (program.isEmpty()) throw new UsageException("no PROGRAM given: einhyrningsins [OPTIONS] -- PROGRAM [ARGS...]");
+        return new Parsed.Run(s.build(program));
+    }
+
+    /** einhyrningsins' bare -m: only "manual" or a number after -m is its value. */
+    private static boolean looksLikeAckMode(List<String> args, int i) {
+        if (i >= args.size()) return false;
+        String next = args.get(i);
+        return next.equalsIgnoreCase("manual") || next.matches("\\d+(\\.\\d*)?|\\.\\d+");
+    }
+
+    private static Opt byLong(String name) {
+        for (Opt o : OPTIONS) if (name.equals(o.longName())) return o;
+        throw new UsageException("unknown option --" + name);
+    }
+
+    private static Opt byShort(char c) {
+        for (Opt o : OPTIONS) if (String.valueOf(c).equals(o.shortName())) return o;
+        if (c == 'p') throw new UsageException("option -p/--preload loads Ruby code into einhorn and has no equivalent here");
+        throw new UsageException("unknown option -" + c);
+    }
+
+    /** The --help text: every option of {@link #OPTIONS}, wrapped for an 80-column terminal. */
+    public static String usage() {
+        StringBuilder b = new StringBuilder();
+        b.append("Usage: einhyrningsins [OPTIONS] [--] PROGRAM [ARGS...]\n");
+        b.append("       einhyrningsins ctl [-d PATH | -c NAME] [-e \"CMD [ARGS]; ...\"] [--json]\n\n");
+        b.append("Binds sockets once, runs COUNT copies of PROGRAM that inherit them (EINHORN_FD_*),\n");
+        b.append("and replaces workers in rolling upgrades without dropping connections.\n\n");
+        b.append("Options:\n");
+        for (Opt o : OPTIONS) {
+            String label = "  " + o.label();
+            List<String> lines = wrap(o.help(), 50);
+            if (label.length() > 28) {
+                b.append(label).append('\n');
+                label = "";
+            }
+            for (String line : lines) {
+                b.append(String.format("%-30s%s%n", label, line));
+                label = "";
+            }
+        }
+        b.append("\nSignals: TERM/INT stop gracefully (twice: TERM the workers' process groups),\n");
+        b.append("HUP upgrades smoothly, USR2 = die, TTIN/TTOU add/remove a worker.\n");
+        b.append("Exit status: 0 ok, 1 runtime failure, 2 usage error. See einhyrningsins(1).\n");
+        return b.toString();
+    }
+
+    private static List<String> wrap(String text, int width) {
+        List<String> lines = new ArrayList<>();
+        StringBuilder line = new StringBuilder();
+        for (String word : text.split(" ")) {
+            if (!line.isEmpty() && line.length() + 1 + word.length() > width) {
+                lines.add(line.toString());
+                line.setLength(0);
+            }
+            if (!line.isEmpty()) line.append(' ');
+            line.append(word);
+        }
+        if (!line.isEmpty()) lines.add(line.toString());
+        return lines;
+    }
+
+    /** Long option names of {@link #OPTIONS}, for documentation checks. */
+    public static List<String> optionLabels() {
+        return OPTIONS.stream().map(Opt::label).toList();
+    }
+
+    private static final class State {
+        int number = 1;
+        final List<BindSpec> binds = new ArrayList<>();
+        int backlog = 128;
+        Options.Family family = Options.Family.ANY;
+        int verbosity = 1;
+        final List<String> dropEnv = new ArrayList<>();
+        String commandName;
+        Path pidfile;
+        Path socketPath;
+        Path lockfile;
+        boolean commandSocketAsFd;
+        Duration seconds = Duration.ofSeconds(1);
+        Duration signalTimeout = Duration.ZERO;
+        String gracefulSignal = "USR2";
+        Config.AckMode ackMode = new Config.AckMode.Timer(Duration.ofSeconds(1));
+        Duration ackTimeout = Duration.ZERO;
+        int maxUnacked;
+        int maxUpgradeAdditional = -1;
+        Duration upgradeTimeout = Duration.ofSeconds(120);
+        int upgradeMaxFailures = 3;
+
+        Parsed apply(Opt opt, String v) {
+            String name = opt.longName() != null ? opt.longName() : opt.shortName();
+            switch (name) {
+                case "bind" -> binds.add(BindSpec.parse(v));
+                case "number" -> number = integer(opt, v, 1, 100_000);
+                case "backlog" -> backlog = integer(opt, v, 1, 1 << 20);
+                case "4" -> family = Options.Family.INET4;
+                case "6" -> family = Options.Family.INET6;
+                case "ack-mode" -> ackMode = v.equalsIgnoreCase("manual")
+                        ? new Config.AckMode.Manual()
+                        : new Config.AckMode.Timer(seconds(opt, v, false));
+                case "manual" -> ackMode = new Config.AckMode.Manual();
+                case "ack-timeout" -> ackTimeout = seconds(opt, v, true);
+                case "seconds" -> seconds = seconds(opt, v, false);
+                case "signal-timeout" -> signalTimeout = seconds(opt, v, true);
+                case "graceful-signal" -> gracefulSignal = signal(opt, v);
+                case "max-unacked" -> maxUnacked = integer(opt, v, 1, 100_000);
+                case "max-upgrade-additional" -> maxUpgradeAdditional = Math.max(1, integer(opt, v, 0, 100_000));
+                case "upgrade-timeout" -> upgradeTimeout = seconds(opt, v, true);
+                case "upgrade-max-failures" -> upgradeMaxFailures = integer(opt, v, 1, 100_000);
+                case "command-name" -> commandName = nonEmpty(opt, v);
+                case "socket-path" -> socketPath = Path.of(nonEmpty(opt, v));
+                case "lockfile" -> lockfile = Path.of(nonEmpty(opt, v));
+                case "pidfile" -> pidfile = Path.of(nonEmpty(opt, v));
+                case "command-socket-as-fd" -> commandSocketAsFd = true;
+                case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
+                case "verbose" -> verbosity = 0;
+                case "quiet" -> verbosity = 2;
+                case "help" -> {
+                    return new Parsed.Help();
+                }
+                case "version" -> {
+                    return new Parsed.Version();
+                }
+                default -> throw new IllegalStateException("unhandled option " + name);
+            }
+            return null;
+        }
+
+        Options build(List<String> program) {
+            return new Options(number, List.copyOf(binds), backlog, family, verbosity, List.copyOf(dropEnv),
+                    Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
+                    Optional.ofNullable(lockfile), commandSocketAsFd, seconds, signalTimeout, gracefulSignal, ackMode,
+                    ackTimeout, maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, program);
+        }
+
+        private static String flag(Opt opt) {
+            return opt.longName() != null ? "--" + opt.longName() : "-" + opt.shortName();
+        }
+
+        private static int integer(Opt opt, String v, int min, int max) {
+            try {
+                int n = Integer.parseInt(v.trim());
+                if (n >= min && n <= max) return n;
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            throw new UsageException(flag(opt) + " needs a whole number in " + min + ".." + max + ", got '" + v + "'");
+        }
+
+        private static Duration seconds(Opt opt, String v, boolean zeroAllowed) {
+            try {
+                double d = Double.parseDouble(v.trim());
+                if (Double.isFinite(d) && (d > 0 || (zeroAllowed && d == 0)) && d <= 1e6 && !v.trim().matches(".*[a-zA-Z].*")) {
+                    return Duration.ofNanos(Math.round(d * 1e9));
+                }
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            throw new UsageException(flag(opt) + " needs a number of seconds" + (zeroAllowed ? " (0 = off)" : " > 0")
+                    + ", got '" + v + "'");
+        }
+
+        private static String signal(Opt opt, String v) {
+            String s = v.trim().toUpperCase(Locale.ROOT);
+            if (s.startsWith("SIG")) s = s.substring(3);
+            if (!Signals.NAMES.contains(s)) throw new UsageException(flag(opt) + ": unknown signal '" + v + "'");
+            return s;
+        }
+
+        private static String nonEmpty(Opt opt, String v) {
+            if (v.isEmpty()) throw new UsageException(flag(opt) + " needs a non-empty value");
+            return v;
+        }
+    }
+}

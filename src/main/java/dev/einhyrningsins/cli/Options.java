@@ -1,0 +1,46 @@
+package dev.einhyrningsins.cli;
+
+import dev.einhyrningsins.supervisor.Config;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Everything the command line said, validated. Durations of ZERO mean "off".
+ *
+ * @param maxUnacked 0 = the number of CPUs
+ */
+public record Options(
+        int number,
+        List<BindSpec> binds,
+        int backlog,
+        Family family,
+        int verbosity,
+        List<String> dropEnv,
+        Optional<String> commandName,
+        Optional<Path> pidfile,
+        Optional<Path> socketPath,
+        Optional<Path> lockfile,
+        boolean commandSocketAsFd,
+        Duration seconds,
+        Duration signalTimeout,
+        String gracefulSignal,
+        Config.AckMode ackMode,
+        Duration ackTimeout,
+        int maxUnacked,
+        int maxUpgradeAdditional,
+        Duration upgradeTimeout,
+        int upgradeMaxFailures,
+        List<String> program) {
+
+    /** Address family restriction for host names (-4 / -6). */
+    public enum Family { ANY, INET4, INET6 }
+
+    /** The supervisor core's share of the options. */
+    public Config toConfig(int cpus) {
+        return new Config(number, seconds, ackMode, ackTimeout, signalTimeout, gracefulSignal,
+                maxUnacked > 0 ? maxUnacked : Math.max(1, cpus), maxUpgradeAdditional, upgradeTimeout,
+                upgradeMaxFailures, verbosity);
+    }
+}

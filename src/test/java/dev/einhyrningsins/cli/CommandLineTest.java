@@ -1,0 +1,103 @@
+package dev.einhyrningsins.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.einhyrningsins.supervisor.Config;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class CommandLineTest {
+
+    static Options run(String... args) {
+        return ((CommandLine.Parsed.Run) CommandLine.parse(List.of(args))).options();
+    }
+
+    static void usage(String expected, String... args) {
+        assertThatThrownBy(() -> CommandLine.parse(List.of(args)))
+                .isInstanceOf(UsageException.class).hasMessageContaining(expected);
+    }
+
+    @Test
+    void defaultsAreEinhorns() {
+        Options o = run("--", "app");
+        assertThat(o.number()).isEqualTo(1);
+        assertThat(o.backlog()).isEqualTo(128);
+        assertThat(o.seconds()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(o.ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ofSeconds(1)));
+        assertThat(o.gracefulSignal()).isEqualTo("USR2");
+        assertThat(o.upgradeTimeout()).isEqualTo(Duration.ofSeconds(120));
+        assertThat(o.program()).containsExactly("app");
+    }
+
+    @Test
+    void parsingStopsAtTheFirstNonOptionWord() {
+        Options o = run("-n", "3", "python3", "-n", "7", "--", "x");
+        assertThat(o.number()).isEqualTo(3);
+        assertThat(o.program()).containsExactly("python3", "-n", "7", "--", "x");
+    }
+
+    @Test
+    void attachedAndEqualsValuesAndBundledFlags() {
+        Options o = run("-n4", "--backlog=64", "-vg", "--drop-env-var", "A", "--drop-env-var=B", "prog");
+        assertThat(o.number()).isEqualTo(4);
+        assertThat(o.backlog()).isEqualTo(64);
+        assertThat(o.verbosity()).isZero();
+        assertThat(o.commandSocketAsFd()).isTrue();
+        assertThat(o.dropEnv()).containsExactly("A", "B");
+    }
+
+    @Test
+    void bindsKeepTheirOrderAndOptions() {
+        Options o = run("-b", "127.0.0.1:8080,r,n", "-b", "[::1]:0,so_reuseport", "-b", "localhost:9000",
+                "-b", "unix:/tmp/x.sock", "p");
+        assertThat(o.binds()).extracting(BindSpec::host).containsExactly("127.0.0.1", "::1", "localhost", null);
+        assertThat(o.binds().get(0).reuseAddr()).isTrue();
+        assertThat(o.binds().get(0).nonBlocking()).isTrue();
+        assertThat(o.binds().get(1).reusePort()).isTrue();
+        assertThat(o.binds().get(1).port()).isZero();
+        assertThat(o.binds().get(3).unixPath()).isEqualTo(Path.of("/tmp/x.sock"));
+    }
+
+    @Test
+    void ackModes() {
+        assertThat(run("-m", "manual", "p").ackMode()).isEqualTo(new Config.AckMode.Manual());
+        assertThat(run("-m", "2.5", "p").ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ofMillis(2500)));
+        assertThat(run("-m", "p").ackMode()).isEqualTo(new Config.AckMode.Manual());
+        assertThat(run("-m", "p").program()).containsExactly("p");
+        assertThat(run("--manual", "p").ackMode()).isEqualTo(new Config.AckMode.Manual());
+        assertThat(run("--ack-mode=manual", "p").ackMode()).isEqualTo(new Config.AckMode.Manual());
+    }
+
+    @Test
+    void helpAndVersionWinOverEverythingElse() {
+        assertThat(CommandLine.parse(List.of("-n", "2", "--help"))).isInstanceOf(CommandLine.Parsed.Help.class);
+        assertThat(CommandLine.parse(List.of("--version"))).isInstanceOf(CommandLine.Parsed.Version.class);
+    }
+
+    @Test
+    void mistakesAreOneLineUsageErrors() {
+        usage("unknown option --frob", "--frob", "p");
+        usage("unknown option -z", "-z", "p");
+        usage("--number needs a whole number in 1..100000, got '0'", "-n", "0", "p");
+        usage("--number needs a whole number", "-n", "x", "p");
+        usage("option -n needs an argument", "-n");
+        usage("no PROGRAM given", "-n", "2");
+        usage("unknown bind option 'rn'", "-b", "127.0.0.1:1,rn", "p");
+        usage("put IPv6 addresses in brackets", "-b", "::1:80", "p");
+        usage("port must be a number in 0..65535", "-b", "127.0.0.1:70000", "p");
+        usage("expected ADDR:PORT", "-b", "8080", "p");
+        usage("--graceful-signal: unknown signal 'FOO'", "--graceful-signal", "FOO", "p");
+        usage("--seconds needs a number of seconds > 0", "-s", "0", "p");
+        usage("-p/--preload", "-p", "x.rb", "p");
+        usage("--version takes no argument", "--version=2", "p");
+    }
+
+    @Test
+    void usageNamesEveryOption() {
+        String usage = CommandLine.usage();
+        for (String label : CommandLine.optionLabels()) assertThat(usage).contains(label);
+    }
+}
