@@ -1,0 +1,35 @@
+package dev.einhyrningsins.posix;
+
+/**
+ * A failed libc call. The message names the call with its context, the errno name and
+ * the strerror text, e.g. {@code bind [::1]:8080: EADDRINUSE (Address already in use)}.
+ */
+public final class PosixException extends RuntimeException {
+    private final String call;
+    private final int errno;
+
+    /**
+     * @param call  what was called, with context, e.g. {@code "bind 127.0.0.1:8080"}
+     * @param errno the error number (errno, or the return value of posix_spawn)
+     */
+    public PosixException(String call, int errno) {
+        super(call + ": " + Posix.errnoName(errno) + " (" + Posix.strerror(errno) + ")");
+        this.call = call;
+        this.errno = errno;
+    }
+
+    /** The call with its context, e.g. {@code "bind 127.0.0.1:8080"}. */
+    public String call() {
+        return call;
+    }
+
+    /** The error number. */
+    public int errno() {
+        return errno;
+    }
+
+    /** The symbolic error name, e.g. {@code "EADDRINUSE"}. */
+    public String errnoName() {
+        return Posix.errnoName(errno);
+    }
+}
