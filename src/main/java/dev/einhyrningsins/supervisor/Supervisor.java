@@ -59,7 +59,7 @@ public final class Supervisor {
         this.config = config;
         this.os = os;
         this.version = version;
-        this.staticInfo = Map.copyOf(staticInfo);
+        this.staticInfo = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(staticInfo));
         this.target = config.number();
         this.verbosity = config.verbosity();
     }

@@ -1,0 +1,65 @@
+package dev.einhyrningsins.control;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Consumer;
+
+/** A control socket client: sends einhorn requests, reads replies until the final one. */
+public final class ControlClient implements AutoCloseable {
+    private final SocketChannel ch;
+    private final BufferedReader in;
+    private final String user = System.getProperty("user.name");
+
+    private ControlClient(SocketChannel ch) {
+        this.ch = ch;
+        this.in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+    }
+
+    public static ControlClient connect(Path socket) throws ControlException {
+        try {
+            SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            try {
+                ch.connect(UnixDomainSocketAddress.of(socket));
+            } catch (IOException e) {
+                ch.close();
+                throw e;
+            }
+            return new ControlClient(ch);
+        } catch (IOException e) {
+            throw new ControlException("cannot reach the control socket " + socket + " (" + e.getMessage()
+                    + "); is einhyrningsins running? Pass -d PATH or -c NAME to choose the socket");
+        }
+    }
+
+    /** Sends one command and hands every reply to {@code each}; returns the final one. */
+    public Reply send(String command, List<String> args, Object id, Consumer<Reply> each) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(WireCodec.encodeRequest(command, args, id, user).getBytes(StandardCharsets.UTF_8));
+        while (b.hasRemaining()) ch.write(b);
+        while (true) {
+            String line = in.readLine();
+            if (line == null) throw new IOException("the supervisor closed the connection without a final reply");
+            Reply r;
+            try {
+                r = WireCodec.decodeReply(line);
+            } catch (WireCodec.ParseException e) {
+                throw new IOException(e.getMessage());
+            }
+            each.accept(r);
+            if (!r.more()) return r;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        ch.close();
+    }
+}

@@ -1,0 +1,205 @@
+package dev.einhyrningsins.daemon;
+
+import dev.einhyrningsins.cli.BindSpec;
+import dev.einhyrningsins.cli.Options.Family;
+import dev.einhyrningsins.posix.Posix;
+import dev.einhyrningsins.posix.PosixException;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The listening sockets, bound once before any worker starts and inherited by every worker. */
+final class Listeners implements AutoCloseable {
+
+    /** One bound socket; {@code address} is what we log and show in state, with the real port. */
+    record Bound(BindSpec spec, int fd, String address, int port, Path unixPath, Object fileKey) {
+        Map<String, Object> describe(int index) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("bind", spec.text());
+            m.put("address", address);
+            m.put("port", unixPath == null ? port : null);
+            m.put("fd", 3 + index);
+            m.put("env", "EINHORN_FD_" + index);
+            return m;
+        }
+    }
+
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
+
+    private final List<Bound> bound = new ArrayList<>();
+    private final Log log;
+
+    private Listeners(Log log) {
+        this.log = log;
+    }
+
+    /** Binds every spec in order; on any failure closes what was bound and throws StartupException. */
+    static Listeners bind(List<BindSpec> specs, Family family, int backlog, Log log) {
+        Listeners l = new Listeners(log);
+        try {
+            for (BindSpec spec : specs) l.bound.add(spec.isUnix() ? l.bindUnix(spec, backlog) : bindTcp(spec, family, backlog));
+        } catch (RuntimeException e) {
+            l.close();
+            throw e;
+        }
+        for (Bound b : l.bound) log.info("Bound " + b.address() + " (-b " + b.spec().text() + ")");
+        return l;
+    }
+
+    List<Bound> bound() {
+        return List.copyOf(bound);
+    }
+
+    int[] fds() {
+        return bound.stream().mapToInt(Bound::fd).toArray();
+    }
+
+    private static Bound bindTcp(BindSpec spec, Family family, int backlog) {
+        InetAddress address = resolve(spec, family);
+        InetSocketAddress where = new InetSocketAddress(address, spec.port());
+        int fd;
+        try {
+            fd = Posix.listenTcp(where, spec.reuseAddr(), spec.reusePort(), spec.nonBlocking(), backlog);
+        } catch (PosixException e) {
+            throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
+        }
+        InetSocketAddress actual = Posix.localInetAddress(fd);
+        String text = actual.getAddress() instanceof Inet6Address v6
+                ? "[" + compress(v6) + "]:" + actual.getPort()
+                : actual.getAddress().getHostAddress() + ":" + actual.getPort();
+        return new Bound(spec, fd, text, actual.getPort(), null, null);
+    }
+
+    /** RFC 5952 text of an IPv6 address: lower case, longest run of zero groups as "::". */
+    static String compress(Inet6Address a) {
+        byte[] b = a.getAddress();
+        int[] g = new int[8];
+        for (int i = 0; i < 8; i++) g[i] = ((b[2 * i] & 0xff) << 8) | (b[2 * i + 1] & 0xff);
+        int bestStart = -1;
+        int bestLen = 1;
+        for (int i = 0; i < 8; ) {
+            if (g[i] != 0) {
+                i++;
+                continue;
+            }
+            int j = i;
+            while (j < 8 && g[j] == 0) j++;
+            if (j - i > bestLen) {
+                bestStart = i;
+                bestLen = j - i;
+            }
+            i = j;
+        }
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            if (i == bestStart) {
+                s.append("::");
+                i += bestLen - 1;
+                continue;
+            }
+            if (!s.isEmpty() && s.charAt(s.length() - 1) != ':') s.append(':');
+            s.append(Integer.toHexString(g[i]));
+        }
+        return s.toString();
+    }
+
+    private static InetAddress resolve(BindSpec spec, Family family) {
+        String host = spec.host();
+        try {
+            if (host.isEmpty()) {
+                return InetAddress.getByName(family == Family.INET6 ? "::" : "0.0.0.0");
+            }
+            InetAddress[] all = InetAddress.getAllByName(host);
+            return Arrays.stream(all)
+                    .filter(a -> switch (family) {
+                        case ANY -> true;
+                        case INET4 -> a instanceof Inet4Address;
+                        case INET6 -> a instanceof Inet6Address;
+                    })
+                    .findFirst()
+                    .orElseThrow(() -> new StartupException("cannot bind -b " + spec.text() + ": " + host
+                            + " has no " + (family == Family.INET4 ? "IPv4" : "IPv6") + " address"));
+        } catch (UnknownHostException e) {
+            throw new StartupException("cannot bind -b " + spec.text() + ": unknown host " + host);
+        }
+    }
+
+    private Bound bindUnix(BindSpec spec, int backlog) {
+        Path path = spec.unixPath();
+        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            int mode;
+            try {
+                mode = (Integer) Files.getAttribute(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            } catch (IOException e) {
+                throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
+            }
+            if ((mode & S_IFMT) != S_IFSOCK) {
+                throw new StartupException("cannot bind -b " + spec.text() + ": " + path
+                        + " exists and is not a socket; remove it or choose another path");
+            }
+            boolean live;
+            try {
+                Posix.close(Posix.connectUnix(path));
+                live = true;
+            } catch (PosixException e) {
+                live = false;
+            }
+            if (live) {
+                throw new StartupException("cannot bind -b " + spec.text() + ": another process is listening on " + path);
+            }
+            log.info("Replacing stale socket file " + path);
+            try {
+                Files.delete(path);
+            } catch (IOException e) {
+                throw new StartupException("cannot bind -b " + spec.text() + ": cannot remove stale " + path + ": " + e.getMessage());
+            }
+        }
+        int fd;
+        try {
+            fd = Posix.listenUnix(path, spec.nonBlocking(), backlog);
+        } catch (PosixException e) {
+            throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
+        }
+        return new Bound(spec, fd, "unix:" + path, 0, path, fileKey(path));
+    }
+
+    private static Object fileKey(Path p) {
+        try {
+            return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class,
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** Closes every socket and removes the UNIX socket files that are still the ones we created. */
+    @Override
+    public void close() {
+        for (Bound b : bound) {
+            try {
+                Posix.close(b.fd());
+            } catch (PosixException e) {
+                log.warn("closing " + b.address() + ": " + e.getMessage());
+            }
+            if (b.unixPath() != null && b.fileKey() != null && b.fileKey().equals(fileKey(b.unixPath()))) {
+                try {
+                    Files.deleteIfExists(b.unixPath());
+                } catch (IOException e) {
+                    log.warn("cannot remove " + b.unixPath() + ": " + e.getMessage());
+                }
+            }
+        }
+        bound.clear();
+    }
+}
