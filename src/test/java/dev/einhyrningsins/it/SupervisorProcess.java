@@ -94,13 +94,23 @@ final class SupervisorProcess implements AutoCloseable {
         pb.redirectInput(ProcessBuilder.Redirect.PIPE);
         Process p = pb.start();
         p.getOutputStream().close();
-        return new SupervisorProcess(p, dir, socket);
+        SupervisorProcess sup = new SupervisorProcess(p, dir, socket);
+        try {
+            await("control socket " + socket, () -> Files.exists(socket) || !p.isAlive());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return sup;
     }
 
     private void pump() {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8));
+             var copy = Files.newBufferedWriter(dir.resolve("supervisor.log"))) {
             String line;
             while ((line = r.readLine()) != null) {
+                copy.write(line);
+                copy.newLine();
+                copy.flush();
                 synchronized (lines) {
                     lines.add(line);
                     lines.notifyAll();
@@ -190,14 +200,31 @@ final class SupervisorProcess implements AutoCloseable {
             ch.connect(UnixDomainSocketAddress.of(socket));
             ch.write(ByteBuffer.wrap(payload.getBytes(StandardCharsets.UTF_8)));
             BufferedReader r = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
-            List<JsonNode> out = new ArrayList<>();
-            String line;
-            while ((line = r.readLine()) != null) {
-                JsonNode node = JSON.readTree(line.replace("%0A", "\n").replace("%25", "%"));
-                out.add(node);
-                if (!untilFinal || !node.path("wait").asBoolean(false)) break;
+            // a missing reply must fail the test, not hang it: read under a deadline
+            var reading = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    List<JsonNode> out = new ArrayList<>();
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        JsonNode node = JSON.readTree(line.replace("%0A", "\n").replace("%25", "%"));
+                        out.add(node);
+                        if (!untilFinal || !node.path("wait").asBoolean(false)) break;
+                    }
+                    return out;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, Thread::startVirtualThread);
+            try {
+                return reading.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new AssertionError("no final reply within " + WAIT + " to " + payload.strip() + "\n" + log());
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw e.getCause() instanceof UncheckedIOException u ? u.getCause() : new IOException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
             }
-            return out;
         }
     }
 

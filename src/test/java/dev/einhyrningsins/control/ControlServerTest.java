@@ -1,0 +1,274 @@
+package dev.einhyrningsins.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The server on real UNIX sockets with an echoing sink standing in for the supervisor. */
+class ControlServerTest {
+
+    @TempDir
+    Path dir;
+
+    ControlServer server;
+    final List<String> logs = new ArrayList<>();
+
+    final ControlServer.Log log = new ControlServer.Log() {
+        @Override
+        public void info(String m) {
+            synchronized (logs) {
+                logs.add(m);
+            }
+        }
+
+        @Override
+        public void warn(String m) {
+            info(m);
+        }
+
+        @Override
+        public void debug(String m) {
+            info(m);
+        }
+    };
+
+    Path sock() {
+        return dir.resolve("ctl.sock");
+    }
+
+    ControlServer open() throws ControlException {
+        server = ControlServer.open(sock(), dir.resolve("ctl.lock"),
+                in -> in.replyTo().send("echo " + in.request().command() + " " + in.request().args(), true, true), log);
+        return server;
+    }
+
+    @AfterEach
+    void close() {
+        if (server != null) server.close();
+    }
+
+    static final class Client implements AutoCloseable {
+        final SocketChannel ch;
+        final BufferedReader in;
+
+        Client(Path p) throws IOException {
+            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            ch.connect(UnixDomainSocketAddress.of(p));
+            in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+        }
+
+        void write(String s) throws IOException {
+            write(s.getBytes(StandardCharsets.UTF_8));
+        }
+
+        void write(byte[] b) throws IOException {
+            ByteBuffer buf = ByteBuffer.wrap(b);
+            while (buf.hasRemaining()) ch.write(buf);
+        }
+
+        String message() throws Exception {
+            String line = in.readLine();
+            return line == null ? null : WireCodec.decodeReply(line).message();
+        }
+
+        @Override
+        public void close() throws IOException {
+            ch.close();
+        }
+    }
+
+    @Test
+    void pipelinedAndPartialLinesAreHandledInOrder() throws Exception {
+        open();
+        try (Client c = new Client(sock())) {
+            c.write("{\"command\":\"a\"}\n{\"command\":\"b\",\"args\":[\"x\"]}\n{\"comm");
+            assertThat(c.message()).isEqualTo("echo a null");
+            assertThat(c.message()).isEqualTo("echo b [x]");
+            c.write("and\":\"c\"}\r\n");
+            assertThat(c.message()).isEqualTo("echo c null");
+        }
+    }
+
+    @Test
+    void garbageAndNonUtf8GetCouldNotParseAndTheConnectionStaysUsable() throws Exception {
+        open();
+        try (Client c = new Client(sock())) {
+            c.write("this is not a command\n");
+            assertThat(c.message()).isEqualTo("Could not parse command");
+            c.write(new byte[] {(byte) 0xff, (byte) 0x80, '\n'});
+            assertThat(c.message()).isEqualTo("Could not parse command");
+            c.write("{\"command\":\"state\"}\n");
+            assertThat(c.message()).isEqualTo("echo state null");
+        }
+    }
+
+    @Test
+    void aLineOverOneMebibyteIsRefusedAndTheConnectionClosed() throws Exception {
+        open();
+        try (Client c = new Client(sock())) {
+            byte[] big = new byte[2 << 20];
+            java.util.Arrays.fill(big, (byte) 'x');
+            try {
+                c.write(big);
+            } catch (IOException closedMidWrite) {
+                // the server may close before all of it is written
+            }
+            assertThat(c.message()).startsWith("Command too long");
+            assertThat(c.in.readLine()).isNull();
+        }
+        try (Client c = new Client(sock())) {
+            c.write("{\"command\":\"state\"}\n");
+            assertThat(c.message()).isEqualTo("echo state null");
+        }
+    }
+
+    @Test
+    void atMost256ConcurrentConnections() throws Exception {
+        open();
+        List<Client> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < 300; i++) clients.add(new Client(sock()));
+            int served = 0;
+            int refused = 0;
+            for (Client c : clients) {
+                c.write("{\"command\":\"ping\"}\n");
+            }
+            for (Client c : clients) {
+                String m;
+                try {
+                    m = c.message();
+                } catch (IOException e) {
+                    m = null;
+                }
+                if ("echo ping null".equals(m)) served++;
+                else if (m != null && m.startsWith("Too many connections")) refused++;
+            }
+            assertThat(served).isEqualTo(256);
+            assertThat(refused).isEqualTo(44);
+        } finally {
+            for (Client c : clients) c.close();
+        }
+        awaitTrue(() -> {
+            try (Client c = new Client(sock())) {
+                c.write("{\"command\":\"again\"}\n");
+                return "echo again null".equals(c.message());
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
+    static void awaitTrue(java.util.function.BooleanSupplier s) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!s.getAsBoolean()) {
+            if (System.nanoTime() > deadline) throw new AssertionError("condition not reached");
+            Thread.sleep(10);
+        }
+    }
+
+    @Test
+    void workerAckClosesTheConnectionLikeEinhorn() throws Exception {
+        open();
+        try (Client c = new Client(sock())) {
+            c.write("{\"command\":\"worker:ack\",\"pid\":1}\n");
+            assertThat(c.message()).isEqualTo("echo worker:ack null");
+            assertThat(c.in.readLine()).isNull();
+        }
+    }
+
+    @Test
+    void socketIsMode0600AndRemovedOnClose() throws Exception {
+        open();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock()))).isEqualTo("rw-------");
+        try (var s = Files.list(dir)) {
+            assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("ctl.sock", "ctl.lock");
+        }
+        server.close();
+        server = null;
+        assertThat(sock()).doesNotExist();
+    }
+
+    @Test
+    void aStaleSocketFileIsReplaced() throws Exception {
+        ServerSocketChannel dead = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        dead.bind(UnixDomainSocketAddress.of(sock()));
+        dead.close(); // file stays, nobody listens
+        assertThat(sock()).exists();
+        open();
+        assertThat(logs).anyMatch(l -> l.contains("Replacing stale control socket"));
+        try (Client c = new Client(sock())) {
+            c.write("{\"command\":\"x\"}\n");
+            assertThat(c.message()).isEqualTo("echo x null");
+        }
+    }
+
+    @Test
+    void aLiveSocketIsNotTaken() throws Exception {
+        try (ServerSocketChannel live = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            live.bind(UnixDomainSocketAddress.of(sock()));
+            assertThatThrownBy(this::open).isInstanceOf(ControlException.class)
+                    .hasMessageContaining("another process is listening on the control socket " + sock())
+                    .hasMessageContaining("-d PATH");
+            assertThat(sock()).exists();
+        }
+    }
+
+    @Test
+    void aRegularFileIsNotTaken() throws Exception {
+        Files.writeString(sock(), "precious");
+        assertThatThrownBy(this::open).isInstanceOf(ControlException.class).hasMessageContaining("is not a socket");
+        assertThat(Files.readString(sock())).isEqualTo("precious");
+    }
+
+    @Test
+    void aHeldLockIsRefused() throws Exception {
+        // another process holds the (fcntl) lock, as a second supervisor starting would
+        String py = "import fcntl,sys; f=open(sys.argv[1],'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()";
+        Process holder = new ProcessBuilder("python3", "-c", py, dir.resolve("ctl.lock").toString())
+                .redirectErrorStream(true).start();
+        try {
+            assertThat(new BufferedReader(new InputStreamReader(holder.getInputStream())).readLine()).isEqualTo("held");
+            assertThatThrownBy(this::open).isInstanceOf(ControlException.class).hasMessageContaining("is held by another process");
+            assertThat(sock()).doesNotExist();
+        } finally {
+            holder.destroy();
+        }
+    }
+
+    @Test
+    void anotherUserIsRefused() throws Exception {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root to run a client as another uid");
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs /usr/bin/python3 usable by nobody");
+        open();
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(sock(), PosixFilePermissions.fromString("rw-rw-rw-")); // let it connect at all
+        String py = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+                + "s.sendall(b'{\"command\":\"state\"}\\n'); print(s.makefile().readline().strip())";
+        Process p = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "/usr/bin/python3", "-c", py, sock().toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+        assertThat(WireCodec.decodeReply(out.strip()).message()).startsWith("Permission denied");
+    }
+}

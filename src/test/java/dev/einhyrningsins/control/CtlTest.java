@@ -1,0 +1,130 @@
+package dev.einhyrningsins.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** ctl against a real control server whose sink plays a tiny supervisor. */
+class CtlTest {
+
+    @TempDir
+    Path dir;
+
+    ControlServer server;
+
+    void serve() throws ControlException {
+        server = ControlServer.open(dir.resolve("ctl.sock"), dir.resolve("ctl.lock"), in -> {
+            Request r = in.request();
+            switch (r.command()) {
+                case "state" -> in.replyTo().send("{\"target\": 2, \"workers\": []}", true, true);
+                case "upgrade" -> {
+                    in.replyTo().send("Upgrading smoothly, as commanded", false, true);
+                    in.replyTo().send("1/1 acked", false, true);
+                    in.replyTo().send("Upgrade done", true, true);
+                }
+                case "fail" -> in.replyTo().send("it failed", true, false);
+                default -> in.replyTo().send(r.command() + " " + r.args() + " id=" + r.id(), true, true);
+            }
+        }, new ControlServer.Log() {
+            public void info(String m) {}
+
+            public void warn(String m) {}
+
+            public void debug(String m) {}
+        });
+    }
+
+    @AfterEach
+    void stop() {
+        if (server != null) server.close();
+    }
+
+    record Run(int status, String out, String err) {}
+
+    Run ctl(String stdin, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Ctl.run(args, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    String sock() {
+        return dir.resolve("ctl.sock").toString();
+    }
+
+    @Test
+    void executeRunsCommandsWithArgsAndIds() throws Exception {
+        serve();
+        Run r = ctl("", "-d", sock(), "-e", "signal HUP 'a b'; set_workers 3;inc");
+        assertThat(r.status()).isZero();
+        assertThat(r.out()).isEqualTo("signal [HUP, a b] id=1\nset_workers [3] id=2\ninc null id=3\n");
+    }
+
+    @Test
+    void streamedRepliesArePrintedAsTheyCome() throws Exception {
+        serve();
+        Run r = ctl("", "-d", sock(), "-e", "upgrade");
+        assertThat(r.out()).isEqualTo("Upgrading smoothly, as commanded\n1/1 acked\nUpgrade done\n");
+        assertThat(r.status()).isZero();
+    }
+
+    @Test
+    void aFailedCommandExitsOne() throws Exception {
+        serve();
+        Run r = ctl("", "-d", sock(), "-e", "fail");
+        assertThat(r.status()).isEqualTo(1);
+        assertThat(r.out()).isEqualTo("it failed\n");
+    }
+
+    @Test
+    void jsonOutputIsOneObjectPerLineAndStateIsTheStateItself() throws Exception {
+        serve();
+        Run r = ctl("", "-d", sock(), "--json", "-e", "upgrade; state");
+        List<String> lines = r.out().lines().toList();
+        assertThat(lines).hasSize(4);
+        assertThat(lines.get(0)).isEqualTo("{\"message\":\"Upgrading smoothly, as commanded\",\"request_id\":1,\"wait\":true}");
+        assertThat(lines.get(3)).isEqualTo("{\"target\":2,\"workers\":[]}");
+    }
+
+    @Test
+    void pipedSessionReadsOneCommandPerLine() throws Exception {
+        serve();
+        Run r = ctl("ehlo\n\ninc\nsignal TERM\n", "-d", sock());
+        assertThat(r.status()).isZero();
+        assertThat(r.out()).isEqualTo("ehlo null id=1\ninc null id=2\nsignal [TERM] id=3\n");
+    }
+
+    @Test
+    void anUnreachableSocketExitsOneNamingThePath() {
+        Run r = ctl("", "-d", dir.resolve("nope.sock").toString(), "-e", "state");
+        assertThat(r.status()).isEqualTo(1);
+        assertThat(r.err()).contains("cannot reach the control socket " + dir.resolve("nope.sock")).contains("-d PATH or -c NAME");
+        assertThat(r.err().lines()).hasSize(1);
+    }
+
+    @Test
+    void usageErrorsExitTwo() {
+        assertThat(ctl("", "--frob").status()).isEqualTo(2);
+        assertThat(ctl("", "-d").err()).contains("option -d needs an argument");
+        assertThat(ctl("", "-d", "x", "-c", "y").err()).contains("not both");
+        assertThat(ctl("", "state").err()).contains("commands go after -e");
+        assertThat(ctl("", "-e", "'unterminated").err()).contains("unterminated");
+        Run help = ctl("", "--help");
+        assertThat(help.status()).isZero();
+        assertThat(help.out()).contains("--socket-path PATH").contains("--json");
+    }
+
+    @Test
+    void commandSplitting() {
+        assertThat(Ctl.parseCommands("a b;c \"d e\" f\\ g; ;")).containsExactly(List.of("a", "b"), List.of("c", "d e", "f g"));
+    }
+}

@@ -1,0 +1,85 @@
+package dev.einhyrningsins.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class WireCodecTest {
+
+    static Request decode(String s) throws Exception {
+        return WireCodec.decode(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void jsonAsHandWrittenWorkersSendIt() throws Exception {
+        Request r = decode("{\"command\":\"worker:ack\",\"pid\":1234}\r");
+        assertThat(r.command()).isEqualTo("worker:ack");
+        assertThat(r.pidAsInt()).contains(1234);
+        assertThat(r.hasId()).isFalse();
+    }
+
+    @Test
+    void rubyYamlDumpUrlEscapedAsEinhornsClientSendsIt() throws Exception {
+        // Einhorn::Client::Transport.serialize_message({"command" => "worker:ack", "pid" => 4242})
+        Request r = decode("---%0Acommand: worker:ack%0Apid: 4242%0A");
+        assertThat(r.command()).isEqualTo("worker:ack");
+        assertThat(r.pid()).isEqualTo(4242);
+        // einhornsh: {"id" => 3, "command" => "signal", "args" => ["HUP", "50%"], "user" => "me"}
+        r = decode("---%0Aid: 3%0Acommand: signal%0Aargs:%0A- HUP%0A- 50%25%0Auser: me%0A");
+        assertThat(r.id()).isEqualTo(3);
+        assertThat(r.args()).isEqualTo(List.of("HUP", "50%"));
+        assertThat(r.user()).isEqualTo("me");
+    }
+
+    @Test
+    void goEinhornsYamlWithRequestId() throws Exception {
+        // yaml.Marshal(ClientRequest{RequestId: 7, Command: "upgrade"}), escaped
+        Request r = decode("request_id: 7%0Acommand: upgrade%0A");
+        assertThat(r.id()).isEqualTo(7);
+        assertThat(r.command()).isEqualTo("upgrade");
+        r = decode("command: worker:ack%0Apid: 99%0A");
+        assertThat(r.pidAsInt()).contains(99);
+        assertThat(decode("{\"command\":\"worker:ack\",\"pid\":\"77\"}").pidAsInt()).contains(77);
+    }
+
+    @Test
+    void garbageIsAParseError() {
+        for (String bad : List.of("", "   ", "hello there", "[1, 2]", "{\"command\": ", "--- !ruby/object:Foo%0Abar: 1%0A",
+                "42", "%")) {
+            assertThatThrownBy(() -> decode(bad)).as(bad).isInstanceOf(WireCodec.ParseException.class);
+        }
+        byte[] notUtf8 = {(byte) 0xff, (byte) 0xfe, '{', (byte) 0xc3, '\n'};
+        assertThatThrownBy(() -> WireCodec.decode(notUtf8)).isInstanceOf(WireCodec.ParseException.class);
+    }
+
+    @Test
+    void repliesAreJsonEscapedLikeEinhorn() throws Exception {
+        assertThat(WireCodec.encodeReply("100% done", 7, false, true))
+                .isEqualTo("{\"message\":\"100%25 done\",\"request_id\":7,\"wait\":true}\n");
+        assertThat(WireCodec.encodeReply("a\nb", "x", true, false))
+                .isEqualTo("{\"message\":\"a\\nb\",\"request_id\":\"x\",\"ok\":false}\n");
+        assertThat(WireCodec.encodeReply("old style", null, false, true)).isEqualTo("{\"message\":\"old style\"}\n");
+        Reply r = WireCodec.decodeReply(WireCodec.encodeReply("50% a\nb", 1, false, true).strip());
+        assertThat(r.message()).isEqualTo("50% a\nb");
+        assertThat(r.more()).isTrue();
+        assertThat(r.ok()).isTrue();
+    }
+
+    @Test
+    void einhornsOwnYamlRepliesDecode() throws Exception {
+        Reply r = WireCodec.decodeReply("---%0Amessage: |%0A  Welcome!%0A  Line 2%0Arequest_id: 1%0Await: true%0A");
+        assertThat(r.message()).isEqualTo("Welcome!\nLine 2\n");
+        assertThat(r.more()).isTrue();
+    }
+
+    @Test
+    void requestsWeSendDecodeBack() throws Exception {
+        String line = WireCodec.encodeRequest("signal", List.of("HUP", "a%b"), 2, "me");
+        Request r = WireCodec.decode(line.strip().getBytes(StandardCharsets.UTF_8));
+        assertThat(r.args()).isEqualTo(List.of("HUP", "a%b"));
+        assertThat(r.id()).isEqualTo(2);
+    }
+}
