@@ -75,43 +75,7 @@ final class Listeners implements AutoCloseable {
             throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
         }
         InetSocketAddress actual = Posix.localInetAddress(fd);
-        String text = actual.getAddress() instanceof Inet6Address v6
-                ? "[" + compress(v6) + "]:" + actual.getPort()
-                : actual.getAddress().getHostAddress() + ":" + actual.getPort();
-        return new Bound(spec, fd, text, actual.getPort(), null, null);
-    }
-
-    /** RFC 5952 text of an IPv6 address: lower case, longest run of zero groups as "::". */
-    static String compress(Inet6Address a) {
-        byte[] b = a.getAddress();
-        int[] g = new int[8];
-        for (int i = 0; i < 8; i++) g[i] = ((b[2 * i] & 0xff) << 8) | (b[2 * i + 1] & 0xff);
-        int bestStart = -1;
-        int bestLen = 1;
-        for (int i = 0; i < 8; ) {
-            if (g[i] != 0) {
-                i++;
-                continue;
-            }
-            int j = i;
-            while (j < 8 && g[j] == 0) j++;
-            if (j - i > bestLen) {
-                bestStart = i;
-                bestLen = j - i;
-            }
-            i = j;
-        }
-        StringBuilder s = new StringBuilder();
-        for (int i = 0; i < 8; i++) {
-            if (i == bestStart) {
-                s.append("::");
-                i += bestLen - 1;
-                continue;
-            }
-            if (!s.isEmpty() && s.charAt(s.length() - 1) != ':') s.append(':');
-            s.append(Integer.toHexString(g[i]));
-        }
-        return s.toString();
+        return new Bound(spec, fd, Posix.format(actual), actual.getPort(), null, null);
     }
 
     private static InetAddress resolve(BindSpec spec, Family family) {

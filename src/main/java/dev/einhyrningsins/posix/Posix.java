@@ -596,7 +596,7 @@ public final class Posix {
     }
 
     /** {@code 127.0.0.1:8080}, {@code [::1]:8080}. */
-    static String format(InetSocketAddress addr) {
+    public static String format(InetSocketAddress addr) {
         InetAddress ip = addr.getAddress();
         if (ip instanceof Inet6Address v6) {
             String scope = v6.getScopeId() != 0 ? "%" + v6.getScopeId() : "";
