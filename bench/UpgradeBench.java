@@ -20,11 +20,25 @@ import java.util.concurrent.atomic.*;
 public class UpgradeBench {
     static final Path ROOT = Path.of("").toAbsolutePath();
     static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    /** The real interpreter, not a pyenv shim (a shell script that costs ~200 ms per start). */
+    static final String PYTHON = realPython();
+
+    static String realPython() {
+        try {
+            Process p = new ProcessBuilder("python3", "-c", "import sys; print(sys.executable)").start();
+            String path = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            return p.waitFor() == 0 && !path.isEmpty() ? path : "python3";
+        } catch (IOException | InterruptedException e) {
+            return "python3";
+        }
+    }
 
     public static void main(String[] args) throws Exception {
         System.out.printf("einhyrningsins upgrade benchmark — %d CPUs, %s%n", Runtime.getRuntime().availableProcessors(),
                 haveWrk() ? "load: wrk (keep-alive) + Java (connection per request)" : "load: Java clients");
-        for (int n : new int[] {4, 16}) httpScenario(n, 5);
+        if (args.length == 0 || !args[0].equals("--instant-only")) {
+            for (int n : new int[] {4, 16}) httpScenario(n, 5);
+        }
         for (int n : new int[] {4, 16}) instantAckScenario(n, 5, 0);
         instantAckScenario(16, 5, 16);
     }
@@ -106,7 +120,7 @@ public class UpgradeBench {
         Path dir = Files.createTempDirectory("einh-bench");
         Files.writeString(dir.resolve("version"), "v1");
         try (Sup s = start(dir, List.of("-n", Integer.toString(n), "-m", "manual", "-b", "127.0.0.1:0,r",
-                "python3", ROOT.resolve("examples/http_worker.py").toString()))) {
+                PYTHON, ROOT.resolve("examples/http_worker.py").toString()))) {
             awaitAcked(s, n);
             int port = port(s);
             AtomicBoolean stop = new AtomicBoolean();
@@ -163,7 +177,7 @@ public class UpgradeBench {
         Path dir = Files.createTempDirectory("einh-bench");
         List<String> args = new ArrayList<>(List.of("-n", Integer.toString(n), "-m", "manual"));
         if (maxUnacked > 0) args.addAll(List.of("--max-unacked", Integer.toString(maxUnacked)));
-        args.addAll(List.of("python3", ROOT.resolve("bench/ack_worker.py").toString()));
+        args.addAll(List.of(PYTHON, ROOT.resolve("bench/ack_worker.py").toString()));
         try (Sup s = start(dir, args)) {
             awaitAcked(s, n);
             List<Double> times = new ArrayList<>();
@@ -172,7 +186,7 @@ public class UpgradeBench {
             List<Double> starts = new ArrayList<>();
             for (int i = 0; i < 5; i++) {
                 long t0 = System.nanoTime();
-                new ProcessBuilder("python3", "-c", "import json, os, signal, socket, sys").start().waitFor();
+                new ProcessBuilder(PYTHON, "-c", "import json, os, signal, socket, sys").start().waitFor();
                 starts.add((System.nanoTime() - t0) / 1e6);
             }
             Collections.sort(starts);
