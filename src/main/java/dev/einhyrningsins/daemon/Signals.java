@@ -1,5 +1,9 @@
 package dev.einhyrningsins.daemon;
 
+import dev.einhyrningsins.posix.Posix;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Consumer;
 import sun.misc.Signal;
@@ -12,8 +16,28 @@ import sun.misc.Signal;
 final class Signals {
     private Signals() {}
 
+    /** SigIgn of /proc/self/status: the signals this process inherited as ignored. */
+    static long ignoredAtStart() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("SigIgn:")) return Long.parseUnsignedLong(line.substring(7).trim(), 16);
+            }
+        } catch (IOException | NumberFormatException e) {
+            // not Linux-like: nothing known to be ignored
+        }
+        return 0;
+    }
+
     static void install(List<String> names, Consumer<String> sink, Log log) {
+        long ignored = ignoredAtStart();
         for (String name : names) {
+            int number = Posix.signalNumber(name);
+            if (number > 0 && (ignored & (1L << (number - 1))) != 0) {
+                // a background job of a non-interactive shell ignores INT, nohup ignores HUP:
+                // the JVM would leave them ignored, so the operator's kill -INT would do nothing
+                log.info("SIG" + name + " was ignored when einhyrningsins started; handling it anyway");
+                Posix.resetToDefault(number);
+            }
             try {
                 Signal.handle(new Signal(name), sig -> sink.accept(name));
             } catch (IllegalArgumentException e) {

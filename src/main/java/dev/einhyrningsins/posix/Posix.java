@@ -852,6 +852,18 @@ public final class Posix {
     }
 
     /**
+     * Sets a signal's disposition back to SIG_DFL. For signals the process inherited as
+     * ignored (INT and QUIT in a shell's background job, HUP under nohup): the JVM will not
+     * install a handler over an ignored signal, so this must come first.
+     */
+    public static void resetToDefault(int signal) {
+        MemorySegment previous = Libc.signal(signal, MemorySegment.NULL); // SIG_DFL
+        if (previous.address() == -1L) { // SIG_ERR: only EINVAL is possible
+            throw new PosixException("signal SIG" + signalName(signal), Libc.EINVAL());
+        }
+    }
+
+    /**
      * The Linux signal number for {@code "USR2"}, {@code "SIGUSR2"}, {@code "usr2"} or
      * {@code "12"}; -1 if unknown.
      */

@@ -134,6 +134,20 @@ class FoundationIT {
     }
 
     @Test
+    void interruptWorksEvenWhenStartedWithItIgnoredLikeABackgroundJob() throws Exception {
+        // sh -c 'cmd &' and nohup hand the JVM INT/HUP ignored; the JVM would keep them so
+        var sup = SupervisorProcess.startWith(List.of("sh", "-c", "trap '' INT HUP; exec \"$@\"", "sh"), dir, Map.of(),
+                SupervisorProcess.worker("probe.py").toString());
+        try (sup) {
+            probes(1);
+            sup.awaitLine("SIGINT was ignored when einhyrningsins started; handling it anyway");
+            sup.signal("INT");
+            assertThat(sup.awaitExit()).isZero();
+            assertThat(sup.log()).contains("Got SIGINT");
+        }
+    }
+
+    @Test
     void signalTimeoutKillsWorkersThatIgnoreTheGracefulSignal() throws Exception {
         try (var sup = SupervisorProcess.start(dir, Map.of("IGNORE_GRACEFUL", "1"), "-t", "0.5",
                 SupervisorProcess.worker("probe.py").toString())) {

@@ -83,8 +83,15 @@ final class SupervisorProcess implements AutoCloseable {
 
     /** Starts a supervisor with {@code -d DIR/ctl.sock} and the given options, TMPDIR=DIR. */
     static SupervisorProcess start(Path dir, Map<String, String> env, String... args) throws IOException {
+        return startWith(List.of(), dir, env, args);
+    }
+
+    /** As {@link #start}, with {@code prefix} before the java command (e.g. a shell that ignores signals). */
+    static SupervisorProcess startWith(List<String> prefix, Path dir, Map<String, String> env, String... args)
+            throws IOException {
         Path socket = dir.resolve("ctl.sock");
-        List<String> cmd = new ArrayList<>(List.of(java(), "-jar", jar().toString(), "-d", socket.toString()));
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(java(), "-jar", jar().toString(), "-d", socket.toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
         pb.environment().put("TMPDIR", dir.toString());
