@@ -247,6 +247,20 @@ class ControlIT {
     }
 
     @Test
+    void ctlOnATerminalIsAnInteractiveShell() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")),
+                "needs script(1) from util-linux to give ctl a pseudo-terminal");
+        try (var sup = SupervisorProcess.start(dir, Map.of(), probe())) {
+            String ctl = String.join(" ", SupervisorProcess.java(), "-jar", SupervisorProcess.jar().toString(),
+                    "ctl", "-d", sup.socket.toString());
+            var r = SupervisorProcess.runToExitIn(dir, "inc\nquit\n", "script", "-q", "-e", "-c", ctl, "/dev/null");
+            assertThat(r.status()).as(r.stdout()).isZero();
+            assertThat(r.stdout()).contains("Welcome, ").contains("Type 'help' for commands")
+                    .contains("einhyrningsins> Incrementing number of workers from 1 -> 2");
+        }
+    }
+
+    @Test
     void socketPathCasesAndPermissions() throws Exception {
         Files.writeString(dir.resolve("ctl.sock"), "not a socket");
         var r = SupervisorProcess.runToExit(dir, Map.of(), "-d", dir.resolve("ctl.sock").toString(), probe());

@@ -79,6 +79,20 @@ final class SupervisorProcess implements AutoCloseable {
         return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
     }
 
+    /** Runs any command in {@code dir} with {@code stdin}, to completion. */
+    static Result runToExitIn(Path dir, String stdin, String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).start();
+        p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        var out = p.getInputStream().readAllBytes();
+        var err = p.getErrorStream().readAllBytes();
+        if (!p.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("did not exit: " + List.of(cmd));
+        }
+        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+    }
+
     record Result(int status, String stdout, String stderr) {}
 
     /** Starts a supervisor with {@code -d DIR/ctl.sock} and the given options, TMPDIR=DIR. */
