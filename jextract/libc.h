@@ -27,10 +27,27 @@
 #include <sys/syscall.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <linux/prctl.h>
+#include <sys/resource.h>
 
 /* GNU extension (glibc >= 2.34), hidden behind __USE_GNU in <spawn.h>. */
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *__file_actions,
                                                      int __from);
+
+/*
+ * GNU extensions of <sys/socket.h> and <sys/mman.h> (hidden behind __USE_GNU), declared
+ * exactly as glibc declares them: SO_PASSCRED credentials (sd_notify datagrams) and
+ * memfd_create (glibc >= 2.27).
+ */
+struct ucred {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+};
+#define SCM_CREDENTIALS 0x02
+#define MFD_CLOEXEC 0x0001U
+extern int memfd_create(const char *__name, unsigned int __flags);
 
 /*
  * pidfd_open / pidfd_send_signal: glibc only has wrappers since 2.36, so they are called
