@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Consumer;
@@ -17,7 +18,7 @@ import java.util.function.Consumer;
 public final class ControlClient implements AutoCloseable {
     private final SocketChannel ch;
     private final BufferedReader in;
-    private final String user = System.getProperty("user.name");
+    private final String user = userName();
 
     private ControlClient(SocketChannel ch) {
         this.ch = ch;
@@ -40,21 +41,55 @@ public final class ControlClient implements AutoCloseable {
         }
     }
 
-    /** Sends one command and hands every reply to {@code each}; returns the final one. */
+    /**
+     * Sends one command and hands every reply to {@code each}; returns the final one. A
+     * server that refused the connection (another user, too many connections) has written
+     * its reason and closed: that reason is thrown as the IOException's message, whether or
+     * not the request could still be written (instead of "Broken pipe").
+     */
     public Reply send(String command, List<String> args, Object id, Consumer<Reply> each) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(WireCodec.encodeRequest(command, args, id, user).getBytes(StandardCharsets.UTF_8));
-        while (b.hasRemaining()) ch.write(b);
+        IOException writeFailure = null;
+        try {
+            while (b.hasRemaining()) ch.write(b);
+        } catch (IOException e) {
+            writeFailure = e; // e.g. EPIPE: read what the server said before it closed
+        }
         while (true) {
-            String line = in.readLine();
-            if (line == null) throw new IOException("the supervisor closed the connection without a final reply");
+            String line;
+            try {
+                line = in.readLine();
+            } catch (IOException e) {
+                if (writeFailure != null) throw writeFailure;
+                throw e;
+            }
+            if (line == null) {
+                if (writeFailure != null) throw writeFailure;
+                throw new IOException("the supervisor closed the connection without a final reply");
+            }
             Reply r;
             try {
                 r = WireCodec.decodeReply(line);
             } catch (WireCodec.ParseException e) {
                 throw new IOException(e.getMessage());
             }
+            if (id != null && r.requestId() == null && !r.ok()) {
+                // not an answer to our request: the server refused the connection and says why
+                throw new IOException(r.message());
+            }
             each.accept(r);
             if (!r.more()) return r;
+        }
+    }
+
+    /** Our user name for einhorn's {@code user} field; the uid when it has no name (containers). */
+    private static String userName() {
+        String name = System.getProperty("user.name");
+        if (name != null && !name.isEmpty() && !name.equals("?")) return name;
+        try {
+            return String.valueOf(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+        } catch (IOException | RuntimeException e) {
+            return "?";
         }
     }
 

@@ -1,16 +1,18 @@
 package dev.einhyrningsins.control;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -18,24 +20,29 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 
 /**
- * The einhorn control socket, served with java.nio on a UNIX socket. Each connection gets a
- * reader and a writer virtual thread (idle connections cost no CPU); decoded requests go to
- * the sink in order, and replies come back through {@link ReplyTo} from any thread without
- * ever blocking it.
+ * The einhorn control socket, served with java.nio on a UNIX socket by one platform thread
+ * running a {@link Selector}: accepting is never held up by a slow client, idle connections
+ * cost nothing, and replies come back from the supervisor loop through {@link ReplyTo}
+ * without ever blocking it. Each connection's protocol is a {@link Session}.
+ *
+ * <p>Only the socket's owner and root may connect, compared by uid ({@code SO_PEERCRED}),
+ * so it works under a uid that has no user name (containers). Refused clients are told why.
  */
 public final class ControlServer implements AutoCloseable {
-    public static final int MAX_LINE = 1 << 20;
+    public static final int MAX_LINE = Session.MAX_LINE;
     public static final int MAX_CONNECTIONS = 256;
-    private static final int MAX_QUEUED_REPLIES = 10_000;
+    /** Queued reply bytes beyond which a client that does not read is dropped. */
+    static final long MAX_QUEUED_OUTPUT = 16L << 20;
+    /** Listen backlog: the kernel caps it at net.core.somaxconn, so bursts of clients queue instead of failing. */
+    private static final int BACKLOG = Integer.MAX_VALUE;
     private static final int S_IFMT = 0170000;
     private static final int S_IFSOCK = 0140000;
 
@@ -51,32 +58,33 @@ public final class ControlServer implements AutoCloseable {
     /** A decoded request and where its replies go. */
     public record Inbound(Request request, ReplyTo replyTo) {}
 
-    /** The reply channel of one request: remembers its id, so every reply echoes it. */
-    public record ReplyTo(Connection connection, Object requestId) {
-        public void send(String message, boolean last, boolean ok) {
-            connection.send(WireCodec.encodeReply(message, requestId, last, ok));
-        }
-    }
-
     private final ServerSocketChannel server;
+    private final Selector selector;
     private final Path path;
     private final Object fileKey;
     private final Consumer<Inbound> sink;
     private final Log log;
-    private final String owner;
-    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
-    private final AtomicLong ids = new AtomicLong();
-    private final Thread acceptor;
+    private final UserPrincipal owner;
+    private final UserPrincipal root;
+    private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
+    private final Thread thread;
+    private int connections;
+    private long ids;
     private volatile boolean closed;
 
-    private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log) {
+    private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log) throws IOException {
         this.server = server;
         this.path = path;
         this.fileKey = fileKey(path);
         this.sink = sink;
         this.log = log;
-        this.owner = System.getProperty("user.name");
-        this.acceptor = Thread.ofVirtual().name("control-accept").start(this::acceptLoop);
+        this.owner = Files.getOwner(path, LinkOption.NOFOLLOW_LINKS);
+        this.root = FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName("0");
+        this.selector = Selector.open();
+        server.configureBlocking(false);
+        server.register(selector, SelectionKey.OP_ACCEPT);
+        this.thread = Thread.ofPlatform().name("einhyrningsins-control").daemon(true).unstarted(this::run);
     }
 
     /**
@@ -95,7 +103,17 @@ public final class ControlServer implements AutoCloseable {
                         + " starting with the same -c NAME or -d PATH?); pass -d PATH or -f LOCKFILE to run another instance");
             }
             clearStale(path, log);
-            return new ControlServer(bindPrivately(path), path, sink, log);
+            ServerSocketChannel channel = bindPrivately(path);
+            ControlServer s;
+            try {
+                s = new ControlServer(channel, path, sink, log);
+            } catch (IOException | RuntimeException e) {
+                channel.close();
+                Files.deleteIfExists(path);
+                throw e;
+            }
+            s.thread.start();
+            return s;
         } catch (IOException e) {
             throw new ControlException("cannot set up the control socket " + path + ": " + e.getMessage());
         }
@@ -124,7 +142,7 @@ public final class ControlServer implements AutoCloseable {
         Path tmp = dir.resolve("s");
         ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
-            ch.bind(UnixDomainSocketAddress.of(tmp), 128);
+            ch.bind(UnixDomainSocketAddress.of(tmp), BACKLOG);
             Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
             Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
             return ch;
@@ -141,77 +159,117 @@ public final class ControlServer implements AutoCloseable {
         return path;
     }
 
-    private void acceptLoop() {
-        while (!closed) {
+    // ------------------------------------------------------------------ the selector thread
+
+    private void run() {
+        try {
+            while (!closed) {
+                selector.select();
+                Runnable task;
+                while ((task = tasks.poll()) != null) task.run();
+                for (SelectionKey key : selector.selectedKeys()) {
+                    if (!key.isValid()) continue;
+                    if (key.isAcceptable()) {
+                        acceptAll();
+                    } else {
+                        Connection c = (Connection) key.attachment();
+                        if (key.isReadable()) c.read();
+                        if (key.isValid() && key.isWritable()) c.flush();
+                    }
+                }
+                selector.selectedKeys().clear();
+            }
+        } catch (IOException | ClosedSelectorException e) {
+            if (!closed) log.warn("control socket stopped: " + e.getMessage());
+        } finally {
+            shutdown();
+        }
+    }
+
+    private void acceptAll() {
+        while (true) {
             SocketChannel ch;
             try {
                 ch = server.accept();
-            } catch (ClosedChannelException e) {
-                return;
             } catch (IOException e) {
-                if (!closed) log.warn("control socket accept failed: " + e.getMessage());
-                continue;
+                log.warn("control socket accept failed: " + e.getMessage());
+                return;
             }
+            if (ch == null) return;
             try {
                 UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
-                String user = peer.user().getName();
-                if (!user.equals(owner) && !user.equals("root")) {
-                    log.warn("Refused a control connection from user " + user);
-                    refuse(ch, "Permission denied: this control socket accepts its owner (" + owner + ") and root only");
+                if (!peer.user().equals(owner) && !peer.user().equals(root)) {
+                    log.warn("Refused a control connection from user " + peer.user().getName());
+                    refuse(ch, "Permission denied: this control socket accepts its owner (" + owner.getName()
+                            + ") and root only");
                     continue;
                 }
-                if (connections.size() >= MAX_CONNECTIONS) {
+                if (connections >= MAX_CONNECTIONS) {
                     log.warn("Refused a control connection: " + MAX_CONNECTIONS + " are open already");
                     refuse(ch, "Too many connections (" + MAX_CONNECTIONS + " open); try again later");
                     continue;
                 }
+                ch.configureBlocking(false);
+                Connection c = new Connection(++ids, ch);
+                c.key = ch.register(selector, SelectionKey.OP_READ, c);
+                connections++;
             } catch (IOException e) {
                 closeQuietly(ch);
-                continue;
             }
-            Connection c = new Connection(ids.incrementAndGet(), ch);
-            connections.add(c);
-            c.start();
         }
     }
 
+    /** Tells a refused client why, then closes: a short line always fits the empty send buffer. */
     private static void refuse(SocketChannel ch, String message) {
         try (ch) {
+            ch.configureBlocking(false);
             ch.write(ByteBuffer.wrap(WireCodec.encodeReply(message, null, true, false).getBytes(StandardCharsets.UTF_8)));
         } catch (IOException ignored) {
             // the peer is gone already
         }
     }
 
-    private static void closeQuietly(SocketChannel ch) {
+    private static void closeQuietly(java.io.Closeable c) {
         try {
-            ch.close();
+            c.close();
         } catch (IOException ignored) {
             // nothing to do
         }
+    }
+
+    /** Runs {@code task} on the selector thread. */
+    private void post(Runnable task) {
+        if (closed) return;
+        tasks.add(task);
+        selector.wakeup();
     }
 
     /** Stops accepting, closes every connection, and removes the socket file if it is still ours. */
     @Override
     public void close() {
         closed = true;
-        try {
-            server.close();
-        } catch (IOException ignored) {
-            // closing anyway
+        selector.wakeup();
+        if (Thread.currentThread() != thread) {
+            try {
+                thread.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
-        for (Connection c : connections) c.close();
+        shutdown();
+    }
+
+    private synchronized void shutdown() {
+        if (!selector.isOpen()) return;
+        for (SelectionKey key : selector.keys()) closeQuietly(key.channel());
+        closeQuietly(selector);
+        closeQuietly(server);
         if (fileKey != null && fileKey.equals(fileKey(path))) {
             try {
                 Files.deleteIfExists(path);
             } catch (IOException e) {
                 log.warn("cannot remove control socket " + path + ": " + e.getMessage());
             }
-        }
-        try {
-            acceptor.join(1000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 
@@ -223,125 +281,64 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    /** One client connection: a reader and a writer virtual thread. */
-    public final class Connection {
-        private static final String CLOSE = new String("close");
+    /** One client connection, touched by the selector thread only. */
+    private final class Connection {
         private final long id;
         private final SocketChannel ch;
-        private final LinkedBlockingQueue<String> out = new LinkedBlockingQueue<>(MAX_QUEUED_REPLIES);
-        private volatile boolean open = true;
+        private final Session session;
+        private SelectionKey key;
 
         Connection(long id, SocketChannel ch) {
             this.id = id;
             this.ch = ch;
+            this.session = new Session((request, replyTo) -> sink.accept(new Inbound(request, replyTo)),
+                    update -> post(() -> {
+                        if (!key.isValid()) return;
+                        update.run();
+                        flush();
+                    }), MAX_QUEUED_OUTPUT);
         }
 
-        public long id() {
-            return id;
-        }
-
-        void start() {
-            Thread.ofVirtual().name("control-" + id + "-in").start(this::readLoop);
-            Thread.ofVirtual().name("control-" + id + "-out").start(this::writeLoop);
-        }
-
-        /** Queues one encoded line; never blocks. A client that stops reading is dropped. */
-        void send(String line) {
-            if (!open) return;
-            if (!out.offer(line)) {
-                log.warn("Control client " + id + " is not reading its replies; closing it");
-                close();
-            }
-        }
-
-        private void readLoop() {
-            ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
-            ByteArrayOutputStream line = new ByteArrayOutputStream();
+        void read() {
+            readBuffer.clear();
+            int n;
             try {
-                while (open) {
-                    buf.clear();
-                    int n = ch.read(buf);
-                    if (n < 0) break;
-                    byte[] a = buf.array();
-                    int start = 0;
-                    for (int i = 0; i < n; i++) {
-                        if (a[i] != '\n') continue;
-                        line.write(a, start, i - start);
-                        start = i + 1;
-                        if (line.size() > MAX_LINE) {
-                            tooLong();
-                            return;
-                        }
-                        if (!handle(line.toByteArray())) return;
-                        line.reset();
-                    }
-                    line.write(a, start, n - start);
-                    if (line.size() > MAX_LINE) {
-                        tooLong();
-                        return;
-                    }
+                n = ch.read(readBuffer);
+            } catch (IOException e) {
+                n = -1; // reset by the peer: treat it as the end of its input
+            }
+            if (n < 0) {
+                session.endOfInput();
+            } else {
+                session.received(readBuffer.array(), 0, n);
+            }
+            flush();
+        }
+
+        void flush() {
+            try {
+                for (ByteBuffer b = session.output(); b != null && !session.done(); b = session.output()) {
+                    ch.write(b);
+                    if (b.hasRemaining()) break;
                 }
             } catch (IOException e) {
-                // peer went away
-            } finally {
-                finish();
+                close(null); // the peer is gone: nothing more to say to it
+                return;
             }
+            if (session.done()) {
+                close(session.farewell());
+                return;
+            }
+            int ops = (session.reading() ? SelectionKey.OP_READ : 0) | (session.output() != null ? SelectionKey.OP_WRITE : 0);
+            if (key.interestOps() != ops) key.interestOps(ops);
         }
 
-        private void tooLong() {
-            log.warn("Control client " + id + " sent a line over " + MAX_LINE + " bytes; closing it");
-            send(WireCodec.encodeReply("Command too long (over " + MAX_LINE + " bytes); closing the connection", null, true, false));
-            finish();
-        }
-
-        /** Returns false when the connection is done (worker:ack and worker:ping close it, as einhorn does). */
-        private boolean handle(byte[] bytes) {
-            if (bytes.length == 0 || (bytes.length == 1 && bytes[0] == '\r')) return true;
-            Request r;
-            try {
-                r = WireCodec.decode(bytes);
-            } catch (WireCodec.ParseException e) {
-                send(WireCodec.encodeReply("Could not parse command", null, true, false));
-                return true;
-            }
-            sink.accept(new Inbound(r, new ReplyTo(this, r.id())));
-            if ("worker:ack".equals(r.command()) || "worker:ping".equals(r.command())) {
-                finish();
-                return false;
-            }
-            return true;
-        }
-
-        /** Stops reading; the writer flushes what is queued, then closes. */
-        private void finish() {
-            if (open) {
-                open = false;
-                out.offer(CLOSE);
-            }
-        }
-
-        private void writeLoop() {
-            try {
-                while (true) {
-                    String s = out.take();
-                    if (s == CLOSE) break;
-                    ByteBuffer b = ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8));
-                    while (b.hasRemaining()) ch.write(b);
-                }
-            } catch (IOException | InterruptedException e) {
-                // peer went away or we are shutting down
-            } finally {
-                open = false;
-                closeQuietly(ch);
-                connections.remove(this);
-            }
-        }
-
-        void close() {
-            open = false;
-            out.clear();
-            out.offer(CLOSE);
+        private void close(String why) {
+            if (!key.isValid()) return;
+            if (why != null) log.warn("Control client " + id + " " + why + "; closing it");
+            key.cancel();
             closeQuietly(ch);
+            connections--;
         }
     }
 }

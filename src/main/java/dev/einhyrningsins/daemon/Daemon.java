@@ -4,15 +4,17 @@ import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
-import dev.einhyrningsins.control.Request;
-import dev.einhyrningsins.posix.Posix;
+import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Event;
+import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.supervisor.Supervisor;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /** The imperative shell: binds, serves the control socket, runs the loop, cleans up. */
 public final class Daemon {
@@ -20,47 +22,55 @@ public final class Daemon {
     /** Signals the supervisor takes; USR2 only when the JVM leaves it free (_JAVA_SR_SIGNUM). */
     static final List<String> SIGNALS = List.of("TERM", "INT", "HUP", "USR2", "TTIN", "TTOU");
 
+    /** How long workers get to exit after the loop failed, when -t is off. */
+    static final Duration FAILURE_STOP_WAIT = Duration.ofSeconds(30);
+
     private Daemon() {}
 
     /** Runs a supervisor to the end; returns the exit status (0 stopped cleanly, 1 failure). */
     public static int run(Options o, String version, PrintStream err) {
-        long pid = Posix.getpid();
+        return run(o, version, err, UnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #run(Options, String, PrintStream)}, with the core's {@link Os} passed
+     * through {@code os} first: tests wrap it to inject faults into a real supervisor.
+     */
+    public static int run(Options o, String version, PrintStream err, UnaryOperator<Os> os) {
+        long pid = Processes.getpid();
         Log log = new Log(err, pid, o.verbosity());
         try {
-            return supervise(o, version, pid, log);
+            return supervise(o, version, pid, log, os);
         } catch (StartupException e) {
             log.error(e.getMessage());
             return 1;
         }
     }
 
-    private static int supervise(Options o, String version, long pid, Log log) {
+    private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Path lockfile = o.lockfile().orElse(ControlPaths.defaultLockfile(socketPath, o.commandName()));
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
 
         try (Listeners listeners = Listeners.bind(o.binds(), o.family(), o.backlog(), log);
-             Loop loop = new Loop(log);
+             Children children = new Children();
+             Loop loop = new Loop(children, log);
              ControlServer control = openControl(socketPath, lockfile, loop, log)) {
             Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(),
                     listeners.bound().size(), pid, socketPath);
-            RealOs os = new RealOs(loop, log, o.program(), env, listeners.fds(),
-                    o.commandSocketAsFd() ? socketPath : null,
-                    (client, message, last, ok) -> ((ControlServer.ReplyTo) client).send(message, last, ok));
+            Os os = wrap.apply(new RealOs(children, loop, log, o.program(), env, listeners.fds(), o.commandSocketAsFd()));
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), os, version,
                     staticInfo(o, pid, socketPath, listeners, pidfile));
-            Signals.install(SIGNALS, name -> loop.post(new Event.SignalReceived(name)), log);
+            SignalHandlers.install(SIGNALS, name -> loop.post(new Event.SignalReceived(name)), log);
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
             try {
                 loop.run(sup, () -> {
                     if (pidfile != null) pidfile.write();
                 });
-            } catch (RuntimeException e) {
-                log.error("supervisor loop failed: " + e + "; asking " + loop.children().size()
-                        + " workers to stop");
-                for (int child : loop.children()) os.signal(child, o.gracefulSignal());
+            } catch (RuntimeException | Error e) {
+                failStop(o, log, loop, children, e);
                 return 1;
             } finally {
                 if (pidfile != null) pidfile.remove();
@@ -70,28 +80,44 @@ public final class Daemon {
         }
     }
 
+    /**
+     * The loop failed (a bug, OutOfMemoryError, StackOverflowError, a linkage error, the
+     * pidfile could not be written after the first workers started): leave
+     * nothing behind. Workers get the graceful signal and -t seconds (30 if -t is off) to
+     * exit, then SIGKILL; the caller's try-with-resources then removes the control socket,
+     * and the pidfile goes too.
+     */
+    private static void failStop(Options o, Log log, Loop loop, Children children, Throwable failure) {
+        long wait = (o.signalTimeout().isZero() ? FAILURE_STOP_WAIT : o.signalTimeout()).toNanos();
+        try {
+            String what = failure instanceof StartupException ? failure.getMessage() : "supervisor loop failed: " + failure;
+            log.error(what + "; sending " + o.gracefulSignal() + " to " + children.size() + " workers and exiting");
+            int killed = loop.stopAfterFailure(Processes.signalNumber(o.gracefulSignal()), wait);
+            if (killed > 0) log.error("killed " + killed + " workers that were still running");
+        } catch (RuntimeException | Error e) {
+            failure.addSuppressed(e);
+        }
+    }
+
     private static ControlServer openControl(Path socketPath, Path lockfile, Loop loop, Log log) {
         try {
-            return ControlServer.open(socketPath, lockfile, inbound -> {
-                Request r = inbound.request();
-                loop.post(new Event.Command(r.command(), r.args(), r.pid(), r.user(), r.raw().get("request_id"),
-                        r.hasId(), inbound.replyTo()));
-            }, new ControlServer.Log() {
-                @Override
-                public void info(String message) {
-                    log.info(message);
-                }
+            return ControlServer.open(socketPath, lockfile, inbound -> loop.request(inbound.request(), inbound.replyTo()),
+                    new ControlServer.Log() {
+                        @Override
+                        public void info(String message) {
+                            log.info(message);
+                        }
 
-                @Override
-                public void warn(String message) {
-                    log.warn(message);
-                }
+                        @Override
+                        public void warn(String message) {
+                            log.warn(message);
+                        }
 
-                @Override
-                public void debug(String message) {
-                    log.debug(message);
-                }
-            });
+                        @Override
+                        public void debug(String message) {
+                            log.debug(message);
+                        }
+                    });
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
         }

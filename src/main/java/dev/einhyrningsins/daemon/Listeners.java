@@ -2,8 +2,9 @@ package dev.einhyrningsins.daemon;
 
 import dev.einhyrningsins.cli.BindSpec;
 import dev.einhyrningsins.cli.Options.Family;
-import dev.einhyrningsins.posix.Posix;
+import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.PosixException;
+import dev.einhyrningsins.posix.Sockets;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
@@ -70,12 +71,12 @@ final class Listeners implements AutoCloseable {
         InetSocketAddress where = new InetSocketAddress(address, spec.port());
         int fd;
         try {
-            fd = Posix.listenTcp(where, spec.reuseAddr(), spec.reusePort(), spec.nonBlocking(), backlog);
+            fd = Sockets.listenTcp(where, Addresses.format(where), spec.reuseAddr(), spec.reusePort(), spec.nonBlocking(), backlog);
         } catch (PosixException e) {
             throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
         }
-        InetSocketAddress actual = Posix.localInetAddress(fd);
-        return new Bound(spec, fd, Posix.format(actual), actual.getPort(), null, null);
+        InetSocketAddress actual = Sockets.localInetAddress(fd);
+        return new Bound(spec, fd, Addresses.format(actual), actual.getPort(), null, null);
     }
 
     private static InetAddress resolve(BindSpec spec, Family family) {
@@ -114,7 +115,7 @@ final class Listeners implements AutoCloseable {
             }
             boolean live;
             try {
-                Posix.close(Posix.connectUnix(path));
+                Fds.close(Sockets.connectUnix(path));
                 live = true;
             } catch (PosixException e) {
                 live = false;
@@ -131,7 +132,7 @@ final class Listeners implements AutoCloseable {
         }
         int fd;
         try {
-            fd = Posix.listenUnix(path, spec.nonBlocking(), backlog);
+            fd = Sockets.listenUnix(path, spec.nonBlocking(), backlog);
         } catch (PosixException e) {
             throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
         }
@@ -152,7 +153,7 @@ final class Listeners implements AutoCloseable {
     public void close() {
         for (Bound b : bound) {
             try {
-                Posix.close(b.fd());
+                Fds.close(b.fd());
             } catch (PosixException e) {
                 log.warn("closing " + b.address() + ": " + e.getMessage());
             }

@@ -1,10 +1,16 @@
 package dev.einhyrningsins.daemon;
 
-import dev.einhyrningsins.posix.Posix;
+import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.posix.Child;
+import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.PosixException;
+import dev.einhyrningsins.posix.Processes;
+import dev.einhyrningsins.posix.Sockets;
+import dev.einhyrningsins.posix.Spawn;
 import dev.einhyrningsins.supervisor.Os;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,31 +18,26 @@ import java.util.Map;
 /** The supervisor's {@link Os} on the real machine: posix_spawn, pidfds, the control connections. */
 final class RealOs implements Os {
 
-    /** Sends one reply to a control client handle (adapts the control package). */
-    interface Replier {
-        void reply(Object client, String message, boolean last, boolean ok);
-    }
-
+    private final Children children;
     private final Loop loop;
     private final Log log;
     private final List<String> argv;
     private final Map<String, String> baseEnv;
     private final int[] listenFds;
-    private final Path commandSocket;
-    private final Replier replier;
+    private final boolean commandSocketAsFd;
 
     /**
-     * @param commandSocket when non-null (-g), each worker gets a fresh connection to it as EINHORN_SOCK_FD
+     * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
      */
-    RealOs(Loop loop, Log log, List<String> argv, Map<String, String> baseEnv, int[] listenFds,
-           Path commandSocket, Replier replier) {
+    RealOs(Children children, Loop loop, Log log, List<String> argv, Map<String, String> baseEnv, int[] listenFds,
+           boolean commandSocketAsFd) {
+        this.children = children;
         this.loop = loop;
         this.log = log;
         this.argv = List.copyOf(argv);
         this.baseEnv = baseEnv;
         this.listenFds = listenFds.clone();
-        this.commandSocket = commandSocket;
-        this.replier = replier;
+        this.commandSocketAsFd = commandSocketAsFd;
     }
 
     /** The environment every worker shares: ours, minus --drop-env-var, plus einhorn's variables. */
@@ -67,6 +68,11 @@ final class RealOs implements Os {
         return System.currentTimeMillis();
     }
 
+    /**
+     * Everything that can fail is done before posix_spawn (resolving the program, the -g
+     * socket pair); once it returned a pid, the child is tracked at once, so it is always
+     * signalled and reaped whatever happens next.
+     */
     @Override
     public SpawnResult spawn(int slot, int generation) {
         Path program;
@@ -78,32 +84,40 @@ final class RealOs implements Os {
         Map<String, String> env = new LinkedHashMap<>(baseEnv);
         env.put("EINHORN_CHILD_INDEX", Integer.toString(slot));
         int[] fds = listenFds;
-        int sockFd = -1;
+        int[] pair = null;
         try {
-            if (commandSocket != null) {
-                sockFd = Posix.connectUnix(commandSocket);
-                fds = java.util.Arrays.copyOf(listenFds, listenFds.length + 1);
-                fds[listenFds.length] = sockFd;
+            if (commandSocketAsFd) {
+                pair = Sockets.socketPair();
+                Fds.setNonBlocking(pair[0]);
+                fds = Arrays.copyOf(listenFds, listenFds.length + 1);
+                fds[listenFds.length] = pair[1];
                 env.put("EINHORN_SOCK_FD", Integer.toString(3 + listenFds.length));
             }
             List<String> envp = new ArrayList<>(env.size());
             env.forEach((k, v) -> envp.add(k + "=" + v));
-            int pid = Posix.spawn(program.toString(), argv, envp, fds);
-            loop.track(pid, Posix.pidfdOpen(pid));
-            return new SpawnResult.Spawned(pid);
+            Child child = Spawn.start(program.toString(), argv, envp, fds);
+            children.add(child);
+            if (pair != null) {
+                children.attach(child.pid(), loop.channel(pair[0], child.pid()));
+                pair[0] = -1; // the channel owns it now
+            }
+            return new SpawnResult.Spawned(child.pid());
         } catch (PosixException e) {
             return new SpawnResult.Failed(e.getMessage());
         } finally {
-            if (sockFd >= 0) Posix.close(sockFd);
+            if (pair != null) {
+                Fds.closeQuietly(pair[1]);
+                if (pair[0] >= 0) Fds.closeQuietly(pair[0]);
+            }
         }
     }
 
     @Override
     public void signal(int pid, String signal) {
-        Integer pidfd = loop.pidfd(pid);
-        if (pidfd == null) return;
+        Child c = children.get(pid);
+        if (c == null) return;
         try {
-            Posix.pidfdSendSignal(pidfd, Posix.signalNumber(signal));
+            c.signal(Processes.signalNumber(signal));
         } catch (PosixException e) {
             log.warn("cannot send SIG" + signal + " to " + pid + ": " + e.getMessage());
         }
@@ -111,9 +125,10 @@ final class RealOs implements Os {
 
     @Override
     public void signalGroup(int pid, String signal) {
-        if (loop.pidfd(pid) == null) return; // reaped: its pid (and group id) may be reused
+        Child c = children.get(pid);
+        if (c == null) return; // reaped: its pid (and group id) may be reused
         try {
-            Posix.kill(-pid, Posix.signalNumber(signal));
+            c.signalGroup(Processes.signalNumber(signal));
         } catch (PosixException e) {
             log.warn("cannot send SIG" + signal + " to process group " + pid + ": " + e.getMessage());
         }
@@ -121,12 +136,11 @@ final class RealOs implements Os {
 
     @Override
     public void reply(Object client, String message, boolean last, boolean ok) {
-        replier.reply(client, message, last, ok);
+        ((ReplyTo) client).send(message, last, ok);
     }
 
     @Override
     public void log(Level level, String message) {
         log.emit(level, message);
     }
-
 }

@@ -1,6 +1,6 @@
 package dev.einhyrningsins.daemon;
 
-import dev.einhyrningsins.posix.Posix;
+import dev.einhyrningsins.posix.Processes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,8 +13,8 @@ import sun.misc.Signal;
  * hand the name to the loop. QUIT stays the JVM's thread dump; USR2 is available only when
  * the JVM was started with _JAVA_SR_SIGNUM moved off it (the launchers do that).
  */
-final class Signals {
-    private Signals() {}
+final class SignalHandlers {
+    private SignalHandlers() {}
 
     /** SigIgn of /proc/self/status: the signals this process inherited as ignored. */
     static long ignoredAtStart() {
@@ -31,12 +31,12 @@ final class Signals {
     static void install(List<String> names, Consumer<String> sink, Log log) {
         long ignored = ignoredAtStart();
         for (String name : names) {
-            int number = Posix.signalNumber(name);
+            int number = Processes.signalNumber(name);
             if (number > 0 && (ignored & (1L << (number - 1))) != 0) {
                 // a background job of a non-interactive shell ignores INT, nohup ignores HUP:
                 // the JVM would leave them ignored, so the operator's kill -INT would do nothing
                 log.info("SIG" + name + " was ignored when einhyrningsins started; handling it anyway");
-                Posix.resetToDefault(number);
+                Processes.resetToDefault(number);
             }
             try {
                 Signal.handle(new Signal(name), sig -> sink.accept(name));

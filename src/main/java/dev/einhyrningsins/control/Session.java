@@ -1,0 +1,193 @@
+package dev.einhyrningsins.control;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.TreeSet;
+
+/**
+ * One control connection's protocol, without its transport: splits what was read into
+ * lines, decodes each request and hands it on, queues the encoded replies, and knows when
+ * the connection is done.
+ *
+ * <ul>
+ *   <li>A client's end of input does not drop what is still owed to it: every request read
+ *       before it gets its replies (a streamed upgrade up to its last line), then the
+ *       connection is finished.</li>
+ *   <li>Replies keep the order of the requests, as einhorn's single thread gives it: an
+ *       answer the session gives itself ("Could not parse command", a line too long) waits
+ *       until every earlier request has had its first reply.</li>
+ *   <li>{@code worker:ack} and {@code worker:ping} get no reply and end the input (einhorn
+ *       closes such a connection).</li>
+ * </ul>
+ *
+ * <p>Not thread-safe: its transport drives it from one thread (the control server's
+ * selector thread, or the supervisor loop for a worker's channel); replies from other
+ * threads come back through {@link Transport#onOwnThread}.
+ */
+public final class Session {
+    /** Longest request line; a longer one is answered with an error and ends the input. */
+    public static final int MAX_LINE = 1 << 20;
+
+    /** Receives every decoded request with the handle its replies go to. */
+    @FunctionalInterface
+    public interface Dispatcher {
+        void dispatch(Request request, ReplyTo replyTo);
+    }
+
+    /** The connection the session belongs to. */
+    @FunctionalInterface
+    public interface Transport {
+        /** Runs {@code update} on the session's own thread, then writes what it queued. */
+        void onOwnThread(Runnable update);
+    }
+
+    private record Held(long afterSeq, String line, boolean farewell) {}
+
+    private final Dispatcher dispatcher;
+    private final Transport transport;
+    private final long maxOutput;
+    private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
+    private final ArrayDeque<ByteBuffer> output = new ArrayDeque<>();
+    private final TreeSet<Long> unanswered = new TreeSet<>();
+    private final ArrayDeque<Held> held = new ArrayDeque<>();
+    private long nextSeq;
+    private long outputBytes;
+    private int owed;
+    private boolean reading = true;
+    private boolean overflowed;
+    private String farewell;
+
+    /** @param maxOutput queued reply bytes beyond which the client counts as not reading */
+    public Session(Dispatcher dispatcher, Transport transport, long maxOutput) {
+        this.dispatcher = dispatcher;
+        this.transport = transport;
+        this.maxOutput = maxOutput;
+    }
+
+    /** Takes bytes read from the client; dispatches every complete request line. */
+    public void received(byte[] data, int offset, int length) {
+        int start = offset;
+        int end = offset + length;
+        for (int i = offset; i < end && reading; i++) {
+            if (data[i] != '\n') continue;
+            partial.write(data, start, i - start);
+            start = i + 1;
+            if (!tooLong()) {
+                line(partial.toByteArray());
+                partial.reset();
+            }
+        }
+        if (reading) {
+            partial.write(data, start, end - start);
+            tooLong();
+        }
+    }
+
+    private boolean tooLong() {
+        if (partial.size() <= MAX_LINE) return false;
+        stopReading();
+        answer("Command too long (over " + MAX_LINE + " bytes); closing the connection", true);
+        return true;
+    }
+
+    private void line(byte[] bytes) {
+        if (bytes.length == 0 || (bytes.length == 1 && bytes[0] == '\r')) return;
+        Request r;
+        try {
+            r = WireCodec.decode(bytes);
+        } catch (WireCodec.ParseException e) {
+            answer("Could not parse command", false);
+            return;
+        }
+        if ("worker:ack".equals(r.command()) || "worker:ping".equals(r.command())) {
+            stopReading();
+            dispatcher.dispatch(r, (message, last, ok) -> { });
+            return;
+        }
+        long seq = nextSeq++;
+        owed++;
+        unanswered.add(seq);
+        Object id = r.id();
+        dispatcher.dispatch(r, (message, last, ok) -> {
+            String line = WireCodec.encodeReply(message, id, last, ok);
+            transport.onOwnThread(() -> reply(seq, line, last));
+        });
+    }
+
+    /** A failed reply of the session's own, in request order; {@code farewell}: the connection ends with it. */
+    private void answer(String message, boolean farewell) {
+        String line = WireCodec.encodeReply(message, null, true, false);
+        if (unanswered.isEmpty()) {
+            queue(line);
+            if (farewell) this.farewell = "sent a line over " + MAX_LINE + " bytes";
+        } else {
+            held.add(new Held(nextSeq, line, farewell));
+        }
+    }
+
+    private void reply(long seq, String line, boolean last) {
+        if (last) owed--;
+        boolean first = unanswered.remove(seq);
+        queue(line);
+        if (first) release();
+    }
+
+    /** Queues the held answers whose earlier requests have all been answered. */
+    private void release() {
+        long oldestUnanswered = unanswered.isEmpty() ? Long.MAX_VALUE : unanswered.first();
+        while (!held.isEmpty() && held.peek().afterSeq() <= oldestUnanswered) {
+            Held h = held.poll();
+            queue(h.line());
+            if (h.farewell()) farewell = "sent a line over " + MAX_LINE + " bytes";
+        }
+    }
+
+    /** The client closed its sending side (or the connection broke): answer what was asked, then finish. */
+    public void endOfInput() {
+        stopReading();
+    }
+
+    private void stopReading() {
+        reading = false;
+        partial.reset();
+    }
+
+    private void queue(String line) {
+        if (overflowed) return;
+        byte[] bytes = line.getBytes(StandardCharsets.UTF_8);
+        output.add(ByteBuffer.wrap(bytes));
+        outputBytes += bytes.length;
+        if (outputBytes > maxOutput) {
+            overflowed = true;
+            farewell = "is not reading its replies";
+            output.clear();
+            outputBytes = 0;
+            stopReading();
+        }
+    }
+
+    /** The next bytes to write, or null if nothing is queued. Advance its position by what was written. */
+    public ByteBuffer output() {
+        while (!output.isEmpty() && !output.peek().hasRemaining()) {
+            outputBytes -= output.poll().capacity();
+        }
+        return output.peek();
+    }
+
+    /** Whether more input is wanted (false after EOF, worker:ack/ping, an over-long line or an overflow). */
+    public boolean reading() {
+        return reading;
+    }
+
+    /** True when the connection can be closed: no more input, nothing owed or held, everything written. */
+    public boolean done() {
+        return overflowed || (!reading && owed == 0 && held.isEmpty() && output() == null);
+    }
+
+    /** Why the connection is being dropped, for the log; null for a normal end. */
+    public String farewell() {
+        return farewell;
+    }
+}

@@ -1,0 +1,162 @@
+package dev.einhyrningsins.posix;
+
+import dev.einhyrningsins.posix.libc.Libc;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import static dev.einhyrningsins.posix.Downcall.call;
+import static dev.einhyrningsins.posix.Downcall.captureState;
+import static dev.einhyrningsins.posix.Downcall.errno;
+import static dev.einhyrningsins.posix.Downcall.failure;
+
+/** File descriptors as such: close, non-blocking read and write, and their flags. */
+public final class Fds {
+    private Fds() {
+    }
+
+    static final Downcall CLOSE = Downcall.of(Libc::close$address, Libc::close$descriptor);
+    static final Downcall READ = Downcall.of(Libc::read$address, Libc::read$descriptor);
+    static final Downcall WRITE = Downcall.of(Libc::write$address, Libc::write$descriptor);
+
+    /**
+     * {@code int fcntl(int fd, int cmd, ...)} with one variadic argument, passed as a
+     * {@code long} so no garbage ends up in the upper half of the register (glibc reads it
+     * with {@code va_arg(ap, void *)}). jextract gives variadic functions an invoker
+     * factory instead of a descriptor, so the fixed part is spelled out here.
+     */
+    private static final Downcall FCNTL = Downcall.of(Libc.fcntl::address,
+            () -> FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG),
+            Linker.Option.firstVariadicArg(2));
+
+    /** What a non-blocking read or write returns when it would block. */
+    public static final int WOULD_BLOCK = -1;
+
+    /** {@code close}; EINTR is ignored (on Linux the fd is released anyway, never retry). */
+    public static void close(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            if (call(() -> (int) CLOSE.handle().invokeExact(st, fd)) < 0 && errno(st) != Libc.EINTR()) {
+                throw failure("close fd " + fd, st);
+            }
+        }
+    }
+
+    /** Closes {@code fd}, ignoring failure: for clean-up paths where another error matters more. */
+    public static void closeQuietly(int fd) {
+        try {
+            close(fd);
+        } catch (PosixException ignored) {
+            // already failing or leaving; the original error matters
+        }
+    }
+
+    /**
+     * Reads what is there from a non-blocking fd into {@code buf[0..]}.
+     *
+     * @return the number of bytes read, 0 at end of input, or {@link #WOULD_BLOCK}
+     */
+    public static int read(int fd, byte[] buf) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment b = arena.allocate(buf.length);
+            while (true) {
+                long n = call(() -> (long) READ.handle().invokeExact(st, fd, b, (long) buf.length));
+                if (n >= 0) {
+                    MemorySegment.copy(b, ValueLayout.JAVA_BYTE, 0, buf, 0, (int) n);
+                    return (int) n;
+                }
+                int e = errno(st);
+                if (e == Libc.EAGAIN()) {
+                    return WOULD_BLOCK;
+                }
+                if (e == Libc.ECONNRESET()) {
+                    return 0;
+                }
+                if (e != Libc.EINTR()) {
+                    throw failure("read fd " + fd, st);
+                }
+            }
+        }
+    }
+
+    /**
+     * Writes {@code buf[off..off+len)} to a non-blocking fd, as much as fits.
+     *
+     * @return the number of bytes written, or {@link #WOULD_BLOCK}
+     * @throws PosixException EPIPE and the like when the peer is gone
+     */
+    public static int write(int fd, byte[] buf, int off, int len) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment b = arena.allocate(Math.max(1, len));
+            MemorySegment.copy(buf, off, b, ValueLayout.JAVA_BYTE, 0, len);
+            while (true) {
+                long n = call(() -> (long) WRITE.handle().invokeExact(st, fd, b, (long) len));
+                if (n >= 0) {
+                    return (int) n;
+                }
+                int e = errno(st);
+                if (e == Libc.EAGAIN()) {
+                    return WOULD_BLOCK;
+                }
+                if (e != Libc.EINTR()) {
+                    throw failure("write fd " + fd, st);
+                }
+            }
+        }
+    }
+
+    /** Sets O_NONBLOCK. */
+    public static void setNonBlocking(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            setNonBlocking(st, fd, "fcntl O_NONBLOCK fd " + fd);
+        }
+    }
+
+    static void setNonBlocking(MemorySegment st, int fd, String call) {
+        int flags = fcntl(st, fd, Libc.F_GETFL(), 0);
+        if (flags < 0 || fcntl(st, fd, Libc.F_SETFL(), flags | Libc.O_NONBLOCK()) < 0) {
+            throw failure(call, st);
+        }
+    }
+
+    public static boolean isNonBlocking(int fd) {
+        return (flags(fd, Libc.F_GETFL(), "F_GETFL") & Libc.O_NONBLOCK()) != 0;
+    }
+
+    public static boolean isCloexec(int fd) {
+        return (flags(fd, Libc.F_GETFD(), "F_GETFD") & Libc.FD_CLOEXEC()) != 0;
+    }
+
+    /** Sets or clears FD_CLOEXEC: whether {@code fd} is closed by an exec of this process. */
+    public static void setCloexec(int fd, boolean cloexec) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            int flags = fcntl(st, fd, Libc.F_GETFD(), 0);
+            int wanted = cloexec ? flags | Libc.FD_CLOEXEC() : flags & ~Libc.FD_CLOEXEC();
+            if (flags < 0 || fcntl(st, fd, Libc.F_SETFD(), wanted) < 0) {
+                throw failure("fcntl F_SETFD fd " + fd, st);
+            }
+        }
+    }
+
+    private static int flags(int fd, int cmd, String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            int flags = fcntl(st, fd, cmd, 0);
+            if (flags < 0) {
+                throw failure("fcntl " + name + " fd " + fd, st);
+            }
+            return flags;
+        }
+    }
+
+    private static int fcntl(MemorySegment st, int fd, int cmd, long arg) {
+        return call(() -> (int) FCNTL.handle().invokeExact(st, fd, cmd, arg));
+    }
+}

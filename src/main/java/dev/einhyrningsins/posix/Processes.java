@@ -1,0 +1,92 @@
+package dev.einhyrningsins.posix;
+
+import dev.einhyrningsins.posix.libc.Libc;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Map;
+
+import static dev.einhyrningsins.posix.Downcall.call;
+import static dev.einhyrningsins.posix.Downcall.captureState;
+import static dev.einhyrningsins.posix.Downcall.errno;
+import static dev.einhyrningsins.posix.Downcall.failure;
+
+/** This process and signals by number or name: pid, kill, dispositions, the name tables. */
+public final class Processes {
+    private Processes() {
+    }
+
+    public static final int SIGHUP = Libc.SIGHUP();
+    public static final int SIGINT = Libc.SIGINT();
+    public static final int SIGQUIT = Libc.SIGQUIT();
+    public static final int SIGKILL = Libc.SIGKILL();
+    public static final int SIGUSR1 = Libc.SIGUSR1();
+    public static final int SIGUSR2 = Libc.SIGUSR2();
+    public static final int SIGTERM = Libc.SIGTERM();
+    public static final int SIGCONT = Libc.SIGCONT();
+    public static final int SIGSTOP = Libc.SIGSTOP();
+
+    private static final Downcall KILL = Downcall.of(Libc::kill$address, Libc::kill$descriptor);
+
+    public static int getpid() {
+        return Libc.getpid();
+    }
+
+    /**
+     * {@code kill(pid, signal)}; a negative pid signals the process group {@code -pid}.
+     *
+     * @return false if no such process (ESRCH)
+     */
+    public static boolean kill(int pid, int signal) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            if (call(() -> (int) KILL.handle().invokeExact(st, pid, signal)) < 0) {
+                if (errno(st) == Libc.ESRCH()) {
+                    return false;
+                }
+                throw failure("kill SIG" + signalName(signal) + " " + pid, st);
+            }
+            return true;
+        }
+    }
+
+    /**
+     * Sets a signal's disposition back to SIG_DFL. For signals the process inherited as
+     * ignored (INT and QUIT in a shell's background job, HUP under nohup): the JVM will not
+     * install a handler over an ignored signal, so this must come first.
+     */
+    public static void resetToDefault(int signal) {
+        MemorySegment previous = Libc.signal(signal, MemorySegment.NULL); // SIG_DFL
+        if (previous.address() == -1L) { // SIG_ERR: only EINVAL is possible
+            throw new PosixException("signal SIG" + signalName(signal), Libc.EINVAL());
+        }
+    }
+
+    /**
+     * The Linux signal number for {@code "USR2"}, {@code "SIGUSR2"}, {@code "usr2"} or
+     * {@code "12"}; -1 if unknown.
+     */
+    public static int signalNumber(String name) {
+        return Names.signalNumber(name);
+    }
+
+    /** {@code 12 -> "USR2"}; numbers without a name (real-time signals) as decimal text. */
+    public static String signalName(int number) {
+        return Names.signalName(number);
+    }
+
+    /** Every named signal, number to name (without "SIG"), in numeric order. */
+    public static Map<Integer, String> signals() {
+        return Names.signals();
+    }
+
+    /** The C library's message for {@code errno}, e.g. "Address already in use". */
+    public static String strerror(int errno) {
+        return Libc.strerror(errno).getString(0);
+    }
+
+    /** The symbolic name of {@code errno}, e.g. "EADDRINUSE"; {@code "errno N"} if unknown. */
+    public static String errnoName(int errno) {
+        return Names.errnoName(errno);
+    }
+}

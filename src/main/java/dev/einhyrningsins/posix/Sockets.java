@@ -1,0 +1,265 @@
+package dev.einhyrningsins.posix;
+
+import dev.einhyrningsins.posix.libc.Libc;
+import dev.einhyrningsins.posix.libc.sockaddr_in;
+import dev.einhyrningsins.posix.libc.sockaddr_in6;
+import dev.einhyrningsins.posix.libc.sockaddr_storage;
+import dev.einhyrningsins.posix.libc.sockaddr_un;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteOrder;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+import static dev.einhyrningsins.posix.Downcall.call;
+import static dev.einhyrningsins.posix.Downcall.captureState;
+import static dev.einhyrningsins.posix.Downcall.failure;
+
+/** Listening TCP and UNIX sockets, UNIX clients and socket pairs, and what they can tell. */
+public final class Sockets {
+    private Sockets() {
+    }
+
+    // Constants for callers outside this package (values from the bindings).
+    public static final int SOL_SOCKET = Libc.SOL_SOCKET();
+    public static final int SO_REUSEADDR = Libc.SO_REUSEADDR();
+    public static final int SO_REUSEPORT = Libc.SO_REUSEPORT();
+    public static final int SO_ACCEPTCONN = Libc.SO_ACCEPTCONN();
+    public static final int SO_TYPE = Libc.SO_TYPE();
+    public static final int SO_DOMAIN = Libc.SO_DOMAIN();
+    public static final int SOCK_STREAM = Libc.SOCK_STREAM();
+    public static final int AF_UNIX = Libc.AF_UNIX();
+    public static final int AF_INET = Libc.AF_INET();
+    public static final int AF_INET6 = Libc.AF_INET6();
+    public static final int IPPROTO_IPV6 = Libc.IPPROTO_IPV6();
+    public static final int IPV6_V6ONLY = Libc.IPV6_V6ONLY();
+
+    private static final Downcall SOCKET = Downcall.of(Libc::socket$address, Libc::socket$descriptor);
+    private static final Downcall SOCKETPAIR = Downcall.of(Libc::socketpair$address, Libc::socketpair$descriptor);
+    private static final Downcall SETSOCKOPT = Downcall.of(Libc::setsockopt$address, Libc::setsockopt$descriptor);
+    private static final Downcall GETSOCKOPT = Downcall.of(Libc::getsockopt$address, Libc::getsockopt$descriptor);
+    private static final Downcall BIND = Downcall.of(Libc::bind$address, Libc::bind$descriptor);
+    private static final Downcall LISTEN = Downcall.of(Libc::listen$address, Libc::listen$descriptor);
+    private static final Downcall GETSOCKNAME = Downcall.of(Libc::getsockname$address, Libc::getsockname$descriptor);
+    private static final Downcall CONNECT = Downcall.of(Libc::connect$address, Libc::connect$descriptor);
+
+    private static final ValueLayout.OfShort NET_SHORT = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final Charset FILE_NAME_CHARSET = fileNameCharset();
+
+    /**
+     * A listening TCP socket: {@code socket(AF_INET/AF_INET6, SOCK_STREAM|SOCK_CLOEXEC)},
+     * {@code IPV6_V6ONLY=1} for IPv6, {@code SO_REUSEADDR}/{@code SO_REUSEPORT} before bind
+     * when asked, bind, listen, and {@code O_NONBLOCK} after listen when asked. On failure
+     * the socket is closed and a {@link PosixException} names the step and {@code label},
+     * e.g. {@code bind 127.0.0.1:8080: EADDRINUSE (Address already in use)}.
+     *
+     * @param label how errors name the address, e.g. {@code 127.0.0.1:8080}
+     * @return the listening socket's fd
+     */
+    public static int listenTcp(InetSocketAddress addr, String label, boolean reuseAddr, boolean reusePort,
+                                boolean nonBlocking, int backlog) {
+        InetAddress ip = addr.getAddress();
+        if (ip == null) {
+            throw new IllegalArgumentException("unresolved address " + label);
+        }
+        boolean v6 = ip instanceof Inet6Address;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment sa = inetAddress(arena, ip, addr.getPort());
+            int fd = socket(st, v6 ? Libc.AF_INET6() : Libc.AF_INET(), Libc.SOCK_STREAM(), label);
+            boolean ok = false;
+            try {
+                MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_INT, 1);
+                if (v6) {
+                    setsockopt(st, fd, Libc.IPPROTO_IPV6(), Libc.IPV6_V6ONLY(), one, "IPV6_V6ONLY " + label);
+                }
+                if (reuseAddr) {
+                    setsockopt(st, fd, Libc.SOL_SOCKET(), Libc.SO_REUSEADDR(), one, "SO_REUSEADDR " + label);
+                }
+                if (reusePort) {
+                    setsockopt(st, fd, Libc.SOL_SOCKET(), Libc.SO_REUSEPORT(), one, "SO_REUSEPORT " + label);
+                }
+                bindAndListen(st, fd, sa, backlog, label, nonBlocking);
+                ok = true;
+                return fd;
+            } finally {
+                if (!ok) {
+                    Fds.closeQuietly(fd);
+                }
+            }
+        }
+    }
+
+    private static MemorySegment inetAddress(Arena arena, InetAddress ip, int port) {
+        if (ip instanceof Inet6Address v6) {
+            MemorySegment sa = sockaddr_in6.allocate(arena);
+            sockaddr_in6.sin6_family(sa, (short) Libc.AF_INET6());
+            sa.set(NET_SHORT, sockaddr_in6.sin6_port$offset(), (short) port);
+            MemorySegment.copy(ip.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, sockaddr_in6.sin6_addr$offset(), 16);
+            sockaddr_in6.sin6_scope_id(sa, v6.getScopeId());
+            return sa;
+        }
+        MemorySegment sa = sockaddr_in.allocate(arena);
+        sockaddr_in.sin_family(sa, (short) Libc.AF_INET());
+        sa.set(NET_SHORT, sockaddr_in.sin_port$offset(), (short) port);
+        MemorySegment.copy(ip.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, sockaddr_in.sin_addr$offset(), 4);
+        return sa;
+    }
+
+    /**
+     * A listening UNIX stream socket bound at {@code path} ({@code SOCK_CLOEXEC}). The caller
+     * deals with stale socket files: binding fails with EADDRINUSE if the path exists.
+     */
+    public static int listenUnix(Path path, boolean nonBlocking, int backlog) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment sa = unixAddress(arena, path, "bind " + path);
+            int fd = socket(st, Libc.AF_UNIX(), Libc.SOCK_STREAM(), path.toString());
+            boolean ok = false;
+            try {
+                bindAndListen(st, fd, sa, backlog, path.toString(), nonBlocking);
+                ok = true;
+                return fd;
+            } finally {
+                if (!ok) {
+                    Fds.closeQuietly(fd);
+                }
+            }
+        }
+    }
+
+    /** A connected UNIX stream client socket ({@code SOCK_CLOEXEC}, blocking) to {@code path}. */
+    public static int connectUnix(Path path) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment sa = unixAddress(arena, path, "connect " + path);
+            int fd = socket(st, Libc.AF_UNIX(), Libc.SOCK_STREAM(), path.toString());
+            if (call(() -> (int) CONNECT.handle().invokeExact(st, fd, sa, (int) sa.byteSize())) < 0) {
+                PosixException e = failure("connect " + path, st);
+                Fds.closeQuietly(fd);
+                throw e;
+            }
+            return fd;
+        }
+    }
+
+    /**
+     * {@code socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC)}: two connected sockets, e.g. one
+     * for a child to inherit and one to keep.
+     *
+     * @return the two fds
+     */
+    public static int[] socketPair() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment fds = arena.allocate(ValueLayout.JAVA_INT, 2);
+            int type = Libc.SOCK_STREAM() | Libc.SOCK_CLOEXEC();
+            if (call(() -> (int) SOCKETPAIR.handle().invokeExact(st, Libc.AF_UNIX(), type, 0, fds)) < 0) {
+                throw failure("socketpair", st);
+            }
+            return new int[] {fds.getAtIndex(ValueLayout.JAVA_INT, 0), fds.getAtIndex(ValueLayout.JAVA_INT, 1)};
+        }
+    }
+
+    /** The local address of an IPv4 or IPv6 socket ({@code getsockname}). */
+    public static InetSocketAddress localInetAddress(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment ss = sockaddr_storage.allocate(arena);
+            MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, (int) ss.byteSize());
+            if (call(() -> (int) GETSOCKNAME.handle().invokeExact(st, fd, ss, len)) < 0) {
+                throw failure("getsockname fd " + fd, st);
+            }
+            int family = sockaddr_storage.ss_family(ss) & 0xffff;
+            try {
+                if (family == Libc.AF_INET()) {
+                    byte[] ip = ss.asSlice(sockaddr_in.sin_addr$offset(), 4).toArray(ValueLayout.JAVA_BYTE);
+                    int port = ss.get(NET_SHORT, sockaddr_in.sin_port$offset()) & 0xffff;
+                    return new InetSocketAddress(InetAddress.getByAddress(ip), port);
+                }
+                if (family == Libc.AF_INET6()) {
+                    byte[] ip = ss.asSlice(sockaddr_in6.sin6_addr$offset(), 16).toArray(ValueLayout.JAVA_BYTE);
+                    int port = ss.get(NET_SHORT, sockaddr_in6.sin6_port$offset()) & 0xffff;
+                    int scope = ss.get(ValueLayout.JAVA_INT, sockaddr_in6.sin6_scope_id$offset());
+                    InetAddress address = scope != 0
+                            ? Inet6Address.getByAddress(null, ip, scope)
+                            : InetAddress.getByAddress(ip);
+                    return new InetSocketAddress(address, port);
+                }
+            } catch (UnknownHostException e) {
+                throw new IllegalStateException("getsockname fd " + fd + ": bad address length", e);
+            }
+            throw new IllegalArgumentException("getsockname fd " + fd + ": not an inet socket (family " + family + ")");
+        }
+    }
+
+    /** {@code getsockopt} of an {@code int} option. */
+    public static int getsockoptInt(int fd, int level, int option) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment value = arena.allocate(ValueLayout.JAVA_INT);
+            MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, 4);
+            if (call(() -> (int) GETSOCKOPT.handle().invokeExact(st, fd, level, option, value, len)) < 0) {
+                throw failure("getsockopt " + level + "/" + option + " fd " + fd, st);
+            }
+            return value.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    private static int socket(MemorySegment st, int domain, int type, String label) {
+        int fd = call(() -> (int) SOCKET.handle().invokeExact(st, domain, type | Libc.SOCK_CLOEXEC(), 0));
+        if (fd < 0) {
+            throw failure("socket " + label, st);
+        }
+        return fd;
+    }
+
+    private static void setsockopt(MemorySegment st, int fd, int level, int option, MemorySegment value, String what) {
+        if (call(() -> (int) SETSOCKOPT.handle().invokeExact(st, fd, level, option, value, (int) value.byteSize())) < 0) {
+            throw failure("setsockopt " + what, st);
+        }
+    }
+
+    private static void bindAndListen(MemorySegment st, int fd, MemorySegment sa, int backlog, String label,
+                                      boolean nonBlocking) {
+        if (call(() -> (int) BIND.handle().invokeExact(st, fd, sa, (int) sa.byteSize())) < 0) {
+            throw failure("bind " + label, st);
+        }
+        if (call(() -> (int) LISTEN.handle().invokeExact(st, fd, backlog)) < 0) {
+            throw failure("listen " + label, st);
+        }
+        if (nonBlocking) {
+            Fds.setNonBlocking(st, fd, "fcntl O_NONBLOCK " + label);
+        }
+    }
+
+    /** A {@code sockaddr_un} for {@code path}, trimmed to the path's length (plus the NUL). */
+    private static MemorySegment unixAddress(Arena arena, Path path, String call) {
+        byte[] bytes = path.toString().getBytes(FILE_NAME_CHARSET);
+        long pathOffset = sockaddr_un.sun_path$offset();
+        long capacity = sockaddr_un.sun_path$dimensions()[0];
+        if (bytes.length == 0 || bytes.length >= capacity) {
+            throw new PosixException(call, Libc.ENAMETOOLONG());
+        }
+        MemorySegment sa = sockaddr_un.allocate(arena);
+        sockaddr_un.sun_family(sa, (short) Libc.AF_UNIX());
+        MemorySegment.copy(bytes, 0, sa, ValueLayout.JAVA_BYTE, pathOffset, bytes.length);
+        return sa.asSlice(0, pathOffset + bytes.length + 1);
+    }
+
+    private static Charset fileNameCharset() {
+        String name = System.getProperty("sun.jnu.encoding");
+        try {
+            return name == null ? StandardCharsets.UTF_8 : Charset.forName(name);
+        } catch (RuntimeException e) {
+            return StandardCharsets.UTF_8;
+        }
+    }
+}

@@ -1,0 +1,152 @@
+package dev.einhyrningsins.posix;
+
+import dev.einhyrningsins.posix.libc.Libc;
+import dev.einhyrningsins.posix.libc.__sigset_t;
+import dev.einhyrningsins.posix.libc.posix_spawn_file_actions_t;
+import dev.einhyrningsins.posix.libc.posix_spawnattr_t;
+import dev.einhyrningsins.posix.libc.sigset_t;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import java.util.function.IntUnaryOperator;
+
+/** Starting programs: {@code posix_spawn} (never fork from a JVM) and {@code execve}. */
+public final class Spawn {
+    private Spawn() {
+    }
+
+    private static final Downcall EXECVE = Downcall.of(Libc::execve$address, Libc::execve$descriptor);
+
+    /**
+     * Starts {@code program} with {@code posix_spawn} (no PATH search: the caller resolves it)
+     * and takes charge of it ({@link Child#adopt}). {@code inheritFds[i]} becomes fd
+     * {@code 3+i} in the child; every other fd from {@code 3+n} up is closed
+     * ({@code posix_spawn_file_actions_addclosefrom_np}). The child gets an empty signal
+     * mask, every signal's disposition reset to default, and leads its own process group.
+     * {@code argv.get(0)} is the child's argv[0]; {@code envp} entries are {@code "K=V"}.
+     *
+     * @throws PosixException {@code posix_spawn <program>: ENOENT (No such file or directory)}
+     *                        and the like (exec failures are reported by posix_spawn itself);
+     *                        or the pidfd could not be opened, and the child was killed and reaped
+     */
+    public static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds) {
+        return start(program, argv, envp, inheritFds, Child::pidfdOpen);
+    }
+
+    /** {@link #start} with the pidfd opener given (tests inject its failure). */
+    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds,
+                       IntUnaryOperator pidfdOpen) {
+        return Child.adopt(posixSpawn(program, argv, envp, inheritFds), pidfdOpen);
+    }
+
+    private static int posixSpawn(String program, List<String> argv, List<String> envp, int[] inheritFds) {
+        int n = inheritFds.length;
+        int maxSource = -1;
+        for (int fd : inheritFds) {
+            if (fd < 0) {
+                throw new IllegalArgumentException("negative fd to inherit: " + fd);
+            }
+            maxSource = Math.max(maxSource, fd);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment actions = posix_spawn_file_actions_t.allocate(arena);
+            check(Libc.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
+            try {
+                MemorySegment attr = posix_spawnattr_t.allocate(arena);
+                check(Libc.posix_spawnattr_init(attr), "posix_spawnattr_init");
+                try {
+                    // Two stages, so a source fd that equals some target 3+j is never
+                    // overwritten before it is copied: first everything to fds above all
+                    // sources and targets, then down to 3, 4, ... (dup2 clears FD_CLOEXEC;
+                    // the temporaries are closed by closefrom).
+                    int temp = Math.max(maxSource, 3 + n) + 1;
+                    for (int i = 0; i < n; i++) {
+                        check(Libc.posix_spawn_file_actions_adddup2(actions, inheritFds[i], temp + i),
+                                "posix_spawn_file_actions_adddup2");
+                    }
+                    for (int i = 0; i < n; i++) {
+                        check(Libc.posix_spawn_file_actions_adddup2(actions, temp + i, 3 + i),
+                                "posix_spawn_file_actions_adddup2");
+                    }
+                    check(Libc.posix_spawn_file_actions_addclosefrom_np(actions, 3 + n),
+                            "posix_spawn_file_actions_addclosefrom_np");
+
+                    MemorySegment mask = sigset_t.allocate(arena);
+                    Libc.sigemptyset(mask);
+                    check(Libc.posix_spawnattr_setsigmask(attr, mask), "posix_spawnattr_setsigmask");
+                    check(Libc.posix_spawnattr_setsigdefault(attr, allSignals(arena)), "posix_spawnattr_setsigdefault");
+                    check(Libc.posix_spawnattr_setpgroup(attr, 0), "posix_spawnattr_setpgroup");
+                    int flags = Libc.POSIX_SPAWN_SETSIGMASK() | Libc.POSIX_SPAWN_SETSIGDEF()
+                            | Libc.POSIX_SPAWN_SETPGROUP();
+                    check(Libc.posix_spawnattr_setflags(attr, (short) flags), "posix_spawnattr_setflags");
+
+                    MemorySegment pid = arena.allocate(ValueLayout.JAVA_INT);
+                    int err = Libc.posix_spawn(pid, arena.allocateFrom(program), actions, attr,
+                            stringArray(arena, argv), stringArray(arena, envp));
+                    if (err != 0) {
+                        throw new PosixException("posix_spawn " + program, err);
+                    }
+                    return pid.get(ValueLayout.JAVA_INT, 0);
+                } finally {
+                    Libc.posix_spawnattr_destroy(attr);
+                }
+            } finally {
+                Libc.posix_spawn_file_actions_destroy(actions);
+            }
+        }
+    }
+
+    /**
+     * Every signal but KILL and STOP, for SETSIGDEF, <em>including</em> glibc's internal
+     * SIGCANCEL and SIGSETXID (kernel signals 32 and 33). sigfillset leaves those two out,
+     * and glibc's spawn child then sets them to SIG_IGN (because the parent has handlers for
+     * them), which survives the exec: without this, every child would start with signals 32
+     * and 33 ignored (SigIgn 0000000180000000, as children of ProcessBuilder do). The bits
+     * are set directly (sigaddset refuses internal signals); sigset_t is the kernel's bit
+     * array, signal s at bit (s-1).
+     */
+    private static MemorySegment allSignals(Arena arena) {
+        MemorySegment set = sigset_t.allocate(arena);
+        Libc.sigfillset(set);
+        for (int sig = Libc.__SIGRTMIN(); sig <= Libc.__SIGRTMIN() + 1; sig++) {
+            long word = __sigset_t.__val(set, (sig - 1) / 64);
+            __sigset_t.__val(set, (sig - 1) / 64, word | (1L << ((sig - 1) % 64)));
+        }
+        Libc.sigdelset(set, Libc.SIGKILL());
+        Libc.sigdelset(set, Libc.SIGSTOP());
+        return set;
+    }
+
+    /** posix_spawn* functions return an error number instead of setting errno. */
+    private static void check(int err, String call) {
+        if (err != 0) {
+            throw new PosixException(call, err);
+        }
+    }
+
+    /** A NULL-terminated {@code char *[]}. */
+    private static MemorySegment stringArray(Arena arena, List<String> strings) {
+        MemorySegment array = arena.allocate(ValueLayout.ADDRESS, strings.size() + 1L);
+        for (int i = 0; i < strings.size(); i++) {
+            array.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(strings.get(i)));
+        }
+        return array;
+    }
+
+    /**
+     * Replaces this process with {@code path} (same pid). Only returns by throwing.
+     * fds without FD_CLOEXEC stay open across the exec.
+     */
+    public static void execve(String path, List<String> argv, List<String> envp) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = Downcall.captureState(arena);
+            MemorySegment p = arena.allocateFrom(path);
+            MemorySegment a = stringArray(arena, argv);
+            MemorySegment e = stringArray(arena, envp);
+            Downcall.call(() -> (int) EXECVE.handle().invokeExact(st, p, a, e));
+            throw Downcall.failure("execve " + path, st);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+package dev.einhyrningsins.posix;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+class SocketsTest {
+
+    private static final InetAddress V4 = ip("127.0.0.1");
+    private static final InetAddress V6 = ip("::1");
+
+    private static InetAddress ip(String text) {
+        try {
+            return InetAddress.getByName(text);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** How the daemon names an address in errors (its Addresses.format). */
+    private static String label(InetAddress ip, int port) {
+        return (ip instanceof Inet6Address ? "[" + ip.getHostAddress().replace("0:0:0:0:0:0:0:1", "::1") + "]" : ip.getHostAddress())
+                + ":" + port;
+    }
+
+    private static void assumeIpv6() {
+        boolean available;
+        try (ServerSocket s = new ServerSocket(0, 1, V6)) {
+            available = s.getLocalPort() > 0;
+        } catch (IOException e) {
+            available = false;
+        }
+        assumeTrue(available, "IPv6 loopback [::1] is not available on this host");
+    }
+
+    @Test
+    void listensOnIpv4WithAllOptionsSet() throws IOException {
+        int fd = Sockets.listenTcp(new InetSocketAddress(V4, 0), label(V4, 0), true, true, true, 16);
+        try {
+            InetSocketAddress local = Sockets.localInetAddress(fd);
+            assertThat(local.getAddress()).isEqualTo(V4);
+            assertThat(local.getPort()).isPositive();
+            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR)).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT)).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN)).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_TYPE)).isEqualTo(Sockets.SOCK_STREAM);
+            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN)).isEqualTo(Sockets.AF_INET);
+            assertThat(Fds.isNonBlocking(fd)).isTrue();
+            assertThat(Fds.isCloexec(fd)).isTrue();
+            try (Socket client = new Socket(V4, local.getPort())) {
+                assertThat(client.isConnected()).isTrue();
+            }
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @Test
+    void optionsNotAskedForStayOff() {
+        int fd = Sockets.listenTcp(new InetSocketAddress(V4, 0), label(V4, 0), false, false, false, 1);
+        try {
+            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR)).isZero();
+            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT)).isZero();
+            assertThat(Fds.isNonBlocking(fd)).isFalse();
+            assertThat(Fds.isCloexec(fd)).isTrue();
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @Test
+    void listensOnIpv6OnlyV6() throws IOException {
+        assumeIpv6();
+        int fd = Sockets.listenTcp(new InetSocketAddress(V6, 0), label(V6, 0), true, false, false, 16);
+        try {
+            InetSocketAddress local = Sockets.localInetAddress(fd);
+            assertThat(local.getAddress()).isInstanceOf(Inet6Address.class).isEqualTo(V6);
+            assertThat(Sockets.getsockoptInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY)).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN)).isEqualTo(Sockets.AF_INET6);
+            assertThat(Fds.isCloexec(fd)).isTrue();
+            try (Socket client = new Socket(V6, local.getPort())) {
+                assertThat(client.isConnected()).isTrue();
+            }
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @Test
+    void bindConflictNamesTheCallTheAddressAndTheError() {
+        int fd = Sockets.listenTcp(new InetSocketAddress(V4, 0), label(V4, 0), false, false, false, 1);
+        try {
+            int port = Sockets.localInetAddress(fd).getPort();
+            assertThatThrownBy(() -> Sockets.listenTcp(new InetSocketAddress(V4, port), label(V4, port), false, false, false, 1))
+                    .isInstanceOfSatisfying(PosixException.class, e -> {
+                        assertThat(e.errnoName()).isEqualTo("EADDRINUSE");
+                        assertThat(e.call()).isEqualTo("bind 127.0.0.1:" + port);
+                        assertThat(e.getMessage())
+                                .isEqualTo("bind 127.0.0.1:" + port + ": EADDRINUSE (Address already in use)");
+                    });
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @Test
+    void ipv6BindConflictShowsTheAddressInBrackets() {
+        assumeIpv6();
+        int fd = Sockets.listenTcp(new InetSocketAddress(V6, 0), label(V6, 0), false, false, false, 1);
+        try {
+            int port = Sockets.localInetAddress(fd).getPort();
+            assertThatThrownBy(() -> Sockets.listenTcp(new InetSocketAddress(V6, port), label(V6, port), false, false, false, 1))
+                    .isInstanceOf(PosixException.class)
+                    .hasMessage("bind [::1]:" + port + ": EADDRINUSE (Address already in use)");
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @Test
+    void unixListenerAcceptsConnections(@TempDir Path dir) {
+        Path path = dir.resolve("ctl.sock");
+        int listener = Sockets.listenUnix(path, true, 8);
+        try {
+            assertThat(Files.exists(path)).isTrue();
+            assertThat(Sockets.getsockoptInt(listener, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN)).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(listener, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN)).isEqualTo(Sockets.AF_UNIX);
+            assertThat(Fds.isNonBlocking(listener)).isTrue();
+            assertThat(Fds.isCloexec(listener)).isTrue();
+            int client = Sockets.connectUnix(path);
+            try {
+                assertThat(Fds.isCloexec(client)).isTrue();
+                assertThat(Fds.isNonBlocking(client)).isFalse();
+                assertThat(Sockets.getsockoptInt(client, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN)).isZero();
+            } finally {
+                Fds.close(client);
+            }
+            assertThatThrownBy(() -> Sockets.listenUnix(path, false, 1))
+                    .isInstanceOfSatisfying(PosixException.class, e -> {
+                        assertThat(e.errnoName()).isEqualTo("EADDRINUSE");
+                        assertThat(e.getMessage()).startsWith("bind " + path + ": EADDRINUSE");
+                    });
+        } finally {
+            Fds.close(listener);
+        }
+    }
+
+    @Test
+    void connectToNothingIsRefusedOrMissing(@TempDir Path dir) {
+        Path path = dir.resolve("nobody.sock");
+        assertThatThrownBy(() -> Sockets.connectUnix(path))
+                .isInstanceOfSatisfying(PosixException.class, e -> {
+                    assertThat(e.errnoName()).isEqualTo("ENOENT");
+                    assertThat(e.call()).isEqualTo("connect " + path);
+                });
+    }
+
+    @Test
+    void tooLongUnixPathIsRejected(@TempDir Path dir) {
+        Path path = dir.resolve("x".repeat(120));
+        assertThatThrownBy(() -> Sockets.listenUnix(path, false, 1))
+                .isInstanceOfSatisfying(PosixException.class,
+                        e -> assertThat(e.errnoName()).isEqualTo("ENAMETOOLONG"));
+    }
+
+    @Test
+    void closingABadFdFails() {
+        assertThatThrownBy(() -> Fds.close(1_000_000))
+                .isInstanceOfSatisfying(PosixException.class, e -> {
+                    assertThat(e.errnoName()).isEqualTo("EBADF");
+                    assertThat(e.getMessage()).isEqualTo("close fd 1000000: EBADF (Bad file descriptor)");
+                });
+    }
+
+    @Test
+    void socketPairCarriesBytesBothWaysAndReportsEndOfInputAndWouldBlock() {
+        int[] pair = Sockets.socketPair();
+        try {
+            assertThat(Fds.isCloexec(pair[0])).isTrue();
+            assertThat(Fds.isCloexec(pair[1])).isTrue();
+            assertThat(Sockets.getsockoptInt(pair[0], Sockets.SOL_SOCKET, Sockets.SO_TYPE)).isEqualTo(Sockets.SOCK_STREAM);
+            Fds.setNonBlocking(pair[0]);
+            byte[] buf = new byte[16];
+            assertThat(Fds.read(pair[0], buf)).as("nothing sent yet").isEqualTo(Fds.WOULD_BLOCK);
+
+            byte[] hello = "hello\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            assertThat(Fds.write(pair[1], hello, 0, hello.length)).isEqualTo(hello.length);
+            assertThat(Fds.read(pair[0], buf)).isEqualTo(hello.length);
+            assertThat(new String(buf, 0, hello.length, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("hello\n");
+
+            assertThat(Fds.write(pair[0], hello, 1, 3)).isEqualTo(3);
+            assertThat(Fds.read(pair[1], buf)).isEqualTo(3);
+            assertThat(new String(buf, 0, 3, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("ell");
+
+            Fds.close(pair[1]);
+            pair[1] = -1;
+            assertThat(Fds.read(pair[0], buf)).as("end of input").isZero();
+            assertThatThrownBy(() -> Fds.write(pair[0], hello, 0, hello.length))
+                    .isInstanceOfSatisfying(PosixException.class, e -> assertThat(e.errnoName()).isEqualTo("EPIPE"));
+        } finally {
+            Fds.close(pair[0]);
+            if (pair[1] >= 0) Fds.close(pair[1]);
+        }
+    }
+
+    @Test
+    void aFullNonBlockingSocketSaysWouldBlock() {
+        int[] pair = Sockets.socketPair();
+        try {
+            Fds.setNonBlocking(pair[0]);
+            byte[] chunk = new byte[64 * 1024];
+            long written = 0;
+            int n;
+            while ((n = Fds.write(pair[0], chunk, 0, chunk.length)) != Fds.WOULD_BLOCK) {
+                written += n;
+                assertThat(written).as("a socket buffer is finite").isLessThan(64L << 20);
+            }
+            assertThat(written).isPositive();
+        } finally {
+            Fds.close(pair[0]);
+            Fds.close(pair[1]);
+        }
+    }
+}
