@@ -291,4 +291,52 @@ class ControlServerTest {
         assertThat(p.waitFor()).as(out).isZero();
         assertThat(WireCodec.decodeReply(out.strip()).message()).startsWith("Permission denied");
     }
+
+    @Test
+    void aClientThatHalfClosesStillGetsEveryReplyItIsOwed() throws Exception {
+        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), in -> {
+            // a streamed reply that finishes later, from another thread, as an upgrade's does
+            Thread.ofPlatform().start(() -> {
+                in.replyTo().send("first of " + in.request().command(), false, true);
+                in.replyTo().send("last of " + in.request().command(), true, true);
+            });
+        }, log);
+        try (Client c = new Client(sock())) {
+            c.write("{\"id\":1,\"command\":\"upgrade\"}\n{\"id\":2,\"command\":\"state\"}\n");
+            c.ch.shutdownOutput();
+            List<String> lines = new ArrayList<>();
+            String line;
+            while ((line = c.in.readLine()) != null) lines.add(WireCodec.decodeReply(line).message());
+            assertThat(lines).contains("first of upgrade", "last of upgrade", "first of state", "last of state");
+            assertThat(lines).hasSize(4);
+        }
+    }
+
+    @Test
+    void aBurstOf200ConnectsIsTakenAndTheServerStillAnswers() throws Exception {
+        open();
+        List<SocketChannel> idle = new ArrayList<>();
+        try {
+            int connected = 0;
+            int failed = 0;
+            for (int i = 0; i < 200; i++) {
+                SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+                ch.configureBlocking(false);
+                idle.add(ch);
+                try {
+                    if (ch.connect(UnixDomainSocketAddress.of(sock())) || ch.finishConnect()) connected++;
+                } catch (IOException e) {
+                    failed++; // EAGAIN: the listen backlog overflowed
+                }
+            }
+            assertThat(failed).as("connects refused with EAGAIN").isZero();
+            assertThat(connected).isEqualTo(200);
+            try (Client c = new Client(sock())) {
+                c.write("{\"command\":\"state\"}\n");
+                assertThat(c.message()).isEqualTo("echo state null");
+            }
+        } finally {
+            for (SocketChannel ch : idle) ch.close();
+        }
+    }
 }

@@ -127,4 +127,30 @@ class CtlTest {
     void commandSplitting() {
         assertThat(Ctl.parseCommands("a b;c \"d e\" f\\ g; ;")).containsExactly(List.of("a", "b"), List.of("c", "d e", "f g"));
     }
+
+    @Test
+    void aRefusedConnectionPrintsTheServersReasonNotBrokenPipe() throws Exception {
+        serve();
+        List<java.nio.channels.SocketChannel> held = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < ControlServer.MAX_CONNECTIONS; i++) {
+                java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+                ch.connect(java.net.UnixDomainSocketAddress.of(Path.of(sock())));
+                held.add(ch);
+            }
+            // every slot is taken once the server has accepted them all: ask until it says so
+            Run r = null;
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+            while (System.nanoTime() < deadline) {
+                r = ctl("", "-d", sock(), "-e", "state");
+                if (r.status() != 0) break;
+            }
+            assertThat(r.status()).isEqualTo(1);
+            assertThat(r.err()).startsWith("einhyrningsins ctl: Too many connections (256 open)")
+                    .doesNotContain("Broken pipe").hasLineCount(1);
+            assertThat(r.out()).isEmpty();
+        } finally {
+            for (var ch : held) ch.close();
+        }
+    }
 }

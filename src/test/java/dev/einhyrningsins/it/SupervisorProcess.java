@@ -103,9 +103,17 @@ final class SupervisorProcess implements AutoCloseable {
     /** As {@link #start}, with {@code prefix} before the java command (e.g. a shell that ignores signals). */
     static SupervisorProcess startWith(List<String> prefix, Path dir, Map<String, String> env, String... args)
             throws IOException {
+        List<String> launch = new ArrayList<>(prefix);
+        launch.addAll(List.of(java(), "-jar", jar().toString()));
+        return launch(launch, dir, env, args);
+    }
+
+    /** Starts {@code launch} (a command that runs the supervisor) with {@code -d DIR/ctl.sock ARGS}. */
+    static SupervisorProcess launch(List<String> launch, Path dir, Map<String, String> env, String... args)
+            throws IOException {
         Path socket = dir.resolve("ctl.sock");
-        List<String> cmd = new ArrayList<>(prefix);
-        cmd.addAll(List.of(java(), "-jar", jar().toString(), "-d", socket.toString()));
+        List<String> cmd = new ArrayList<>(launch);
+        cmd.addAll(List.of("-d", socket.toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
         pb.environment().put("TMPDIR", dir.toString());

@@ -1,0 +1,117 @@
+package dev.einhyrningsins.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The transport-free protocol of one control connection. */
+class SessionTest {
+    record Dispatched(Request request, ReplyTo replyTo) {}
+
+    final List<Dispatched> dispatched = new ArrayList<>();
+    final List<Runnable> pending = new ArrayList<>();
+    Session session = new Session((r, to) -> dispatched.add(new Dispatched(r, to)), pending::add, 1 << 20);
+
+    void feed(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        session.received(b, 0, b.length);
+    }
+
+    /** Runs the replies handed back to the session's own thread, as its transport would. */
+    void deliver() {
+        List<Runnable> now = List.copyOf(pending);
+        pending.clear();
+        now.forEach(Runnable::run);
+    }
+
+    /** Everything queued for the client, as text; consumes it. */
+    String written() {
+        StringBuilder out = new StringBuilder();
+        for (ByteBuffer b = session.output(); b != null; b = session.output()) {
+            out.append(StandardCharsets.UTF_8.decode(b));
+        }
+        return out.toString();
+    }
+
+    @Test
+    void requestsAreDispatchedInOrderAcrossPartialReads() {
+        feed("{\"id\":1,\"command\":\"inc\"}\n{\"id\":2,\"comm");
+        assertThat(dispatched).extracting(d -> d.request().command()).containsExactly("inc");
+        feed("and\":\"dec\"}\r\n\n");
+        assertThat(dispatched).extracting(d -> d.request().command()).containsExactly("inc", "dec");
+    }
+
+    @Test
+    void endOfInputDoesNotDropWhatIsOwedStreamedRepliesIncluded() {
+        feed("{\"id\":7,\"command\":\"upgrade\"}\n");
+        session.endOfInput();
+        assertThat(session.reading()).isFalse();
+        assertThat(session.done()).as("an upgrade is still owed its replies").isFalse();
+
+        ReplyTo to = dispatched.getFirst().replyTo();
+        to.send("Upgrading smoothly", false, true);
+        to.send("Spawned worker 12", false, true);
+        deliver();
+        assertThat(written()).contains("Upgrading smoothly").contains("\"wait\":true").contains("Spawned worker 12");
+        assertThat(session.done()).isFalse();
+
+        to.send("Upgrade done", true, true);
+        deliver();
+        assertThat(written()).contains("Upgrade done").contains("\"request_id\":7").doesNotContain("wait");
+        assertThat(session.done()).isTrue();
+    }
+
+    @Test
+    void anAnswerOfTheSessionsOwnWaitsForEarlierRequests() {
+        feed("{\"id\":1,\"command\":\"ehlo\"}\nnot yaml: [\n{\"id\":2,\"command\":\"state\"}\n");
+        assertThat(written()).as("held until ehlo is answered").isEmpty();
+        dispatched.get(0).replyTo().send("Welcome", true, true);
+        dispatched.get(1).replyTo().send("{}", true, true);
+        deliver();
+        String out = written();
+        assertThat(out.indexOf("Welcome")).isLessThan(out.indexOf("Could not parse command"));
+        assertThat(out.indexOf("Could not parse command")).isLessThan(out.indexOf("{}"));
+    }
+
+    @Test
+    void garbageIsAnsweredAtOnceWhenNothingIsPendingAndTheConnectionGoesOn() {
+        feed("%%%\n");
+        assertThat(written()).isEqualTo("{\"message\":\"Could not parse command\",\"ok\":false}\n");
+        assertThat(session.reading()).isTrue();
+        feed("{\"command\":\"help\"}\n");
+        assertThat(dispatched).hasSize(1);
+    }
+
+    @Test
+    void workerAckEndsTheInputWithoutAReplyLikeEinhorn() {
+        feed("{\"command\":\"worker:ack\",\"pid\":5}\n{\"command\":\"state\"}\n");
+        assertThat(dispatched).extracting(d -> d.request().command()).containsExactly("worker:ack");
+        assertThat(session.reading()).isFalse();
+        assertThat(session.done()).isTrue();
+    }
+
+    @Test
+    void aLineOverOneMebibyteIsRefusedAndEndsTheInput() {
+        byte[] big = new byte[Session.MAX_LINE + 10];
+        java.util.Arrays.fill(big, (byte) 'a');
+        session.received(big, 0, big.length);
+        assertThat(written()).contains("Command too long");
+        assertThat(session.farewell()).contains("over");
+        assertThat(session.done()).isTrue();
+    }
+
+    @Test
+    void aClientThatDoesNotReadIsCutOff() {
+        session = new Session((r, to) -> dispatched.add(new Dispatched(r, to)), pending::add, 1000);
+        feed("{\"id\":1,\"command\":\"state\"}\n");
+        dispatched.getFirst().replyTo().send("x".repeat(2000), true, true);
+        deliver();
+        assertThat(session.done()).isTrue();
+        assertThat(session.farewell()).isEqualTo("is not reading its replies");
+        assertThat(session.output()).isNull();
+    }
+}
