@@ -245,11 +245,11 @@ public final class Supervisor {
                 + "and exit once all workers die (args: [SIGNAL])");
         m.put("ehlo", "Say hello; replies with the supervisor's pid and version");
         m.put("help", "Print out available commands");
-        m.put("inc", "Increment the number of Einhorn child processes");
+        m.put("inc", "Increment the number of Einhorn child processes (at most " + Config.MAX_WORKERS + ")");
         m.put("louder", "Increase verbosity");
         m.put("quieter", "Decrease verbosity");
         m.put("reload", "Reload Einhorn (not supported: upgrades replace workers without restarting the supervisor)");
-        m.put("set_workers", "Set the number of Einhorn child processes (args: N, 1..1000)");
+        m.put("set_workers", "Set the number of Einhorn child processes (args: N, 1.." + Config.MAX_WORKERS + ")");
         m.put("signal", "Send one or more signals to all workers (args: SIG1 [SIG2 ...])");
         m.put("state", "Get a dump of Einhorn's current state (JSON)");
         m.put("upgrade", "Upgrade all Einhorn workers smoothly");
@@ -281,7 +281,10 @@ public final class Supervisor {
             case "help" -> reply(c, "You are speaking to the Einhorn command socket. You can run the following commands:\n\n"
                     + commandDescriptions() + "\n", true);
             case "state" -> reply(c, StateJson.render(state()), true);
-            case "inc" -> reply(c, increment(), true);
+            case "inc" -> {
+                boolean ok = target < Config.MAX_WORKERS;
+                reply(c, increment(), ok);
+            }
             case "dec" -> reply(c, decrement(), true);
             case "set_workers" -> setWorkers(c);
             case "quieter" -> {
@@ -346,6 +349,10 @@ public final class Supervisor {
     }
 
     private String increment() {
+        if (target >= Config.MAX_WORKERS) {
+            return logged("Can't increase number of workers (already at " + target + ", the limit is "
+                    + Config.MAX_WORKERS + ").");
+        }
         int old = target;
         target++;
         return logged("Incrementing number of workers from " + old + " -> " + target);
@@ -370,12 +377,10 @@ public final class Supervisor {
         List<?> args = (List<?>) c.args();
         int count;
         try {
-            count = args.isEmpty() ? 0 : Integer.parseInt(((String) args.getFirst()).trim());
-        } catch (NumberFormatException e) {
-            count = 0;
-        }
-        if (count < 1 || count > 1000) {
-            reply(c, "Invalid count: '" + (args.isEmpty() ? "" : args.getFirst()) + "'. Must be an integer in [1,1000].", false);
+            count = Settings.workers(args.isEmpty() ? "" : (String) args.getFirst());
+        } catch (Settings.Invalid e) {
+            reply(c, "Invalid count: '" + (args.isEmpty() ? "" : args.getFirst()) + "'. Must be an integer in [1,"
+                    + Config.MAX_WORKERS + "].", false);
             return;
         }
         if (count == target) {
