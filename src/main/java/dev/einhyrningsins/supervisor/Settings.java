@@ -15,7 +15,8 @@ import java.util.Set;
  * same values and word their complaints the same way: a rule says what it needs ("needs a
  * whole number in 1..10000, got '0'") and the caller puts the name the user typed in front
  * ({@code --number}, {@code seconds}). Defaults live in {@link Config#defaults(int)}.
- * No I/O and no YAML here; no lambdas either: the command line loads this class at start-up.
+ * No I/O and no YAML here ({@link ConfigArgs} parses {@code config}'s YAML form); no lambdas
+ * either: the command line loads this class at start-up, and every lambda's first use costs.
  */
 public final class Settings {
 
@@ -107,6 +108,71 @@ public final class Settings {
                 case UPGRADE_MAX_FAILURES -> String.valueOf(c.upgradeMaxFailures());
             };
         }
+    }
+
+    // ------------------------------------------------------------------ run-time changes (config)
+
+    /** The run-time keys with their rules, for replies and help: "verbosity (0 debug, …), seconds (seconds > 0), …". */
+    static String known() {
+        StringBuilder b = new StringBuilder();
+        for (Setting s : Setting.values()) {
+            if (!s.runtime()) continue;
+            if (!b.isEmpty()) b.append(", ");
+            b.append(s.key()).append(" (").append(s.help()).append(')');
+        }
+        return b.toString();
+    }
+
+    /** einhorn's key spellings: a leading ':' (Ruby's YAML.dump of a symbol), '-' or '_', any case. */
+    static String normalize(String key) {
+        String k = key.trim();
+        if (k.startsWith(":")) k = k.substring(1);
+        return k.toLowerCase(Locale.ROOT).replace('-', '_');
+    }
+
+    static Setting byKey(String normalizedKey) {
+        for (Setting s : Setting.values()) if (s.key().equals(normalizedKey)) return s;
+        return null;
+    }
+
+    /**
+     * An all-or-nothing change: either {@code problems} is empty and {@code config} is the new
+     * configuration with a line per setting in {@code applied} ("seconds=2 (was 1)"), or
+     * {@code config} is the old one and {@code problems} names every key or value refused.
+     */
+    record Change(Config config, List<String> applied, List<String> problems) {}
+
+    /** Applies {@code entries} (key as given, value text or null) to {@code current}, all or nothing. */
+    static Change change(Config current, List<Map.Entry<String, String>> entries) {
+        Config next = current;
+        List<String> applied = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (Map.Entry<String, String> e : entries) {
+            String key = normalize(e.getKey());
+            Setting s = byKey(key);
+            if (s == null) {
+                problems.add("unknown setting \"" + e.getKey() + "\"");
+            } else if (s == Setting.NUMBER) {
+                problems.add("number is changed with set_workers N, inc or dec, not with config");
+            } else if (!s.runtime()) {
+                problems.add(key + " cannot be changed at run time");
+            } else if (!seen.add(key)) {
+                problems.add(key + " is given more than once");
+            } else {
+                try {
+                    Config after = s.apply(next, e.getValue());
+                    String was = s.show(current);
+                    String now = s.show(after);
+                    applied.add(key + "=" + now + (was.equals(now) ? " (unchanged)" : " (was " + was + ")"));
+                    next = after;
+                } catch (Invalid x) {
+                    problems.add(key + " " + x.getMessage());
+                }
+            }
+        }
+        return problems.isEmpty() ? new Change(next, List.copyOf(applied), List.of())
+                : new Change(current, List.of(), List.copyOf(problems));
     }
 
     // ------------------------------------------------------------------ rules
