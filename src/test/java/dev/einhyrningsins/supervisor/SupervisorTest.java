@@ -307,9 +307,10 @@ class SupervisorTest {
         @Test
         void workerLimitIsSharedByNumberSetWorkersIncAndTtin() {
             assertThat(Config.MAX_WORKERS).isEqualTo(10_000);
-            H h = H.timer(Config.MAX_WORKERS - 1);
+            H h = H.timer(1); // the target, not thousands of fake workers: they are spawned gradually
             assertThat(h.last(h.cmd("set_workers", List.of(String.valueOf(Config.MAX_WORKERS + 1)))))
                     .isEqualTo("Invalid count: '10001'. Must be an integer in [1,10000].");
+            h.cmd("set_workers", List.of(String.valueOf(Config.MAX_WORKERS - 1)));
             Object inc = h.cmd("inc", null);
             assertThat(h.last(inc)).isEqualTo("Incrementing number of workers from 9999 -> 10000");
             assertThat(h.os.repliesTo(inc).getLast().ok()).isTrue();
