@@ -1,12 +1,11 @@
 package dev.einhyrningsins.cli;
 
 import dev.einhyrningsins.supervisor.Config;
-import dev.einhyrningsins.supervisor.Signals;
+import dev.einhyrningsins.supervisor.Settings;
+import dev.einhyrningsins.supervisor.Settings.Setting;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -35,20 +34,21 @@ public final class CommandLine {
             new Opt("b", "bind", "ADDR:PORT[,OPT...]",
                     "Bind a listening socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
                             + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport"),
-            new Opt("n", "number", "COUNT", "Number of workers to run (default 1)"),
+            new Opt("n", "number", "COUNT", "Number of workers to run, 1.." + Config.MAX_WORKERS + " (default 1)"),
             new Opt("l", "backlog", "N", "Listen backlog of bound sockets (default 128)"),
             new Opt("4", null, null, "Resolve -b host names to IPv4 addresses only"),
             new Opt("6", null, null, "Resolve -b host names to IPv6 addresses only"),
             new Opt("m", "ack-mode", "MODE",
-                    "How workers prove they are ready: SECONDS alive (timer, default 1) or manual (worker:ack); "
-                            + "a bare -m means manual"),
+                    "How workers prove they are ready: SECONDS alive (timer, default 1; 0 = at once) or manual "
+                            + "(worker:ack); a bare -m means manual"),
             new Opt(null, "manual", null, "Same as --ack-mode manual"),
             new Opt(null, "ack-timeout", "SECONDS", "Treat a worker that has not acked after SECONDS as failed (default off)"),
             new Opt("s", "seconds", "SECONDS", "Base interval between respawns; backs off 1.5x per crash before ack, up to 30 s (default 1)"),
             new Opt("t", "signal-timeout", "SECONDS", "SIGKILL workers still alive SECONDS after being signalled (default off)"),
             new Opt(null, "graceful-signal", "SIG", "Signal that asks a worker to finish in-flight work and exit (default USR2)"),
             new Opt(null, "max-unacked", "N", "Upgrades start at most N unacked new workers at a time (default: number of CPUs)"),
-            new Opt(null, "max-upgrade-additional", "N", "At most COUNT+N live workers during an upgrade (default unlimited)"),
+            new Opt(null, "max-upgrade-additional", "N", "At most COUNT+N live workers during an upgrade; 0 counts as 1 "
+                    + "(default unlimited: -1, none or unlimited)"),
             new Opt(null, "upgrade-timeout", "SECONDS", "Abort an upgrade whose new workers are not all acked in time (default 120; 0 disables)"),
             new Opt(null, "upgrade-max-failures", "N", "Abort an upgrade after N consecutive new workers die before acking (default 3)"),
             new Opt("c", "command-name", "NAME", "Name of this instance: default files become einhorn-NAME.sock/.lock"),
@@ -198,55 +198,48 @@ public final class CommandLine {
     }
 
     private static final class State {
-        int number = 1;
+        /** The core's settings, from its defaults; options apply the core's rules to it. */
+        Config config = Config.defaults(1);
+        boolean maxUnackedGiven; // else the number of CPUs, resolved by Options.toConfig
         final List<BindSpec> binds = new ArrayList<>();
         int backlog = 128;
         Options.Family family = Options.Family.ANY;
-        int verbosity = 1;
         final List<String> dropEnv = new ArrayList<>();
         String commandName;
         Path pidfile;
         Path socketPath;
         Path lockfile;
         boolean commandSocketAsFd;
-        Duration seconds = Duration.ofSeconds(1);
-        Duration signalTimeout = Duration.ZERO;
-        String gracefulSignal = "USR2";
-        Config.AckMode ackMode = new Config.AckMode.Timer(Duration.ofSeconds(1));
-        Duration ackTimeout = Duration.ZERO;
-        int maxUnacked;
-        int maxUpgradeAdditional = -1;
-        Duration upgradeTimeout = Duration.ofSeconds(120);
-        int upgradeMaxFailures = 3;
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
             switch (name) {
                 case "bind" -> binds.add(BindSpec.parse(v));
-                case "number" -> number = integer(opt, v, 1, 100_000);
-                case "backlog" -> backlog = integer(opt, v, 1, 1 << 20);
+                case "number" -> set(opt, Setting.NUMBER, v);
+                case "backlog" -> backlog = backlog(opt, v);
                 case "4" -> family = Options.Family.INET4;
                 case "6" -> family = Options.Family.INET6;
-                case "ack-mode" -> ackMode = v.equalsIgnoreCase("manual")
-                        ? new Config.AckMode.Manual()
-                        : new Config.AckMode.Timer(seconds(opt, v, false));
-                case "manual" -> ackMode = new Config.AckMode.Manual();
-                case "ack-timeout" -> ackTimeout = seconds(opt, v, true);
-                case "seconds" -> seconds = seconds(opt, v, false);
-                case "signal-timeout" -> signalTimeout = seconds(opt, v, true);
-                case "graceful-signal" -> gracefulSignal = signal(opt, v);
-                case "max-unacked" -> maxUnacked = integer(opt, v, 1, 100_000);
-                case "max-upgrade-additional" -> maxUpgradeAdditional = Math.max(1, integer(opt, v, 0, 100_000));
-                case "upgrade-timeout" -> upgradeTimeout = seconds(opt, v, true);
-                case "upgrade-max-failures" -> upgradeMaxFailures = integer(opt, v, 1, 100_000);
+                case "ack-mode" -> set(opt, Setting.ACK_MODE, v);
+                case "manual" -> set(opt, Setting.ACK_MODE, "manual");
+                case "ack-timeout" -> set(opt, Setting.ACK_TIMEOUT, v);
+                case "seconds" -> set(opt, Setting.SECONDS, v);
+                case "signal-timeout" -> set(opt, Setting.SIGNAL_TIMEOUT, v);
+                case "graceful-signal" -> set(opt, Setting.GRACEFUL_SIGNAL, v);
+                case "max-unacked" -> {
+                    set(opt, Setting.MAX_UNACKED, v);
+                    maxUnackedGiven = true;
+                }
+                case "max-upgrade-additional" -> set(opt, Setting.MAX_UPGRADE_ADDITIONAL, v);
+                case "upgrade-timeout" -> set(opt, Setting.UPGRADE_TIMEOUT, v);
+                case "upgrade-max-failures" -> set(opt, Setting.UPGRADE_MAX_FAILURES, v);
                 case "command-name" -> commandName = nonEmpty(opt, v);
                 case "socket-path" -> socketPath = Path.of(nonEmpty(opt, v));
                 case "lockfile" -> lockfile = Path.of(nonEmpty(opt, v));
                 case "pidfile" -> pidfile = Path.of(nonEmpty(opt, v));
                 case "command-socket-as-fd" -> commandSocketAsFd = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
-                case "verbose" -> verbosity = 0;
-                case "quiet" -> verbosity = 2;
+                case "verbose" -> config = config.withVerbosity(0);
+                case "quiet" -> config = config.withVerbosity(2);
                 case "help" -> {
                     return new Parsed.Help();
                 }
@@ -259,44 +252,33 @@ public final class CommandLine {
         }
 
         Options build(List<String> program) {
-            return new Options(number, List.copyOf(binds), backlog, family, verbosity, List.copyOf(dropEnv),
+            Config c = config;
+            return new Options(c.number(), List.copyOf(binds), backlog, family, c.verbosity(), List.copyOf(dropEnv),
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
-                    Optional.ofNullable(lockfile), commandSocketAsFd, seconds, signalTimeout, gracefulSignal, ackMode,
-                    ackTimeout, maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, program);
+                    Optional.ofNullable(lockfile), commandSocketAsFd, c.respawnInterval(), c.signalTimeout(),
+                    c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
+                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program);
         }
 
         private static String flag(Opt opt) {
             return opt.longName() != null ? "--" + opt.longName() : "-" + opt.shortName();
         }
 
-        private static int integer(Opt opt, String v, int min, int max) {
+        /** Applies the core's rule for this setting; its complaint follows the option's name. */
+        private void set(Opt opt, Setting setting, String v) {
             try {
-                int n = Integer.parseInt(v.trim());
-                if (n >= min && n <= max) return n;
-            } catch (NumberFormatException ignored) {
-                // reported below
+                config = setting.apply(config, v);
+            } catch (Settings.Invalid e) {
+                throw new UsageException(flag(opt) + " " + e.getMessage());
             }
-            throw new UsageException(flag(opt) + " needs a whole number in " + min + ".." + max + ", got '" + v + "'");
         }
 
-        private static Duration seconds(Opt opt, String v, boolean zeroAllowed) {
+        private static int backlog(Opt opt, String v) {
             try {
-                double d = Double.parseDouble(v.trim());
-                if (Double.isFinite(d) && (d > 0 || (zeroAllowed && d == 0)) && d <= 1e6 && !v.trim().matches(".*[a-zA-Z].*")) {
-                    return Duration.ofNanos(Math.round(d * 1e9));
-                }
-            } catch (NumberFormatException ignored) {
-                // reported below
+                return Settings.count(v, 1, 1 << 20);
+            } catch (Settings.Invalid e) {
+                throw new UsageException(flag(opt) + " " + e.getMessage());
             }
-            throw new UsageException(flag(opt) + " needs a number of seconds" + (zeroAllowed ? " (0 = off)" : " > 0")
-                    + ", got '" + v + "'");
-        }
-
-        private static String signal(Opt opt, String v) {
-            String s = v.trim().toUpperCase(Locale.ROOT);
-            if (s.startsWith("SIG")) s = s.substring(3);
-            if (!Signals.NAMES.contains(s)) throw new UsageException(flag(opt) + ": unknown signal '" + v + "'");
-            return s;
         }
 
         private static String nonEmpty(Opt opt, String v) {

@@ -34,7 +34,7 @@ public final class Ctl {
                                       state, the state object itself (for jq)
               -h, --help              Print this help and exit
 
-            Commands: ehlo help state inc dec set_workers quieter louder signal die
+            Commands: ehlo help state inc dec set_workers config quieter louder signal die
             upgrade upgrade_fleet reload worker:ack worker:ping ('help' describes them).
             Exit status: 0 ok, 1 socket unreachable or a command failed, 2 usage error.
             """;

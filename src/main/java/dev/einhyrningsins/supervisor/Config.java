@@ -4,12 +4,13 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * The supervisor's tunables, already validated by the command line parser. Durations of
+ * The supervisor's tunables, already validated against {@link Settings}' rules (by the command
+ * line parser, or by the {@code config} control command at run time). Durations of
  * {@link Duration#ZERO} mean "off" where the option is optional.
  *
- * @param number              target number of workers (-n)
+ * @param number              target number of workers (-n), 1..{@link #MAX_WORKERS}
  * @param respawnInterval     base interval between gradual spawns (-s); backoff multiplies it
- * @param ackMode             how a worker proves it is ready (-m)
+ * @param ackMode             how a worker proves it is ready (-m); a ZERO timer acks at the next tick
  * @param ackTimeout          unacked workers older than this are failed (--ack-timeout); ZERO = off
  * @param signalTimeout       signalled workers alive after this get SIGKILL (-t); ZERO = off
  * @param gracefulSignal      the signal asking a worker to drain and exit (--graceful-signal)
@@ -35,6 +36,9 @@ public record Config(
     /** Longest backoff between spawns of a crash-looping program (einhorn's MAX_SPINUP_INTERVAL). */
     public static final Duration MAX_SPAWN_INTERVAL = Duration.ofSeconds(30);
 
+    /** The most workers there can be: the limit of -n, set_workers, inc and TTIN. */
+    public static final int MAX_WORKERS = 10_000;
+
     public Config {
         Objects.requireNonNull(respawnInterval);
         Objects.requireNonNull(ackMode);
@@ -42,12 +46,19 @@ public record Config(
         Objects.requireNonNull(signalTimeout);
         Objects.requireNonNull(gracefulSignal);
         Objects.requireNonNull(upgradeTimeout);
-        if (number < 1) throw new IllegalArgumentException("number must be >= 1");
+        if (number < 1 || number > MAX_WORKERS) throw new IllegalArgumentException("number must be in 1.." + MAX_WORKERS);
+        if (respawnInterval.isNegative() || respawnInterval.isZero()) throw new IllegalArgumentException("respawnInterval must be > 0");
+        if (ackTimeout.isNegative() || signalTimeout.isNegative() || upgradeTimeout.isNegative()) {
+            throw new IllegalArgumentException("timeouts must be >= 0");
+        }
+        if (ackMode instanceof AckMode.Timer t && t.delay().isNegative()) throw new IllegalArgumentException("ack delay must be >= 0");
+        if (maxUpgradeAdditional < -1) throw new IllegalArgumentException("maxUpgradeAdditional must be >= -1");
+        if (verbosity < 0 || verbosity > 2) throw new IllegalArgumentException("verbosity must be in 0..2");
         if (maxUnacked < 1) throw new IllegalArgumentException("maxUnacked must be >= 1");
         if (upgradeMaxFailures < 1) throw new IllegalArgumentException("upgradeMaxFailures must be >= 1");
     }
 
-    /** einhorn's defaults for everything but the number of CPUs. */
+    /** einhorn's defaults for everything but the number of CPUs (the command line starts from these too). */
     public static Config defaults(int cpus) {
         return new Config(1, Duration.ofSeconds(1), new AckMode.Timer(Duration.ofSeconds(1)),
                 Duration.ZERO, Duration.ZERO, "USR2", Math.max(1, cpus), -1,
@@ -62,6 +73,51 @@ public record Config(
     public Config withAckMode(AckMode mode) {
         return new Config(number, respawnInterval, mode, ackTimeout, signalTimeout, gracefulSignal,
                 maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
+    }
+
+    public Config withGracefulSignal(String signal) {
+        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, signal,
+                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
+    }
+
+    public Config withRespawnInterval(Duration d) {
+        return new Config(number, d, ackMode, ackTimeout, signalTimeout, gracefulSignal,
+                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
+    }
+
+    public Config withAckTimeout(Duration d) {
+        return new Config(number, respawnInterval, ackMode, d, signalTimeout, gracefulSignal,
+                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
+    }
+
+    public Config withSignalTimeout(Duration d) {
+        return new Config(number, respawnInterval, ackMode, ackTimeout, d, gracefulSignal,
+                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
+    }
+
+    public Config withMaxUnacked(int n) {
+        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
+                n, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
+    }
+
+    public Config withMaxUpgradeAdditional(int n) {
+        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
+                maxUnacked, n, upgradeTimeout, upgradeMaxFailures, verbosity);
+    }
+
+    public Config withUpgradeTimeout(Duration d) {
+        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
+                maxUnacked, maxUpgradeAdditional, d, upgradeMaxFailures, verbosity);
+    }
+
+    public Config withUpgradeMaxFailures(int n) {
+        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
+                maxUnacked, maxUpgradeAdditional, upgradeTimeout, n, verbosity);
+    }
+
+    public Config withVerbosity(int v) {
+        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
+                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, v);
     }
 
     /** How a worker proves it is ready. */

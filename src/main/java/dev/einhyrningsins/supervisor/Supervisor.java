@@ -36,7 +36,6 @@ public final class Supervisor {
     private final Map<String, Object> staticInfo;
     private Config config;
     private int target;
-    private int verbosity;
 
     private final Map<Integer, Worker> workers = new LinkedHashMap<>();
     private final Deque<Map<String, Object>> recentExits = new ArrayDeque<>();
@@ -61,7 +60,6 @@ public final class Supervisor {
         this.version = version;
         this.staticInfo = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(staticInfo));
         this.target = config.number();
-        this.verbosity = config.verbosity();
     }
 
     // ------------------------------------------------------------------ entry points
@@ -96,7 +94,7 @@ public final class Supervisor {
                     && now - w.spawnedAt >= config.ackTimeout().toNanos()) {
                 ackTimedOut(w);
             }
-            if (w.retiring() && !w.killed && now >= w.killAt) {
+            if (w.retiring() && !w.killed && now >= killAt(w)) {
                 log(Level.WARN, "Worker " + w.pid + " is still alive " + seconds(config.signalTimeout())
                         + "s after " + w.signals.getLast().signal() + "; sending SIGKILL");
                 w.killed = true;
@@ -104,9 +102,13 @@ public final class Supervisor {
                 os.signal(w.pid, "KILL");
             }
         }
-        if (upgrade != null && upgrade.deadline > 0 && now >= upgrade.deadline) {
+        if (upgrade != null && now >= upgradeDeadline()) {
             abortUpgrade("not fully acked after " + seconds(config.upgradeTimeout()) + "s ("
                     + countNewAcked() + "/" + target + " acked)");
+        }
+        if (upgrade != null && upgrade.failures >= config.upgradeMaxFailures()) {
+            // only after config lowered upgrade_max_failures: each failure is checked where it happens
+            abortUpgrade(upgrade.failures + " consecutive new workers failed before acking");
         }
         reconcile();
     }
@@ -123,9 +125,9 @@ public final class Supervisor {
                     next = Math.min(next, w.spawnedAt + config.ackTimeout().toNanos());
                 }
             }
-            if (w.retiring() && !w.killed) next = Math.min(next, w.killAt);
+            if (w.retiring() && !w.killed) next = Math.min(next, killAt(w));
         }
-        if (upgrade != null && upgrade.deadline > 0) next = Math.min(next, upgrade.deadline);
+        if (upgrade != null) next = Math.min(next, upgradeDeadline());
         if (upgrade == null && !stopping && everSpawned && missing() > 0 && unackedServing() < config.maxUnacked()) {
             next = Math.min(next, lastSpawnAt + spawnInterval());
         }
@@ -138,7 +140,12 @@ public final class Supervisor {
     }
 
     public int verbosity() {
-        return verbosity;
+        return config.verbosity();
+    }
+
+    /** The current configuration, as {@code config} last changed it. */
+    public Config config() {
+        return config;
     }
 
     // ------------------------------------------------------------------ events
@@ -240,16 +247,19 @@ public final class Supervisor {
 
     private static Map<String, String> commands() {
         Map<String, String> m = new LinkedHashMap<>();
+        m.put("config", "Merge in a new set of config options: KEY=VALUE ... or a YAML-encoded hash such as "
+                + "{seconds: 2, max_unacked: 4}. Keys: " + Settings.known()
+                + ". All or nothing; the new values show in state");
         m.put("dec", "Decrement the number of Einhorn child processes");
         m.put("die", "Send SIGNAL (default: the graceful signal, USR2) to all workers, stop spawning new ones, "
                 + "and exit once all workers die (args: [SIGNAL])");
         m.put("ehlo", "Say hello; replies with the supervisor's pid and version");
         m.put("help", "Print out available commands");
-        m.put("inc", "Increment the number of Einhorn child processes");
+        m.put("inc", "Increment the number of Einhorn child processes (at most " + Config.MAX_WORKERS + ")");
         m.put("louder", "Increase verbosity");
         m.put("quieter", "Decrease verbosity");
         m.put("reload", "Reload Einhorn (not supported: upgrades replace workers without restarting the supervisor)");
-        m.put("set_workers", "Set the number of Einhorn child processes (args: N, 1..1000)");
+        m.put("set_workers", "Set the number of Einhorn child processes (args: N, 1.." + Config.MAX_WORKERS + ")");
         m.put("signal", "Send one or more signals to all workers (args: SIG1 [SIG2 ...])");
         m.put("state", "Get a dump of Einhorn's current state (JSON)");
         m.put("upgrade", "Upgrade all Einhorn workers smoothly");
@@ -281,17 +291,21 @@ public final class Supervisor {
             case "help" -> reply(c, "You are speaking to the Einhorn command socket. You can run the following commands:\n\n"
                     + commandDescriptions() + "\n", true);
             case "state" -> reply(c, StateJson.render(state()), true);
-            case "inc" -> reply(c, increment(), true);
+            case "inc" -> {
+                boolean ok = target < Config.MAX_WORKERS;
+                reply(c, increment(), ok);
+            }
             case "dec" -> reply(c, decrement(), true);
             case "set_workers" -> setWorkers(c);
             case "quieter" -> {
-                if (verbosity < 2) verbosity++;
-                reply(c, logged("Verbosity set to " + verbosity), true);
+                if (config.verbosity() < 2) config = config.withVerbosity(config.verbosity() + 1);
+                reply(c, logged("Verbosity set to " + config.verbosity()), true);
             }
             case "louder" -> {
-                if (verbosity > 0) verbosity--;
-                reply(c, logged("Verbosity set to " + verbosity), true);
+                if (config.verbosity() > 0) config = config.withVerbosity(config.verbosity() - 1);
+                reply(c, logged("Verbosity set to " + config.verbosity()), true);
             }
+            case "config" -> configCommand(c);
             case "signal" -> signalCommand(c);
             case "die" -> dieCommand(c);
             case "upgrade" -> startUpgrade(false, c);
@@ -346,6 +360,10 @@ public final class Supervisor {
     }
 
     private String increment() {
+        if (target >= Config.MAX_WORKERS) {
+            return logged("Can't increase number of workers (already at " + target + ", the limit is "
+                    + Config.MAX_WORKERS + ").");
+        }
         int old = target;
         target++;
         return logged("Incrementing number of workers from " + old + " -> " + target);
@@ -370,12 +388,10 @@ public final class Supervisor {
         List<?> args = (List<?>) c.args();
         int count;
         try {
-            count = args.isEmpty() ? 0 : Integer.parseInt(((String) args.getFirst()).trim());
-        } catch (NumberFormatException e) {
-            count = 0;
-        }
-        if (count < 1 || count > 1000) {
-            reply(c, "Invalid count: '" + (args.isEmpty() ? "" : args.getFirst()) + "'. Must be an integer in [1,1000].", false);
+            count = Settings.workers(args.isEmpty() ? "" : (String) args.getFirst());
+        } catch (Settings.Invalid e) {
+            reply(c, "Invalid count: '" + (args.isEmpty() ? "" : args.getFirst()) + "'. Must be an integer in [1,"
+                    + Config.MAX_WORKERS + "].", false);
             return;
         }
         if (count == target) {
@@ -386,6 +402,36 @@ public final class Supervisor {
         target = count;
         reply(c, logged("Altering worker count, " + old + " -> " + count + ". Will "
                 + (old < count ? "spin up additional workers." : "gracefully terminate workers.")), true);
+    }
+
+    /**
+     * einhorn's {@code config}, for the run-time {@link Settings.Setting}s, all or nothing. New
+     * values rule every later decision; running timers are measured again from their start
+     * (a worker's spawn for ack_timeout, its last signal for signal_timeout, the upgrade's
+     * start for upgrade_timeout), so a shorter timeout can expire at the next tick.
+     */
+    private void configCommand(Command c) {
+        String bad = validateArgs(c.args());
+        if (bad != null) {
+            reply(c, bad, false);
+            return;
+        }
+        @SuppressWarnings("unchecked")
+        ConfigArgs.Parsed parsed = ConfigArgs.parse((List<String>) c.args());
+        List<String> problems = parsed.problem() != null ? List.of(parsed.problem()) : List.of();
+        Settings.Change change = null;
+        if (problems.isEmpty()) {
+            change = Settings.change(config, parsed.entries());
+            problems = change.problems();
+        }
+        if (!problems.isEmpty()) {
+            reply(c, "Config not changed: " + String.join("; ", problems) + ".\nKnown settings: "
+                    + Settings.known() + ".\nGive them as KEY=VALUE ... or a YAML-encoded hash such as {seconds: 2}.", false);
+            return;
+        }
+        config = change.config();
+        reply(c, logged("Successfully merged in config: "
+                + (change.applied().isEmpty() ? "nothing" : String.join(", ", change.applied()))), true);
     }
 
     private void signalCommand(Command c) {
@@ -514,9 +560,8 @@ public final class Supervisor {
         }
         int generation = nextGeneration++;
         long now = os.nanoTime();
-        long deadline = config.upgradeTimeout().isZero() ? 0 : now + config.upgradeTimeout().toNanos();
         Upgrade previous = upgrade;
-        upgrade = new Upgrade(generation, fleet, now, os.currentTimeMillis(), deadline);
+        upgrade = new Upgrade(generation, fleet, now, os.currentTimeMillis());
         if (previous != null) {
             upgrade.subscribers.addAll(previous.subscribers);
         }
@@ -719,10 +764,17 @@ public final class Supervisor {
         }
         w.retiredAt = now;
         w.signals.add(new Sent(signal, os.currentTimeMillis()));
-        if (!config.signalTimeout().isZero()) {
-            w.killAt = now + config.signalTimeout().toNanos();
-        }
         os.signal(w.pid, signal);
+    }
+
+    /** When a retiring worker gets SIGKILL: its last signal plus the current signal timeout. */
+    private long killAt(Worker w) {
+        return config.signalTimeout().isZero() ? Long.MAX_VALUE : w.retiredAt + config.signalTimeout().toNanos();
+    }
+
+    /** When the running upgrade is aborted: its start plus the current upgrade timeout. */
+    private long upgradeDeadline() {
+        return config.upgradeTimeout().isZero() ? Long.MAX_VALUE : upgrade.startedAt + config.upgradeTimeout().toNanos();
     }
 
     private int freeSlot() {
@@ -753,7 +805,7 @@ public final class Supervisor {
         s.put("version", version);
         s.put("target", target);
         s.put("generation", servingGeneration);
-        s.put("verbosity", verbosity);
+        s.put("verbosity", config.verbosity());
         s.put("stopping", stopping);
         s.put("consecutive_deaths_before_ack", consecutiveDeathsBeforeAck);
         s.put("upgrading", upgrade == null ? null : upgradeRecord(upgrade, "in progress", null));
@@ -770,6 +822,7 @@ public final class Supervisor {
         cfg.put("max_upgrade_additional", config.maxUpgradeAdditional() < 0 ? null : config.maxUpgradeAdditional());
         cfg.put("upgrade_timeout", config.upgradeTimeout().isZero() ? null : seconds(config.upgradeTimeout()));
         cfg.put("upgrade_max_failures", config.upgradeMaxFailures());
+        cfg.put("verbosity", config.verbosity());
         s.put("config", cfg);
         List<Map<String, Object>> ws = new ArrayList<>();
         for (Worker w : workers.values()) {
@@ -799,7 +852,7 @@ public final class Supervisor {
             case INFO -> 1;
             case WARN, ERROR -> 2;
         };
-        if (rank >= verbosity) os.log(level, message);
+        if (rank >= config.verbosity()) os.log(level, message);
     }
 
     static String seconds(Duration d) {
@@ -818,7 +871,6 @@ public final class Supervisor {
         long ackedAt = -1;
         long ackedWall;
         long retiredAt = -1;
-        long killAt = Long.MAX_VALUE;
         boolean killed;
         long lastPingWall = -1;
         Object pingId;
@@ -846,16 +898,14 @@ public final class Supervisor {
         final boolean fleet;
         final long startedAt;
         final long startedWall;
-        final long deadline;
         int failures;
         final List<Object> subscribers = new ArrayList<>();
 
-        Upgrade(int generation, boolean fleet, long startedAt, long startedWall, long deadline) {
+        Upgrade(int generation, boolean fleet, long startedAt, long startedWall) {
             this.generation = generation;
             this.fleet = fleet;
             this.startedAt = startedAt;
             this.startedWall = startedWall;
-            this.deadline = deadline;
         }
     }
 }

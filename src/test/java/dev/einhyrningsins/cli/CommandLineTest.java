@@ -72,6 +72,40 @@ class CommandLineTest {
     }
 
     @Test
+    void aZeroTimerIsAccepted() {
+        // einhorn accepts -m 0: a worker counts as acked as soon as it is spawned
+        assertThat(run("-m", "0", "p").ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ZERO));
+        assertThat(run("-m", "0", "p").program()).containsExactly("p");
+        assertThat(run("--ack-mode=0", "p").ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ZERO));
+        assertThat(run("-m0.0", "p").ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ZERO));
+        usage("--ack-mode needs manual or a number of seconds >= 0, got 'soon'", "--ack-mode=soon", "p");
+    }
+
+    @Test
+    void numberLimitIsTheCoresWorkerLimit() {
+        assertThat(run("-n", String.valueOf(Config.MAX_WORKERS), "p").number()).isEqualTo(Config.MAX_WORKERS);
+        usage("--number needs a whole number in 1..10000, got '10001'", "-n", "10001", "p");
+        assertThat(CommandLine.usage()).contains("1..10000");
+    }
+
+    @Test
+    void defaultsComeFromTheCore() {
+        Options o = run("p");
+        Config d = Config.defaults(3);
+        assertThat(o.toConfig(3)).isEqualTo(d);
+    }
+
+    @Test
+    void maxUpgradeAdditionalTakesZeroAsOneAndSpellsUnlimited() {
+        assertThat(run("--max-upgrade-additional", "0", "p").maxUpgradeAdditional()).isEqualTo(1);
+        assertThat(run("--max-upgrade-additional", "5", "p").maxUpgradeAdditional()).isEqualTo(5);
+        assertThat(run("--max-upgrade-additional", "-1", "p").maxUpgradeAdditional()).isEqualTo(-1);
+        assertThat(run("--max-upgrade-additional=unlimited", "p").maxUpgradeAdditional()).isEqualTo(-1);
+        usage("--max-upgrade-additional needs a whole number in 0..100000 (0 counts as 1) or unlimited, got '-2'",
+                "--max-upgrade-additional", "-2", "p");
+    }
+
+    @Test
     void helpAndVersionWinOverEverythingElse() {
         assertThat(CommandLine.parse(List.of("-n", "2", "--help"))).isInstanceOf(CommandLine.Parsed.Help.class);
         assertThat(CommandLine.parse(List.of("--version"))).isInstanceOf(CommandLine.Parsed.Version.class);
@@ -81,7 +115,8 @@ class CommandLineTest {
     void mistakesAreOneLineUsageErrors() {
         usage("unknown option --frob", "--frob", "p");
         usage("unknown option -z", "-z", "p");
-        usage("--number needs a whole number in 1..100000, got '0'", "-n", "0", "p");
+        usage("--number needs a whole number in 1..10000, got '0'", "-n", "0", "p");
+        usage("--number needs a whole number in 1..10000, got '10001'", "-n", "10001", "p");
         usage("--number needs a whole number", "-n", "x", "p");
         usage("option -n needs an argument", "-n");
         usage("no PROGRAM given", "-n", "2");
@@ -89,7 +124,7 @@ class CommandLineTest {
         usage("put IPv6 addresses in brackets", "-b", "::1:80", "p");
         usage("port must be a number in 0..65535", "-b", "127.0.0.1:70000", "p");
         usage("expected ADDR:PORT", "-b", "8080", "p");
-        usage("--graceful-signal: unknown signal 'FOO'", "--graceful-signal", "FOO", "p");
+        usage("--graceful-signal needs a signal name such as TERM or USR2, got 'FOO'", "--graceful-signal", "FOO", "p");
         usage("--seconds needs a number of seconds > 0", "-s", "0", "p");
         usage("-p/--preload", "-p", "x.rb", "p");
         usage("--version takes no argument", "--version=2", "p");

@@ -98,6 +98,51 @@ class ControlIT {
     }
 
     @Test
+    void configChangesSettingsInBothFormsAllOrNothing() throws Exception {
+        try (var sup = SupervisorProcess.start(dir, Map.of(), "--max-unacked", "2", probe())) {
+            sup.awaitAcked(1);
+            // JSON request, KEY=VALUE words
+            List<JsonNode> r = sup.request("config", List.of("seconds=2", "signal-timeout=5", "max_unacked=3"));
+            assertThat(r.getLast().path("ok").asBoolean(true)).isTrue();
+            assertThat(message(r)).isEqualTo("Successfully merged in config: seconds=2 (was 1), signal_timeout=5 (was off), "
+                    + "max_unacked=3 (was 2)");
+            sup.awaitLine("INFO Successfully merged in config: seconds=2");
+            // einhornsh: URL-escaped YAML whose args are the words of a YAML hash, joined by config
+            r = sup.raw("---%0Aid: 7%0Acommand: config%0Aargs:%0A- '{ack_timeout:'%0A- '30,'%0A"
+                    + "- 'max_upgrade_additional:'%0A- '2}'%0Auser: alice%0A\n", true);
+            assertThat(r.getLast().path("request_id").asInt()).isEqualTo(7);
+            assertThat(message(r)).isEqualTo("Successfully merged in config: ack_timeout=30 (was off), "
+                    + "max_upgrade_additional=2 (was unlimited)");
+            // Ruby's YAML.dump of a hash with symbol keys, as one argument
+            assertThat(sup.command("config", "---\n:upgrade_timeout: 60\n:verbosity: 0\n"))
+                    .isEqualTo("Successfully merged in config: upgrade_timeout=60 (was 120), verbosity=0 (was 1)");
+            // one unknown key: refused, nothing changed
+            r = sup.request("config", List.of("upgrade_max_failures=5", "bogus=1"));
+            assertThat(r.getLast().path("ok").asBoolean(true)).isFalse();
+            assertThat(message(r)).startsWith("Config not changed: unknown setting \"bogus\".\nKnown settings: verbosity (");
+            var ctl = ctl(sup, "", "-e", "config {seconds: 4}");
+            assertThat(ctl.status()).as(ctl.stderr()).isZero();
+            assertThat(ctl.stdout()).isEqualTo("Successfully merged in config: seconds=4 (was 2)\n");
+            ctl = ctl(sup, "", "-e", "config max_unacked=0");
+            assertThat(ctl.status()).isEqualTo(1);
+            assertThat(ctl.stdout()).startsWith("Config not changed: max_unacked needs a whole number in 1..100000, got '0'.");
+
+            JsonNode config = sup.state().path("config");
+            assertThat(config.path("seconds").asText()).isEqualTo("4");
+            assertThat(config.path("signal_timeout").asText()).isEqualTo("5");
+            assertThat(config.path("ack_timeout").asText()).isEqualTo("30");
+            assertThat(config.path("max_unacked").asInt()).isEqualTo(3);
+            assertThat(config.path("max_upgrade_additional").asInt()).isEqualTo(2);
+            assertThat(config.path("upgrade_timeout").asText()).isEqualTo("60");
+            assertThat(config.path("upgrade_max_failures").asInt()).isEqualTo(3);
+            assertThat(config.path("verbosity").asInt()).isZero();
+            // verbosity 0 took effect in the log filter: debug lines appear
+            sup.command("ehlo");
+            sup.awaitLine("DEBUG Received command: ehlo");
+        }
+    }
+
+    @Test
     void manualAcksFromRubyGoAndHandWrittenClients() throws Exception {
         try (var sup = SupervisorProcess.start(dir, Map.of(), "-n", "3", "-m", "manual", probe())) {
             await("3 workers", () -> probeFiles().size() == 3);

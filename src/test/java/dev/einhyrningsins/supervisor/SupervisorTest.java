@@ -122,6 +122,25 @@ class SupervisorTest {
         }
 
         @Test
+        void zeroTimerAcksAtTheNextTickWithoutBusyLooping() {
+            H h = new H(Config.defaults(4).withNumber(2).withAckMode(new AckMode.Timer(Duration.ZERO)));
+            assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(false);
+            // the shell polls with a timeout of 0 for a deadline that has passed: one tick, no clock change
+            assertThat(h.sup.nextDeadline()).isEqualTo(h.os.now);
+            h.sup.tick();
+            assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(true);
+            assertThat(h.sup.nextDeadline()).isEqualTo(Long.MAX_VALUE);
+            // a replacement is acked as soon as it is spawned, too
+            h.exit(100);
+            h.runToNextDeadline();
+            assertThat(h.os.spawns).hasSize(3);
+            assertThat(h.sup.nextDeadline()).isEqualTo(h.os.now);
+            h.sup.tick();
+            assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(true);
+            assertThat(h.sup.nextDeadline()).isEqualTo(Long.MAX_VALUE);
+        }
+
+        @Test
         void timerModeIgnoresManualAcks() {
             H h = H.timer(1);
             h.ack(100);
@@ -256,8 +275,9 @@ class SupervisorTest {
             assertThat(h.last(h.cmd("set_workers", null))).isEqualTo("No args provided");
             assertThat(h.last(h.cmd("set_workers", "3"))).isEqualTo("Args must be an array");
             assertThat(h.last(h.cmd("set_workers", List.of(3)))).startsWith("Argument is a Integer, not a string");
-            assertThat(h.last(h.cmd("set_workers", List.of("0")))).isEqualTo("Invalid count: '0'. Must be an integer in [1,1000].");
-            assertThat(h.last(h.cmd("set_workers", List.of("1001")))).contains("Invalid count");
+            assertThat(h.last(h.cmd("set_workers", List.of("0")))).isEqualTo("Invalid count: '0'. Must be an integer in [1,10000].");
+            assertThat(h.last(h.cmd("set_workers", List.of("10001")))).contains("Invalid count");
+            assertThat(h.last(h.cmd("set_workers", List.of("x")))).contains("Invalid count");
             assertThat(h.os.replies).allMatch(r -> !r.ok());
         }
 
@@ -282,6 +302,25 @@ class SupervisorTest {
             assertThat(h.last(h.cmd("dec", null))).startsWith("Can't decrease number of workers (already at 1).");
             assertThat(h.last(h.cmd("inc", null))).isEqualTo("Incrementing number of workers from 1 -> 2");
             assertThat(h.last(h.cmd("dec", null))).isEqualTo("Decrementing number of workers from 2 -> 1");
+        }
+
+        @Test
+        void workerLimitIsSharedByNumberSetWorkersIncAndTtin() {
+            assertThat(Config.MAX_WORKERS).isEqualTo(10_000);
+            H h = H.timer(1); // the target, not thousands of fake workers: they are spawned gradually
+            assertThat(h.last(h.cmd("set_workers", List.of(String.valueOf(Config.MAX_WORKERS + 1)))))
+                    .isEqualTo("Invalid count: '10001'. Must be an integer in [1,10000].");
+            h.cmd("set_workers", List.of(String.valueOf(Config.MAX_WORKERS - 1)));
+            Object inc = h.cmd("inc", null);
+            assertThat(h.last(inc)).isEqualTo("Incrementing number of workers from 9999 -> 10000");
+            assertThat(h.os.repliesTo(inc).getLast().ok()).isTrue();
+            inc = h.cmd("inc", null);
+            assertThat(h.last(inc)).isEqualTo("Can't increase number of workers (already at 10000, the limit is 10000).");
+            assertThat(h.os.repliesTo(inc).getLast().ok()).isFalse();
+            h.sup.handle(new SignalReceived("TTIN"));
+            assertThat(h.sup.state().get("target")).isEqualTo(Config.MAX_WORKERS);
+            assertThat(h.last(h.cmd("set_workers", List.of("10000")))).isEqualTo("Worker count is already 10000.");
+            assertThat(h.last(h.cmd("help", null))).contains("set_workers: Set the number of Einhorn child processes (args: N, 1..10000)");
         }
 
         @Test
