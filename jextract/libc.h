@@ -36,7 +36,7 @@ extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *
                                                      int __from);
 
 /*
- * GNU extensions of <sys/socket.h> and <sys/mman.h> (hidden behind __USE_GNU), declared
+ * GNU extensions of <sys/socket.h>, <sys/mman.h> and <string.h> (hidden behind __USE_GNU), declared
  * exactly as glibc declares them: SO_PASSCRED credentials (sd_notify datagrams) and
  * memfd_create (glibc >= 2.27).
  */
@@ -48,6 +48,10 @@ struct ucred {
 #define SCM_CREDENTIALS 0x02
 #define MFD_CLOEXEC 0x0001U
 extern int memfd_create(const char *__name, unsigned int __flags);
+
+/* GNU extensions of <string.h> (glibc >= 2.32): errno and signal names, e.g. "EPERM", "USR2". */
+extern const char *strerrorname_np(int __errnum);
+extern const char *sigabbrev_np(int __sig);
 
 /*
  * pidfd_open / pidfd_send_signal: glibc only has wrappers since 2.36, so they are called

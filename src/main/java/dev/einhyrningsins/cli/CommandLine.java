@@ -238,8 +238,8 @@ public final class CommandLine {
                 case "pidfile" -> pidfile = Path.of(nonEmpty(opt, v));
                 case "command-socket-as-fd" -> commandSocketAsFd = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
-                case "verbose" -> config = config.withVerbosity(0);
-                case "quiet" -> config = config.withVerbosity(2);
+                case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
+                case "quiet" -> config = config.with(Settings.Setting.VERBOSITY, 2);
                 case "help" -> {
                     return new Parsed.Help();
                 }

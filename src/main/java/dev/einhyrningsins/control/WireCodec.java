@@ -120,10 +120,6 @@ public final class WireCodec {
         return line(m);
     }
 
-    public static String encodeReply(String message, Object requestId, boolean last) {
-        return encodeReply(message, requestId, last, true);
-    }
-
     public static String encodeRequest(String command, List<String> args, Object id, String user) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("command", command);

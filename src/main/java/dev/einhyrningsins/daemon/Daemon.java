@@ -59,7 +59,7 @@ public final class Daemon {
              ControlServer control = openControl(socketPath, lockfile, loop, log)) {
             Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(),
                     listeners.bound().size(), pid, socketPath);
-            Os os = wrap.apply(new RealOs(children, loop, log, o.program(), env, listeners.fds(), o.commandSocketAsFd()));
+            Os os = wrap.apply(new RealOs(children, loop::channel, log, o.program(), env, listeners.fds(), o.commandSocketAsFd()));
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), os, version,
                     staticInfo(o, pid, socketPath, listeners, pidfile));
             SignalHandlers.install(SIGNALS, name -> loop.post(new Event.SignalReceived(name)), log);

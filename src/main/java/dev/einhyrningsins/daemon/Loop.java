@@ -58,7 +58,7 @@ final class Loop implements AutoCloseable {
         started.run();
         while (!sup.finished()) {
             int n = pollSet();
-            poller.await(fds, events, revents, n, timeoutMillis(sup.nextDeadline()));
+            poller.await(fds, events, revents, n, timeoutMillis(sup.nanosToNextDeadline()));
             for (int i = 0; i < n; i++) {
                 if (revents[i] == 0) continue;
                 switch (owners[i]) {
@@ -108,10 +108,9 @@ final class Loop implements AutoCloseable {
         return k;
     }
 
-    private static int timeoutMillis(long deadline) {
-        if (deadline == Long.MAX_VALUE) return -1;
-        long nanos = deadline - System.nanoTime();
-        if (nanos <= 0) return 0;
+    /** poll's timeout: -1 for no deadline, else the nanos rounded up to whole milliseconds. */
+    private static int timeoutMillis(long nanos) {
+        if (nanos == Long.MAX_VALUE) return -1;
         return (int) Math.min(Integer.MAX_VALUE, (nanos + 999_999) / 1_000_000);
     }
 

@@ -19,7 +19,7 @@ import java.util.Map;
 final class RealOs implements Os {
 
     private final Children children;
-    private final Loop loop;
+    private final WorkerChannel.Opener channels;
     private final Log log;
     private final List<String> argv;
     private final Map<String, String> baseEnv;
@@ -29,10 +29,10 @@ final class RealOs implements Os {
     /**
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
      */
-    RealOs(Children children, Loop loop, Log log, List<String> argv, Map<String, String> baseEnv, int[] listenFds,
+    RealOs(Children children, WorkerChannel.Opener channels, Log log, List<String> argv, Map<String, String> baseEnv, int[] listenFds,
            boolean commandSocketAsFd) {
         this.children = children;
-        this.loop = loop;
+        this.channels = channels;
         this.log = log;
         this.argv = List.copyOf(argv);
         this.baseEnv = baseEnv;
@@ -98,7 +98,7 @@ final class RealOs implements Os {
             Child child = Spawn.start(program.toString(), argv, envp, fds);
             children.add(child);
             if (pair != null) {
-                children.attach(child.pid(), loop.channel(pair[0], child.pid()));
+                children.attach(child.pid(), channels.open(pair[0], child.pid()));
                 pair[0] = -1; // the channel owns it now
             }
             return new SpawnResult.Spawned(child.pid());

@@ -17,6 +17,12 @@ import java.util.function.BiConsumer;
  * the worker closes it, after {@code worker:ack} (as einhorn), or when the worker is reaped.
  */
 final class WorkerChannel implements AutoCloseable {
+    /** Makes the channel for worker {@code pid} over our end {@code fd} of its socket pair. */
+    @FunctionalInterface
+    interface Opener {
+        WorkerChannel open(int fd, int pid);
+    }
+
     /** A worker that lets this much output pile up without reading is cut off. */
     private static final long MAX_QUEUED_OUTPUT = 16L << 20;
 

@@ -15,7 +15,7 @@ public record ExitStatus(int pid, boolean signaled, int code, boolean coreDumped
         if (!signaled) {
             return "exited with status " + code;
         }
-        String name = Processes.signalName(code);
+        String name = Names.signalName(code);
         String sig = name.chars().allMatch(Character::isDigit) ? "signal " + name : "SIG" + name;
         return "killed by " + sig + (coreDumped ? " (core dumped)" : "");
     }

@@ -13,7 +13,7 @@ public final class PosixException extends RuntimeException {
      * @param errno the error number (errno, or the return value of posix_spawn)
      */
     public PosixException(String call, int errno) {
-        super(call + ": " + Processes.errnoName(errno) + " (" + Processes.strerror(errno) + ")");
+        super(call + ": " + Names.errnoName(errno) + " (" + Names.strerror(errno) + ")");
         this.call = call;
         this.errno = errno;
     }
@@ -30,6 +30,6 @@ public final class PosixException extends RuntimeException {
 
     /** The symbolic error name, e.g. {@code "EADDRINUSE"}. */
     public String errnoName() {
-        return Processes.errnoName(errno);
+        return Names.errnoName(errno);
     }
 }

@@ -16,15 +16,8 @@ public final class Processes {
     private Processes() {
     }
 
-    public static final int SIGHUP = Libc.SIGHUP();
-    public static final int SIGINT = Libc.SIGINT();
-    public static final int SIGQUIT = Libc.SIGQUIT();
     public static final int SIGKILL = Libc.SIGKILL();
-    public static final int SIGUSR1 = Libc.SIGUSR1();
-    public static final int SIGUSR2 = Libc.SIGUSR2();
     public static final int SIGTERM = Libc.SIGTERM();
-    public static final int SIGCONT = Libc.SIGCONT();
-    public static final int SIGSTOP = Libc.SIGSTOP();
 
     private static final Downcall KILL = Downcall.of(Libc::kill$address, Libc::kill$descriptor);
 
@@ -82,7 +75,7 @@ public final class Processes {
 
     /** The C library's message for {@code errno}, e.g. "Address already in use". */
     public static String strerror(int errno) {
-        return Libc.strerror(errno).getString(0);
+        return Names.strerror(errno);
     }
 
     /** The symbolic name of {@code errno}, e.g. "EADDRINUSE"; {@code "errno N"} if unknown. */

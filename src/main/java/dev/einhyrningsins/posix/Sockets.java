@@ -27,20 +27,6 @@ public final class Sockets {
     private Sockets() {
     }
 
-    // Constants for callers outside this package (values from the bindings).
-    public static final int SOL_SOCKET = Libc.SOL_SOCKET();
-    public static final int SO_REUSEADDR = Libc.SO_REUSEADDR();
-    public static final int SO_REUSEPORT = Libc.SO_REUSEPORT();
-    public static final int SO_ACCEPTCONN = Libc.SO_ACCEPTCONN();
-    public static final int SO_TYPE = Libc.SO_TYPE();
-    public static final int SO_DOMAIN = Libc.SO_DOMAIN();
-    public static final int SOCK_STREAM = Libc.SOCK_STREAM();
-    public static final int AF_UNIX = Libc.AF_UNIX();
-    public static final int AF_INET = Libc.AF_INET();
-    public static final int AF_INET6 = Libc.AF_INET6();
-    public static final int IPPROTO_IPV6 = Libc.IPPROTO_IPV6();
-    public static final int IPV6_V6ONLY = Libc.IPV6_V6ONLY();
-
     private static final Downcall SOCKET = Downcall.of(Libc::socket$address, Libc::socket$descriptor);
     private static final Downcall SOCKETPAIR = Downcall.of(Libc::socketpair$address, Libc::socketpair$descriptor);
     private static final Downcall SETSOCKOPT = Downcall.of(Libc::setsockopt$address, Libc::setsockopt$descriptor);

@@ -1,7 +1,10 @@
 package dev.einhyrningsins.supervisor;
 
 import java.time.Duration;
+import dev.einhyrningsins.supervisor.Settings.Setting;
 import java.util.Objects;
+
+import static dev.einhyrningsins.supervisor.Settings.Setting.*;
 
 /**
  * The supervisor's tunables, already validated against {@link Settings}' rules (by the command
@@ -65,59 +68,19 @@ public record Config(
                 Duration.ofSeconds(120), 3, 1);
     }
 
-    public Config withNumber(int n) {
-        return new Config(n, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
-                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
+    /** This configuration with {@code setting} set to {@code value}, already checked by its rule. */
+    public Config with(Setting setting, Object value) {
+        return new Config(pick(setting, NUMBER, value, number), pick(setting, SECONDS, value, respawnInterval),
+                pick(setting, ACK_MODE, value, ackMode), pick(setting, ACK_TIMEOUT, value, ackTimeout),
+                pick(setting, SIGNAL_TIMEOUT, value, signalTimeout), pick(setting, GRACEFUL_SIGNAL, value, gracefulSignal),
+                pick(setting, MAX_UNACKED, value, maxUnacked), pick(setting, MAX_UPGRADE_ADDITIONAL, value, maxUpgradeAdditional),
+                pick(setting, UPGRADE_TIMEOUT, value, upgradeTimeout),
+                pick(setting, UPGRADE_MAX_FAILURES, value, upgradeMaxFailures), pick(setting, VERBOSITY, value, verbosity));
     }
 
-    public Config withAckMode(AckMode mode) {
-        return new Config(number, respawnInterval, mode, ackTimeout, signalTimeout, gracefulSignal,
-                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
-    }
-
-    public Config withGracefulSignal(String signal) {
-        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, signal,
-                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
-    }
-
-    public Config withRespawnInterval(Duration d) {
-        return new Config(number, d, ackMode, ackTimeout, signalTimeout, gracefulSignal,
-                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
-    }
-
-    public Config withAckTimeout(Duration d) {
-        return new Config(number, respawnInterval, ackMode, d, signalTimeout, gracefulSignal,
-                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
-    }
-
-    public Config withSignalTimeout(Duration d) {
-        return new Config(number, respawnInterval, ackMode, ackTimeout, d, gracefulSignal,
-                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
-    }
-
-    public Config withMaxUnacked(int n) {
-        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
-                n, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, verbosity);
-    }
-
-    public Config withMaxUpgradeAdditional(int n) {
-        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
-                maxUnacked, n, upgradeTimeout, upgradeMaxFailures, verbosity);
-    }
-
-    public Config withUpgradeTimeout(Duration d) {
-        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
-                maxUnacked, maxUpgradeAdditional, d, upgradeMaxFailures, verbosity);
-    }
-
-    public Config withUpgradeMaxFailures(int n) {
-        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
-                maxUnacked, maxUpgradeAdditional, upgradeTimeout, n, verbosity);
-    }
-
-    public Config withVerbosity(int v) {
-        return new Config(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal,
-                maxUnacked, maxUpgradeAdditional, upgradeTimeout, upgradeMaxFailures, v);
+    @SuppressWarnings("unchecked")
+    private static <T> T pick(Setting setting, Setting component, Object value, T current) {
+        return setting == component ? (T) value : current;
     }
 
     /** How a worker proves it is ready. */

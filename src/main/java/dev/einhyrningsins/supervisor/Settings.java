@@ -48,22 +48,14 @@ public final class Settings {
         UPGRADE_TIMEOUT("upgrade_timeout", "seconds, 0 = off"),
         UPGRADE_MAX_FAILURES("upgrade_max_failures", "1.." + MAX_COUNT);
 
-        private final String key;
-        private final String help;
+        /** einhorn's state name, as {@code state}'s config section shows it. */
+        public final String key;
+        /** The rule in a few words, for replies and {@code help}; null for settings fixed at start. */
+        public final String help;
 
         Setting(String key, String help) {
             this.key = key;
             this.help = help;
-        }
-
-        /** einhorn's state name, as {@code state}'s config section shows it. */
-        public String key() {
-            return key;
-        }
-
-        /** The rule in a few words, for replies and {@code help}; null for settings fixed at start. */
-        public String help() {
-            return help;
         }
 
         /** Whether {@code config} may change it while the supervisor runs. */
@@ -77,18 +69,19 @@ public final class Settings {
          * {@code state} shows it.
          */
         public Config apply(Config c, String value) throws Invalid {
+            return c.with(this, parse(value));
+        }
+
+        private Object parse(String value) throws Invalid {
             return switch (this) {
-                case NUMBER -> c.withNumber(workers(value));
-                case ACK_MODE -> c.withAckMode(ackMode(value));
-                case GRACEFUL_SIGNAL -> c.withGracefulSignal(signal(value));
-                case VERBOSITY -> c.withVerbosity(count(value, 0, 2));
-                case SECONDS -> c.withRespawnInterval(seconds(value, false));
-                case SIGNAL_TIMEOUT -> c.withSignalTimeout(seconds(value, true));
-                case ACK_TIMEOUT -> c.withAckTimeout(seconds(value, true));
-                case MAX_UNACKED -> c.withMaxUnacked(count(value, 1, MAX_COUNT));
-                case MAX_UPGRADE_ADDITIONAL -> c.withMaxUpgradeAdditional(upgradeAdditional(value));
-                case UPGRADE_TIMEOUT -> c.withUpgradeTimeout(seconds(value, true));
-                case UPGRADE_MAX_FAILURES -> c.withUpgradeMaxFailures(count(value, 1, MAX_COUNT));
+                case NUMBER -> workers(value);
+                case ACK_MODE -> ackMode(value);
+                case GRACEFUL_SIGNAL -> signal(value);
+                case VERBOSITY -> count(value, 0, 2);
+                case SECONDS -> seconds(value, false);
+                case SIGNAL_TIMEOUT, ACK_TIMEOUT, UPGRADE_TIMEOUT -> seconds(value, true);
+                case MAX_UNACKED, UPGRADE_MAX_FAILURES -> count(value, 1, MAX_COUNT);
+                case MAX_UPGRADE_ADDITIONAL -> upgradeAdditional(value);
             };
         }
 
@@ -96,10 +89,10 @@ public final class Settings {
         public String show(Config c) {
             return switch (this) {
                 case NUMBER -> String.valueOf(c.number());
-                case ACK_MODE -> c.ackMode() instanceof Config.AckMode.Timer t ? Supervisor.seconds(t.delay()) : "manual";
+                case ACK_MODE -> c.ackMode() instanceof Config.AckMode.Timer t ? seconds(t.delay()) : "manual";
                 case GRACEFUL_SIGNAL -> c.gracefulSignal();
                 case VERBOSITY -> String.valueOf(c.verbosity());
-                case SECONDS -> Supervisor.seconds(c.respawnInterval());
+                case SECONDS -> seconds(c.respawnInterval());
                 case SIGNAL_TIMEOUT -> offText(c.signalTimeout());
                 case ACK_TIMEOUT -> offText(c.ackTimeout());
                 case MAX_UNACKED -> String.valueOf(c.maxUnacked());
@@ -118,7 +111,7 @@ public final class Settings {
         for (Setting s : Setting.values()) {
             if (!s.runtime()) continue;
             if (!b.isEmpty()) b.append(", ");
-            b.append(s.key()).append(" (").append(s.help()).append(')');
+            b.append(s.key).append(" (").append(s.help).append(')');
         }
         return b.toString();
     }
@@ -131,7 +124,7 @@ public final class Settings {
     }
 
     static Setting byKey(String normalizedKey) {
-        for (Setting s : Setting.values()) if (s.key().equals(normalizedKey)) return s;
+        for (Setting s : Setting.values()) if (s.key.equals(normalizedKey)) return s;
         return null;
     }
 
@@ -246,11 +239,17 @@ public final class Settings {
         }
     }
 
+    /** A duration as replies and {@code state} write it: "1", "0.5". */
+    static String seconds(Duration d) {
+        double s = d.toNanos() / 1e9;
+        return s == Math.rint(s) ? String.valueOf((long) s) : String.valueOf(s);
+    }
+
     private static String given(String v) {
         return v == null ? "null" : "'" + v + "'";
     }
 
     private static String offText(Duration d) {
-        return d.isZero() ? "off" : Supervisor.seconds(d);
+        return d.isZero() ? "off" : seconds(d);
     }
 }

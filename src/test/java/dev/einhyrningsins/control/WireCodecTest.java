@@ -17,7 +17,7 @@ class WireCodecTest {
     void jsonAsHandWrittenWorkersSendIt() throws Exception {
         Request r = decode("{\"command\":\"worker:ack\",\"pid\":1234}\r");
         assertThat(r.command()).isEqualTo("worker:ack");
-        assertThat(r.pidAsInt()).contains(1234);
+        assertThat(r.pid()).isEqualTo(1234);
         assertThat(r.hasId()).isFalse();
     }
 
@@ -41,8 +41,8 @@ class WireCodecTest {
         assertThat(r.id()).isEqualTo(7);
         assertThat(r.command()).isEqualTo("upgrade");
         r = decode("command: worker:ack%0Apid: 99%0A");
-        assertThat(r.pidAsInt()).contains(99);
-        assertThat(decode("{\"command\":\"worker:ack\",\"pid\":\"77\"}").pidAsInt()).contains(77);
+        assertThat(r.pid()).isEqualTo(99);
+        assertThat(decode("{\"command\":\"worker:ack\",\"pid\":\"77\"}").pid()).isEqualTo("77");
     }
 
     @Test

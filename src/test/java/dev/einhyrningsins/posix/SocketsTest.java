@@ -1,5 +1,6 @@
 package dev.einhyrningsins.posix;
 
+import dev.einhyrningsins.posix.libc.Libc;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,11 +53,11 @@ class SocketsTest {
             InetSocketAddress local = Sockets.localInetAddress(fd);
             assertThat(local.getAddress()).isEqualTo(V4);
             assertThat(local.getPort()).isPositive();
-            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR)).isEqualTo(1);
-            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT)).isEqualTo(1);
-            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN)).isEqualTo(1);
-            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_TYPE)).isEqualTo(Sockets.SOCK_STREAM);
-            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN)).isEqualTo(Sockets.AF_INET);
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_REUSEADDR())).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_REUSEPORT())).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_ACCEPTCONN())).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_TYPE())).isEqualTo(Libc.SOCK_STREAM());
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_DOMAIN())).isEqualTo(Libc.AF_INET());
             assertThat(Fds.isNonBlocking(fd)).isTrue();
             assertThat(Fds.isCloexec(fd)).isTrue();
             try (Socket client = new Socket(V4, local.getPort())) {
@@ -71,8 +72,8 @@ class SocketsTest {
     void optionsNotAskedForStayOff() {
         int fd = Sockets.listenTcp(new InetSocketAddress(V4, 0), label(V4, 0), false, false, false, 1);
         try {
-            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR)).isZero();
-            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT)).isZero();
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_REUSEADDR())).isZero();
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_REUSEPORT())).isZero();
             assertThat(Fds.isNonBlocking(fd)).isFalse();
             assertThat(Fds.isCloexec(fd)).isTrue();
         } finally {
@@ -87,8 +88,8 @@ class SocketsTest {
         try {
             InetSocketAddress local = Sockets.localInetAddress(fd);
             assertThat(local.getAddress()).isInstanceOf(Inet6Address.class).isEqualTo(V6);
-            assertThat(Sockets.getsockoptInt(fd, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY)).isEqualTo(1);
-            assertThat(Sockets.getsockoptInt(fd, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN)).isEqualTo(Sockets.AF_INET6);
+            assertThat(Sockets.getsockoptInt(fd, Libc.IPPROTO_IPV6(), Libc.IPV6_V6ONLY())).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_DOMAIN())).isEqualTo(Libc.AF_INET6());
             assertThat(Fds.isCloexec(fd)).isTrue();
             try (Socket client = new Socket(V6, local.getPort())) {
                 assertThat(client.isConnected()).isTrue();
@@ -135,15 +136,15 @@ class SocketsTest {
         int listener = Sockets.listenUnix(path, true, 8);
         try {
             assertThat(Files.exists(path)).isTrue();
-            assertThat(Sockets.getsockoptInt(listener, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN)).isEqualTo(1);
-            assertThat(Sockets.getsockoptInt(listener, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN)).isEqualTo(Sockets.AF_UNIX);
+            assertThat(Sockets.getsockoptInt(listener, Libc.SOL_SOCKET(), Libc.SO_ACCEPTCONN())).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(listener, Libc.SOL_SOCKET(), Libc.SO_DOMAIN())).isEqualTo(Libc.AF_UNIX());
             assertThat(Fds.isNonBlocking(listener)).isTrue();
             assertThat(Fds.isCloexec(listener)).isTrue();
             int client = Sockets.connectUnix(path);
             try {
                 assertThat(Fds.isCloexec(client)).isTrue();
                 assertThat(Fds.isNonBlocking(client)).isFalse();
-                assertThat(Sockets.getsockoptInt(client, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN)).isZero();
+                assertThat(Sockets.getsockoptInt(client, Libc.SOL_SOCKET(), Libc.SO_ACCEPTCONN())).isZero();
             } finally {
                 Fds.close(client);
             }
@@ -190,7 +191,7 @@ class SocketsTest {
         try {
             assertThat(Fds.isCloexec(pair[0])).isTrue();
             assertThat(Fds.isCloexec(pair[1])).isTrue();
-            assertThat(Sockets.getsockoptInt(pair[0], Sockets.SOL_SOCKET, Sockets.SO_TYPE)).isEqualTo(Sockets.SOCK_STREAM);
+            assertThat(Sockets.getsockoptInt(pair[0], Libc.SOL_SOCKET(), Libc.SO_TYPE())).isEqualTo(Libc.SOCK_STREAM());
             Fds.setNonBlocking(pair[0]);
             byte[] buf = new byte[16];
             assertThat(Fds.read(pair[0], buf)).as("nothing sent yet").isEqualTo(Fds.WOULD_BLOCK);

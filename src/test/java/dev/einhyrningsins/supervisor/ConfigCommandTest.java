@@ -3,7 +3,6 @@ package dev.einhyrningsins.supervisor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.einhyrningsins.supervisor.Config.AckMode;
-import dev.einhyrningsins.supervisor.SupervisorTest.H;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -15,24 +14,24 @@ class ConfigCommandTest {
 
     static final Duration S1 = Duration.ofSeconds(1);
 
-    static H manual(int n) {
-        return new H(new Config(n, S1, new AckMode.Manual(), Duration.ZERO, Duration.ZERO, "USR2",
+    static Harness manual(int n) {
+        return new Harness(new Config(n, S1, new AckMode.Manual(), Duration.ZERO, Duration.ZERO, "USR2",
                 2, -1, Duration.ofSeconds(120), 3, 1));
     }
 
     /** Sends {@code config} with these args; returns the final reply. */
-    static FakeOs.Reply config(H h, String... args) {
+    static FakeOs.Reply config(Harness h, String... args) {
         return h.os.repliesTo(h.cmd("config", List.of(args))).getLast();
     }
 
     @SuppressWarnings("unchecked")
-    static Map<String, Object> cfg(H h) {
+    static Map<String, Object> cfg(Harness h) {
         return (Map<String, Object>) h.sup.state().get("config");
     }
 
     @Test
     void everyKeyAsKeyValue() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         FakeOs.Reply r = config(h, "verbosity=0", "seconds=2.5", "signal_timeout=5", "ack_timeout=7",
                 "max_unacked=3", "max_upgrade_additional=2", "upgrade_timeout=60", "upgrade_max_failures=4");
         assertThat(r.ok()).isTrue();
@@ -52,7 +51,7 @@ class ConfigCommandTest {
 
     @Test
     void einhornsYamlHashJoinedFromTheWords() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         // einhornsh splits "config {seconds: 2, max_unacked: 4}" on white space; config joins with " "
         FakeOs.Reply r = config(h, "{seconds:", "2,", "max_unacked:", "4}");
         assertThat(r.ok()).isTrue();
@@ -62,7 +61,7 @@ class ConfigCommandTest {
 
     @Test
     void rubySymbolKeysAndDashes() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         // Ruby's YAML.dump({seconds: 3, signal_timeout: 0.5}), plus dashed and capitalised spellings
         assertThat(config(h, "---\n:seconds: 3\n:signal_timeout: 0.5\n").ok()).isTrue();
         assertThat(config(h, "max-unacked=6", ":Upgrade-Timeout=0").ok()).isTrue();
@@ -72,7 +71,7 @@ class ConfigCommandTest {
 
     @Test
     void offAndUnlimited() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         assertThat(config(h, "max_upgrade_additional=0").message()).endsWith("max_upgrade_additional=1 (was unlimited)");
         assertThat(config(h, "max_upgrade_additional=none").message()).endsWith("max_upgrade_additional=unlimited (was 1)");
         config(h, "max_upgrade_additional=5");
@@ -89,7 +88,7 @@ class ConfigCommandTest {
 
     @Test
     void anyBadKeyOrValueChangesNothingAndListsTheKeys() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         Config before = h.sup.config();
         FakeOs.Reply r = config(h, "seconds=2", "bogus=1", "max_unacked=0", "verbosity=3", "signal_timeout=-1");
         assertThat(r.ok()).isFalse();
@@ -106,7 +105,7 @@ class ConfigCommandTest {
 
     @Test
     void theSameRulesAndWordsAsTheCommandLine() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         assertThat(config(h, "seconds=0").message()).startsWith("Config not changed: seconds needs a number of seconds > 0, got '0'.");
         assertThat(config(h, "seconds=1e3").message()).contains("seconds needs a number of seconds > 0, got '1e3'");
         assertThat(config(h, "{seconds: ~}").message()).contains("seconds needs a number of seconds > 0, got null");
@@ -119,7 +118,7 @@ class ConfigCommandTest {
 
     @Test
     void fixedSettingsDuplicatesAndMalformedArguments() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         assertThat(config(h, "number=3").message()).startsWith("Config not changed: number is changed with set_workers N");
         assertThat(config(h, "ack_mode=manual").message()).startsWith("Config not changed: ack_mode cannot be changed at run time");
         assertThat(config(h, "seconds=2", ":seconds=3").message()).startsWith("Config not changed: seconds is given more than once");
@@ -141,7 +140,7 @@ class ConfigCommandTest {
 
     @Test
     void helpAndUnknownCommandListConfig() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         assertThat(h.last(h.cmd("help", null))).contains("\nconfig: Merge in a new set of config options")
                 .contains("upgrade_max_failures (1..100000)");
     }
@@ -150,7 +149,7 @@ class ConfigCommandTest {
 
     @Test
     void secondsRulesTheNextRespawn() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         h.advance(S1);
         config(h, "seconds=5");
         h.exit(100); // 1 s after the last spawn; the interval counts from there
@@ -162,7 +161,7 @@ class ConfigCommandTest {
 
     @Test
     void verbosityActsLikeQuieterAndLouder() {
-        H h = H.timer(1);
+        Harness h = Harness.timer(1);
         config(h, "verbosity=2");
         assertThat(h.sup.verbosity()).isEqualTo(2);
         int logged = h.os.logs.size();
@@ -177,7 +176,7 @@ class ConfigCommandTest {
 
     @Test
     void signalTimeoutAppliesToWorkersAlreadySignalledFromTheirSignal() {
-        H h = H.timer(2);
+        Harness h = Harness.timer(2);
         h.advance(S1);
         h.cmd("dec", null); // one worker is signalled; no signal timeout yet
         int signalled = h.os.signalled("USR2").getFirst();
@@ -193,7 +192,7 @@ class ConfigCommandTest {
 
     @Test
     void ackTimeoutAppliesToUnackedWorkersFromTheirSpawn() {
-        H h = manual(1);
+        Harness h = manual(1);
         h.advance(Duration.ofSeconds(10));
         config(h, "ack_timeout=5"); // already 10 s old: failed at once
         assertThat(h.os.signalled("USR2")).containsExactly(100);
@@ -202,7 +201,7 @@ class ConfigCommandTest {
 
     @Test
     void maxUnackedAndMaxUpgradeAdditionalRuleTheNextUpgrade() {
-        H h = manual(4);
+        Harness h = manual(4);
         for (int pid : h.pids()) h.ack(pid);
         config(h, "max_unacked=1", "max_upgrade_additional=0"); // 0 counts as 1
         h.cmd("upgrade", null);
@@ -213,7 +212,7 @@ class ConfigCommandTest {
 
     @Test
     void upgradeTimeoutCountsFromTheRunningUpgradesStart() {
-        H h = manual(1);
+        Harness h = manual(1);
         h.ack(100);
         Object c = h.cmd("upgrade", null);
         h.advance(Duration.ofSeconds(30));
@@ -230,7 +229,7 @@ class ConfigCommandTest {
 
     @Test
     void loweringUpgradeMaxFailuresBelowTheStreakAbortsTheUpgrade() {
-        H h = manual(1);
+        Harness h = manual(1);
         h.ack(100);
         Object c = h.cmd("upgrade", null);
         h.exit(101);
@@ -243,8 +242,8 @@ class ConfigCommandTest {
 
     @Test
     void bothFormsGiveTheSameConfig() {
-        H a = H.timer(1);
-        H b = H.timer(1);
+        Harness a = Harness.timer(1);
+        Harness b = Harness.timer(1);
         config(a, "seconds=2", "max_unacked=3");
         config(b, "{seconds: 2, max_unacked: 3}");
         assertThat(a.sup.config()).isEqualTo(b.sup.config());

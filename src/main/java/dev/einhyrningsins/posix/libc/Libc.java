@@ -5708,6 +5708,126 @@ public class Libc extends Libc$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class strerrorname_np {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_POINTER,
+            Libc.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("strerrorname_np");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern const char *strerrorname_np(int __errnum)
+     * }
+     */
+    public static FunctionDescriptor strerrorname_np$descriptor() {
+        return strerrorname_np.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern const char *strerrorname_np(int __errnum)
+     * }
+     */
+    public static MethodHandle strerrorname_np$handle() {
+        return strerrorname_np.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern const char *strerrorname_np(int __errnum)
+     * }
+     */
+    public static MemorySegment strerrorname_np$address() {
+        return strerrorname_np.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern const char *strerrorname_np(int __errnum)
+     * }
+     */
+    public static MemorySegment strerrorname_np(int __errnum) {
+        var mh$ = strerrorname_np.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("strerrorname_np", __errnum);
+            }
+            return (MemorySegment)mh$.invokeExact(__errnum);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sigabbrev_np {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_POINTER,
+            Libc.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigabbrev_np");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern const char *sigabbrev_np(int __sig)
+     * }
+     */
+    public static FunctionDescriptor sigabbrev_np$descriptor() {
+        return sigabbrev_np.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern const char *sigabbrev_np(int __sig)
+     * }
+     */
+    public static MethodHandle sigabbrev_np$handle() {
+        return sigabbrev_np.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern const char *sigabbrev_np(int __sig)
+     * }
+     */
+    public static MemorySegment sigabbrev_np$address() {
+        return sigabbrev_np.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern const char *sigabbrev_np(int __sig)
+     * }
+     */
+    public static MemorySegment sigabbrev_np(int __sig) {
+        var mh$ = sigabbrev_np.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sigabbrev_np", __sig);
+            }
+            return (MemorySegment)mh$.invokeExact(__sig);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int PF_UNIX = (int)1L;
     /**
      * {@snippet lang=c :

@@ -1,0 +1,288 @@
+package dev.einhyrningsins.supervisor;
+
+import dev.einhyrningsins.supervisor.Event.Command;
+import dev.einhyrningsins.supervisor.Os.Level;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+/**
+ * The control commands: their table and help texts, argument checks, and replies in
+ * einhorn's words. What a command does to the workers is the {@link Supervisor}'s; this
+ * room decides what was asked and what to answer.
+ */
+final class Commands {
+    static final String EINHORN_VERSION = "1.0.0";
+
+    /**
+     * Command names with their help text, einhorn's wording where it has one: one command a
+     * line, {@code name: help}. {@code config}'s keys are added from {@link Settings}.
+     */
+    private static final String TABLE = """
+            config: Merge in a new set of config options: KEY=VALUE ... or a YAML-encoded hash such as \
+            {seconds: 2, max_unacked: 4}. Keys: %s. All or nothing; the new values show in state
+            dec: Decrement the number of Einhorn child processes
+            die: Send SIGNAL (default: the graceful signal, USR2) to all workers, stop spawning new ones, \
+            and exit once all workers die (args: [SIGNAL])
+            ehlo: Say hello; replies with the supervisor's pid and version
+            help: Print out available commands
+            inc: Increment the number of Einhorn child processes
+            louder: Increase verbosity
+            quieter: Decrease verbosity
+            reload: Reload Einhorn (not supported: upgrades replace workers without restarting the supervisor)
+            set_workers: Set the number of Einhorn child processes (args: N, 1..%d)
+            signal: Send one or more signals to all workers (args: SIG1 [SIG2 ...])
+            state: Get a dump of Einhorn's current state (JSON)
+            upgrade: Upgrade all Einhorn workers smoothly
+            upgrade_fleet: Upgrade all Einhorn workers a fleet at a time
+            worker:ack: Used by workers: report that worker PID is ready (pid: PID)
+            worker:ping: Used by workers: report that worker PID is alive (pid: PID, request_id: ID)
+            """;
+
+    /** Command names with their help text. */
+    static final Map<String, String> HELP = help();
+
+    private static Map<String, String> help() {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String line : TABLE.formatted(Settings.known(), Config.MAX_WORKERS).split("\n")) {
+            int colon = line.indexOf(": ");
+            m.put(line.substring(0, colon), line.substring(colon + 2));
+        }
+        return Map.copyOf(m);
+    }
+
+    static String descriptions() {
+        return new TreeSet<>(HELP.keySet()).stream()
+                .map(name -> name + ": " + HELP.get(name))
+                .collect(Collectors.joining("\n"));
+    }
+
+    private final Supervisor sup;
+    private final Os os;
+
+    Commands(Supervisor sup, Os os) {
+        this.sup = sup;
+        this.os = os;
+    }
+
+    void run(Command c) {
+        if (c.name() == null) {
+            reply(c, "No \"command\" parameter provided; not sure what you want me to do.", false);
+            return;
+        }
+        sup.log(Level.DEBUG, "Received command: " + c.name());
+        switch (c.name()) {
+            case "worker:ack" -> {
+                Integer pid = pidOf(c.pid());
+                if (pid == null) {
+                    sup.log(Level.ERROR, "Invalid worker:ack request (no pid): " + c.pid());
+                } else {
+                    sup.manualAck(pid);
+                }
+            }
+            case "worker:ping" -> sup.ping(pidOf(c.pid()), c.pid(), c.pingId());
+            case "ehlo" -> reply(c, "Welcome, " + (c.user() == null ? "" : c.user())
+                    + "! You are speaking to Einhorn Master Process " + sup.info().getOrDefault("pid", "?")
+                    + (sup.info().get("command_name") instanceof String n ? " (" + n + ")" : "")
+                    + ".\nThis is einhyrningsins " + sup.version() + " (einhorn " + EINHORN_VERSION + " protocol).\n", true);
+            case "help" -> reply(c, "You are speaking to the Einhorn command socket. You can run the following commands:\n\n"
+                    + descriptions() + "\n", true);
+            case "state" -> reply(c, StateJson.render(StateReport.of(sup)), true);
+            case "inc" -> {
+                boolean ok = sup.target() < Config.MAX_WORKERS;
+                reply(c, increment(), ok);
+            }
+            case "dec" -> reply(c, decrement(), true);
+            case "set_workers" -> setWorkers(c);
+            case "config" -> config(c);
+            case "quieter" -> reply(c, verbosity(Math.min(2, sup.config().verbosity() + 1)), true);
+            case "louder" -> reply(c, verbosity(Math.max(0, sup.config().verbosity() - 1)), true);
+            case "signal" -> signal(c);
+            case "die" -> die(c);
+            case "upgrade" -> sup.rollout().start(false, c);
+            case "upgrade_fleet" -> sup.rollout().start(true, c);
+            case "reload" -> reply(c, "reload is not supported by einhyrningsins: the supervisor keeps running; "
+                    + "use upgrade to replace the workers", false);
+            default -> reply(c, "Unrecognized command: " + quote(c.name()) + "\n\n" + descriptions() + "\n", false);
+        }
+    }
+
+    private void reply(Command c, String message, boolean ok) {
+        os.reply(c.client(), message, true, ok);
+    }
+
+    private void setWorkers(Command c) {
+        String bad = validateArgs(c.args());
+        if (bad != null) {
+            reply(c, bad, false);
+            return;
+        }
+        List<?> args = (List<?>) c.args();
+        int count;
+        try {
+            count = Settings.workers(args.isEmpty() ? "" : (String) args.getFirst());
+        } catch (Settings.Invalid e) {
+            reply(c, "Invalid count: '" + (args.isEmpty() ? "" : args.getFirst()) + "'. Must be an integer in [1,"
+                    + Config.MAX_WORKERS + "].", false);
+            return;
+        }
+        if (count == sup.target()) {
+            reply(c, "Worker count is already " + count + ".", true);
+            return;
+        }
+        int old = sup.target();
+        sup.target(count);
+        reply(c, sup.logged("Altering worker count, " + old + " -> " + count + ". Will "
+                + (old < count ? "spin up additional workers." : "gracefully terminate workers.")), true);
+    }
+
+    /**
+     * einhorn's {@code config}, for the run-time {@link Settings.Setting}s, all or nothing. New
+     * values rule every later decision; running timers are measured again from their start
+     * (a worker's spawn for ack_timeout, its last signal for signal_timeout, the upgrade's
+     * start for upgrade_timeout), so a shorter timeout can expire at the next tick.
+     */
+    private void config(Command c) {
+        String bad = validateArgs(c.args());
+        if (bad != null) {
+            reply(c, bad, false);
+            return;
+        }
+        @SuppressWarnings("unchecked")
+        ConfigArgs.Parsed parsed = ConfigArgs.parse((List<String>) c.args());
+        List<String> problems = parsed.problem() != null ? List.of(parsed.problem()) : List.of();
+        Settings.Change change = null;
+        if (problems.isEmpty()) {
+            change = Settings.change(sup.config(), parsed.entries());
+            problems = change.problems();
+        }
+        if (!problems.isEmpty()) {
+            reply(c, "Config not changed: " + String.join("; ", problems) + ".\nKnown settings: "
+                    + Settings.known() + ".\nGive them as KEY=VALUE ... or a YAML-encoded hash such as {seconds: 2}.", false);
+            return;
+        }
+        sup.config(change.config());
+        reply(c, sup.logged("Successfully merged in config: "
+                + (change.applied().isEmpty() ? "nothing" : String.join(", ", change.applied()))), true);
+    }
+
+    private void signal(Command c) {
+        String bad = validateArgs(c.args());
+        if (bad == null && ((List<?>) c.args()).isEmpty()) bad = "No signals given (args: SIG1 [SIG2 ...])";
+        List<String> sigs = bad == null ? normalizeSignals(c.args()) : List.of();
+        if (bad == null) bad = validateSignals(sigs);
+        if (bad != null) {
+            reply(c, bad, false);
+            return;
+        }
+        List<String> lines = new ArrayList<>();
+        for (String sig : sigs) {
+            List<Integer> pids = signalAll(sig);
+            lines.add("Sent " + sig + " to " + pids.size() + " worker" + (pids.size() == 1 ? "" : "s")
+                    + (pids.isEmpty() ? "." : ": " + pids.stream().map(String::valueOf).collect(Collectors.joining(", "))));
+        }
+        reply(c, String.join("\n", lines), true);
+    }
+
+    private void die(Command c) {
+        String sig = sup.config().gracefulSignal();
+        if (c.args() != null) {
+            String bad = validateArgs(c.args());
+            List<String> sigs = bad == null ? normalizeSignals(c.args()) : List.of();
+            if (bad == null) bad = validateSignals(sigs);
+            if (bad != null) {
+                reply(c, bad, false);
+                return;
+            }
+            if (!sigs.isEmpty()) sig = sigs.getFirst();
+        }
+        if (sup.stopping()) {
+            reply(c, "Einhorn is already going down (" + sup.pool().size() + " workers left).", true);
+            return;
+        }
+        reply(c, "Einhorn is going down! " + sup.die(sig), true);
+    }
+
+    /** inc and TTIN. */
+    String increment() {
+        if (sup.target() >= Config.MAX_WORKERS) {
+            return sup.logged("Can't increase number of workers (already at " + sup.target() + ", the limit is "
+                    + Config.MAX_WORKERS + ").");
+        }
+        int old = sup.target();
+        sup.target(old + 1);
+        return sup.logged("Incrementing number of workers from " + old + " -> " + (old + 1));
+    }
+
+    /** dec and TTOU. */
+    String decrement() {
+        if (sup.target() <= 1) {
+            return sup.logged("Can't decrease number of workers (already at " + sup.target() + ").  Run kill "
+                    + sup.info().getOrDefault("pid", "<pid>") + " if you really want to kill einhorn.");
+        }
+        int old = sup.target();
+        sup.target(old - 1);
+        return sup.logged("Decrementing number of workers from " + old + " -> " + (old - 1));
+    }
+
+    /** Sends {@code signal} to every worker; returns their pids. */
+    List<Integer> signalAll(String signal) {
+        List<Integer> pids = sup.pool().pids();
+        sup.log(Level.INFO, "Sending " + signal + " to " + pids);
+        for (int pid : pids) os.signal(pid, signal);
+        return pids;
+    }
+
+    String verbosity(int level) {
+        sup.config(sup.config().with(Settings.Setting.VERBOSITY, level));
+        return sup.logged("Verbosity set to " + level);
+    }
+
+    // ------------------------------------------------------------------ argument checks (einhorn's)
+
+    static String validateArgs(Object args) {
+        if (args == null) return "No args provided";
+        if (!(args instanceof List<?> list)) return "Args must be an array";
+        for (Object a : list) {
+            if (!(a instanceof String)) {
+                return "Argument is a " + (a == null ? "nil" : a.getClass().getSimpleName()) + ", not a string: " + a;
+            }
+        }
+        return null;
+    }
+
+    static List<String> normalizeSignals(Object args) {
+        List<String> out = new ArrayList<>();
+        for (Object a : (List<?>) args) {
+            String s = ((String) a).toUpperCase(Locale.ROOT).trim();
+            if (s.startsWith("SIG")) s = s.substring(3);
+            out.add(s);
+        }
+        return out;
+    }
+
+    static String validateSignals(List<String> sigs) {
+        for (String s : sigs) {
+            if (!Signals.NAMES.contains(s)) return "Invalid signal: " + quote(s);
+        }
+        return null;
+    }
+
+    /** A worker's pid as requests carry it: a number or a numeric string; null otherwise. */
+    static Integer pidOf(Object raw) {
+        return switch (raw) {
+            case Integer i -> i;
+            case Long l when l > 0 && l <= Integer.MAX_VALUE -> l.intValue();
+            case String s when s.trim().matches("\\d{1,9}") -> Integer.parseInt(s.trim());
+            case null, default -> null;
+        };
+    }
+
+    private static String quote(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+}

@@ -1,0 +1,242 @@
+package dev.einhyrningsins.supervisor;
+
+import dev.einhyrningsins.supervisor.Event.Command;
+import dev.einhyrningsins.supervisor.Os.Level;
+import dev.einhyrningsins.supervisor.Os.SpawnResult;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Upgrades: a new generation of workers replaces the serving one, smoothly (up to
+ * {@code --max-unacked} unready at a time, each ack retiring the oldest old worker, at most
+ * target + {@code --max-upgrade-additional} live) or as a fleet (all at once, the old
+ * retired when all new are ready). It gives up safely — on {@code --upgrade-timeout}, on
+ * {@code --upgrade-max-failures} new workers in a row failing before their ack, or when the
+ * program cannot start — leaving the old generation serving. Clients that asked with an id
+ * follow the progress until the final line.
+ */
+final class Rollout {
+
+    /** The upgrade in progress. */
+    private static final class Upgrade {
+        final int generation;
+        final boolean fleet;
+        final long startedAt;
+        final long startedWall;
+        int failures;
+        final List<Object> subscribers = new ArrayList<>();
+
+        Upgrade(int generation, boolean fleet, long startedAt, long startedWall) {
+            this.generation = generation;
+            this.fleet = fleet;
+            this.startedAt = startedAt;
+            this.startedWall = startedWall;
+        }
+    }
+
+    private final Supervisor sup;
+    private final Os os;
+    private int servingGeneration = 1;
+    private int nextGeneration = 2;
+    private Upgrade upgrade;
+    private Map<String, Object> last;
+
+    Rollout(Supervisor sup, Os os) {
+        this.sup = sup;
+        this.os = os;
+    }
+
+    /** The generation that serves: new workers outside an upgrade belong to it. */
+    int servingGeneration() {
+        return servingGeneration;
+    }
+
+    boolean active() {
+        return upgrade != null;
+    }
+
+    /** Whether {@code w} belongs to the generation being rolled out. */
+    boolean isNew(Worker w) {
+        return upgrade != null && w.generation == upgrade.generation;
+    }
+
+    /** When the upgrade times out: its start plus the current upgrade timeout. */
+    long dueAt() {
+        Config c = sup.config();
+        return upgrade == null || c.upgradeTimeout().isZero() ? WorkerTimer.NEVER
+                : upgrade.startedAt + c.upgradeTimeout().toNanos();
+    }
+
+    /** Aborts the upgrade if its timeout passed, or its failures reached a lowered limit. */
+    void checkLimits(long now) {
+        Config c = sup.config();
+        if (upgrade != null && now >= dueAt()) {
+            abort("not fully acked after " + Settings.seconds(c.upgradeTimeout()) + "s ("
+                    + newAcked() + "/" + sup.target() + " acked)");
+        }
+        if (upgrade != null && upgrade.failures >= c.upgradeMaxFailures()) {
+            // only after config lowered upgrade_max_failures: each failure is checked where it happens
+            abort(upgrade.failures + " consecutive new workers failed before acking");
+        }
+    }
+
+    /** Starts an upgrade (HUP when {@code c} is null); one during another starts over from a newer generation. */
+    void start(boolean fleet, Command c) {
+        if (sup.stopping()) {
+            if (c != null) os.reply(c.client(), "Not upgrading: the supervisor is stopping", true, false);
+            return;
+        }
+        if (c != null) {
+            os.reply(c.client(), "Upgrading " + (fleet ? "fleet" : "smoothly") + ", as commanded", !c.streaming(), true);
+        }
+        int generation = nextGeneration++;
+        Upgrade previous = upgrade;
+        upgrade = new Upgrade(generation, fleet, os.nanoTime(), os.currentTimeMillis());
+        if (previous != null) upgrade.subscribers.addAll(previous.subscribers);
+        if (c != null && c.streaming()) upgrade.subscribers.add(c.client());
+        sup.backoff().reset();
+        int target = sup.target();
+        if (previous != null) {
+            progress("Currently upgrading (" + sup.pool().ackedServing(previous.generation) + " / " + target
+                    + " ACKs); bumping to generation " + generation + " and starting over");
+        } else {
+            progress("Starting " + (fleet ? "fleet" : "smooth") + " upgrade from generation " + servingGeneration
+                    + " to generation " + generation + " (" + target + " workers"
+                    + (fleet ? "" : ", at most " + sup.config().maxUnacked() + " unacked at once") + ")");
+        }
+        last = record(upgrade, "in progress", null);
+    }
+
+    /** Moves the upgrade on: spawns what may be spawned, retires what new acks paid for, or finishes. */
+    void step() {
+        Upgrade u = upgrade;
+        WorkerPool pool = sup.pool();
+        Config c = sup.config();
+        int target = sup.target();
+        List<Worker> fresh = pool.serving(u.generation, false);
+        List<Worker> old = new ArrayList<>(pool.serving(u.generation, true));
+        old.sort(WorkerPool.OLDEST_FIRST);
+        long acked = fresh.stream().filter(Worker::acked).count();
+        if (acked >= target) {
+            for (Worker w : old) {
+                progress("Retiring old worker " + w.describe() + " with " + c.gracefulSignal());
+                sup.retire(w, c.gracefulSignal());
+            }
+            servingGeneration = u.generation;
+            sup.log(Level.INFO, "Upgraded successfully to generation " + u.generation);
+            end(true, "Upgrade done");
+            return;
+        }
+        if (fresh.size() > target) {
+            sup.retireSurplus(fresh, fresh.size() - target);
+            fresh = pool.serving(u.generation, false);
+        }
+        int live = fresh.size();
+        long unacked = fresh.stream().filter(w -> !w.acked()).count();
+        while (live < target) {
+            if (!u.fleet) {
+                if (unacked >= c.maxUnacked()) break;
+                int cap = c.maxUpgradeAdditional();
+                if (cap >= 0 && pool.size() >= target + cap) break;
+            }
+            SpawnResult r = sup.spawn(u.generation);
+            if (r instanceof SpawnResult.Failed f) {
+                abort("could not start the program: " + f.reason());
+                return;
+            }
+            int pid = ((SpawnResult.Spawned) r).pid();
+            progress("Spawned worker " + pid + " (slot " + pool.get(pid).slot + ", generation " + u.generation + ")");
+            live++;
+            unacked++;
+        }
+        if (!u.fleet) {
+            long excess = old.size() + acked - target;
+            for (int i = 0; i < excess && i < old.size(); i++) {
+                Worker w = old.get(i);
+                progress("Retiring old worker " + w.describe() + " with " + c.gracefulSignal() + ": "
+                        + acked + "/" + target + " acked");
+                sup.retire(w, c.gracefulSignal());
+            }
+        }
+    }
+
+    /** A new worker acked: the failure streak is broken. */
+    void acked(Worker w) {
+        upgrade.failures = 0;
+        progress("Worker " + w.pid + " (slot " + w.slot + ") acked: " + newAcked() + "/" + sup.target() + " acked");
+    }
+
+    /** A new worker failed before its ack ({@code what}: "exited with status 1 before acking", "did not ack within 5s"). */
+    void failed(Worker w, String what, String abortReason) {
+        upgrade.failures++;
+        int limit = sup.config().upgradeMaxFailures();
+        progress("Worker " + w.pid + " (slot " + w.slot + ") " + what + " (" + upgrade.failures + "/" + limit
+                + " consecutive failures)");
+        if (upgrade.failures >= limit) abort(upgrade.failures + " consecutive new workers " + abortReason);
+    }
+
+    /** An old worker we retired has exited. */
+    void oldExited(Worker w) {
+        progress("Old worker " + w.pid + " (slot " + w.slot + ") exited");
+    }
+
+    void abort(String reason) {
+        Upgrade u = upgrade;
+        String signal = sup.config().gracefulSignal();
+        int n = 0;
+        for (Worker w : sup.pool().serving(u.generation, false)) {
+            sup.retire(w, signal);
+            n++;
+        }
+        String message = "Upgrade to generation " + u.generation + " failed: " + reason + ". Sent "
+                + signal + " to " + n + " new worker" + (n == 1 ? "" : "s")
+                + "; generation " + servingGeneration + " keeps serving (" + sup.pool().servingCount() + " of "
+                + sup.target() + " workers running, respawning as needed).";
+        sup.log(Level.ERROR, message);
+        end(false, message);
+    }
+
+    /** Ends the upgrade, telling every client that follows it. */
+    void end(boolean ok, String message) {
+        Upgrade u = upgrade;
+        upgrade = null;
+        last = record(u, ok ? "done" : "failed", message);
+        for (Object client : u.subscribers) os.reply(client, message, true, ok);
+    }
+
+    /** Sends a progress line to every client following the upgrade, and logs it. */
+    void progress(String message) {
+        sup.log(Level.INFO, message);
+        if (upgrade != null) {
+            for (Object client : upgrade.subscribers) os.reply(client, message, false, true);
+        }
+    }
+
+    private long newAcked() {
+        return upgrade == null ? 0 : sup.pool().ackedServing(upgrade.generation);
+    }
+
+    /** The upgrade in progress for {@code state}, or null. */
+    Map<String, Object> current() {
+        return upgrade == null ? null : record(upgrade, "in progress", null);
+    }
+
+    /** The last upgrade's outcome for {@code state}, or null if none ever started. */
+    Map<String, Object> last() {
+        return last;
+    }
+
+    private Map<String, Object> record(Upgrade u, String outcome, String message) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("generation", u.generation);
+        m.put("mode", u.fleet ? "fleet" : "smooth");
+        m.put("outcome", outcome);
+        m.put("started_at", Instant.ofEpochMilli(u.startedWall).toString());
+        m.put("ended_at", outcome.equals("in progress") ? null : Instant.ofEpochMilli(os.currentTimeMillis()).toString());
+        m.put("message", message);
+        return m;
+    }
+}

@@ -1,0 +1,92 @@
+package dev.einhyrningsins.supervisor;
+
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** What the {@code state} command shows, and the recent exits it remembers for that. */
+final class StateReport {
+    /** Exits kept for the state dump. */
+    static final int RECENT_EXITS = 32;
+
+    private final Deque<Map<String, Object>> recentExits = new ArrayDeque<>();
+
+    /** Remembers how a worker ended (newest first, the last {@link #RECENT_EXITS}). */
+    void exited(Worker w, String status, boolean success, boolean expected, long wall) {
+        Map<String, Object> exit = new LinkedHashMap<>();
+        exit.put("pid", w.pid);
+        exit.put("slot", w.slot);
+        exit.put("generation", w.generation);
+        exit.put("status", status);
+        exit.put("success", success);
+        exit.put("acked", w.acked());
+        exit.put("expected", expected);
+        exit.put("at", Instant.ofEpochMilli(wall).toString());
+        recentExits.addFirst(exit);
+        while (recentExits.size() > RECENT_EXITS) recentExits.removeLast();
+    }
+
+    List<Map<String, Object>> recentExits() {
+        return List.copyOf(recentExits);
+    }
+
+    /** The state dump: the shell's static facts, then the core's own. */
+    static Map<String, Object> of(Supervisor sup) {
+        Config config = sup.config();
+        Map<String, Object> s = new LinkedHashMap<>(sup.info());
+        s.put("version", sup.version());
+        s.put("target", sup.target());
+        s.put("generation", sup.rollout().servingGeneration());
+        s.put("verbosity", config.verbosity());
+        s.put("stopping", sup.stopping());
+        s.put("consecutive_deaths_before_ack", sup.backoff().deaths());
+        s.put("upgrading", sup.rollout().current());
+        s.put("last_upgrade", sup.rollout().last());
+        s.put("config", config(config));
+        List<Map<String, Object>> ws = new ArrayList<>();
+        for (Worker w : sup.pool().all()) ws.add(worker(w));
+        s.put("workers", ws);
+        s.put("recent_exits", sup.report().recentExits());
+        return s;
+    }
+
+    private static Map<String, Object> config(Config config) {
+        Map<String, Object> cfg = new LinkedHashMap<>();
+        cfg.put("number", config.number());
+        cfg.put("seconds", Settings.seconds(config.respawnInterval()));
+        cfg.put("ack_mode", config.ackMode() instanceof Config.AckMode.Timer t
+                ? Map.of("type", "timer", "timeout", Settings.seconds(t.delay())) : Map.of("type", "manual"));
+        cfg.put("ack_timeout", secondsOrNull(config.ackTimeout()));
+        cfg.put("signal_timeout", secondsOrNull(config.signalTimeout()));
+        cfg.put("graceful_signal", config.gracefulSignal());
+        cfg.put("max_unacked", config.maxUnacked());
+        cfg.put("max_upgrade_additional", config.maxUpgradeAdditional() < 0 ? null : config.maxUpgradeAdditional());
+        cfg.put("upgrade_timeout", secondsOrNull(config.upgradeTimeout()));
+        cfg.put("upgrade_max_failures", config.upgradeMaxFailures());
+        cfg.put("verbosity", config.verbosity());
+        return cfg;
+    }
+
+    private static String secondsOrNull(java.time.Duration d) {
+        return d.isZero() ? null : Settings.seconds(d);
+    }
+
+    private static Map<String, Object> worker(Worker w) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pid", w.pid);
+        m.put("slot", w.slot);
+        m.put("generation", w.generation);
+        m.put("spawned_at", Instant.ofEpochMilli(w.spawnedWall).toString());
+        m.put("acked", w.acked());
+        m.put("acked_at", w.ack() == null ? null : Instant.ofEpochMilli(w.ack().wall()).toString());
+        m.put("signaled", w.signals().stream().map(x -> Map.of("signal", x.signal(),
+                "at", Instant.ofEpochMilli(x.atWall()).toString())).toList());
+        m.put("last_ping_at", w.ping() == null ? null : Instant.ofEpochMilli(w.ping().wall()).toString());
+        m.put("last_ping_id", w.ping() == null ? null : w.ping().id());
+        return m;
+    }
+}

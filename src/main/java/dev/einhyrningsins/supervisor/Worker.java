@@ -1,0 +1,111 @@
+package dev.einhyrningsins.supervisor;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One worker as the core knows it, from spawn to reap. Times ending in {@code At} are the
+ * monotonic clock ({@link Os#nanoTime()}), those ending in {@code Wall} epoch milliseconds
+ * for the state dump.
+ */
+final class Worker {
+    /** When it became ready. */
+    record Ack(long at, long wall) {}
+
+    /** Its last {@code worker:ping}. */
+    record Ping(long wall, Object id) {}
+
+    /** A signal we sent it. */
+    record Sent(String signal, long atWall) {}
+
+    final int pid;
+    final int slot;
+    final int generation;
+    final long spawnedAt;
+    final long spawnedWall;
+    private Ack ack;
+    private Ping ping;
+    private boolean retiring;
+    private long retiredAt;
+    private boolean killed;
+    private final List<Sent> signals = new ArrayList<>();
+
+    Worker(int pid, int slot, int generation, long spawnedAt, long spawnedWall) {
+        this.pid = pid;
+        this.slot = slot;
+        this.generation = generation;
+        this.spawnedAt = spawnedAt;
+        this.spawnedWall = spawnedWall;
+    }
+
+    /** Ready: it acked (manual) or lived long enough (timer). */
+    boolean acked() {
+        return ack != null;
+    }
+
+    /** When it became ready; null before. */
+    Ack ack() {
+        return ack;
+    }
+
+    void ack(long at, long wall) {
+        ack = new Ack(at, wall);
+    }
+
+    /** Its last ping; null if it never pinged. */
+    Ping ping() {
+        return ping;
+    }
+
+    void ping(long wall, Object id) {
+        ping = new Ping(wall, id);
+    }
+
+    /** Asked to go (the graceful signal, or a stop's signal): no longer counts toward the target. */
+    boolean retiring() {
+        return retiring;
+    }
+
+    /** When it was last asked to go; the signal timeout runs from here. Meaningful while retiring. */
+    long retiredAt() {
+        return retiredAt;
+    }
+
+    /** Records {@code signal} as sent to ask it to go. */
+    void retire(String signal, long at, long wall) {
+        retiring = true;
+        retiredAt = at;
+        signals.add(new Sent(signal, wall));
+    }
+
+    /** Records a signal that does not change what it is doing (a forwarded one, the escalation to TERM). */
+    void signalled(String signal, long wall) {
+        signals.add(new Sent(signal, wall));
+    }
+
+    boolean killed() {
+        return killed;
+    }
+
+    void kill(long wall) {
+        killed = true;
+        signals.add(new Sent("KILL", wall));
+    }
+
+    boolean wasSent(String signal) {
+        return signals.stream().anyMatch(s -> s.signal().equals(signal));
+    }
+
+    String lastSignal() {
+        return signals.isEmpty() ? null : signals.getLast().signal();
+    }
+
+    List<Sent> signals() {
+        return List.copyOf(signals);
+    }
+
+    /** "pid (slot s, generation g)" as logs name it. */
+    String describe() {
+        return pid + " (slot " + slot + ", generation " + generation + ")";
+    }
+}

@@ -1,0 +1,70 @@
+package dev.einhyrningsins.supervisor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import dev.einhyrningsins.supervisor.Config.AckMode;
+import dev.einhyrningsins.supervisor.Event.ChildExited;
+import dev.einhyrningsins.supervisor.Event.Command;
+import dev.einhyrningsins.supervisor.Event.SignalReceived;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+import static dev.einhyrningsins.supervisor.Harness.S1;
+
+/** Start-up: all workers at once in distinct slots; readiness by timer or by worker:ack. */
+class AcksAndStartupTest {
+    @Test
+    void spawnsAllWorkersAtOnceInDistinctSlots() {
+        Harness h = Harness.timer(3);
+        assertThat(h.os.spawns).extracting(FakeOs.Spawn::slot).containsExactly(0, 1, 2);
+        assertThat(h.os.spawns).extracting(FakeOs.Spawn::generation).containsOnly(1);
+    }
+
+    @Test
+    void timerAckAfterTheDelayOnly() {
+        Harness h = Harness.timer(1);
+        h.advance(Duration.ofMillis(999));
+        assertThat(h.workers().getFirst().get("acked")).isEqualTo(false);
+        h.advance(Duration.ofMillis(1));
+        assertThat(h.workers().getFirst().get("acked")).isEqualTo(true);
+    }
+
+    @Test
+    void manualModeNeedsWorkerAckWithIntOrStringPid() {
+        Harness h = Harness.manual(2);
+        h.advance(Duration.ofSeconds(10));
+        assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(false);
+        h.ack(100);
+        h.sup.handle(new Command("worker:ack", null, "101", null, null, false, new Object()));
+        assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(true);
+    }
+
+    @Test
+    void zeroTimerAcksAtTheNextTickWithoutBusyLooping() {
+        Harness h = new Harness(Config.defaults(4).with(Settings.Setting.NUMBER, 2).with(Settings.Setting.ACK_MODE, new AckMode.Timer(Duration.ZERO)));
+        assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(false);
+        // the shell polls with a timeout of 0 for a deadline that has passed: one tick, no clock change
+        assertThat(h.sup.nextDeadline()).isEqualTo(h.os.now);
+        h.sup.tick();
+        assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(true);
+        assertThat(h.sup.nextDeadline()).isEqualTo(Long.MAX_VALUE);
+        // a replacement is acked as soon as it is spawned, too
+        h.exit(100);
+        h.runToNextDeadline();
+        assertThat(h.os.spawns).hasSize(3);
+        assertThat(h.sup.nextDeadline()).isEqualTo(h.os.now);
+        h.sup.tick();
+        assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(true);
+        assertThat(h.sup.nextDeadline()).isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
+    void timerModeIgnoresManualAcks() {
+        Harness h = Harness.timer(1);
+        h.ack(100);
+        assertThat(h.workers().getFirst().get("acked")).isEqualTo(false);
+        assertThat(h.os.logs).anyMatch(l -> l.contains("Ignoring ACK"));
+    }
+}

@@ -1,0 +1,125 @@
+package dev.einhyrningsins.supervisor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import dev.einhyrningsins.supervisor.Config.AckMode;
+import dev.einhyrningsins.supervisor.Event.ChildExited;
+import dev.einhyrningsins.supervisor.Event.Command;
+import dev.einhyrningsins.supervisor.Event.SignalReceived;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+import static dev.einhyrningsins.supervisor.Harness.S1;
+
+/** The control commands and their einhorn replies. */
+class CommandsTest {
+    @Test
+    void setWorkersValidatesLikeEinhorn() {
+        Harness h = Harness.timer(1);
+        assertThat(h.last(h.cmd("set_workers", null))).isEqualTo("No args provided");
+        assertThat(h.last(h.cmd("set_workers", "3"))).isEqualTo("Args must be an array");
+        assertThat(h.last(h.cmd("set_workers", List.of(3)))).startsWith("Argument is a Integer, not a string");
+        assertThat(h.last(h.cmd("set_workers", List.of("0")))).isEqualTo("Invalid count: '0'. Must be an integer in [1,10000].");
+        assertThat(h.last(h.cmd("set_workers", List.of("10001")))).contains("Invalid count");
+        assertThat(h.last(h.cmd("set_workers", List.of("x")))).contains("Invalid count");
+        assertThat(h.os.replies).allMatch(r -> !r.ok());
+    }
+
+    @Test
+    void setWorkersUpAndDownRetiresUnackedFirst() {
+        Harness h = Harness.timer(2);
+        h.advance(S1); // both acked
+        assertThat(h.last(h.cmd("set_workers", List.of("4"))))
+                .isEqualTo("Altering worker count, 2 -> 4. Will spin up additional workers.");
+        assertThat(h.os.spawns).hasSize(3); // gradual: one per interval
+        h.advance(Duration.ofMillis(500));
+        h.advance(Duration.ofMillis(500));
+        assertThat(h.os.spawns).hasSize(4);
+        h.cmd("set_workers", List.of("2"));
+        // 102 acked at t+2, 103 not yet acked: 103 goes first, then the newest acked
+        assertThat(h.os.signalled("USR2")).hasSize(2).contains(103);
+    }
+
+    @Test
+    void incAndDec() {
+        Harness h = Harness.timer(1);
+        assertThat(h.last(h.cmd("dec", null))).startsWith("Can't decrease number of workers (already at 1).");
+        assertThat(h.last(h.cmd("inc", null))).isEqualTo("Incrementing number of workers from 1 -> 2");
+        assertThat(h.last(h.cmd("dec", null))).isEqualTo("Decrementing number of workers from 2 -> 1");
+    }
+
+    @Test
+    void workerLimitIsSharedByNumberSetWorkersIncAndTtin() {
+        assertThat(Config.MAX_WORKERS).isEqualTo(10_000);
+        Harness h = Harness.timer(1); // the target, not thousands of fake workers: they are spawned gradually
+        assertThat(h.last(h.cmd("set_workers", List.of(String.valueOf(Config.MAX_WORKERS + 1)))))
+                .isEqualTo("Invalid count: '10001'. Must be an integer in [1,10000].");
+        h.cmd("set_workers", List.of(String.valueOf(Config.MAX_WORKERS - 1)));
+        Object inc = h.cmd("inc", null);
+        assertThat(h.last(inc)).isEqualTo("Incrementing number of workers from 9999 -> 10000");
+        assertThat(h.os.repliesTo(inc).getLast().ok()).isTrue();
+        inc = h.cmd("inc", null);
+        assertThat(h.last(inc)).isEqualTo("Can't increase number of workers (already at 10000, the limit is 10000).");
+        assertThat(h.os.repliesTo(inc).getLast().ok()).isFalse();
+        h.sup.handle(new SignalReceived("TTIN"));
+        assertThat(h.sup.state().get("target")).isEqualTo(Config.MAX_WORKERS);
+        assertThat(h.last(h.cmd("set_workers", List.of("10000")))).isEqualTo("Worker count is already 10000.");
+        assertThat(h.last(h.cmd("help", null))).contains("set_workers: Set the number of Einhorn child processes (args: N, 1..10000)");
+    }
+
+    @Test
+    void signalNormalisesNamesAndRejectsUnknownOnes() {
+        Harness h = Harness.timer(2);
+        assertThat(h.last(h.cmd("signal", List.of("sighup", "Usr1"))))
+                .isEqualTo("Sent HUP to 2 workers: 100, 101\nSent USR1 to 2 workers: 100, 101");
+        assertThat(h.last(h.cmd("signal", List.of("BOGUS")))).isEqualTo("Invalid signal: \"BOGUS\"");
+        assertThat(h.os.signals).hasSize(4);
+        // signal does not mark workers as retiring: nothing is respawned
+        h.advance(Duration.ofSeconds(5));
+        assertThat(h.os.spawns).hasSize(2);
+    }
+
+    @Test
+    void quieterAndLouderClamp() {
+        Harness h = Harness.timer(1);
+        assertThat(h.last(h.cmd("quieter", null))).isEqualTo("Verbosity set to 2");
+        assertThat(h.last(h.cmd("quieter", null))).isEqualTo("Verbosity set to 2");
+        h.cmd("louder", null);
+        assertThat(h.last(h.cmd("louder", null))).isEqualTo("Verbosity set to 0");
+        assertThat(h.last(h.cmd("louder", null))).isEqualTo("Verbosity set to 0");
+    }
+
+    @Test
+    void unknownAndMissingCommands() {
+        Harness h = Harness.timer(1);
+        String unknown = h.last(h.cmd("frobnicate", null));
+        assertThat(unknown).startsWith("Unrecognized command: \"frobnicate\"\n\n");
+        for (String name : Commands.HELP.keySet()) assertThat(unknown).contains(name + ": ");
+        assertThat(h.last(h.cmd(null, null)))
+                .isEqualTo("No \"command\" parameter provided; not sure what you want me to do.");
+    }
+
+    @Test
+    void helpListsEveryCommand() {
+        Harness h = Harness.timer(1);
+        String help = h.last(h.cmd("help", null));
+        assertThat(help).startsWith("You are speaking to the Einhorn command socket.");
+        for (String name : List.of("ehlo", "help", "state", "inc", "dec", "set_workers", "quieter", "louder",
+                "signal", "die", "worker:ack", "worker:ping", "upgrade", "upgrade_fleet", "reload")) {
+            assertThat(help).contains("\n" + name + ": ");
+        }
+    }
+
+    @Test
+    void stateShowsWorkersAndRecentExits() {
+        Harness h = Harness.timer(2);
+        h.advance(S1);
+        h.sup.handle(new Command("worker:ping", null, 100, null, "req-7", false, new Object()));
+        h.exit(101);
+        String json = h.last(h.cmd("state", null));
+        assertThat(json).contains("\"pid\" : 100", "\"last_ping_id\" : \"req-7\"", "\"recent_exits\"",
+                "\"status\" : \"exited with status 1\"", "\"target\" : 2");
+    }
+}
