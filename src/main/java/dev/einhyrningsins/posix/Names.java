@@ -27,7 +27,7 @@ final class Names {
     }
 
     /** Signal numbers and names (without "SIG"), as this system numbers them. */
-    private static final class Signals {
+    private static final class SignalTable {
         /** One past the largest signal number (_NSIG, 65 on Linux). */
         static final int LIMIT = Libc._NSIG();
         static final String[] NAMES = new String[LIMIT];
@@ -64,19 +64,19 @@ final class Names {
                 return -1;
             }
             int number = Integer.parseInt(n);
-            return number >= 1 && number < Signals.LIMIT ? number : -1;
+            return number >= 1 && number < SignalTable.LIMIT ? number : -1;
         }
         n = n.toUpperCase(Locale.ROOT);
         if (n.startsWith("SIG")) {
             n = n.substring(3);
         }
-        Integer number = Signals.NUMBERS.get(n);
+        Integer number = SignalTable.NUMBERS.get(n);
         return number == null ? -1 : number;
     }
 
     static String signalName(int number) {
-        if (number >= 1 && number < Signals.LIMIT && Signals.NAMES[number] != null) {
-            return Signals.NAMES[number];
+        if (number >= 1 && number < SignalTable.LIMIT && SignalTable.NAMES[number] != null) {
+            return SignalTable.NAMES[number];
         }
         return Integer.toString(number);
     }
@@ -84,9 +84,9 @@ final class Names {
     /** Named signals, in numeric order (for tests and help texts). */
     static Map<Integer, String> signals() {
         Map<Integer, String> m = new LinkedHashMap<>();
-        for (int i = 1; i < Signals.LIMIT; i++) {
-            if (Signals.NAMES[i] != null) {
-                m.put(i, Signals.NAMES[i]);
+        for (int i = 1; i < SignalTable.LIMIT; i++) {
+            if (SignalTable.NAMES[i] != null) {
+                m.put(i, SignalTable.NAMES[i]);
             }
         }
         return m;

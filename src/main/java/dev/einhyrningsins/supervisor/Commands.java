@@ -267,7 +267,7 @@ final class Commands {
 
     static String validateSignals(List<String> sigs) {
         for (String s : sigs) {
-            if (!Signals.NAMES.contains(s)) return "Invalid signal: " + quote(s);
+            if (!SignalNames.NAMES.contains(s)) return "Invalid signal: " + quote(s);
         }
         return null;
     }

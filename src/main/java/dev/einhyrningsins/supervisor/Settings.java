@@ -222,7 +222,7 @@ public final class Settings {
         if (v != null) {
             String s = v.trim().toUpperCase(Locale.ROOT);
             if (s.startsWith("SIG")) s = s.substring(3);
-            if (Signals.NAMES.contains(s)) return s;
+            if (SignalNames.NAMES.contains(s)) return s;
         }
         throw new Invalid("needs a signal name such as TERM or USR2, got " + given(v));
     }
