@@ -78,7 +78,8 @@ final class Loop implements AutoCloseable {
         ExitStatus status = c.reap();
         if (status == null) return;
         children.reaped(c.pid());
-        sup.handle(new Event.ChildExited(c.pid(), !status.signaled() && status.code() == 0, status.describe()));
+        sup.handle(new Event.ChildExited(c.pid(), !status.signaled() && status.code() == 0, status.describe(),
+                status.signaled(), status.code()));
     }
 
     /** Fills the poll arguments: every unreaped child's pidfd, then every open channel. */

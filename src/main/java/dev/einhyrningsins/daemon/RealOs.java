@@ -7,6 +7,7 @@ import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.posix.Sockets;
 import dev.einhyrningsins.posix.Spawn;
+import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Os;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,6 +15,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /** The supervisor's {@link Os} on the real machine: posix_spawn, pidfds, the control connections. */
 final class RealOs implements Os {
@@ -25,6 +27,7 @@ final class RealOs implements Os {
     private final Map<String, String> baseEnv;
     private final int[] listenFds;
     private final boolean commandSocketAsFd;
+    private final List<Consumer<Happening>> listeners = new ArrayList<>();
 
     /**
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
@@ -137,6 +140,16 @@ final class RealOs implements Os {
     @Override
     public void reply(Object client, String message, boolean last, boolean ok) {
         ((ReplyTo) client).send(message, last, ok);
+    }
+
+    /** Adds a listener for what the core tells (metrics, event streams, notifications); loop thread. */
+    void listen(Consumer<Happening> listener) {
+        listeners.add(listener);
+    }
+
+    @Override
+    public void happened(Happening happening) {
+        for (Consumer<Happening> l : listeners) l.accept(happening);
     }
 
     @Override

@@ -166,6 +166,7 @@ final class Commands {
             return;
         }
         sup.config(change.config());
+        os.happened(new Happening.ConfigChanged(change.applied()));
         reply(c, sup.logged("Successfully merged in config: "
                 + (change.applied().isEmpty() ? "nothing" : String.join(", ", change.applied()))), true);
     }
@@ -233,7 +234,10 @@ final class Commands {
     List<Integer> signalAll(String signal) {
         List<Integer> pids = sup.pool().pids();
         sup.log(Level.INFO, "Sending " + signal + " to " + pids);
-        for (int pid : pids) os.signal(pid, signal);
+        for (int pid : pids) {
+            os.signal(pid, signal);
+            os.happened(new Happening.Signalled(pid, signal, Happening.SignalReason.FORWARD));
+        }
         return pids;
     }
 

@@ -4,7 +4,12 @@ package dev.einhyrningsins.supervisor;
 public sealed interface Event {
 
     /** A child was reaped. {@code description} is human text such as "exited with status 1". */
-    record ChildExited(int pid, boolean success, String description) implements Event {}
+    record ChildExited(int pid, boolean success, String description, boolean bySignal, int code) implements Event {
+        /** An exit known only by its description (tests): code 0 on success, else 1. */
+        public ChildExited(int pid, boolean success, String description) {
+            this(pid, success, description, false, success ? 0 : 1);
+        }
+    }
 
     /** A signal the supervisor itself received, by name without SIG ("TERM", "HUP"). */
     record SignalReceived(String name) implements Event {}

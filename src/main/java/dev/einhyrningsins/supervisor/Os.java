@@ -24,6 +24,9 @@ public interface Os {
     /** Sends one reply line to a control client; {@code last} ends a streamed reply. */
     void reply(Object client, String message, boolean last, boolean ok);
 
+    /** Tells the world what happened (metrics, event streams, notifications); the default ignores it. */
+    default void happened(Happening happening) {}
+
     /** Emits one log line. The core has already applied the verbosity filter. */
     void log(Level level, String message);
 

@@ -98,6 +98,7 @@ final class Rollout {
         if (previous != null) upgrade.subscribers.addAll(previous.subscribers);
         if (c != null && c.streaming()) upgrade.subscribers.add(c.client());
         sup.backoff().reset();
+        os.happened(new Happening.UpgradeStarted(generation, fleet, servingGeneration));
         int target = sup.target();
         if (previous != null) {
             progress("Currently upgrading (" + sup.pool().ackedServing(previous.generation) + " / " + target
@@ -142,7 +143,7 @@ final class Rollout {
                 int cap = c.maxUpgradeAdditional();
                 if (cap >= 0 && pool.size() >= target + cap) break;
             }
-            SpawnResult r = sup.spawn(u.generation);
+            SpawnResult r = sup.spawn(u.generation, Happening.SpawnReason.UPGRADE);
             if (r instanceof SpawnResult.Failed f) {
                 abort("could not start the program: " + f.reason());
                 return;
@@ -204,6 +205,8 @@ final class Rollout {
         Upgrade u = upgrade;
         upgrade = null;
         last = record(u, ok ? "done" : "failed", message);
+        String outcome = ok ? "done" : sup.stopping() || message.startsWith("Upgrade interrupted") ? "interrupted" : "failed";
+        os.happened(new Happening.UpgradeEnded(u.generation, outcome, message, os.nanoTime() - u.startedAt));
         for (Object client : u.subscribers) os.reply(client, message, true, ok);
     }
 
@@ -212,6 +215,7 @@ final class Rollout {
         sup.log(Level.INFO, message);
         if (upgrade != null) {
             for (Object client : upgrade.subscribers) os.reply(client, message, false, true);
+            os.happened(new Happening.UpgradeProgress(upgrade.generation, message));
         }
     }
 

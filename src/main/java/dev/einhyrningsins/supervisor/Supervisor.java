@@ -57,6 +57,7 @@ public final class Supervisor {
     /** Spawns the first workers, all at once (einhorn's replenish_immediately). */
     public void start() {
         reconcile();
+        status();
     }
 
     /** Handles one event, then runs whatever timers are due. */
@@ -79,6 +80,21 @@ public final class Supervisor {
         }
         if (rollout.active()) rollout.checkLimits(now);
         reconcile();
+        status();
+    }
+
+    private Happening.Status lastStatus;
+
+    /** Emits {@link Happening.Status} when a count changed. */
+    private void status() {
+        int generation = rollout.servingGeneration();
+        boolean ready = !rollout.active() && !stopping && pool.ackedServing(generation) >= target;
+        Happening.Status s = new Happening.Status(target, pool.size(), pool.ackedServing(), generation,
+                rollout.active(), stopping, ready);
+        if (!s.equals(lastStatus)) {
+            lastStatus = s;
+            os.happened(s);
+        }
     }
 
     /** When {@link #tick()} should run next, in {@link Os#nanoTime()} terms; Long.MAX_VALUE if never. */
@@ -173,11 +189,12 @@ public final class Supervisor {
                         + "s after " + w.lastSignal() + "; sending SIGKILL");
                 w.kill(os.currentTimeMillis());
                 os.signal(w.pid, "KILL");
+                os.happened(new Happening.Signalled(w.pid, "KILL", Happening.SignalReason.KILL));
             }
         }
     }
 
-    SpawnResult spawn(int generation) {
+    SpawnResult spawn(int generation, Happening.SpawnReason reason) {
         int slot = pool.nextSlot();
         SpawnResult r = os.spawn(slot, generation);
         long now = os.nanoTime();
@@ -185,6 +202,9 @@ public final class Supervisor {
         if (r instanceof SpawnResult.Spawned s) {
             pool.add(s.pid(), slot, generation, now, os.currentTimeMillis());
             log(Level.INFO, "===> Launched " + s.pid() + " (index: " + slot + ", generation: " + generation + ")");
+            os.happened(new Happening.Spawned(s.pid(), slot, generation, reason));
+        } else if (r instanceof SpawnResult.Failed f) {
+            os.happened(new Happening.SpawnFailed(generation, f.reason()));
         }
         return r;
     }
@@ -218,6 +238,7 @@ public final class Supervisor {
 
     private void ack(Worker w) {
         w.ack(os.nanoTime(), os.currentTimeMillis());
+        os.happened(new Happening.Acked(w.pid, w.slot, w.generation, w.ack().at() - w.spawnedAt));
         int streak = backoff.reset();
         if (rollout.isNew(w)) {
             rollout.acked(w);
@@ -233,18 +254,24 @@ public final class Supervisor {
         log(Level.WARN, "Worker " + w.pid + " (slot " + w.slot + ") has not acked within " + within
                 + "s; treating it as failed");
         backoff.died();
+        w.ackTimedOut(true);
         retire(w, config.gracefulSignal());
         if (rollout.isNew(w)) rollout.failed(w, "did not ack within " + within + "s", "failed before acking");
     }
 
     /** Asks a worker to go with {@code signal}; it no longer counts toward the target. */
     void retire(Worker w, String signal) {
+        retire(w, signal, Happening.SignalReason.RETIRE);
+    }
+
+    private void retire(Worker w, String signal, Happening.SignalReason reason) {
         if (w.retiring() && w.wasSent(signal)) {
             log(Level.WARN, "Re-sending " + signal + " to already-signaled worker " + w.pid
                     + ". It may be slow to spin down, or it may be swallowing " + signal + "s.");
         }
         w.retire(signal, os.nanoTime(), os.currentTimeMillis());
         os.signal(w.pid, signal);
+        os.happened(new Happening.Signalled(w.pid, signal, reason));
     }
 
     /** Retires {@code count} of {@code candidates} in {@link WorkerPool#SURPLUS_ORDER}. */
@@ -264,6 +291,9 @@ public final class Supervisor {
         log(unexpected ? Level.WARN : Level.INFO, "Worker " + w.describe() + " " + e.description()
                 + (w.acked() ? "" : " before it was acked"));
         report.exited(w, e.description(), e.success(), !unexpected, os.currentTimeMillis());
+        os.happened(new Happening.Exited(w.pid, w.slot, w.generation, e.description(), e.bySignal(), e.code(),
+                w.acked(), !unexpected, w.killed(), w.ackTimedOut(),
+                w.retiring() ? os.nanoTime() - w.firstRetiredAt() : -1));
         if (!w.acked() && unexpected) {
             backoff.died();
             if (rollout.isNew(w)) rollout.failed(w, e.description() + " before acking", "died before acking");
@@ -307,7 +337,8 @@ public final class Supervisor {
     }
 
     private void spawnOrBackOff() {
-        if (spawn(rollout.servingGeneration()) instanceof SpawnResult.Failed f) {
+        Happening.SpawnReason reason = backoff.everSpawned() ? Happening.SpawnReason.REPLACE : Happening.SpawnReason.START;
+        if (spawn(rollout.servingGeneration(), reason) instanceof SpawnResult.Failed f) {
             backoff.died();
             log(Level.ERROR, "Could not start a worker: " + f.reason() + "; retrying in " + intervalText() + "s");
         }
@@ -348,6 +379,7 @@ public final class Supervisor {
             for (Worker w : pool.all()) {
                 w.signalled("TERM", os.currentTimeMillis());
                 os.signalGroup(w.pid, "TERM");
+                os.happened(new Happening.Signalled(w.pid, "TERM", Happening.SignalReason.FORWARD));
             }
         }
     }
@@ -356,8 +388,9 @@ public final class Supervisor {
     String die(String signal) {
         if (rollout.active()) rollout.end(false, "Upgrade interrupted: the supervisor is stopping");
         stopping = true;
+        os.happened(new Happening.Stopping(signal));
         int n = pool.size();
-        for (Worker w : pool.all()) retire(w, signal);
+        for (Worker w : pool.all()) retire(w, signal, Happening.SignalReason.STOP);
         if (pool.isEmpty()) log(Level.INFO, "No workers left; exiting");
         return "Sent " + signal + " to " + n + " worker" + (n == 1 ? "" : "s") + ".";
     }

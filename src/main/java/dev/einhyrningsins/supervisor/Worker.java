@@ -26,7 +26,9 @@ final class Worker {
     private Ack ack;
     private Ping ping;
     private boolean retiring;
+    private long firstRetiredAt;
     private long retiredAt;
+    private boolean ackTimedOut;
     private boolean killed;
     private final List<Sent> signals = new ArrayList<>();
 
@@ -71,8 +73,14 @@ final class Worker {
         return retiredAt;
     }
 
+    /** When it was first asked to go: its drain time runs from here. Meaningful while retiring. */
+    long firstRetiredAt() {
+        return firstRetiredAt;
+    }
+
     /** Records {@code signal} as sent to ask it to go. */
     void retire(String signal, long at, long wall) {
+        if (!retiring) firstRetiredAt = at;
         retiring = true;
         retiredAt = at;
         signals.add(new Sent(signal, wall));
@@ -81,6 +89,15 @@ final class Worker {
     /** Records a signal that does not change what it is doing (a forwarded one, the escalation to TERM). */
     void signalled(String signal, long wall) {
         signals.add(new Sent(signal, wall));
+    }
+
+    /** It was retired for not acking within --ack-timeout. */
+    boolean ackTimedOut() {
+        return ackTimedOut;
+    }
+
+    void ackTimedOut(boolean value) {
+        ackTimedOut = value;
     }
 
     boolean killed() {

@@ -21,6 +21,7 @@ final class FakeOs implements Os {
     final List<Sig> signals = new ArrayList<>();
     final List<Reply> replies = new ArrayList<>();
     final List<String> logs = new ArrayList<>();
+    final List<Happening> happenings = new ArrayList<>();
     final Set<Integer> alive = new LinkedHashSet<>();
 
     @Override
@@ -55,6 +56,15 @@ final class FakeOs implements Os {
     @Override
     public void reply(Object client, String message, boolean last, boolean ok) {
         replies.add(new Reply(client, message, last, ok));
+    }
+
+    @Override
+    public void happened(Happening happening) {
+        happenings.add(happening);
+    }
+
+    <T extends Happening> List<T> happened(Class<T> kind) {
+        return happenings.stream().filter(kind::isInstance).map(kind::cast).toList();
     }
 
     @Override

@@ -1,0 +1,82 @@
+package dev.einhyrningsins.supervisor;
+
+import java.util.List;
+
+/**
+ * What the core tells the world happened, through {@link Os#happened}: the shell turns these
+ * into metrics, a live event stream, service-manager notifications. They describe decisions
+ * already taken and carry no handles; the core never waits on anyone who listens.
+ */
+public sealed interface Happening {
+
+    /** Why a worker was started. */
+    enum SpawnReason {
+        /** the first launch, all at once */
+        START,
+        /** a replacement or an added worker, paced by the backoff */
+        REPLACE,
+        /** part of an upgrade's new generation */
+        UPGRADE
+    }
+
+    /** Why we sent a worker a signal. */
+    enum SignalReason {
+        /** asked to go: surplus, upgrade, abort, ack timeout */
+        RETIRE,
+        /** asked to go because the supervisor is stopping */
+        STOP,
+        /** still alive after -t: SIGKILL */
+        KILL,
+        /** sent on request (the signal command), or the second TERM to its process group */
+        FORWARD
+    }
+
+    record Spawned(int pid, int slot, int generation, SpawnReason reason) implements Happening {}
+
+    /** A spawn that failed before there was a process (program missing, out of fds…). */
+    record SpawnFailed(int generation, String reason) implements Happening {}
+
+    /** @param latencyNanos from spawn to ack */
+    record Acked(int pid, int slot, int generation, long latencyNanos) implements Happening {}
+
+    record Signalled(int pid, String signal, SignalReason reason) implements Happening {}
+
+    /**
+     * A worker was reaped.
+     *
+     * @param code        exit code, or the signal number when {@code bySignal}
+     * @param expected    we had asked it to go
+     * @param killed      we SIGKILLed it after the signal timeout
+     * @param ackTimedOut it was retired for not acking in time
+     * @param drainNanos  from the first time we asked it to go to its exit; -1 if we never asked
+     */
+    record Exited(int pid, int slot, int generation, String status, boolean bySignal, int code, boolean acked,
+                  boolean expected, boolean killed, boolean ackTimedOut, long drainNanos) implements Happening {}
+
+    record UpgradeStarted(int generation, boolean fleet, int fromGeneration) implements Happening {}
+
+    /** A line of an upgrade's progress, as its clients see it. */
+    record UpgradeProgress(int generation, String message) implements Happening {}
+
+    /**
+     * @param outcome       "done", "failed" or "interrupted" (the supervisor is stopping)
+     * @param durationNanos from its start
+     */
+    record UpgradeEnded(int generation, String outcome, String message, long durationNanos) implements Happening {}
+
+    /** {@code config} changed settings; {@code applied} as its reply lists them ("seconds=2 (was 1)"). */
+    record ConfigChanged(List<String> applied) implements Happening {}
+
+    /** The supervisor stops: no more spawns, every worker asked to go. */
+    record Stopping(String signal) implements Happening {}
+
+    /**
+     * The counts that describe the supervisor at a glance, emitted whenever one of them
+     * changed (after the event or tick that changed it).
+     *
+     * @param ready true once the target number of workers of the serving generation are
+     *              acked with no upgrade running: the service is up
+     */
+    record Status(int target, int workers, int acked, int generation, boolean upgrading, boolean stopping,
+                  boolean ready) implements Happening {}
+}
