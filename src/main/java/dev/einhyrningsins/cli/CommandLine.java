@@ -39,8 +39,9 @@ public final class CommandLine {
             new Opt("4", null, null, "Resolve -b host names to IPv4 addresses only"),
             new Opt("6", null, null, "Resolve -b host names to IPv6 addresses only"),
             new Opt("m", "ack-mode", "MODE",
-                    "How workers prove they are ready: SECONDS alive (timer, default 1; 0 = at once) or manual "
-                            + "(worker:ack); a bare -m means manual"),
+                    "How workers prove they are ready: SECONDS alive (timer, default 1; 0 = at once), manual "
+                            + "(worker:ack), or notify (READY=1 on the NOTIFY_SOCKET each worker gets, as sd_notify "
+                            + "sends it); a bare -m means manual"),
             new Opt(null, "manual", null, "Same as --ack-mode manual"),
             new Opt(null, "ack-timeout", "SECONDS", "Treat a worker that has not acked after SECONDS as failed (default off)"),
             new Opt("s", "seconds", "SECONDS", "Base interval between respawns; backs off 1.5x per crash before ack, up to 30 s (default 1)"),
@@ -56,6 +57,8 @@ public final class CommandLine {
             new Opt("f", "lockfile", "PATH", "Lock file guarding the control socket (default beside it, einhorn[-NAME].lock)"),
             new Opt("e", "pidfile", "PATH", "Write the supervisor's pid to PATH after a successful start; removed on exit"),
             new Opt("g", "command-socket-as-fd", null, "Give each worker a control channel of its own in EINHORN_SOCK_FD (not counted against the control socket's 256 connections)"),
+            new Opt(null, "listen-fds", null, "Also pass the sockets the systemd way: LISTEN_FDS, LISTEN_FDNAMES and "
+                    + "LISTEN_PID (the worker's own pid), for workers that use sd_listen_fds"),
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
             new Opt("v", "verbose", null, "Log debug messages too"),
             new Opt("q", "quiet", null, "Log errors and warnings only"),
@@ -137,7 +140,7 @@ public final class CommandLine {
     private static boolean looksLikeAckMode(List<String> args, int i) {
         if (i >= args.size()) return false;
         String next = args.get(i);
-        return next.equalsIgnoreCase("manual") || next.matches("\\d+(\\.\\d*)?|\\.\\d+");
+        return next.equalsIgnoreCase("manual") || next.equalsIgnoreCase("notify") || next.matches("\\d+(\\.\\d*)?|\\.\\d+");
     }
 
     private static Opt byLong(String name) {
@@ -210,6 +213,7 @@ public final class CommandLine {
         Path socketPath;
         Path lockfile;
         boolean commandSocketAsFd;
+        boolean listenFds;
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
@@ -237,6 +241,7 @@ public final class CommandLine {
                 case "lockfile" -> lockfile = Path.of(nonEmpty(opt, v));
                 case "pidfile" -> pidfile = Path.of(nonEmpty(opt, v));
                 case "command-socket-as-fd" -> commandSocketAsFd = true;
+                case "listen-fds" -> listenFds = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
                 case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
                 case "quiet" -> config = config.with(Settings.Setting.VERBOSITY, 2);
@@ -255,7 +260,7 @@ public final class CommandLine {
             Config c = config;
             return new Options(c.number(), List.copyOf(binds), backlog, family, c.verbosity(), List.copyOf(dropEnv),
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
-                    Optional.ofNullable(lockfile), commandSocketAsFd, c.respawnInterval(), c.signalTimeout(),
+                    Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
                     c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program);
         }

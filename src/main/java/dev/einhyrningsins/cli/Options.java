@@ -23,6 +23,7 @@ public record Options(
         Optional<Path> socketPath,
         Optional<Path> lockfile,
         boolean commandSocketAsFd,
+        boolean listenFds,
         Duration seconds,
         Duration signalTimeout,
         String gracefulSignal,

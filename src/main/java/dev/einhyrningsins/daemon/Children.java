@@ -8,21 +8,22 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Every child we started and have not reaped, by pid, with its {@code -g} control channel.
+ * Every child we started and have not reaped, by pid, with what it has to poll ({@code -g}
+ * control channel, notify socket).
  * A child is added the moment posix_spawn returned it, before anything else can fail, so a
  * started child is always signalled and reaped. Loop thread only.
  */
 final class Children implements AutoCloseable {
     private final Map<Integer, Child> children = new LinkedHashMap<>();
-    private final Map<Integer, WorkerChannel> channels = new HashMap<>();
+    private final Map<Integer, List<Pollable>> attached = new HashMap<>();
 
     void add(Child child) {
         children.put(child.pid(), child);
     }
 
-    /** Gives child {@code pid} its {@code -g} control channel. */
-    void attach(int pid, WorkerChannel channel) {
-        channels.put(pid, channel);
+    /** Gives child {@code pid} something to poll (its {@code -g} channel, its notify socket). */
+    void attach(int pid, Pollable p) {
+        attached.computeIfAbsent(pid, k -> new ArrayList<>()).add(p);
     }
 
     /** The unreaped child with this pid, or null. */
@@ -34,10 +35,14 @@ final class Children implements AutoCloseable {
         return new ArrayList<>(children.values());
     }
 
-    /** Open channels (closed ones are dropped on the way). */
-    List<WorkerChannel> channels() {
-        channels.values().removeIf(WorkerChannel::closed);
-        return new ArrayList<>(channels.values());
+    /** Everything attached that is still open (closed ones are dropped on the way). */
+    List<Pollable> attached() {
+        List<Pollable> open = new ArrayList<>();
+        for (List<Pollable> ps : attached.values()) {
+            ps.removeIf(Pollable::closed);
+            open.addAll(ps);
+        }
+        return open;
     }
 
     int size() {
@@ -52,15 +57,15 @@ final class Children implements AutoCloseable {
     void reaped(int pid) {
         Child c = children.remove(pid);
         if (c != null) c.close();
-        WorkerChannel ch = channels.remove(pid);
-        if (ch != null) ch.close();
+        List<Pollable> ps = attached.remove(pid);
+        if (ps != null) ps.forEach(Pollable::close);
     }
 
     @Override
     public void close() {
         for (Child c : children.values()) c.close();
         children.clear();
-        for (WorkerChannel ch : channels.values()) ch.close();
-        channels.clear();
+        for (List<Pollable> ps : attached.values()) ps.forEach(Pollable::close);
+        attached.clear();
     }
 }

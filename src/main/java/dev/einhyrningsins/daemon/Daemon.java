@@ -5,6 +5,7 @@ import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.posix.Processes;
+import dev.einhyrningsins.supervisor.Config;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.supervisor.Supervisor;
@@ -53,13 +54,24 @@ public final class Daemon {
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
 
-        try (Listeners listeners = Listeners.bind(o.binds(), o.family(), o.backlog(), log);
+        Map<String, String> ourEnv = System.getenv();
+        List<SocketActivation.Passed> passed = SocketActivation.passed(ourEnv, pid, log);
+        try (Notifier notifier = Notifier.fromEnvironment(ourEnv, pid, log);
+             Listeners listeners = Listeners.bind(passed, o.binds(), o.family(), o.backlog(), log);
              Children children = new Children();
              Loop loop = new Loop(children, log);
              ControlServer control = openControl(socketPath, lockfile, loop, log)) {
-            Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(),
-                    listeners.bound().size(), pid, socketPath);
-            Os os = wrap.apply(new RealOs(children, loop::channel, log, o.program(), env, listeners.fds(), o.commandSocketAsFd()));
+            Map<String, String> env = RealOs.workerEnvironment(ourEnv, o.dropEnv(), listeners.bound().size(), pid, socketPath);
+            List<String> names = listeners.bound().stream()
+                    .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
+            RealOs.Setup setup = new RealOs.Setup(o.program(), env, listeners.fds(), names, o.commandSocketAsFd(),
+                    o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, pid);
+            RealOs realOs = new RealOs(children, loop::channel, loop::post, log, setup);
+            if (notifier != null) {
+                realOs.listen(notifier);
+                if (notifier.watchdogIntervalNanos() > 0) loop.every(notifier.watchdogIntervalNanos(), notifier::watchdog);
+            }
+            Os os = wrap.apply(realOs);
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), os, version,
                     staticInfo(o, pid, socketPath, listeners, pidfile));
             SignalHandlers.install(SIGNALS, name -> loop.post(new Event.SignalReceived(name)), log);

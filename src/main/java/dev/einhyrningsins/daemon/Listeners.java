@@ -22,13 +22,19 @@ import java.util.Map;
 /** The listening sockets, bound once before any worker starts and inherited by every worker. */
 final class Listeners implements AutoCloseable {
 
-    /** One bound socket; {@code address} is what we log and show in state, with the real port. */
-    record Bound(BindSpec spec, int fd, String address, int port, Path unixPath, Object fileKey) {
+    /**
+     * One listening socket; {@code address} is what we log and show in state, with the real
+     * port. {@code spec} is null for a socket systemd passed us; {@code unixPath} is set only
+     * for a UNIX socket file we created (and so remove on exit).
+     */
+    record Bound(BindSpec spec, int fd, String address, int port, Path unixPath, Object fileKey, String name) {
         Map<String, Object> describe(int index) {
             Map<String, Object> m = new LinkedHashMap<>();
-            m.put("bind", spec.text());
+            m.put("bind", spec == null ? null : spec.text());
+            m.put("from", spec == null ? "systemd" : "-b");
+            m.put("name", name);
             m.put("address", address);
-            m.put("port", unixPath == null ? port : null);
+            m.put("port", port > 0 ? port : null);
             m.put("fd", 3 + index);
             m.put("env", "EINHORN_FD_" + index);
             return m;
@@ -45,17 +51,36 @@ final class Listeners implements AutoCloseable {
         this.log = log;
     }
 
-    /** Binds every spec in order; on any failure closes what was bound and throws StartupException. */
-    static Listeners bind(List<BindSpec> specs, Family family, int backlog, Log log) {
+    /**
+     * The sockets systemd passed ({@code passed}, in order) followed by every {@code -b} spec,
+     * bound in order; on any failure closes what was bound and throws StartupException.
+     */
+    static Listeners bind(List<SocketActivation.Passed> passed, List<BindSpec> specs, Family family, int backlog, Log log) {
         Listeners l = new Listeners(log);
         try {
+            for (SocketActivation.Passed p : passed) l.bound.add(adopt(p));
             for (BindSpec spec : specs) l.bound.add(spec.isUnix() ? l.bindUnix(spec, backlog) : bindTcp(spec, family, backlog));
         } catch (RuntimeException e) {
             l.close();
             throw e;
         }
-        for (Bound b : l.bound) log.info("Bound " + b.address() + " (-b " + b.spec().text() + ")");
+        for (Bound b : l.bound) {
+            log.info((b.spec() == null ? "Using " + b.address() + " from systemd (" + b.name() + ")"
+                    : "Bound " + b.address() + " (-b " + b.spec().text() + ")"));
+        }
         return l;
+    }
+
+    /** Takes over a socket systemd passed: it stays as it is (and its file, if any, stays too). */
+    private static Bound adopt(SocketActivation.Passed p) {
+        Sockets.Kind kind = Sockets.kind(p.fd());
+        Fds.setCloexec(p.fd(), true);
+        if (kind.inet()) {
+            InetSocketAddress local = Sockets.localInetAddress(p.fd());
+            return new Bound(null, p.fd(), Addresses.format(local), local.getPort(), null, null, p.name());
+        }
+        String path = Sockets.localUnixAddress(p.fd());
+        return new Bound(null, p.fd(), "unix:" + path, 0, null, null, p.name());
     }
 
     List<Bound> bound() {
@@ -76,7 +101,7 @@ final class Listeners implements AutoCloseable {
             throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
         }
         InetSocketAddress actual = Sockets.localInetAddress(fd);
-        return new Bound(spec, fd, Addresses.format(actual), actual.getPort(), null, null);
+        return new Bound(spec, fd, Addresses.format(actual), actual.getPort(), null, null, spec.name());
     }
 
     private static InetAddress resolve(BindSpec spec, Family family) {
@@ -136,7 +161,7 @@ final class Listeners implements AutoCloseable {
         } catch (PosixException e) {
             throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
         }
-        return new Bound(spec, fd, "unix:" + path, 0, path, fileKey(path));
+        return new Bound(spec, fd, "unix:" + path, 0, path, fileKey(path), spec.name());
     }
 
     private static Object fileKey(Path p) {

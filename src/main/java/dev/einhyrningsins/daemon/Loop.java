@@ -30,6 +30,9 @@ final class Loop implements AutoCloseable {
     private short[] events = new short[16];
     private short[] revents = new short[16];
     private Object[] owners = new Object[16];
+    private long periodNanos;
+    private Runnable periodic;
+    private long periodicDue;
 
     Loop(Children children, Log log) {
         this.children = children;
@@ -52,18 +55,28 @@ final class Loop implements AutoCloseable {
         return new WorkerChannel(fd, pid, this::request, log, readBuffer);
     }
 
+    /** Runs {@code action} on the loop thread every {@code nanos} (the systemd watchdog), the first time at once. */
+    void every(long nanos, Runnable action) {
+        periodNanos = nanos;
+        periodic = action;
+        periodicDue = System.nanoTime();
+    }
+
     /** Runs until the supervisor has finished stopping. */
     void run(Supervisor sup, Runnable started) {
         sup.start();
         started.run();
         while (!sup.finished()) {
+            runPeriodic();
             int n = pollSet();
-            poller.await(fds, events, revents, n, timeoutMillis(sup.nanosToNextDeadline()));
+            long wait = sup.nanosToNextDeadline();
+            if (periodic != null) wait = Math.min(wait, Math.max(0, periodicDue - System.nanoTime()));
+            poller.await(fds, events, revents, n, timeoutMillis(wait));
             for (int i = 0; i < n; i++) {
                 if (revents[i] == 0) continue;
                 switch (owners[i]) {
                     case Child c -> reap(c, sup);
-                    case WorkerChannel ch -> ch.ready(revents[i]);
+                    case Pollable p -> p.ready(revents[i]);
                     default -> throw new IllegalStateException("unknown poll entry " + owners[i]);
                 }
             }
@@ -71,6 +84,13 @@ final class Loop implements AutoCloseable {
             while ((e = queue.poll()) != null) sup.handle(e);
             sup.tick();
             log.verbosity(sup.verbosity());
+        }
+    }
+
+    private void runPeriodic() {
+        if (periodic != null && System.nanoTime() - periodicDue >= 0) {
+            periodic.run();
+            periodicDue = System.nanoTime() + periodNanos;
         }
     }
 
@@ -85,7 +105,7 @@ final class Loop implements AutoCloseable {
     /** Fills the poll arguments: every unreaped child's pidfd, then every open channel. */
     private int pollSet() {
         List<Child> all = children.all();
-        List<WorkerChannel> channels = children.channels();
+        List<Pollable> channels = children.attached();
         int n = all.size() + channels.size();
         if (n > fds.length) {
             int size = Math.max(n, fds.length * 2);
@@ -100,7 +120,7 @@ final class Loop implements AutoCloseable {
             events[k] = Poller.IN;
             owners[k++] = c;
         }
-        for (WorkerChannel ch : channels) {
+        for (Pollable ch : channels) {
             fds[k] = ch.fd();
             events[k] = ch.events();
             owners[k++] = ch;

@@ -7,6 +7,7 @@ import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.posix.Sockets;
 import dev.einhyrningsins.posix.Spawn;
+import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Os;
 import java.nio.file.Path;
@@ -20,34 +21,46 @@ import java.util.function.Consumer;
 /** The supervisor's {@link Os} on the real machine: posix_spawn, pidfds, the control connections. */
 final class RealOs implements Os {
 
+    /**
+     * How workers are started.
+     *
+     * @param argv              PROGRAM ARGS as given
+     * @param env               the environment every worker shares ({@link #workerEnvironment})
+     * @param listenFds         the listening sockets, in EINHORN_FD order
+     * @param fdNames           their names, for LISTEN_FDNAMES
+     * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
+     * @param listenFdsOut      --listen-fds: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID = the worker's pid
+     * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own
+     */
+    record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
+                 boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid) {}
+
     private final Children children;
     private final WorkerChannel.Opener channels;
+    private final Consumer<Event> events;
     private final Log log;
-    private final List<String> argv;
-    private final Map<String, String> baseEnv;
-    private final int[] listenFds;
-    private final boolean commandSocketAsFd;
+    private final Setup setup;
+    private final int uid = Processes.geteuid();
     private final List<Consumer<Happening>> listeners = new ArrayList<>();
 
-    /**
-     * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
-     */
-    RealOs(Children children, WorkerChannel.Opener channels, Log log, List<String> argv, Map<String, String> baseEnv, int[] listenFds,
-           boolean commandSocketAsFd) {
+    /** @param events where a worker's own notify messages go (the loop's queue) */
+    RealOs(Children children, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
         this.children = children;
         this.channels = channels;
+        this.events = events;
         this.log = log;
-        this.argv = List.copyOf(argv);
-        this.baseEnv = baseEnv;
-        this.listenFds = listenFds.clone();
-        this.commandSocketAsFd = commandSocketAsFd;
+        this.setup = setup;
     }
 
-    /** The environment every worker shares: ours, minus --drop-env-var, plus einhorn's variables. */
+    /**
+     * The environment every worker shares: ours, minus --drop-env-var and what systemd set
+     * for us (LISTEN_*, NOTIFY_SOCKET, WATCHDOG_*: never a worker's), plus einhorn's variables.
+     */
     static Map<String, String> workerEnvironment(Map<String, String> ours, List<String> drop, int fdCount,
                                                  long masterPid, Path socketPath) {
         Map<String, String> env = new LinkedHashMap<>(ours);
         drop.forEach(env::remove);
+        env.keySet().removeAll(SocketActivation.OURS);
         env.keySet().removeIf(k -> k.startsWith("EINHORN_FD_") || k.equals("EINHORN_SOCK_FD"));
         env.put("EINHORN_FD_COUNT", Integer.toString(fdCount));
         List<String> fds = new ArrayList<>();
@@ -73,36 +86,54 @@ final class RealOs implements Os {
 
     /**
      * Everything that can fail is done before posix_spawn (resolving the program, the -g
-     * socket pair); once it returned a pid, the child is tracked at once, so it is always
-     * signalled and reaped whatever happens next.
+     * socket pair, the notify socket); once it returned a pid, the child is tracked at once,
+     * so it is always signalled and reaped whatever happens next.
      */
     @Override
     public SpawnResult spawn(int slot, int generation) {
+        List<String> argv = setup.argv();
         Path program;
         try {
-            program = Program.resolve(argv.getFirst(), baseEnv.get("PATH"));
+            program = Program.resolve(argv.getFirst(), setup.env().get("PATH"));
         } catch (StartupException e) {
             return new SpawnResult.Failed(e.getMessage());
         }
-        Map<String, String> env = new LinkedHashMap<>(baseEnv);
+        Map<String, String> env = new LinkedHashMap<>(setup.env());
         env.put("EINHORN_CHILD_INDEX", Integer.toString(slot));
-        int[] fds = listenFds;
+        int[] listen = setup.listenFds();
+        int[] fds = listen;
         int[] pair = null;
+        NotifyChannel notify = null;
         try {
-            if (commandSocketAsFd) {
+            if (setup.commandSocketAsFd()) {
                 pair = Sockets.socketPair();
                 Fds.setNonBlocking(pair[0]);
-                fds = Arrays.copyOf(listenFds, listenFds.length + 1);
-                fds[listenFds.length] = pair[1];
-                env.put("EINHORN_SOCK_FD", Integer.toString(3 + listenFds.length));
+                fds = Arrays.copyOf(listen, listen.length + 1);
+                fds[listen.length] = pair[1];
+                env.put("EINHORN_SOCK_FD", Integer.toString(3 + listen.length));
+            }
+            if (setup.notifySockets()) {
+                notify = NotifyChannel.open(setup.supervisorPid(), uid, log);
+                env.put("NOTIFY_SOCKET", notify.address());
+            }
+            String path = program.toString();
+            if (setup.listenFdsOut()) {
+                SocketActivation.exportTo(env, setup.fdNames());
+                argv = SocketActivation.execChain(path, argv);
+                path = argv.getFirst();
             }
             List<String> envp = new ArrayList<>(env.size());
             env.forEach((k, v) -> envp.add(k + "=" + v));
-            Child child = Spawn.start(program.toString(), argv, envp, fds);
+            Child child = Spawn.start(path, argv, envp, fds);
             children.add(child);
             if (pair != null) {
                 children.attach(child.pid(), channels.open(pair[0], child.pid()));
                 pair[0] = -1; // the channel owns it now
+            }
+            if (notify != null) {
+                notify.attach(child.pid(), events);
+                children.attach(child.pid(), notify);
+                notify = null;
             }
             return new SpawnResult.Spawned(child.pid());
         } catch (PosixException e) {
@@ -112,6 +143,7 @@ final class RealOs implements Os {
                 Fds.closeQuietly(pair[1]);
                 if (pair[0] >= 0) Fds.closeQuietly(pair[0]);
             }
+            if (notify != null) notify.close();
         }
     }
 

@@ -16,7 +16,7 @@ import java.util.function.BiConsumer;
  * control socket's connection limit, so a big fleet cannot crowd out operators. It ends when
  * the worker closes it, after {@code worker:ack} (as einhorn), or when the worker is reaped.
  */
-final class WorkerChannel implements AutoCloseable {
+final class WorkerChannel implements Pollable {
     /** Makes the channel for worker {@code pid} over our end {@code fd} of its socket pair. */
     @FunctionalInterface
     interface Opener {
@@ -50,21 +50,25 @@ final class WorkerChannel implements AutoCloseable {
         }, MAX_QUEUED_OUTPUT);
     }
 
-    int fd() {
+    @Override
+    public int fd() {
         return fd;
     }
 
     /** What to poll for: input while the worker may still send, output while replies are queued. */
-    short events() {
+    @Override
+    public short events() {
         return (short) ((session.reading() ? Poller.IN : 0) | (session.output() != null ? Poller.OUT : 0));
     }
 
-    boolean closed() {
+    @Override
+    public boolean closed() {
         return closed;
     }
 
     /** Handles poll's verdict: reads what arrived, writes what is queued; closes when the channel is done. */
-    void ready(short revents) {
+    @Override
+    public void ready(short revents) {
         if (closed) return;
         try {
             if ((revents & (Poller.IN | Poller.HUP)) != 0 && session.reading()) {

@@ -25,6 +25,11 @@ public final class Processes {
         return Libc.getpid();
     }
 
+    /** This process's effective uid. */
+    public static int geteuid() {
+        return Libc.geteuid();
+    }
+
     /**
      * {@code kill(pid, signal)}; a negative pid signals the process group {@code -pid}.
      *

@@ -106,7 +106,7 @@ public final class Sockets {
     public static int listenUnix(Path path, boolean nonBlocking, int backlog) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment sa = unixAddress(arena, path, "bind " + path);
+            MemorySegment sa = unixAddress(arena, path.toString(), "bind " + path);
             int fd = socket(st, Libc.AF_UNIX(), Libc.SOCK_STREAM(), path.toString());
             boolean ok = false;
             try {
@@ -125,7 +125,7 @@ public final class Sockets {
     public static int connectUnix(Path path) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment sa = unixAddress(arena, path, "connect " + path);
+            MemorySegment sa = unixAddress(arena, path.toString(), "connect " + path);
             int fd = socket(st, Libc.AF_UNIX(), Libc.SOCK_STREAM(), path.toString());
             if (call(() -> (int) CONNECT.handle().invokeExact(st, fd, sa, (int) sa.byteSize())) < 0) {
                 PosixException e = failure("connect " + path, st);
@@ -186,6 +186,49 @@ public final class Sockets {
         }
     }
 
+    /** What {@code fd} is, for sockets handed to us (systemd's): its family and whether it listens for streams. */
+    public record Kind(boolean socket, int family, boolean listeningStream) {
+        public boolean inet() {
+            return family == Libc.AF_INET() || family == Libc.AF_INET6();
+        }
+
+        public boolean unix() {
+            return family == Libc.AF_UNIX();
+        }
+    }
+
+    /** Looks at an inherited fd: is it a socket, of which family, a listening stream socket? */
+    public static Kind kind(int fd) {
+        int family;
+        try {
+            family = getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_DOMAIN());
+        } catch (PosixException e) {
+            return new Kind(false, -1, false); // ENOTSOCK, EBADF
+        }
+        boolean stream = getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_TYPE()) == Libc.SOCK_STREAM();
+        boolean listening = getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_ACCEPTCONN()) == 1;
+        return new Kind(true, family, stream && listening);
+    }
+
+    /** The local address of a UNIX socket: its path, {@code @name} for an abstract one, "" if unnamed. */
+    public static String localUnixAddress(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment sa = sockaddr_un.allocate(arena);
+            MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, (int) sa.byteSize());
+            if (call(() -> (int) GETSOCKNAME.handle().invokeExact(st, fd, sa, len)) < 0) {
+                throw failure("getsockname fd " + fd, st);
+            }
+            long pathLength = len.get(ValueLayout.JAVA_INT, 0) - sockaddr_un.sun_path$offset();
+            if (pathLength <= 0) return "";
+            byte[] path = sa.asSlice(sockaddr_un.sun_path$offset(), pathLength).toArray(ValueLayout.JAVA_BYTE);
+            if (path[0] == 0) return "@" + new String(path, 1, path.length - 1, FILE_NAME_CHARSET);
+            int end = 0;
+            while (end < path.length && path[end] != 0) end++;
+            return new String(path, 0, end, FILE_NAME_CHARSET);
+        }
+    }
+
     /** {@code getsockopt} of an {@code int} option. */
     public static int getsockoptInt(int fd, int level, int option) {
         try (Arena arena = Arena.ofConfined()) {
@@ -199,7 +242,8 @@ public final class Sockets {
         }
     }
 
-    private static int socket(MemorySegment st, int domain, int type, String label) {
+    /** {@code socket(domain, type|SOCK_CLOEXEC)}, failing with {@code socket LABEL: …}. */
+    static int socket(MemorySegment st, int domain, int type, String label) {
         int fd = call(() -> (int) SOCKET.handle().invokeExact(st, domain, type | Libc.SOCK_CLOEXEC(), 0));
         if (fd < 0) {
             throw failure("socket " + label, st);
@@ -207,7 +251,8 @@ public final class Sockets {
         return fd;
     }
 
-    private static void setsockopt(MemorySegment st, int fd, int level, int option, MemorySegment value, String what) {
+    /** {@code setsockopt} of {@code value}, failing with {@code setsockopt WHAT: …}. */
+    static void setsockopt(MemorySegment st, int fd, int level, int option, MemorySegment value, String what) {
         if (call(() -> (int) SETSOCKOPT.handle().invokeExact(st, fd, level, option, value, (int) value.byteSize())) < 0) {
             throw failure("setsockopt " + what, st);
         }
@@ -226,18 +271,23 @@ public final class Sockets {
         }
     }
 
-    /** A {@code sockaddr_un} for {@code path}, trimmed to the path's length (plus the NUL). */
-    private static MemorySegment unixAddress(Arena arena, Path path, String call) {
-        byte[] bytes = path.toString().getBytes(FILE_NAME_CHARSET);
+    /**
+     * A {@code sockaddr_un} for a path, or for {@code @name} in the abstract namespace (then
+     * without a terminating NUL), trimmed to its length.
+     */
+    static MemorySegment unixAddress(Arena arena, String address, String call) {
+        boolean isAbstract = address.startsWith("@");
+        byte[] bytes = (isAbstract ? address.substring(1) : address).getBytes(FILE_NAME_CHARSET);
         long pathOffset = sockaddr_un.sun_path$offset();
         long capacity = sockaddr_un.sun_path$dimensions()[0];
-        if (bytes.length == 0 || bytes.length >= capacity) {
+        if (bytes.length == 0 || bytes.length + 1 > capacity) {
             throw new PosixException(call, Libc.ENAMETOOLONG());
         }
         MemorySegment sa = sockaddr_un.allocate(arena);
         sockaddr_un.sun_family(sa, (short) Libc.AF_UNIX());
-        MemorySegment.copy(bytes, 0, sa, ValueLayout.JAVA_BYTE, pathOffset, bytes.length);
-        return sa.asSlice(0, pathOffset + bytes.length + 1);
+        long at = pathOffset + (isAbstract ? 1 : 0);
+        MemorySegment.copy(bytes, 0, sa, ValueLayout.JAVA_BYTE, at, bytes.length);
+        return sa.asSlice(0, at + bytes.length + (isAbstract ? 0 : 1));
     }
 
     private static Charset fileNameCharset() {

@@ -90,5 +90,11 @@ public record Config(
 
         /** Ready only after it sends {@code worker:ack} on the control socket. */
         record Manual() implements AckMode {}
+
+        /**
+         * Ready when it says {@code READY=1} on its own {@code NOTIFY_SOCKET} (sd_notify(3)), as
+         * workers written for systemd do; {@code worker:ack} is accepted too.
+         */
+        record Notify() implements AckMode {}
     }
 }

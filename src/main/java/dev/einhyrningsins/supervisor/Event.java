@@ -11,6 +11,12 @@ public sealed interface Event {
         }
     }
 
+    /**
+     * A worker said something on its own notify socket (sd_notify(3), {@code -m notify}):
+     * {@code READY=1}, {@code STOPPING=1}, {@code STATUS=…} (null when the message had none).
+     */
+    record WorkerNotified(int pid, boolean ready, boolean stopping, String status) implements Event {}
+
     /** A signal the supervisor itself received, by name without SIG ("TERM", "HUP"). */
     record SignalReceived(String name) implements Event {}
 

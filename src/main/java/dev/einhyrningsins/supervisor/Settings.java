@@ -89,7 +89,11 @@ public final class Settings {
         public String show(Config c) {
             return switch (this) {
                 case NUMBER -> String.valueOf(c.number());
-                case ACK_MODE -> c.ackMode() instanceof Config.AckMode.Timer t ? seconds(t.delay()) : "manual";
+                case ACK_MODE -> switch (c.ackMode()) {
+                    case Config.AckMode.Timer t -> seconds(t.delay());
+                    case Config.AckMode.Manual m -> "manual";
+                    case Config.AckMode.Notify n -> "notify";
+                };
                 case GRACEFUL_SIGNAL -> c.gracefulSignal();
                 case VERBOSITY -> String.valueOf(c.verbosity());
                 case SECONDS -> seconds(c.respawnInterval());
@@ -209,12 +213,13 @@ public final class Settings {
         return null;
     }
 
-    /** -m: {@code manual}, or seconds alive; 0 = acked as soon as it is spawned (einhorn accepts it). */
+    /** -m: {@code manual}, {@code notify}, or seconds alive; 0 = acked as soon as it is spawned (einhorn accepts it). */
     static Config.AckMode ackMode(String v) throws Invalid {
         if (v != null && v.trim().equalsIgnoreCase("manual")) return new Config.AckMode.Manual();
+        if (v != null && v.trim().equalsIgnoreCase("notify")) return new Config.AckMode.Notify();
         Duration d = secondsOrNull(v, true);
         if (d != null) return new Config.AckMode.Timer(d);
-        throw new Invalid("needs manual or a number of seconds >= 0, got " + given(v));
+        throw new Invalid("needs manual, notify or a number of seconds >= 0, got " + given(v));
     }
 
     /** A signal name, with or without SIG, any case. */

@@ -59,7 +59,8 @@ final class StateReport {
         cfg.put("number", config.number());
         cfg.put("seconds", Settings.seconds(config.respawnInterval()));
         cfg.put("ack_mode", config.ackMode() instanceof Config.AckMode.Timer t
-                ? Map.of("type", "timer", "timeout", Settings.seconds(t.delay())) : Map.of("type", "manual"));
+                ? Map.of("type", "timer", "timeout", Settings.seconds(t.delay()))
+                : Map.of("type", Settings.Setting.ACK_MODE.show(config)));
         cfg.put("ack_timeout", secondsOrNull(config.ackTimeout()));
         cfg.put("signal_timeout", secondsOrNull(config.signalTimeout()));
         cfg.put("graceful_signal", config.gracefulSignal());
@@ -87,6 +88,9 @@ final class StateReport {
                 "at", Instant.ofEpochMilli(x.atWall()).toString())).toList());
         m.put("last_ping_at", w.ping() == null ? null : Instant.ofEpochMilli(w.ping().wall()).toString());
         m.put("last_ping_id", w.ping() == null ? null : w.ping().id());
+        m.put("status", w.status());
+        m.put("retiring", w.retiring());
+        m.put("said_stopping", w.saidStopping());
         return m;
     }
 }

@@ -65,6 +65,7 @@ public final class Supervisor {
         switch (event) {
             case ChildExited e -> childExited(e);
             case SignalReceived s -> signalReceived(s.name());
+            case Event.WorkerNotified n -> notified(n);
             case Command c -> commands.run(c);
         }
         tick();
@@ -210,7 +211,7 @@ public final class Supervisor {
     }
 
     void manualAck(int pid) {
-        if (!(config.ackMode() instanceof AckMode.Manual)) {
+        if (config.ackMode() instanceof AckMode.Timer) {
             log(Level.ERROR, "Received a manual ACK for " + pid + ", but ack mode is timer. Ignoring ACK.");
             return;
         }
@@ -243,9 +244,29 @@ public final class Supervisor {
         if (rollout.isNew(w)) {
             rollout.acked(w);
         } else {
-            String mode = config.ackMode() instanceof AckMode.Manual ? "manual" : "timer";
+            String mode = config.ackMode() instanceof AckMode.Timer ? "timer" : Settings.Setting.ACK_MODE.show(config);
             log(Level.INFO, "Up to " + pool.ackedServing() + " / " + target + " " + mode + " ACKs" + (streak > 0
                     ? ", breaking the streak of " + streak + " consecutive unacked workers dying" : ""));
+        }
+    }
+
+    /** A worker's sd_notify message: READY=1 acks it (-m notify), STATUS= is kept, STOPPING=1 drains it. */
+    private void notified(Event.WorkerNotified n) {
+        Worker w = pool.get(n.pid());
+        if (w == null) return;
+        if (n.status() != null) w.status(n.status());
+        if (n.ready() && !w.acked() && !w.retiring()) {
+            if (config.ackMode() instanceof AckMode.Notify) {
+                log(Level.INFO, "Worker " + w.pid + " is ready (READY=1)");
+                ack(w);
+            } else {
+                log(Level.DEBUG, "Worker " + w.pid + " said READY=1, but ack mode is not notify; ignoring it");
+            }
+        }
+        if (n.stopping() && !w.retiring()) {
+            log(Level.INFO, "Worker " + w.describe() + " is stopping (STOPPING=1); it no longer counts toward "
+                    + target + " workers");
+            w.draining(os.nanoTime());
         }
     }
 

@@ -30,6 +30,8 @@ final class Worker {
     private long retiredAt;
     private boolean ackTimedOut;
     private boolean killed;
+    private String status;
+    private boolean saidStopping;
     private final List<Sent> signals = new ArrayList<>();
 
     Worker(int pid, int slot, int generation, long spawnedAt, long spawnedWall) {
@@ -76,6 +78,28 @@ final class Worker {
     /** When it was first asked to go: its drain time runs from here. Meaningful while retiring. */
     long firstRetiredAt() {
         return firstRetiredAt;
+    }
+
+    /** What it last said about itself ({@code STATUS=} on its notify socket); null if nothing. */
+    String status() {
+        return status;
+    }
+
+    void status(String text) {
+        status = text;
+    }
+
+    /** It said it is stopping ({@code STOPPING=1}): it no longer counts toward the target, no signal is sent. */
+    void draining(long at) {
+        saidStopping = true;
+        if (!retiring) firstRetiredAt = at;
+        retiring = true;
+        retiredAt = at;
+    }
+
+    /** Whether it said STOPPING=1. */
+    boolean saidStopping() {
+        return saidStopping;
     }
 
     /** Records {@code signal} as sent to ask it to go. */

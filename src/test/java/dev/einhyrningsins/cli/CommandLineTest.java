@@ -78,7 +78,7 @@ class CommandLineTest {
         assertThat(run("-m", "0", "p").program()).containsExactly("p");
         assertThat(run("--ack-mode=0", "p").ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ZERO));
         assertThat(run("-m0.0", "p").ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ZERO));
-        usage("--ack-mode needs manual or a number of seconds >= 0, got 'soon'", "--ack-mode=soon", "p");
+        usage("--ack-mode needs manual, notify or a number of seconds >= 0, got 'soon'", "--ack-mode=soon", "p");
     }
 
     @Test
@@ -134,5 +134,18 @@ class CommandLineTest {
     void usageNamesEveryOption() {
         String usage = CommandLine.usage();
         for (String label : CommandLine.optionLabels()) assertThat(usage).contains(label);
+    }
+
+    @Test
+    void systemdStyleOptions() {
+        Options o = run("-m", "notify", "--listen-fds", "-b", "127.0.0.1:0,name=web", "-b", "unix:/tmp/a.sock,n,name=admin", "p");
+        assertThat(o.ackMode()).isEqualTo(new Config.AckMode.Notify());
+        assertThat(o.listenFds()).isTrue();
+        assertThat(o.binds()).extracting(BindSpec::name).containsExactly("web", "admin");
+        assertThat(run("-m", "NOTIFY", "p").ackMode()).isEqualTo(new Config.AckMode.Notify());
+        assertThat(run("p").listenFds()).isFalse();
+        assertThat(run("-b", "127.0.0.1:0", "p").binds().getFirst().name()).isNull();
+        usage("name=a:b must be 1 to 255 printable characters without ':' or blanks", "-b", "127.0.0.1:0,name=a:b", "p");
+        usage("name= must be 1 to 255", "-b", "127.0.0.1:0,name=", "p");
     }
 }

@@ -111,6 +111,18 @@ final class SupervisorProcess implements AutoCloseable {
     /** Starts {@code launch} (a command that runs the supervisor) with {@code -d DIR/ctl.sock ARGS}. */
     static SupervisorProcess launch(List<String> launch, Path dir, Map<String, String> env, String... args)
             throws IOException {
+        SupervisorProcess sup = launchOnly(launch, dir, env, args);
+        try {
+            await("control socket " + sup.socket, () -> Files.exists(sup.socket) || !sup.process.isAlive());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return sup;
+    }
+
+    /** As {@link #launch}, without waiting for the control socket (something else starts the supervisor). */
+    static SupervisorProcess launchOnly(List<String> launch, Path dir, Map<String, String> env, String... args)
+            throws IOException {
         Path socket = dir.resolve("ctl.sock");
         List<String> cmd = new ArrayList<>(launch);
         cmd.addAll(List.of("-d", socket.toString()));
@@ -123,13 +135,7 @@ final class SupervisorProcess implements AutoCloseable {
         pb.redirectInput(ProcessBuilder.Redirect.PIPE);
         Process p = pb.start();
         p.getOutputStream().close();
-        SupervisorProcess sup = new SupervisorProcess(p, dir, socket);
-        try {
-            await("control socket " + socket, () -> Files.exists(socket) || !p.isAlive());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        return sup;
+        return new SupervisorProcess(p, dir, socket);
     }
 
     private void pump() {

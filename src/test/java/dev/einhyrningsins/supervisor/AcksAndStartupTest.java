@@ -67,4 +67,43 @@ class AcksAndStartupTest {
         assertThat(h.workers().getFirst().get("acked")).isEqualTo(false);
         assertThat(h.os.logs).anyMatch(l -> l.contains("Ignoring ACK"));
     }
+
+    static Harness notify(int n) {
+        return new Harness(Config.defaults(4).with(Settings.Setting.NUMBER, n)
+                .with(Settings.Setting.ACK_MODE, new Config.AckMode.Notify()));
+    }
+
+    @Test
+    void notifyModeAcksOnReadyKeepsTheStatusAndAcceptsWorkerAckToo() {
+        Harness h = notify(2);
+        h.sup.handle(new Event.WorkerNotified(100, false, false, "warming up"));
+        assertThat(h.workers().getFirst().get("acked")).isEqualTo(false);
+        assertThat(h.workers().getFirst().get("status")).isEqualTo("warming up");
+        h.sup.handle(new Event.WorkerNotified(100, true, false, "serving"));
+        h.ack(101);
+        assertThat(h.workers()).extracting(w -> w.get("acked")).containsExactly(true, true);
+        assertThat(h.workers().getFirst().get("status")).isEqualTo("serving");
+        assertThat(h.os.logs).anyMatch(l -> l.contains("Worker 100 is ready (READY=1)"));
+    }
+
+    @Test
+    void readyIsNotAnAckOutsideNotifyModeButStatusIsKept() {
+        Harness h = Harness.manual(1);
+        h.sup.handle(new Event.WorkerNotified(100, true, false, "up"));
+        assertThat(h.workers().getFirst().get("acked")).isEqualTo(false);
+        assertThat(h.workers().getFirst().get("status")).isEqualTo("up");
+    }
+
+    @Test
+    void stoppingTakesTheWorkerOutOfTheCountWithoutASignalAndAReplacementStarts() {
+        Harness h = notify(1);
+        h.sup.handle(new Event.WorkerNotified(100, true, false, null));
+        h.sup.handle(new Event.WorkerNotified(100, false, true, null));
+        assertThat(h.os.signals).isEmpty();
+        assertThat(h.workers().getFirst().get("said_stopping")).isEqualTo(true);
+        h.advance(Duration.ofSeconds(1));
+        assertThat(h.os.spawns).hasSize(2);
+        h.sup.handle(new Event.WorkerNotified(999, true, true, "not ours"));
+        assertThat(h.os.spawns).hasSize(2);
+    }
 }

@@ -1,0 +1,151 @@
+package dev.einhyrningsins.posix;
+
+import dev.einhyrningsins.posix.libc.Libc;
+import dev.einhyrningsins.posix.libc.cmsghdr;
+import dev.einhyrningsins.posix.libc.iovec;
+import dev.einhyrningsins.posix.libc.msghdr;
+import dev.einhyrningsins.posix.libc.ucred;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import static dev.einhyrningsins.posix.Downcall.call;
+import static dev.einhyrningsins.posix.Downcall.captureState;
+import static dev.einhyrningsins.posix.Downcall.errno;
+import static dev.einhyrningsins.posix.Downcall.failure;
+
+/**
+ * UNIX datagram sockets, as sd_notify(3) uses them: a sender that writes to an address
+ * ({@code /run/…/notify}, or {@code @name} in the abstract namespace), and receivers bound to
+ * an address that learn each sender's credentials ({@code SO_PASSCRED}, {@code SCM_CREDENTIALS}).
+ * Java's DatagramChannel has no UNIX domain, hence FFM here.
+ */
+public final class Datagrams {
+    private Datagrams() {
+    }
+
+    private static final Downcall BIND = Downcall.of(Libc::bind$address, Libc::bind$descriptor);
+    private static final Downcall SENDMSG = Downcall.of(Libc::sendmsg$address, Libc::sendmsg$descriptor);
+    private static final Downcall RECVMSG = Downcall.of(Libc::recvmsg$address, Libc::recvmsg$descriptor);
+
+    /** CMSG_SPACE(sizeof(struct ucred)): the header, 8-aligned, then the ucred, 8-aligned. */
+    private static final long CRED_SPACE = align(cmsghdr.sizeof()) + align(ucred.sizeof());
+
+    /**
+     * One datagram received.
+     *
+     * @param data      its bytes (at most the buffer's size)
+     * @param truncated it was longer than the buffer
+     * @param pid       the sender's pid from its credentials (0 if none came)
+     * @param uid       the sender's uid (-1 if none came)
+     */
+    public record Received(byte[] data, boolean truncated, int pid, int uid) {}
+
+    /** An unbound, non-blocking datagram socket to send from. */
+    public static int sender() {
+        try (Arena arena = Arena.ofConfined()) {
+            return socket(captureState(arena), "notify sender");
+        }
+    }
+
+    /**
+     * A non-blocking datagram socket bound at {@code address} ({@code /path} or {@code @abstract}),
+     * with {@code SO_PASSCRED} so every datagram carries its sender's pid and uid.
+     */
+    public static int receiver(String address) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            int fd = socket(st, address);
+            boolean ok = false;
+            try {
+                MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_INT, 1);
+                Sockets.setsockopt(st, fd, Libc.SOL_SOCKET(), Libc.SO_PASSCRED(), one, "SO_PASSCRED " + address);
+                MemorySegment sa = Sockets.unixAddress(arena, address, "address " + address);
+                if (call(() -> (int) BIND.handle().invokeExact(st, fd, sa, (int) sa.byteSize())) < 0) {
+                    throw failure("bind " + address, st);
+                }
+                ok = true;
+                return fd;
+            } finally {
+                if (!ok) Fds.closeQuietly(fd);
+            }
+        }
+    }
+
+    private static int socket(MemorySegment st, String what) {
+        return Sockets.socket(st, Libc.AF_UNIX(), Libc.SOCK_DGRAM() | Libc.SOCK_NONBLOCK(), what);
+    }
+
+    /**
+     * Sends {@code message} to {@code address} without blocking.
+     *
+     * @return false if the receiver's queue is full (EAGAIN); the message is dropped
+     * @throws PosixException ENOENT/ECONNREFUSED when nobody listens there, and the like
+     */
+    public static boolean send(int fd, String address, byte[] message) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment sa = Sockets.unixAddress(arena, address, "address " + address);
+            MemorySegment iov = iovec.allocate(arena);
+            iovec.iov_base(iov, arena.allocateFrom(ValueLayout.JAVA_BYTE, message));
+            iovec.iov_len(iov, message.length);
+            MemorySegment msg = msghdr.allocate(arena);
+            msghdr.msg_name(msg, sa);
+            msghdr.msg_namelen(msg, (int) sa.byteSize());
+            msghdr.msg_iov(msg, iov);
+            msghdr.msg_iovlen(msg, 1);
+            int flags = Libc.MSG_DONTWAIT() | Libc.MSG_NOSIGNAL();
+            while (call(() -> (long) SENDMSG.handle().invokeExact(st, fd, msg, flags)) < 0) {
+                int e = errno(st);
+                if (e == Libc.EAGAIN()) return false;
+                if (e != Libc.EINTR()) throw failure("sendmsg " + address, st);
+            }
+            return true;
+        }
+    }
+
+    /**
+     * Receives one datagram if one is waiting.
+     *
+     * @param max the most bytes kept; a longer datagram is cut and marked truncated
+     * @return null if none is waiting
+     */
+    public static Received receive(int fd, int max) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment buf = arena.allocate(Math.max(1, max));
+            MemorySegment iov = iovec.allocate(arena);
+            iovec.iov_base(iov, buf);
+            iovec.iov_len(iov, buf.byteSize());
+            MemorySegment control = arena.allocate(CRED_SPACE, 8);
+            MemorySegment msg = msghdr.allocate(arena);
+            msghdr.msg_iov(msg, iov);
+            msghdr.msg_iovlen(msg, 1);
+            msghdr.msg_control(msg, control);
+            msghdr.msg_controllen(msg, CRED_SPACE);
+            int flags = Libc.MSG_DONTWAIT() | Libc.MSG_TRUNC();
+            long n;
+            while ((n = call(() -> (long) RECVMSG.handle().invokeExact(st, fd, msg, flags))) < 0) {
+                int e = errno(st);
+                if (e == Libc.EAGAIN()) return null;
+                if (e != Libc.EINTR()) throw failure("recvmsg fd " + fd, st);
+            }
+            int kept = (int) Math.min(n, buf.byteSize());
+            boolean truncated = n > buf.byteSize() || (msghdr.msg_flags(msg) & Libc.MSG_TRUNC()) != 0;
+            int pid = 0;
+            int uid = -1;
+            if (msghdr.msg_controllen(msg) >= CRED_SPACE && cmsghdr.cmsg_level(control) == Libc.SOL_SOCKET()
+                    && cmsghdr.cmsg_type(control) == Libc.SCM_CREDENTIALS()) {
+                MemorySegment cred = control.asSlice(align(cmsghdr.sizeof()), ucred.sizeof());
+                pid = ucred.pid(cred);
+                uid = ucred.uid(cred);
+            }
+            return new Received(buf.asSlice(0, kept).toArray(ValueLayout.JAVA_BYTE), truncated, pid, uid);
+        }
+    }
+
+    private static long align(long n) {
+        return (n + 7) & ~7L;
+    }
+}
