@@ -100,7 +100,8 @@ final class Listeners implements AutoCloseable {
         } catch (PosixException e) {
             throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
         }
-        InetSocketAddress actual = Sockets.localInetAddress(fd);
+        // only an ephemeral port (-b ADDR:0) needs asking; getsockname would be one more downcall to link at start
+        InetSocketAddress actual = spec.port() == 0 ? Sockets.localInetAddress(fd) : where;
         return new Bound(spec, fd, Addresses.format(actual), actual.getPort(), null, null, spec.name());
     }
 

@@ -40,7 +40,6 @@ final class RealOs implements Os {
     private final Consumer<Event> events;
     private final Log log;
     private final Setup setup;
-    private final int uid = Processes.geteuid();
     private final List<Consumer<Happening>> listeners = new ArrayList<>();
 
     /** @param events where a worker's own notify messages go (the loop's queue) */
@@ -113,7 +112,7 @@ final class RealOs implements Os {
                 env.put("EINHORN_SOCK_FD", Integer.toString(3 + listen.length));
             }
             if (setup.notifySockets()) {
-                notify = NotifyChannel.open(setup.supervisorPid(), uid, log);
+                notify = NotifyChannel.open(setup.supervisorPid(), Processes.geteuid(), log);
                 env.put("NOTIFY_SOCKET", notify.address());
             }
             String path = program.toString();

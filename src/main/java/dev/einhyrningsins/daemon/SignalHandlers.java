@@ -31,15 +31,16 @@ final class SignalHandlers {
     static void install(List<String> names, Consumer<String> sink, Log log) {
         long ignored = ignoredAtStart();
         for (String name : names) {
-            int number = Processes.signalNumber(name);
-            if (number > 0 && (ignored & (1L << (number - 1))) != 0) {
-                // a background job of a non-interactive shell ignores INT, nohup ignores HUP:
-                // the JVM would leave them ignored, so the operator's kill -INT would do nothing
-                log.info("SIG" + name + " was ignored when einhyrningsins started; handling it anyway");
-                Processes.resetToDefault(number);
-            }
             try {
-                Signal.handle(new Signal(name), sig -> sink.accept(name));
+                Signal signal = new Signal(name); // the number from the JVM: no C library name table on the start path
+                int number = signal.getNumber();
+                if ((ignored & (1L << (number - 1))) != 0) {
+                    // a background job of a non-interactive shell ignores INT, nohup ignores HUP:
+                    // the JVM would leave them ignored, so the operator's kill -INT would do nothing
+                    log.info("SIG" + name + " was ignored when einhyrningsins started; handling it anyway");
+                    Processes.resetToDefault(number);
+                }
+                Signal.handle(signal, sig -> sink.accept(name));
             } catch (IllegalArgumentException e) {
                 log.debug("SIG" + name + " is not available to the supervisor (" + e.getMessage() + ")");
             }

@@ -28,10 +28,11 @@ public final class Child implements AutoCloseable {
      * are ignored by the kernel): pidfd_open and pidfd_send_signal have no glibc wrapper
      * before 2.36.
      */
-    private static final Downcall SYSCALL = Downcall.of(Libc.syscall::address,
-            () -> FunctionDescriptor.of(Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG),
+    private static final Downcall SYSCALL = Downcall.of("syscall",
+            FunctionDescriptor.of(Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG),
             Linker.Option.firstVariadicArg(1));
-    private static final Downcall WAITID = Downcall.of(Libc::waitid$address, Libc::waitid$descriptor);
+    private static final Downcall WAITID = Downcall.of("waitid",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
     private static final long SI_PID = siginfo_t.layout().byteOffset(
             groupElement("_sifields"), groupElement("_sigchld"), groupElement("si_pid"));
     private static final long SI_STATUS = siginfo_t.layout().byteOffset(

@@ -7,6 +7,7 @@ import dev.einhyrningsins.posix.libc.msghdr;
 import dev.einhyrningsins.posix.libc.ucred;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -25,9 +26,12 @@ public final class Datagrams {
     private Datagrams() {
     }
 
-    private static final Downcall BIND = Downcall.of(Libc::bind$address, Libc::bind$descriptor);
-    private static final Downcall SENDMSG = Downcall.of(Libc::sendmsg$address, Libc::sendmsg$descriptor);
-    private static final Downcall RECVMSG = Downcall.of(Libc::recvmsg$address, Libc::recvmsg$descriptor);
+    private static final Downcall BIND = Downcall.of("bind",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
+    private static final Downcall SENDMSG = Downcall.of("sendmsg",
+            FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
+    private static final Downcall RECVMSG = Downcall.of("recvmsg",
+            FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
 
     /** CMSG_SPACE(sizeof(struct ucred)): the header, 8-aligned, then the ucred, 8-aligned. */
     private static final long CRED_SPACE = align(cmsghdr.sizeof()) + align(ucred.sizeof());

@@ -18,9 +18,11 @@ public final class Fds {
     private Fds() {
     }
 
-    static final Downcall CLOSE = Downcall.of(Libc::close$address, Libc::close$descriptor);
-    static final Downcall READ = Downcall.of(Libc::read$address, Libc::read$descriptor);
-    static final Downcall WRITE = Downcall.of(Libc::write$address, Libc::write$descriptor);
+    static final Downcall CLOSE = Downcall.of("close", FunctionDescriptor.of(Libc.C_INT, Libc.C_INT));
+    static final Downcall READ = Downcall.of("read",
+            FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG));
+    static final Downcall WRITE = Downcall.of("write",
+            FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG));
 
     /**
      * {@code int fcntl(int fd, int cmd, ...)} with one variadic argument, passed as a
@@ -28,8 +30,8 @@ public final class Fds {
      * with {@code va_arg(ap, void *)}). jextract gives variadic functions an invoker
      * factory instead of a descriptor, so the fixed part is spelled out here.
      */
-    private static final Downcall FCNTL = Downcall.of(Libc.fcntl::address,
-            () -> FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG),
+    private static final Downcall FCNTL = Downcall.of("fcntl",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG),
             Linker.Option.firstVariadicArg(2));
 
     /** What a non-blocking read or write returns when it would block. */

@@ -4,6 +4,7 @@ import dev.einhyrningsins.posix.libc.Libc;
 import dev.einhyrningsins.posix.libc.pollfd;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -24,8 +25,10 @@ public final class Poller implements AutoCloseable {
     /** revents bits meaning "look at this fd": readable, writable, hung up, error, not open. */
     public static final short HUP = (short) (Libc.POLLHUP() | Libc.POLLERR() | Libc.POLLNVAL());
 
-    private static final Downcall EVENTFD = Downcall.of(Libc::eventfd$address, Libc::eventfd$descriptor);
-    private static final Downcall POLL = Downcall.of(Libc::poll$address, Libc::poll$descriptor);
+    private static final Downcall EVENTFD = Downcall.of("eventfd",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT));
+    private static final Downcall POLL = Downcall.of("poll",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT));
 
     private final Arena arena = Arena.ofAuto();
     private final MemorySegment state = captureState(arena);

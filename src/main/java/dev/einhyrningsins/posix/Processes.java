@@ -3,6 +3,7 @@ package dev.einhyrningsins.posix;
 import dev.einhyrningsins.posix.libc.Libc;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
 
@@ -19,10 +20,12 @@ public final class Processes {
     public static final int SIGKILL = Libc.SIGKILL();
     public static final int SIGTERM = Libc.SIGTERM();
 
-    private static final Downcall KILL = Downcall.of(Libc::kill$address, Libc::kill$descriptor);
+    private static final Downcall KILL = Downcall.of("kill",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT));
 
+    /** This process's pid (from the JDK: no downcall to link on the start path). */
     public static int getpid() {
-        return Libc.getpid();
+        return (int) ProcessHandle.current().pid();
     }
 
     /** This process's effective uid. */

@@ -7,6 +7,7 @@ import dev.einhyrningsins.posix.libc.sockaddr_storage;
 import dev.einhyrningsins.posix.libc.sockaddr_un;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.Inet6Address;
@@ -27,14 +28,22 @@ public final class Sockets {
     private Sockets() {
     }
 
-    private static final Downcall SOCKET = Downcall.of(Libc::socket$address, Libc::socket$descriptor);
-    private static final Downcall SOCKETPAIR = Downcall.of(Libc::socketpair$address, Libc::socketpair$descriptor);
-    private static final Downcall SETSOCKOPT = Downcall.of(Libc::setsockopt$address, Libc::setsockopt$descriptor);
-    private static final Downcall GETSOCKOPT = Downcall.of(Libc::getsockopt$address, Libc::getsockopt$descriptor);
-    private static final Downcall BIND = Downcall.of(Libc::bind$address, Libc::bind$descriptor);
-    private static final Downcall LISTEN = Downcall.of(Libc::listen$address, Libc::listen$descriptor);
-    private static final Downcall GETSOCKNAME = Downcall.of(Libc::getsockname$address, Libc::getsockname$descriptor);
-    private static final Downcall CONNECT = Downcall.of(Libc::connect$address, Libc::connect$descriptor);
+    private static final Downcall SOCKET = Downcall.of("socket",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_INT));
+    private static final Downcall SOCKETPAIR = Downcall.of("socketpair",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_POINTER));
+    private static final Downcall SETSOCKOPT = Downcall.of("setsockopt",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
+    private static final Downcall GETSOCKOPT = Downcall.of("getsockopt",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_POINTER));
+    private static final Downcall BIND = Downcall.of("bind",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
+    private static final Downcall LISTEN = Downcall.of("listen",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT));
+    private static final Downcall GETSOCKNAME = Downcall.of("getsockname",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_POINTER));
+    private static final Downcall CONNECT = Downcall.of("connect",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
 
     private static final ValueLayout.OfShort NET_SHORT = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN);
     private static final Charset FILE_NAME_CHARSET = fileNameCharset();

@@ -7,6 +7,7 @@ import dev.einhyrningsins.posix.libc.posix_spawnattr_t;
 import dev.einhyrningsins.posix.libc.sigset_t;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
@@ -17,7 +18,8 @@ public final class Spawn {
     private Spawn() {
     }
 
-    private static final Downcall EXECVE = Downcall.of(Libc::execve$address, Libc::execve$descriptor);
+    private static final Downcall EXECVE = Downcall.of("execve",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_POINTER, Libc.C_POINTER));
 
     /**
      * Starts {@code program} with {@code posix_spawn} (no PATH search: the caller resolves it)
