@@ -1,7 +1,6 @@
 package dev.einhyrningsins.control;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
+import dev.einhyrningsins.json.Json;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -154,13 +153,13 @@ public final class Ctl {
         void print(String command, Reply r) {
             if (json) {
                 try {
-                    JsonNode node = WireCodec.JSON.readTree(r.line());
+                    Object value = Json.readJson(r.line());
                     if (command.equals("state") && !r.more()) {
-                        JsonNode state = parse(r.message());
-                        if (state != null) node = state;
+                        Object state = parse(r.message());
+                        if (state != null) value = state;
                     }
-                    out.println(WireCodec.JSON.writeValueAsString(node));
-                } catch (JsonProcessingException e) {
+                    out.println(Json.write(value));
+                } catch (IOException e) {
                     out.println(r.line());
                 }
             } else {
@@ -170,10 +169,10 @@ public final class Ctl {
             out.flush();
         }
 
-        private static JsonNode parse(String s) {
+        private static Object parse(String s) {
             try {
-                return WireCodec.JSON.readTree(s);
-            } catch (JsonProcessingException e) {
+                return Json.readJson(s);
+            } catch (IOException e) {
                 return null;
             }
         }

@@ -1,11 +1,9 @@
 package dev.einhyrningsins.control;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.einhyrningsins.json.FlatJson;
+import dev.einhyrningsins.json.Json;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,12 +16,8 @@ import java.util.Map;
  * the same way.
  */
 public final class WireCodec {
-    static final ObjectMapper JSON = new ObjectMapper();
-
-    /** SnakeYAML is loaded only when a YAML request arrives. */
-    private static final class Yaml {
-        static final ObjectMapper MAPPER = new ObjectMapper(new YAMLFactory());
-    }
+    /** What {@link #json} returns for text that is not JSON (null is a JSON value). */
+    private static final Object NOT_JSON = new Object();
 
     /** The line is not a request mapping. */
     public static final class ParseException extends Exception {
@@ -40,34 +34,43 @@ public final class WireCodec {
         String unescaped = percentDecode(text);
         String u = unescaped.strip();
         if (u.isEmpty()) throw new ParseException("empty line");
-        JsonNode node = u.startsWith("{") ? json(u) : null;
-        if (node == null) node = yaml(unescaped);
-        if (node == null || !node.isObject()) throw new ParseException("not a mapping");
-        ObjectNode o = (ObjectNode) node;
+        Object value = u.startsWith("{") ? json(u) : NOT_JSON;
+        if (value == NOT_JSON) value = yaml(unescaped);
+        if (!(value instanceof Map<?, ?> map)) throw new ParseException("not a mapping");
         @SuppressWarnings("unchecked")
-        Map<String, Object> raw = JSON.convertValue(o, LinkedHashMap.class);
+        Map<String, Object> raw = (Map<String, Object>) map;
         Object id = raw.get("id") != null ? raw.get("id") : raw.get("request_id");
-        JsonNode command = o.get("command");
-        JsonNode user = o.get("user");
-        return new Request(
-                command == null || command.isNull() ? null : command.isValueNode() ? command.asText() : command.toString(),
-                id, raw.get("args"), raw.get("pid"),
-                user == null || user.isNull() ? null : user.asText(), raw);
+        return new Request(FlatJson.text(raw.get("command")), id, raw.get("args"), raw.get("pid"),
+                scalarText(raw.get("user")), raw);
     }
 
-    private static JsonNode json(String text) {
+    /** A scalar's text; "" for a mapping or list (as the tree model's asText()); null for null. */
+    private static String scalarText(Object value) {
+        return value instanceof Map || value instanceof List ? "" : FlatJson.text(value);
+    }
+
+    /** JSON text's value (a flat object without Jackson), or {@link #NOT_JSON}. */
+    private static Object json(String text) {
+        Map<String, Object> flat = FlatJson.read(text);
+        if (flat != null) return flat;
         try {
-            return JSON.readTree(text);
-        } catch (JsonProcessingException e) {
-            return null;
+            return Json.readJson(text);
+        } catch (IOException e) {
+            return NOT_JSON;
         }
     }
 
-    private static JsonNode yaml(String text) throws ParseException {
+    /**
+     * YAML text's value, or null if it is not YAML. Text without ':', '{' or '?' cannot be a
+     * mapping (block mappings need "key:" or "? key", flow mappings braces), so it is refused
+     * without loading the YAML parser: garbage on the control socket costs next to nothing.
+     */
+    private static Object yaml(String text) throws ParseException {
         if (text.contains("!ruby/") || text.contains("!!")) throw new ParseException("typed YAML is not accepted");
+        if (text.indexOf(':') < 0 && text.indexOf('{') < 0 && text.indexOf('?') < 0) return null;
         try {
-            return Yaml.MAPPER.readTree(text);
-        } catch (JsonProcessingException | RuntimeException e) {
+            return Json.readYaml(text);
+        } catch (IOException | RuntimeException e) {
             return null;
         }
     }
@@ -130,22 +133,28 @@ public final class WireCodec {
     }
 
     private static String line(Map<String, Object> m) {
-        try {
-            return escape(JSON.writeValueAsString(m)) + "\n";
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        String json = FlatJson.write(m);
+        return escape(json != null ? json : Json.write(m)) + "\n";
     }
 
     /** Decodes a reply line (ours in JSON, or einhorn's escaped YAML). */
     public static Reply decodeReply(String line) throws ParseException {
         String text = unescape(line.endsWith("\r") ? line.substring(0, line.length() - 1) : line);
-        JsonNode node = text.strip().startsWith("{") ? json(text.strip()) : null;
-        if (node == null) node = yaml(text);
-        if (node == null || !node.isObject()) throw new ParseException("reply is not a mapping: " + line);
-        JsonNode id = node.get("request_id");
-        return new Reply(node.path("message").asText(""),
-                id == null || id.isNull() ? null : JSON.convertValue(id, Object.class),
-                node.path("wait").asBoolean(false), node.path("ok").asBoolean(true), text);
+        Object value = text.strip().startsWith("{") ? json(text.strip()) : NOT_JSON;
+        if (value == NOT_JSON) value = yaml(text);
+        if (!(value instanceof Map<?, ?> m)) throw new ParseException("reply is not a mapping: " + line);
+        String message = m.get("message") == null ? "" : scalarText(m.get("message"));
+        return new Reply(message, m.get("request_id"), bool(m.get("wait"), false), bool(m.get("ok"), true), text);
+    }
+
+    /** The tree model's asBoolean(dflt): a boolean, "true"/"false", a whole number (non-zero), else dflt. */
+    private static boolean bool(Object value, boolean dflt) {
+        if (value instanceof Boolean b) return b;
+        if (value instanceof String s) {
+            String t = s.trim();
+            return t.equals("true") || (!t.equals("false") && dflt);
+        }
+        if (value instanceof Integer || value instanceof Long) return ((Number) value).longValue() != 0;
+        return dflt;
     }
 }

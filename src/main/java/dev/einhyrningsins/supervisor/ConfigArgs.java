@@ -2,9 +2,8 @@ package dev.einhyrningsins.supervisor;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.einhyrningsins.json.FlatJson;
+import dev.einhyrningsins.json.Json;
 import java.io.IOException;
 import java.util.AbstractMap.SimpleEntry;
 import java.util.ArrayList;
@@ -26,11 +25,6 @@ final class ConfigArgs {
 
     private static final Pattern KEY_VALUE = Pattern.compile("(?s):?[A-Za-z_][-A-Za-z0-9_]*=.*");
 
-    /** SnakeYAML is loaded only when a YAML-form config arrives: start-up time matters. */
-    private static final class Yaml {
-        static final ObjectMapper MAPPER = new ObjectMapper(new YAMLFactory());
-    }
-
     private ConfigArgs() {}
 
     static Parsed parse(List<String> args) {
@@ -51,7 +45,7 @@ final class ConfigArgs {
             return problem("Could not parse argument: typed YAML (!ruby/..., !!...) is not accepted");
         }
         if (text.isBlank()) return problem("Must pass in a YAML-encoded hash or KEY=VALUE arguments");
-        try (JsonParser p = Yaml.MAPPER.createParser(text)) {
+        try (JsonParser p = Json.yamlParser(text)) { // SnakeYAML is loaded only when a YAML-form config arrives
             JsonToken t = p.nextToken();
             if (t == null) return problem("Must pass in a YAML-encoded hash or KEY=VALUE arguments");
             if (t != JsonToken.START_OBJECT) return problem("Parsed argument is a " + rubyClass(t) + ", not a hash");
@@ -59,9 +53,7 @@ final class ConfigArgs {
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String key = p.currentName();
                 p.nextToken();
-                JsonNode value = p.readValueAsTree();
-                entries.add(new SimpleEntry<>(key, value == null || value.isNull() ? null
-                        : value.isValueNode() ? value.asText() : value.toString()));
+                entries.add(new SimpleEntry<>(key, FlatJson.text(Json.readValue(p))));
             }
             if (p.nextToken() != null) return problem("Could not parse argument. Must be a single YAML-encoded hash");
             return new Parsed(List.copyOf(entries), null);

@@ -1,0 +1,130 @@
+package dev.einhyrningsins.json;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The streaming reader and writer give what jackson-databind's tree model gave before them
+ * (readTree + convertValue, writeValueAsString, asText/toString): clients and tests depend on
+ * the exact text, so the object mapper is the reference here.
+ */
+class JsonTest {
+    static final ObjectMapper MAPPER = new ObjectMapper();
+    static final ObjectMapper PRETTY = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+    static final List<String> JSON_TEXTS = List.of(
+            "{\"command\":\"worker:ack\",\"pid\":1234}",
+            "{\"id\":7,\"command\":\"signal\",\"args\":[\"HUP\",\"50%\"],\"user\":\"me\"}",
+            "{\"a\":2147483647,\"b\":2147483648,\"c\":9223372036854775808,\"d\":-1.5,\"e\":1e300,\"f\":0.1,\"g\":1E2}",
+            "{\"nested\":{\"x\":[1,[2,{}],null,true,false],\"y\":{\"z\":\"\\u00e9\\n\\t\\\"\\\\/\"}}}",
+            "{\"dup\":1,\"other\":2,\"dup\":3}",
+            "{\"command\":\"state\"} trailing garbage",
+            "[1,2,3]", "\"just a string\"", "42", "-0.0", "null", "true",
+            "{\"command\":{\"not\":\"a string\"},\"user\":[1,2]}");
+
+    static final List<String> YAML_TEXTS = List.of(
+            "---\ncommand: worker:ack\npid: 4242\n",
+            "---\nid: 3\ncommand: signal\nargs:\n- HUP\n- 50%\nuser: me\n",
+            "request_id: 7\ncommand: upgrade\n",
+            "{seconds: 2, max_unacked: 4, ack_timeout: 1.5, verbosity: ~, flag: true, name: 'x y'}",
+            "---\n:seconds: 2\n:signal_timeout: \n",
+            "a: [1, 2.5, {b: c}]\nn: 12345678901234567890\n",
+            "- a\n- b\n", "plain scalar", "42", "3.25", "");
+
+    @Test
+    void jsonReadsAsTheTreeModelConvertsIt() throws Exception {
+        for (String text : JSON_TEXTS) {
+            assertThat(Json.readJson(text)).as(text).isEqualTo(treeValue(MAPPER, text));
+            assertThat(types(Json.readJson(text))).as(text).isEqualTo(types(treeValue(MAPPER, text)));
+        }
+    }
+
+    @Test
+    void yamlReadsAsTheTreeModelConvertsIt() throws Exception {
+        for (String text : YAML_TEXTS) {
+            assertThat(Json.readYaml(text)).as(text).isEqualTo(treeValue(YAML, text));
+            assertThat(types(Json.readYaml(text))).as(text).isEqualTo(types(treeValue(YAML, text)));
+        }
+    }
+
+    @Test
+    void notJsonIsAnIOException() {
+        for (String bad : List.of("{\"command\": ", "{command: state}", "hello", "{\"a\":1,}")) {
+            assertThatThrownBy(() -> Json.readJson(bad)).as(bad).isInstanceOf(IOException.class);
+        }
+    }
+
+    @Test
+    void writesWhatTheObjectMapperWrites() throws Exception {
+        for (String text : JSON_TEXTS) {
+            Object value = Json.readJson(text);
+            assertThat(Json.write(value)).as(text).isEqualTo(MAPPER.writeValueAsString(value));
+            assertThat(Json.writePretty(value)).as(text).isEqualTo(PRETTY.writeValueAsString(value));
+        }
+        Map<String, Object> state = stateLike();
+        assertThat(Json.write(state)).isEqualTo(MAPPER.writeValueAsString(state));
+        assertThat(Json.writePretty(state)).isEqualTo(PRETTY.writeValueAsString(state));
+    }
+
+    @Test
+    void textIsAsTextForScalarsAndJsonForTheRest() throws Exception {
+        for (String text : JSON_TEXTS) {
+            JsonNode tree = MAPPER.readTree(text);
+            Object value = Json.readJson(text);
+            if (value instanceof Map<?, ?> m) {
+                for (Map.Entry<?, ?> e : m.entrySet()) {
+                    JsonNode node = tree.get((String) e.getKey());
+                    String expected = node.isNull() ? null : node.isValueNode() ? node.asText() : node.toString();
+                    assertThat(FlatJson.text(e.getValue())).as(text + " " + e.getKey()).isEqualTo(expected);
+                }
+            }
+        }
+        assertThat(FlatJson.text(null)).isNull();
+    }
+
+    /** A state dump's shapes: nested maps and lists, empty ones, nulls, numbers, escapes. */
+    static Map<String, Object> stateLike() {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("pid", 4242L);
+        s.put("command_name", null);
+        s.put("program", List.of("python3", "worker.py", "--name=\"x\"\t\u00e9\u0001"));
+        s.put("sockets", List.of(Map.of("fd", 3), new LinkedHashMap<>()));
+        s.put("workers", new ArrayList<>());
+        s.put("config", new LinkedHashMap<>(Map.of("seconds", "1.5")));
+        s.put("stopping", false);
+        s.put("big", BigInteger.TEN.pow(30));
+        s.put("ratio", 0.25);
+        s.put("nested", Arrays.asList(List.of(), List.of(1, 2), null));
+        return s;
+    }
+
+    static Object treeValue(ObjectMapper mapper, String text) throws IOException {
+        JsonNode tree = mapper.readTree(text);
+        return tree == null || tree.isMissingNode() ? null : MAPPER.convertValue(tree, Object.class);
+    }
+
+    /** The value with every scalar replaced by its class name, so Integer 1 and Long 1 differ. */
+    static Object types(Object value) {
+        if (value instanceof Map<?, ?> m) {
+            Map<Object, Object> t = new LinkedHashMap<>();
+            m.forEach((k, v) -> t.put(k, types(v)));
+            return t;
+        }
+        if (value instanceof List<?> l) return l.stream().map(JsonTest::types).toList();
+        return value == null ? "null" : value.getClass().getSimpleName();
+    }
+}
