@@ -8,8 +8,9 @@
 # so it works while Maven itself runs on an older JDK. Run by hand, it uses JAVA_HOME.
 #
 # Steps: jlink (MODULES, measured with jdeps; see ImageIT) -> launchers, jar, man pages,
-# docs -> training run that writes the AOT cache lib/einhyrningsins.aot (a real supervisor
-# with two workers, queried and stopped) -> tarball einhyrningsins-VERSION-linux-ARCH.tar.gz.
+# docs -> training runs that write the AOT caches lib/einhyrningsins.aot (a real supervisor
+# with two workers, queried and stopped) and lib/ctl.aot (a ctl against it) -> tarball
+# einhyrningsins-VERSION-linux-ARCH.tar.gz.
 set -eu
 
 if [ $# -ne 4 ]; then
@@ -59,8 +60,9 @@ install -m 644 "$basedir/README.md" "$basedir/LICENSE" "$image/share/doc/einhyrn
 
 # 3. Training run: the AOT cache (JDK 25, JEP 483/514/515) holds the classes loaded and
 #    linked, and method profiles, of a real run. One-step: -XX:AOTCacheOutput writes it
-#    when the JVM exits. Both launchers read lib/einhyrningsins.aot. The supervisor is run
-#    through its launcher so the cache is made with exactly the launcher's JVM options.
+#    when the JVM exits. The supervisor reads lib/einhyrningsins.aot, ctl lib/ctl.aot (all of
+#    a cache's classes are loaded at start-up: ctl's own is a fraction of the supervisor's).
+#    Both are run through the launchers, so the caches are made with the launchers' options.
 train_dir=$(mktemp -d "${TMPDIR:-/tmp}/einhyrningsins-train.XXXXXX")
 sup_pid=
 cleanup() {
@@ -102,6 +104,10 @@ until [ -S "$sock" ] && [ -s "$train_dir/pid" ]; do
     [ "$(now_ms)" -lt "$deadline" ] || fail "no control socket at $sock after 30 s"
     sleep 0.05
 done
+# ctl's own cache (lib/ctl.aot, chosen by the launcher for `ctl`): one typical ctl run
+EINHYRNINGSINS_JAVA_OPTS="-XX:AOTCacheOutput=$image/lib/ctl.aot" \
+    "$image/bin/einhyrningsinsctl" -d "$sock" -e "ehlo; state" >"$train_dir/ctl-train.log" 2>&1 \
+    || fail "einhyrningsinsctl -e 'ehlo; state' (training ctl's cache) failed"
 "$image/bin/einhyrningsinsctl" -d "$sock" -e "ehlo; state; inc; dec; help" >"$train_dir/ctl.log" 2>&1 \
     || fail "einhyrningsinsctl -e 'ehlo; state; inc; dec; help' failed"
 "$image/bin/einhyrningsinsctl" -d "$sock" --json -e state >>"$train_dir/ctl.log" 2>&1 \
@@ -113,8 +119,9 @@ wait "$sup_pid" || status=$?
 sup_pid=
 [ "$status" -eq 0 ] || fail "supervisor exited $status after TERM"
 [ -s "$image/lib/einhyrningsins.aot" ] || fail "no AOT cache written"
+[ -s "$image/lib/ctl.aot" ] || fail "no AOT cache written for ctl"
 [ ! -e "$sock" ] || fail "control socket left behind"
-say "AOT cache $(wc -c <"$image/lib/einhyrningsins.aot") bytes"
+say "AOT caches: supervisor $(wc -c <"$image/lib/einhyrningsins.aot") bytes, ctl $(wc -c <"$image/lib/ctl.aot") bytes"
 
 # 4. Tarball with top directory einhyrningsins-VERSION/ (GNU tar; owner-neutral).
 tar -C "$build" --sort=name --owner=0 --group=0 --numeric-owner \
