@@ -30,6 +30,7 @@
 #include <sys/prctl.h>
 #include <linux/prctl.h>
 #include <sys/resource.h>
+#include <malloc.h>
 
 /* GNU extension (glibc >= 2.34), hidden behind __USE_GNU in <spawn.h>. */
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *__file_actions,

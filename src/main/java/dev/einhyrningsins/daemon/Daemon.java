@@ -67,6 +67,7 @@ public final class Daemon {
             RealOs.Setup setup = new RealOs.Setup(o.program(), env, listeners.fds(), names, o.commandSocketAsFd(),
                     o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, pid);
             RealOs realOs = new RealOs(children, loop::channel, loop::post, log, setup);
+            realOs.listen(Settle.memory(log));
             if (notifier != null) {
                 realOs.listen(notifier);
                 if (notifier.watchdogIntervalNanos() > 0) loop.every(notifier.watchdogIntervalNanos(), notifier::watchdog);

@@ -34,6 +34,17 @@ public final class Processes {
     }
 
     /**
+     * {@code malloc_trim(0)}: hands the C heap's free memory back to the OS. glibc keeps what
+     * a thread freed in that thread's arena, so the scratch memory of start-up (the JIT
+     * compilers', the downcall linker's) stays resident unless trimmed.
+     *
+     * @return true if memory was released
+     */
+    public static boolean trimNativeHeap() {
+        return Libc.malloc_trim(0) == 1;
+    }
+
+    /**
      * {@code kill(pid, signal)}; a negative pid signals the process group {@code -pid}.
      *
      * @return false if no such process (ESRCH)
