@@ -16,8 +16,9 @@ import static dev.einhyrningsins.posix.Downcall.failure;
 /**
  * {@code poll(2)} over a caller's fds plus a wake-up eventfd that any thread may write.
  * One thread waits ({@link #await}); others {@link #wake} it. The pollfd buffer and the
- * error slot are reused, so a wake-up allocates no native memory. After {@link #close},
- * {@code wake} does nothing: a late signal handler never writes to a closed (or reused) fd.
+ * error slot are reused and filled by offset: a wait allocates no native memory and no
+ * slice per fd. After {@link #close}, {@code wake} does nothing: a late signal handler never
+ * writes to a closed (or reused) fd.
  */
 public final class Poller implements AutoCloseable {
     public static final short IN = (short) Libc.POLLIN();
@@ -29,6 +30,11 @@ public final class Poller implements AutoCloseable {
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT));
     private static final Downcall POLL = Downcall.of("poll",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT));
+
+    private static final long SIZE = pollfd.sizeof();
+    private static final long FD = pollfd.fd$offset();
+    private static final long EVENTS = pollfd.events$offset();
+    private static final long REVENTS = pollfd.revents$offset();
 
     private final Arena arena = Arena.ofAuto();
     private final MemorySegment state = captureState(arena);
@@ -92,20 +98,21 @@ public final class Poller implements AutoCloseable {
             throw failure("poll", state);
         }
         for (int i = 0; i < n; i++) {
-            revents[i] = ready > 0 ? pollfd.revents(pollfd.asSlice(pollfds, i + 1L)) : 0;
+            revents[i] = ready > 0 ? pollfds.get(ValueLayout.JAVA_SHORT, (i + 1L) * SIZE + REVENTS) : 0;
         }
-        boolean woken = ready > 0 && pollfd.revents(pollfd.asSlice(pollfds, 0)) != 0;
+        boolean woken = ready > 0 && pollfds.get(ValueLayout.JAVA_SHORT, REVENTS) != 0;
         if (woken) {
             drain();
         }
         return woken;
     }
 
+    /** Fills pollfd {@code index} by offset (a slice per fd would be garbage on every wake-up). */
     private void set(long index, int fd, short events) {
-        MemorySegment slot = pollfd.asSlice(pollfds, index);
-        pollfd.fd(slot, fd);
-        pollfd.events(slot, events);
-        pollfd.revents(slot, (short) 0);
+        long at = index * SIZE;
+        pollfds.set(ValueLayout.JAVA_INT, at + FD, fd);
+        pollfds.set(ValueLayout.JAVA_SHORT, at + EVENTS, events);
+        pollfds.set(ValueLayout.JAVA_SHORT, at + REVENTS, (short) 0);
     }
 
     /** Resets the eventfd counter: reads until EAGAIN. */
