@@ -1,6 +1,6 @@
 package dev.einhyrningsins.control;
 
-import dev.einhyrningsins.json.FlatJson;
+import dev.einhyrningsins.json.PlainJson;
 import dev.einhyrningsins.json.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -40,18 +40,18 @@ public final class WireCodec {
         @SuppressWarnings("unchecked")
         Map<String, Object> raw = (Map<String, Object>) map;
         Object id = raw.get("id") != null ? raw.get("id") : raw.get("request_id");
-        return new Request(FlatJson.text(raw.get("command")), id, raw.get("args"), raw.get("pid"),
+        return new Request(PlainJson.text(raw.get("command")), id, raw.get("args"), raw.get("pid"),
                 scalarText(raw.get("user")), raw);
     }
 
     /** A scalar's text; "" for a mapping or list (as the tree model's asText()); null for null. */
     private static String scalarText(Object value) {
-        return value instanceof Map || value instanceof List ? "" : FlatJson.text(value);
+        return value instanceof Map || value instanceof List ? "" : PlainJson.text(value);
     }
 
     /** JSON text's value (a flat object without Jackson), or {@link #NOT_JSON}. */
     private static Object json(String text) {
-        Map<String, Object> flat = FlatJson.read(text);
+        Map<String, Object> flat = PlainJson.read(text);
         if (flat != null) return flat;
         try {
             return Json.readJson(text);
@@ -133,7 +133,7 @@ public final class WireCodec {
     }
 
     private static String line(Map<String, Object> m) {
-        String json = FlatJson.write(m);
+        String json = PlainJson.write(m);
         return escape(json != null ? json : Json.write(m)) + "\n";
     }
 

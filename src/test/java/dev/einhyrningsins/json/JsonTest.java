@@ -89,11 +89,11 @@ class JsonTest {
                 for (Map.Entry<?, ?> e : m.entrySet()) {
                     JsonNode node = tree.get((String) e.getKey());
                     String expected = node.isNull() ? null : node.isValueNode() ? node.asText() : node.toString();
-                    assertThat(FlatJson.text(e.getValue())).as(text + " " + e.getKey()).isEqualTo(expected);
+                    assertThat(PlainJson.text(e.getValue())).as(text + " " + e.getKey()).isEqualTo(expected);
                 }
             }
         }
-        assertThat(FlatJson.text(null)).isNull();
+        assertThat(PlainJson.text(null)).isNull();
     }
 
     /** A state dump's shapes: nested maps and lists, empty ones, nulls, numbers, escapes. */

@@ -4,15 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The Jackson-free codec of flat lines reads and writes exactly what {@link Json} does, or declines. */
-class FlatJsonTest {
+/** The Jackson-free codec reads and writes exactly what {@link Json} does, or declines. */
+class PlainJsonTest {
 
     static final List<String> ACCEPTED = List.of(
             "{\"command\":\"worker:ack\",\"pid\":1234}",
@@ -35,7 +34,7 @@ class FlatJsonTest {
     @Test
     void acceptsWhatJsonReadsTheSameWay() throws IOException {
         for (String text : ACCEPTED) {
-            Map<String, Object> flat = FlatJson.read(text);
+            Map<String, Object> flat = PlainJson.read(text);
             assertThat(flat).as(text).isNotNull().isEqualTo(Json.readJson(text));
             assertThat(JsonTest.types(flat)).as(text).isEqualTo(JsonTest.types(Json.readJson(text)));
         }
@@ -44,7 +43,7 @@ class FlatJsonTest {
     @Test
     void declinesWhatItDoesNotHandleForJsonToDecide() {
         for (String text : DECLINED) {
-            assertThat(FlatJson.read(text)).as(text).isNull();
+            assertThat(PlainJson.read(text)).as(text).isNull();
         }
     }
 
@@ -64,7 +63,7 @@ class FlatJsonTest {
                 }
             }
             String text = b.toString();
-            Map<String, Object> flat = FlatJson.read(text);
+            Map<String, Object> flat = PlainJson.read(text);
             if (flat == null) continue;
             accepted++;
             assertThat(flat).as(text).isEqualTo(Json.readJson(text));
@@ -76,39 +75,58 @@ class FlatJsonTest {
     @Test
     void writesWhatJsonWrites() throws IOException {
         Random random = new Random(2);
-        for (int n = 0; n < 2_000; n++) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            for (int k = random.nextInt(5); k > 0; k--) {
-                Object v = switch (random.nextInt(6)) {
-                    case 0 -> randomString(random);
-                    case 1 -> random.nextInt();
-                    case 2 -> random.nextLong();
-                    case 3 -> random.nextBoolean();
-                    case 4 -> null;
-                    default -> new ArrayList<>(Arrays.asList(randomString(random), random.nextInt(100), null));
-                };
-                m.put(randomString(random), v);
+        for (int n = 0; n < 3_000; n++) {
+            Object value = randomValue(random, 0);
+            String compact = PlainJson.write(value);
+            assertThat(compact).isEqualTo(Json.write(value));
+            assertThat(PlainJson.writePretty(value)).isEqualTo(Json.writePretty(value));
+            if (value instanceof Map<?, ?> m && m.values().stream().noneMatch(v -> v instanceof Map)) {
+                Map<String, Object> read = PlainJson.read(compact);
+                if (read != null) assertThat(read).isEqualTo(Json.readJson(compact));
             }
-            String flat = FlatJson.write(m);
-            assertThat(flat).isEqualTo(Json.write(m));
-            assertThat(FlatJson.read(flat)).isEqualTo(Json.readJson(flat));
         }
+        Map<String, Object> state = JsonTest.stateLike();
+        state.remove("big");
+        state.remove("ratio");
+        assertThat(PlainJson.writePretty(state)).isEqualTo(Json.writePretty(state));
     }
 
     @Test
-    void declinesToWriteWhatIsNotFlat() {
-        assertThat(FlatJson.write(Map.of("a", Map.of()))).isNull();
-        assertThat(FlatJson.write(Map.of("a", 1.5))).isNull();
-        assertThat(FlatJson.write(Map.of("a", List.of(List.of())))).isNull();
+    void declinesToWriteWhatIsNotPlain() {
+        assertThat(PlainJson.write(Map.of("a", 1.5))).isNull();
+        assertThat(PlainJson.writePretty(List.of(Map.of("a", java.math.BigInteger.ONE)))).isNull();
+        assertThat(PlainJson.write(new byte[1])).isNull();
+    }
+
+    /** Nested maps and lists (empty ones too) of every scalar plain JSON writes. */
+    static Object randomValue(Random random, int depth) {
+        int kind = random.nextInt(depth > 3 ? 5 : 7);
+        return switch (kind) {
+            case 0 -> randomString(random);
+            case 1 -> random.nextInt();
+            case 2 -> random.nextLong();
+            case 3 -> random.nextBoolean();
+            case 4 -> null;
+            case 5 -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                for (int k = random.nextInt(4); k > 0; k--) m.put(randomString(random), randomValue(random, depth + 1));
+                yield m;
+            }
+            default -> {
+                List<Object> l = new ArrayList<>();
+                for (int k = random.nextInt(4); k > 0; k--) l.add(randomValue(random, depth + 1));
+                yield l;
+            }
+        };
     }
 
     @Test
     void textIsTheScalarOrTheJson() {
-        assertThat(FlatJson.text(null)).isNull();
-        assertThat(FlatJson.text("state")).isEqualTo("state");
-        assertThat(FlatJson.text(12)).isEqualTo("12");
-        assertThat(FlatJson.text(true)).isEqualTo("true");
-        assertThat(FlatJson.text(List.of("a", 1))).isEqualTo("[\"a\",1]");
+        assertThat(PlainJson.text(null)).isNull();
+        assertThat(PlainJson.text("state")).isEqualTo("state");
+        assertThat(PlainJson.text(12)).isEqualTo("12");
+        assertThat(PlainJson.text(true)).isEqualTo("true");
+        assertThat(PlainJson.text(List.of("a", 1))).isEqualTo("[\"a\",1]");
     }
 
     /** Every character class Jackson escapes differently: controls, quote, backslash, slash, DEL, non-ASCII. */

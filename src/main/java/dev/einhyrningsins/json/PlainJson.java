@@ -6,50 +6,66 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The control protocol's own lines — one JSON object of strings, whole numbers, booleans,
- * nulls and lists of those — read and written without Jackson. A cold JVM (every
- * {@code ctl}, and {@code java -jar} above all, where nothing is in an AOT cache) spends
- * tens of milliseconds loading, verifying and initialising jackson-core's factory, parser and
- * generator for one request line and one reply; this takes microseconds. The text and values
- * are exactly {@link Json}'s for everything accepted here, and anything else (nested objects,
- * fractions, exponents, numbers beyond a long, anything that is not strict JSON) is left to
- * {@link Json}: {@link #read} and {@link #write} then return null.
+ * JSON without Jackson, for what the supervisor and {@code ctl} exchange every time: writes
+ * plain values — maps, lists, strings, Integer and Long, booleans, null — compact or indented
+ * exactly as {@link Json} (Jackson's generator and default pretty printer) does, and reads the
+ * protocol's flat lines (one object of strings, whole numbers, booleans, nulls and lists of
+ * those). A cold JVM (every {@code ctl}, and {@code java -jar} above all, where nothing is in
+ * an AOT cache) spends tens of milliseconds loading, verifying and initialising jackson-core
+ * for one request line and one reply; this takes microseconds. Anything else (fractions,
+ * numbers beyond a long, nested objects on the way in, anything that is not strict JSON) is
+ * left to {@link Json}: {@link #read}, {@link #write} and {@link #writePretty} return null.
  */
-public final class FlatJson {
+public final class PlainJson {
     private static final char[] HEX = "0123456789ABCDEF".toCharArray();
 
-    private FlatJson() {}
+    private PlainJson() {}
 
-    /**
-     * Compact JSON of {@code object}, as {@link Json#write} writes it; null if a value is not
-     * a String, Integer, Long, Boolean, null, or a list of those.
-     */
-    public static String write(Map<String, ?> object) {
+    /** Compact JSON of {@code value}, as {@link Json#write} writes it; null if it is not plain. */
+    public static String write(Object value) {
         StringBuilder b = new StringBuilder(64);
-        b.append('{');
-        boolean first = true;
-        for (Map.Entry<String, ?> e : object.entrySet()) {
-            if (!first) b.append(',');
-            first = false;
-            string(b, e.getKey());
-            b.append(':');
-            Object v = e.getValue();
-            if (v instanceof List<?> l) {
-                b.append('[');
-                for (int i = 0; i < l.size(); i++) {
-                    if (i > 0) b.append(',');
-                    if (!scalar(b, l.get(i))) return null;
-                }
-                b.append(']');
-            } else if (!scalar(b, v)) {
-                return null;
-            }
-        }
-        return b.append('}').toString();
+        return write(b, value, -1) ? b.toString() : null;
     }
 
-    private static boolean scalar(StringBuilder b, Object v) {
-        if (v instanceof String s) {
+    /**
+     * Indented JSON of {@code value}, as {@link Json#writePretty} writes it (Jackson's default
+     * pretty printer: objects one entry a line, two spaces a level, {@code "key" : value};
+     * lists on one line, {@code [ a, b ]}); null if it is not plain.
+     */
+    public static String writePretty(Object value) {
+        StringBuilder b = new StringBuilder(1024);
+        return write(b, value, 0) ? b.toString() : null;
+    }
+
+    /** Appends {@code v}; {@code level} is the object nesting when indenting, -1 for compact. */
+    private static boolean write(StringBuilder b, Object v, int level) {
+        boolean pretty = level >= 0;
+        if (v instanceof Map<?, ?> m) {
+            b.append('{');
+            boolean first = true;
+            for (Map.Entry<?, ?> e : m.entrySet()) {
+                if (!first) b.append(',');
+                first = false;
+                if (pretty) newline(b, level + 1);
+                string(b, String.valueOf(e.getKey()));
+                b.append(pretty ? " : " : ":");
+                if (!write(b, e.getValue(), pretty ? level + 1 : -1)) return false;
+            }
+            if (pretty) {
+                if (m.isEmpty()) b.append(' ');
+                else newline(b, level);
+            }
+            b.append('}');
+        } else if (v instanceof List<?> l) {
+            b.append('[');
+            if (pretty) b.append(' ');
+            for (int i = 0; i < l.size(); i++) {
+                if (i > 0) b.append(pretty ? ", " : ",");
+                if (!write(b, l.get(i), level)) return false;
+            }
+            if (pretty && !l.isEmpty()) b.append(' ');
+            b.append(']');
+        } else if (v instanceof String s) {
             string(b, s);
         } else if (v instanceof Integer || v instanceof Long || v instanceof Boolean || v == null) {
             b.append(v);
@@ -57,6 +73,11 @@ public final class FlatJson {
             return false;
         }
         return true;
+    }
+
+    private static void newline(StringBuilder b, int level) {
+        b.append('\n');
+        for (int i = 0; i < level; i++) b.append("  ");
     }
 
     /** A JSON string, escaped as Jackson escapes it: quote, backslash and control characters only. */
@@ -86,11 +107,14 @@ public final class FlatJson {
 
     /**
      * A value as text, as the tree model's {@code asText()} gives a scalar and {@code toString()}
-     * a mapping or list (compact JSON, through {@link Json}); null for null.
+     * a mapping or list (compact JSON); null for null.
      */
     public static String text(Object value) {
         if (value == null) return null;
-        if (value instanceof Map || value instanceof List) return Json.write(value);
+        if (value instanceof Map || value instanceof List) {
+            String json = write(value);
+            return json != null ? json : Json.write(value);
+        }
         return value.toString();
     }
 
