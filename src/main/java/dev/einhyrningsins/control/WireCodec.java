@@ -60,19 +60,42 @@ public final class WireCodec {
         }
     }
 
-    /**
-     * YAML text's value, or null if it is not YAML. Text without ':', '{' or '?' cannot be a
-     * mapping (block mappings need "key:" or "? key", flow mappings braces), so it is refused
-     * without loading the YAML parser: garbage on the control socket costs next to nothing.
-     */
+    /** YAML text's value, or null if it is not YAML or cannot be a mapping ({@link #mayBeMapping}). */
     private static Object yaml(String text) throws ParseException {
         if (text.contains("!ruby/") || text.contains("!!")) throw new ParseException("typed YAML is not accepted");
-        if (text.indexOf(':') < 0 && text.indexOf('{') < 0 && text.indexOf('?') < 0) return null;
+        if (!mayBeMapping(text)) return null;
         try {
             return Json.readYaml(text);
         } catch (IOException | RuntimeException e) {
             return null;
         }
+    }
+
+    /**
+     * Whether YAML text can be a mapping at all: some key ends with ':' and a blank (or the end
+     * of the text), or a line starts (after blanks, or after "---") with '{' (a flow mapping) or
+     * '?' (a complex key). Anything else is a scalar, a list or no YAML, and is refused without
+     * the YAML parser: garbage on the control socket costs next to nothing, while einhorn's and
+     * go-einhorn's requests ("command: ehlo") and flow mappings ({command: ehlo}) are parsed.
+     */
+    static boolean mayBeMapping(String text) {
+        int n = text.length();
+        for (int i = text.indexOf(':'); i >= 0; i = text.indexOf(':', i + 1)) {
+            if (i + 1 == n || Character.isWhitespace(text.charAt(i + 1))) return true;
+        }
+        int i = 0;
+        while (i < n) {
+            while (i < n && (text.charAt(i) == ' ' || text.charAt(i) == '\t')) i++;
+            if (text.startsWith("---", i)) {
+                i += 3;
+                while (i < n && (text.charAt(i) == ' ' || text.charAt(i) == '\t')) i++;
+            }
+            if (i < n && (text.charAt(i) == '{' || text.charAt(i) == '?')) return true;
+            int eol = text.indexOf('\n', i);
+            if (eol < 0) return false;
+            i = eol + 1;
+        }
+        return false;
     }
 
     /** Decodes every %XX escape (einhorn itself only produces %25 and %0A). */

@@ -3,8 +3,10 @@ package dev.einhyrningsins.control;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.einhyrningsins.json.Json;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class WireCodecTest {
@@ -53,6 +55,30 @@ class WireCodecTest {
         }
         byte[] notUtf8 = {(byte) 0xff, (byte) 0xfe, '{', (byte) 0xc3, '\n'};
         assertThatThrownBy(() -> WireCodec.decode(notUtf8)).isInstanceOf(WireCodec.ParseException.class);
+    }
+
+    @Test
+    void onlyTextThatCanBeAMappingGoesToTheYamlParser() throws Exception {
+        for (String mapping : List.of("a: b", "a:", "---\na: 1\n", "x\n  a:\tb", "{a}", "  {a, b}", "--- {a}", "? a\n",
+                "[1]\n{a: b}", "key: {a}")) {
+            assertThat(WireCodec.mayBeMapping(mapping)).as(mapping).isTrue();
+        }
+        for (String notMapping : List.of("", "hello there", "key:value", "a:b:c", "x{a}", "- a\n- b", "[1, {a}]",
+                "12:30", "http://example.com", "x?y")) {
+            assertThat(WireCodec.mayBeMapping(notMapping)).as(notMapping).isFalse();
+            assertThat(yamlMapping(notMapping)).as("the YAML parser agrees: %s", notMapping).isFalse();
+        }
+        // what the YAML parser makes of the mappings: the request's fields, or no command
+        assertThat(decode("{command: ehlo, id: 3}").command()).isEqualTo("ehlo");
+        assertThat(decode("? a").command()).isNull();
+    }
+
+    static boolean yamlMapping(String text) {
+        try {
+            return Json.readYaml(text) instanceof Map;
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     @Test
