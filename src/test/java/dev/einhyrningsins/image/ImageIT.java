@@ -144,7 +144,7 @@ class ImageIT {
 
     @Test
     void versionAndHelpAreCleanAndTheAotCacheIsUsable() throws Exception {
-        // AOTMode=on: the JVM refuses to start if it cannot use lib/einhyrningsins.aot
+        // AOTMode=on: the JVM refuses to start if it cannot use lib/einhyrningsins.aot (lib/ctl.aot for ctl)
         Map<String, String> strict = Map.of("EINHYRNINGSINS_JAVA_OPTS", "-XX:AOTMode=on");
         Result v = run(dir, strict, LAUNCHER.toString(), "--version");
         assertThat(v.exit()).as("%s", v).isZero();
@@ -174,7 +174,7 @@ class ImageIT {
         for (String f : List.of("bin/einhyrningsins", "bin/einhyrningsinsctl", "bin/java")) {
             assertThat(IMAGE.resolve(f)).as(f).isExecutable();
         }
-        for (String f : List.of("lib/einhyrningsins.jar", "lib/einhyrningsins.aot", "lib/server/classes.jsa",
+        for (String f : List.of("lib/einhyrningsins.jar", "lib/einhyrningsins.aot", "lib/ctl.aot", "lib/server/classes.jsa",
                 "share/man/man1/einhyrningsins.1", "share/man/man1/einhyrningsinsctl.1",
                 "share/doc/einhyrningsins/README.md", "share/doc/einhyrningsins/LICENSE", "release")) {
             assertThat(IMAGE.resolve(f)).as(f).isRegularFile();
