@@ -13,13 +13,19 @@ import java.util.Map;
  * lowest slot no live worker holds (EINHORN_CHILD_INDEX), so no two live workers share one.
  */
 final class WorkerPool {
+    // Written out: Comparator.comparing and its kin spin their lambdas at run time (the AOT
+    // cache does not keep them), a few ms of every start.
     /** The order in which surplus workers go: unacked first, then older generations, then the highest slot. */
-    static final Comparator<Worker> SURPLUS_ORDER = Comparator.comparing(Worker::acked)
-            .thenComparingInt((Worker w) -> w.generation)
-            .thenComparing(Comparator.comparingInt((Worker w) -> w.slot).reversed());
+    static final Comparator<Worker> SURPLUS_ORDER = (a, b) -> {
+        int c = Boolean.compare(a.acked(), b.acked());
+        if (c == 0) c = Integer.compare(a.generation, b.generation);
+        return c != 0 ? c : Integer.compare(b.slot, a.slot);
+    };
     /** The order in which an upgrade retires old workers: oldest generation, then oldest spawn. */
-    static final Comparator<Worker> OLDEST_FIRST = Comparator.comparingInt((Worker w) -> w.generation)
-            .thenComparingLong(w -> w.spawnedAt);
+    static final Comparator<Worker> OLDEST_FIRST = (a, b) -> {
+        int c = Integer.compare(a.generation, b.generation);
+        return c != 0 ? c : Long.compare(a.spawnedAt, b.spawnedAt);
+    };
 
     private final Map<Integer, Worker> byPid = new LinkedHashMap<>();
     private final BitSet slots = new BitSet();
