@@ -83,8 +83,12 @@ public final class PlainJson {
     /** A JSON string, escaped as Jackson escapes it: quote, backslash and control characters only. */
     private static void string(StringBuilder b, String s) {
         b.append('"');
+        int run = 0; // start of the characters not yet appended, copied in one go
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
+            if (c >= 0x20 && c != '"' && c != '\\') continue;
+            b.append(s, run, i);
+            run = i + 1;
             switch (c) {
                 case '"' -> b.append("\\\"");
                 case '\\' -> b.append("\\\\");
@@ -93,16 +97,10 @@ public final class PlainJson {
                 case '\n' -> b.append("\\n");
                 case '\f' -> b.append("\\f");
                 case '\r' -> b.append("\\r");
-                default -> {
-                    if (c < 0x20) {
-                        b.append("\\u00").append(HEX[c >> 4]).append(HEX[c & 0xf]);
-                    } else {
-                        b.append(c);
-                    }
-                }
+                default -> b.append("\\u00").append(HEX[c >> 4]).append(HEX[c & 0xf]);
             }
         }
-        b.append('"');
+        b.append(s, run, s.length()).append('"');
     }
 
     /**
