@@ -32,7 +32,7 @@ public class FootprintBench {
     static final Path ROOT = Path.of(System.getProperty("bench.root", ".")).toAbsolutePath().normalize();
     static final int GARBAGE_LINES = 2000;
     static final int GARBAGE_CONNECTIONS = 8;
-    static final int CTL_PER_ROUND = 3;
+    static final int CTL_PER_ROUND = 5;
     /** From the last worker running to "idle": every worker acked (-m 1 s, both supervisors' default)
      *  and what einhyrningsins does once it is up (a collection and malloc_trim 10 s later) done. */
     static final long IDLE_AFTER_START_MILLIS = 15_000;
@@ -169,6 +169,7 @@ public class FootprintBench {
         try (Supervisor s = Supervisor.start(v, 4, List.of(marker.toString()), Map.of())) {
             s.awaitWorkers(4);
             Thread.sleep(IDLE_AFTER_START_MILLIS);
+            ctlState(v, s.socket); // warm-up, not counted: the page cache, a CPU woken from idle
             for (int i = 0; i < CTL_PER_ROUND; i++) ctl.add(ctlState(v, s.socket));
             rss4 = statusKb(s.pid(), "VmRSS");
             garbage(s.socket);

@@ -14,7 +14,8 @@
 #   exec → first HTTP 200 the same with examples/http_worker.py (Python 3) until a GET /
 #                         (retried while the port is not bound yet) is answered 200;
 #   ctl -e state          wall time of `einhyrningsinsctl -e state` (`java -jar … ctl`,
-#                         einhornsh) against a supervisor with 4 idle workers, 3 times;
+#                         einhornsh) against a supervisor with 4 idle workers, 5 times
+#                         after one that is not counted;
 #   RSS, 4 workers        VmRSS of that supervisor, idle (15 s after its workers started:
 #                         all acked, einhyrningsins' settling 10 s after that done);
 #   garbage growth        its VmRSS after 2,000 lines of printable garbage over 8
