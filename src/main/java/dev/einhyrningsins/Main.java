@@ -44,7 +44,8 @@ public final class Main {
             }
             case CommandLine.Parsed.Run r -> {
                 try {
-                    yield Daemon.run(r.options(), version(), System.err);
+                    if (r.options().upgradeCheck()) yield Daemon.check(r.options(), version(), System.out, System.err);
+                    yield Daemon.run(r.options(), version(), System.err, List.of(args));
                 } catch (RuntimeException | Error e) {
                     System.err.println("einhyrningsins: internal error: " + e);
                     yield 1;

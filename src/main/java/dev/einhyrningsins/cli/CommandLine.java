@@ -62,6 +62,8 @@ public final class CommandLine {
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
             new Opt("v", "verbose", null, "Log debug messages too"),
             new Opt("q", "quiet", null, "Log errors and warnings only"),
+            new Opt(null, "upgrade-check", null, "Check that this installation can take over a running supervisor "
+                    + "with these options (what reload runs before it re-executes), print one line and exit"),
             new Opt("h", "help", null, "Print this help and exit"),
             new Opt(null, "version", null, "Print the version and exit"));
 
@@ -214,6 +216,7 @@ public final class CommandLine {
         Path lockfile;
         boolean commandSocketAsFd;
         boolean listenFds;
+        boolean upgradeCheck;
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
@@ -242,6 +245,7 @@ public final class CommandLine {
                 case "pidfile" -> pidfile = Path.of(nonEmpty(opt, v));
                 case "command-socket-as-fd" -> commandSocketAsFd = true;
                 case "listen-fds" -> listenFds = true;
+                case "upgrade-check" -> upgradeCheck = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
                 case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
                 case "quiet" -> config = config.with(Settings.Setting.VERBOSITY, 2);
@@ -260,7 +264,7 @@ public final class CommandLine {
             Config c = config;
             return new Options(c.number(), List.copyOf(binds), backlog, family, c.verbosity(), List.copyOf(dropEnv),
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
-                    Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, c.respawnInterval(), c.signalTimeout(),
+                    Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, upgradeCheck, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
                     c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program);
         }

@@ -24,6 +24,7 @@ public record Options(
         Optional<Path> lockfile,
         boolean commandSocketAsFd,
         boolean listenFds,
+        boolean upgradeCheck,
         Duration seconds,
         Duration signalTimeout,
         String gracefulSignal,

@@ -21,6 +21,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
@@ -119,6 +120,24 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Serves a listening control socket this process inherited as fd 0 (a previous supervisor
+     * process handed it over across exec: connections queued in it meanwhile).
+     */
+    public static ControlServer adopt(Path socketPath, Consumer<Inbound> sink, Log log) throws ControlException {
+        Path path = socketPath.toAbsolutePath();
+        try {
+            if (!(System.inheritedChannel() instanceof ServerSocketChannel channel)) {
+                throw new ControlException("the control socket " + path + " was not handed over as standard input");
+            }
+            ControlServer s = new ControlServer(channel, path, sink, log);
+            s.thread.start();
+            return s;
+        } catch (IOException e) {
+            throw new ControlException("cannot take over the control socket " + path + ": " + e.getMessage());
+        }
+    }
+
     private static void clearStale(Path path, Log log) throws ControlException, IOException {
         if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) return;
         int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
@@ -157,6 +176,19 @@ public final class ControlServer implements AutoCloseable {
 
     public Path path() {
         return path;
+    }
+
+    /**
+     * The name the listening socket was bound to, as getsockname reports it for it and for
+     * every connection it accepted: a private directory's path, since the socket was renamed
+     * into place after binding.
+     */
+    public String boundName() {
+        try {
+            return server.getLocalAddress() instanceof UnixDomainSocketAddress a ? a.getPath().toString() : "";
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     // ------------------------------------------------------------------ the selector thread
@@ -237,6 +269,92 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
+    // ------------------------------------------------------------------ hand-over (reload)
+
+    /** A client connection kept across the supervisor's exec: its fd and its requests still owed replies. */
+    public record Kept(int fd, List<Session.Handle> owed) {}
+
+    private final java.util.concurrent.Semaphore paused = new java.util.concurrent.Semaphore(0);
+
+    /**
+     * Gets ready for the supervisor's exec: the selector thread writes out what is queued for
+     * the connections {@code keep} belongs to, stops accepting and reading, and parks. Each
+     * kept connection's socket is tagged with a distinct send buffer size so that
+     * {@code fdOfTag} (which looks at this process's fds) finds its number. Other connections
+     * are told the supervisor is reloading and closed. Connections that arrive meanwhile wait
+     * in the listen queue. {@link #resume} undoes it if the exec does not happen.
+     *
+     * @param fdOfTag the fd whose send buffer the kernel reports as {@code 2 × tag}, or -1
+     * @throws IOException if a kept connection could not be prepared (then it goes on serving)
+     */
+    public List<Kept> handOver(List<ReplyTo> keep, java.util.function.IntUnaryOperator fdOfTag) throws IOException {
+        java.util.concurrent.CompletableFuture<List<Kept>> result = new java.util.concurrent.CompletableFuture<>();
+        post(() -> {
+            List<Connection> kept = new java.util.ArrayList<>();
+            try {
+                result.complete(prepareHandOver(keep, fdOfTag, kept));
+            } catch (IOException | RuntimeException e) {
+                reregister(kept);
+                result.completeExceptionally(e);
+                return;
+            }
+            paused.acquireUninterruptibly(); // until resume(), or the exec replaces the process
+            reregister(kept);
+        });
+        try {
+            return result.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
+            throw new IOException("the control socket did not get ready for the hand-over: " + e);
+        }
+    }
+
+    private List<Kept> prepareHandOver(List<ReplyTo> keep, java.util.function.IntUnaryOperator fdOfTag,
+                                       List<Connection> keptConnections) throws IOException {
+        List<Kept> kept = new java.util.ArrayList<>();
+        int tag = 4096;
+        for (SelectionKey key : List.copyOf(selector.keys())) {
+            if (!(key.attachment() instanceof Connection c)) continue;
+            List<Session.Handle> owed = new java.util.ArrayList<>();
+            for (ReplyTo r : keep) {
+                if (r instanceof Session.Handle h && h.session() == c.session) owed.add(h);
+            }
+            if (owed.isEmpty()) continue;
+            keptConnections.add(c);
+            c.drain();
+            c.ch.setOption(java.net.StandardSocketOptions.SO_SNDBUF, ++tag);
+            int fd = fdOfTag.applyAsInt(tag);
+            if (fd < 0) throw new IOException("cannot find the fd of control client " + c.id);
+            kept.add(new Kept(fd, owed));
+        }
+        for (SelectionKey key : List.copyOf(selector.keys())) {
+            if (key.attachment() instanceof Connection c && !keptConnections.contains(c)) {
+                c.farewell("The supervisor is reloading itself; reconnect to go on");
+            }
+        }
+        return kept;
+    }
+
+    /** Puts connections the hand-over took out back under the selector. */
+    private void reregister(List<Connection> kept) {
+        for (Connection c : kept) {
+            try {
+                c.ch.configureBlocking(false);
+                c.key = c.ch.register(selector, SelectionKey.OP_READ, c);
+                c.flush();
+            } catch (IOException e) {
+                closeQuietly(c.ch);
+                connections--;
+            }
+        }
+    }
+
+    /** Serves again after {@link #handOver}, when the exec did not happen. */
+    public void resume() {
+        paused.release();
+    }
+
     /** Runs {@code task} on the selector thread. */
     private void post(Runnable task) {
         if (closed) return;
@@ -297,6 +415,24 @@ public final class ControlServer implements AutoCloseable {
                         update.run();
                         flush();
                     }), MAX_QUEUED_OUTPUT);
+        }
+
+        /** Writes out everything queued, blocking if it must (the hand-over), and leaves the selector. */
+        void drain() throws IOException {
+            key.cancel();
+            selector.selectNow();
+            ch.configureBlocking(true);
+            for (ByteBuffer b = session.output(); b != null; b = session.output()) ch.write(b);
+        }
+
+        /** Tells the client why it is dropped, as far as its send buffer allows, and closes. */
+        void farewell(String message) {
+            try {
+                ch.write(ByteBuffer.wrap(WireCodec.encodeReply(message, null, true, false).getBytes(StandardCharsets.UTF_8)));
+            } catch (IOException ignored) {
+                // gone already
+            }
+            close(null);
         }
 
         void read() {

@@ -106,14 +106,55 @@ public final class Session {
             dispatcher.dispatch(r, (message, last, ok) -> { });
             return;
         }
+        dispatcher.dispatch(r, owe(r.id()));
+    }
+
+    /** Counts a request as owed its replies and makes the handle they go through. */
+    private Handle owe(Object requestId) {
         long seq = nextSeq++;
         owed++;
         unanswered.add(seq);
-        Object id = r.id();
-        dispatcher.dispatch(r, (message, last, ok) -> {
-            String line = WireCodec.encodeReply(message, id, last, ok);
-            transport.onOwnThread(() -> reply(seq, line, last));
-        });
+        return new Handle(this, seq, requestId);
+    }
+
+    /**
+     * A request a previous supervisor process read on this connection and still owes replies
+     * to (a {@code reload}'s requester, an upgrade's followers): its handle, as if it had
+     * just been read. Its first reply was already sent, so nothing waits for it.
+     */
+    public ReplyTo adopt(Object requestId) {
+        Handle h = owe(requestId);
+        unanswered.remove(h.seq);
+        return h;
+    }
+
+    /** Where one request's replies go; any thread may send, the transport brings it home. */
+    public static final class Handle implements ReplyTo {
+        private final Session session;
+        private final long seq;
+        private final Object requestId;
+
+        private Handle(Session session, long seq, Object requestId) {
+            this.session = session;
+            this.seq = seq;
+            this.requestId = requestId;
+        }
+
+        /** The connection's session the request came on. */
+        public Session session() {
+            return session;
+        }
+
+        /** The request's id, echoed in every reply. */
+        public Object requestId() {
+            return requestId;
+        }
+
+        @Override
+        public void send(String message, boolean last, boolean ok) {
+            String line = WireCodec.encodeReply(message, requestId, last, ok);
+            session.transport.onOwnThread(() -> session.reply(seq, line, last));
+        }
     }
 
     /** A failed reply of the session's own, in request order; {@code farewell}: the connection ends with it. */

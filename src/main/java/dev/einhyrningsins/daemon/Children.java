@@ -16,6 +16,7 @@ import java.util.Map;
 final class Children implements AutoCloseable {
     private final Map<Integer, Child> children = new LinkedHashMap<>();
     private final Map<Integer, List<Pollable>> attached = new HashMap<>();
+    private final List<Pollable> others = new ArrayList<>();
 
     void add(Child child) {
         children.put(child.pid(), child);
@@ -35,9 +36,20 @@ final class Children implements AutoCloseable {
         return new ArrayList<>(children.values());
     }
 
+    /** Something to poll that belongs to no worker (a check process, a control client kept across a reload). */
+    void poll(Pollable p) {
+        others.add(p);
+    }
+
+    /** The pollables of child {@code pid} (for the hand-over). */
+    List<Pollable> attached(int pid) {
+        return attached.getOrDefault(pid, List.of());
+    }
+
     /** Everything attached that is still open (closed ones are dropped on the way). */
     List<Pollable> attached() {
-        List<Pollable> open = new ArrayList<>();
+        others.removeIf(Pollable::closed);
+        List<Pollable> open = new ArrayList<>(others);
         for (List<Pollable> ps : attached.values()) {
             ps.removeIf(Pollable::closed);
             open.addAll(ps);
@@ -67,5 +79,7 @@ final class Children implements AutoCloseable {
         children.clear();
         for (List<Pollable> ps : attached.values()) ps.forEach(Pollable::close);
         attached.clear();
+        others.forEach(Pollable::close);
+        others.clear();
     }
 }

@@ -71,6 +71,17 @@ final class Listeners implements AutoCloseable {
         return l;
     }
 
+    /** Takes over the listening sockets the previous process of this supervisor handed over (same fds). */
+    static Listeners adopt(List<Handover.Listener> handed, Log log) {
+        Listeners l = new Listeners(log);
+        for (Handover.Listener h : handed) {
+            Path unix = h.unixPath() == null ? null : Path.of(h.unixPath());
+            l.bound.add(new Bound(Daemon.spec(h.bind()), h.fd(), h.address(), h.port(), unix,
+                    unix == null ? null : fileKey(unix), h.name()));
+        }
+        return l;
+    }
+
     /** Takes over a socket systemd passed: it stays as it is (and its file, if any, stays too). */
     private static Bound adopt(SocketActivation.Passed p) {
         Sockets.Kind kind = Sockets.kind(p.fd());

@@ -30,9 +30,15 @@ final class Loop implements AutoCloseable {
     private short[] events = new short[16];
     private short[] revents = new short[16];
     private Object[] owners = new Object[16];
-    private long periodNanos;
-    private Runnable periodic;
-    private long periodicDue;
+    private final java.util.PriorityQueue<Timer> timers = new java.util.PriorityQueue<>();
+
+    /** Something the shell itself has to do at a time (the watchdog, a helper's deadline). */
+    private record Timer(long due, Runnable action) implements Comparable<Timer> {
+        @Override
+        public int compareTo(Timer o) {
+            return Long.compare(due - o.due, 0);
+        }
+    }
 
     Loop(Children children, Log log) {
         this.children = children;
@@ -52,25 +58,50 @@ final class Loop implements AutoCloseable {
 
     /** A channel for a worker's {@code -g} socket (fd already non-blocking); it posts its requests here. */
     WorkerChannel channel(int fd, int pid) {
-        return new WorkerChannel(fd, pid, this::request, log, readBuffer);
+        return new WorkerChannel(fd, "Worker " + pid + "'s control channel", this::request, log, readBuffer);
+    }
+
+    /** A control client's connection a previous supervisor process handed over (fd made non-blocking here). */
+    WorkerChannel keptClient(int fd) {
+        dev.einhyrningsins.posix.Fds.setNonBlocking(fd);
+        return new WorkerChannel(fd, "Control client on fd " + fd + " (kept across a reload)", this::request, log, readBuffer);
     }
 
     /** Runs {@code action} on the loop thread every {@code nanos} (the systemd watchdog), the first time at once. */
     void every(long nanos, Runnable action) {
-        periodNanos = nanos;
-        periodic = action;
-        periodicDue = System.nanoTime();
+        repeat(System.nanoTime(), nanos, action);
+    }
+
+    private void repeat(long due, long nanos, Runnable action) {
+        at(due, () -> {
+            action.run();
+            repeat(System.nanoTime() + nanos, nanos, action);
+        });
+    }
+
+    /** Runs {@code action} once on the loop thread at {@code nanoTime} (or soon after). */
+    void at(long nanoTime, Runnable action) {
+        timers.add(new Timer(nanoTime, action));
     }
 
     /** Runs until the supervisor has finished stopping. */
     void run(Supervisor sup, Runnable started) {
-        sup.start();
+        run(sup, false, started);
+    }
+
+    /** Runs until the supervisor has finished stopping; {@code resumed}: it took over from a previous process. */
+    void run(Supervisor sup, boolean resumed, Runnable started) {
+        if (resumed) {
+            sup.resume();
+        } else {
+            sup.start();
+        }
         started.run();
         while (!sup.finished()) {
-            runPeriodic();
+            runTimers();
             int n = pollSet();
             long wait = sup.nanosToNextDeadline();
-            if (periodic != null) wait = Math.min(wait, Math.max(0, periodicDue - System.nanoTime()));
+            if (!timers.isEmpty()) wait = Math.min(wait, Math.max(0, timers.peek().due() - System.nanoTime()));
             poller.await(fds, events, revents, n, timeoutMillis(wait));
             for (int i = 0; i < n; i++) {
                 if (revents[i] == 0) continue;
@@ -87,11 +118,9 @@ final class Loop implements AutoCloseable {
         }
     }
 
-    private void runPeriodic() {
-        if (periodic != null && System.nanoTime() - periodicDue >= 0) {
-            periodic.run();
-            periodicDue = System.nanoTime() + periodNanos;
-        }
+    private void runTimers() {
+        long now = System.nanoTime();
+        while (!timers.isEmpty() && now - timers.peek().due() >= 0) timers.poll().action().run();
     }
 
     private void reap(Child c, Supervisor sup) {

@@ -35,6 +35,33 @@ final class RealOs implements Os {
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
                  boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid) {}
 
+    private Reload reload;
+    private Launch launch;
+
+    Reload reload() {
+        return reload;
+    }
+
+    /** Where {@code reload} goes, and the launch whose installation it watches. */
+    void reloads(Reload r, Launch l) {
+        reload = r;
+        launch = l;
+    }
+
+    @Override
+    public void reload(Object client, boolean streaming, String then) {
+        if (reload == null) {
+            Os.super.reload(client, streaming, then);
+        } else {
+            reload.request(client, streaming, then);
+        }
+    }
+
+    @Override
+    public boolean installationChanged() {
+        return launch != null && launch.installationChanged();
+    }
+
     private final Children children;
     private final WorkerChannel.Opener channels;
     private final Consumer<Event> events;
@@ -124,7 +151,8 @@ final class RealOs implements Os {
             }
             List<String> envp = new ArrayList<>(env.size());
             env.forEach((k, v) -> envp.add(k + "=" + v));
-            Child child = Spawn.start(path, argv, envp, fds);
+            int stdin = reload == null ? -1 : reload.stdinFd();
+            Child child = Spawn.start(path, argv, envp, fds, new Spawn.Stdio(stdin, -1, -1));
             children.add(child);
             if (pair != null) {
                 children.attach(child.pid(), channels.open(pair[0], child.pid()));

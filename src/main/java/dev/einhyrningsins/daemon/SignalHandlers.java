@@ -28,14 +28,17 @@ final class SignalHandlers {
         return 0;
     }
 
-    static void install(List<String> names, Consumer<String> sink, Log log) {
+    /**
+     * @param quiet do not log signals found ignored (a reload ignores them on purpose during its exec)
+     */
+    static void install(List<String> names, Consumer<String> sink, Log log, boolean quiet) {
         long ignored = ignoredAtStart();
         for (String name : names) {
             int number = Processes.signalNumber(name);
             if (number > 0 && (ignored & (1L << (number - 1))) != 0) {
                 // a background job of a non-interactive shell ignores INT, nohup ignores HUP:
                 // the JVM would leave them ignored, so the operator's kill -INT would do nothing
-                log.info("SIG" + name + " was ignored when einhyrningsins started; handling it anyway");
+                if (!quiet) log.info("SIG" + name + " was ignored when einhyrningsins started; handling it anyway");
                 Processes.resetToDefault(number);
             }
             try {

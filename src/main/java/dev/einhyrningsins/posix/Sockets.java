@@ -229,6 +229,11 @@ public final class Sockets {
         }
     }
 
+    /** The socket's send buffer size as the kernel keeps it (twice what was set). */
+    public static int sendBufferSize(int fd) {
+        return getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_SNDBUF());
+    }
+
     /** {@code getsockopt} of an {@code int} option. */
     public static int getsockoptInt(int fd, int level, int option) {
         try (Arena arena = Arena.ofConfined()) {

@@ -32,16 +32,34 @@ public final class Spawn {
      *                        or the pidfd could not be opened, and the child was killed and reaped
      */
     public static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds) {
-        return start(program, argv, envp, inheritFds, Child::pidfdOpen);
+        return start(program, argv, envp, inheritFds, Stdio.INHERIT, Child::pidfdOpen);
+    }
+
+    /**
+     * What the child's standard input, output and error are: an fd of ours dup2'd to 0, 1,
+     * 2, or -1 to leave it as ours is.
+     */
+    public record Stdio(int in, int out, int err) {
+        public static final Stdio INHERIT = new Stdio(-1, -1, -1);
+    }
+
+    /** {@link #start(String, List, List, int[])} with the child's standard fds set by {@code stdio}. */
+    public static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds, Stdio stdio) {
+        return start(program, argv, envp, inheritFds, stdio, Child::pidfdOpen);
     }
 
     /** {@link #start} with the pidfd opener given (tests inject its failure). */
-    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds,
+    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds, Stdio stdio,
                        IntUnaryOperator pidfdOpen) {
-        return Child.adopt(posixSpawn(program, argv, envp, inheritFds), pidfdOpen);
+        return Child.adopt(posixSpawn(program, argv, envp, inheritFds, stdio), pidfdOpen);
     }
 
-    private static int posixSpawn(String program, List<String> argv, List<String> envp, int[] inheritFds) {
+    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds,
+                       IntUnaryOperator pidfdOpen) {
+        return start(program, argv, envp, inheritFds, Stdio.INHERIT, pidfdOpen);
+    }
+
+    private static int posixSpawn(String program, List<String> argv, List<String> envp, int[] inheritFds, Stdio stdio) {
         int n = inheritFds.length;
         int maxSource = -1;
         for (int fd : inheritFds) {
@@ -61,6 +79,14 @@ public final class Spawn {
                     // overwritten before it is copied: first everything to fds above all
                     // sources and targets, then down to 3, 4, ... (dup2 clears FD_CLOEXEC;
                     // the temporaries are closed by closefrom).
+                    // standard fds first: their sources may be numbers the later dup2s overwrite
+                    int[] std = {stdio.in(), stdio.out(), stdio.err()};
+                    for (int target = 0; target < 3; target++) {
+                        if (std[target] >= 0 && std[target] != target) {
+                            check(Libc.posix_spawn_file_actions_adddup2(actions, std[target], target),
+                                    "posix_spawn_file_actions_adddup2");
+                        }
+                    }
                     int temp = Math.max(maxSource, 3 + n) + 1;
                     for (int i = 0; i < n; i++) {
                         check(Libc.posix_spawn_file_actions_adddup2(actions, inheritFds[i], temp + i),

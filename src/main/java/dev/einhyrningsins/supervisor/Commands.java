@@ -33,12 +33,12 @@ final class Commands {
             inc: Increment the number of Einhorn child processes
             louder: Increase verbosity
             quieter: Decrease verbosity
-            reload: Reload Einhorn (not supported: upgrades replace workers without restarting the supervisor)
+            reload: Reload Einhorn: the supervisor replaces itself with a new start of its installation, keeping its pid, sockets, workers and state
             set_workers: Set the number of Einhorn child processes (args: N, 1..%d)
             signal: Send one or more signals to all workers (args: SIG1 [SIG2 ...])
             state: Get a dump of Einhorn's current state (JSON)
-            upgrade: Upgrade all Einhorn workers smoothly
-            upgrade_fleet: Upgrade all Einhorn workers a fleet at a time
+            upgrade: Upgrade all Einhorn workers smoothly (reloading the supervisor first if its installation changed on disk)
+            upgrade_fleet: Upgrade all Einhorn workers a fleet at a time (reloading the supervisor first if its installation changed on disk)
             worker:ack: Used by workers: report that worker PID is ready (pid: PID)
             worker:ping: Used by workers: report that worker PID is alive (pid: PID, request_id: ID)
             """;
@@ -103,10 +103,16 @@ final class Commands {
             case "louder" -> reply(c, verbosity(Math.max(0, sup.config().verbosity() - 1)), true);
             case "signal" -> signal(c);
             case "die" -> die(c);
-            case "upgrade" -> sup.rollout().start(false, c);
-            case "upgrade_fleet" -> sup.rollout().start(true, c);
-            case "reload" -> reply(c, "reload is not supported by einhyrningsins: the supervisor keeps running; "
-                    + "use upgrade to replace the workers", false);
+            case "upgrade" -> sup.rollout().command(false, c);
+            case "upgrade_fleet" -> sup.rollout().command(true, c);
+            case "reload" -> {
+                if (sup.stopping()) {
+                    reply(c, "Not reloading: the supervisor is stopping", false);
+                } else {
+                    sup.log(Level.INFO, "Reloading the supervisor, as commanded");
+                    os.reload(c.client(), c.streaming(), null);
+                }
+            }
             default -> reply(c, "Unrecognized command: " + quote(c.name()) + "\n\n" + descriptions() + "\n", false);
         }
     }

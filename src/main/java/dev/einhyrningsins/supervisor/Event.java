@@ -17,6 +17,12 @@ public sealed interface Event {
      */
     record WorkerNotified(int pid, boolean ready, boolean stopping, String status) implements Event {}
 
+    /**
+     * An upgrade that waited for the supervisor to reload itself (or found it could not):
+     * start it for {@code client}, telling it {@code note} first.
+     */
+    record UpgradeRequested(boolean fleet, Object client, boolean streaming, String note) implements Event {}
+
     /** A signal the supervisor itself received, by name without SIG ("TERM", "HUP"). */
     record SignalReceived(String name) implements Event {}
 

@@ -24,6 +24,21 @@ public interface Os {
     /** Sends one reply line to a control client; {@code last} ends a streamed reply. */
     void reply(Object client, String message, boolean last, boolean ok);
 
+    /**
+     * Replaces the supervisor process with a new start of its installation, handing over the
+     * state ({@code reload}). The shell answers {@code client} itself; {@code then} is
+     * "upgrade" or "upgrade_fleet" when an upgrade of the workers waits for it, else null.
+     * The default says it cannot.
+     */
+    default void reload(Object client, boolean streaming, String then) {
+        reply(client, "reload is not supported here", true, false);
+    }
+
+    /** Whether the supervisor's own installation (jar, image, JDK) changed on disk since it started. */
+    default boolean installationChanged() {
+        return false;
+    }
+
     /** Tells the world what happened (metrics, event streams, notifications); the default ignores it. */
     default void happened(Happening happening) {}
 

@@ -34,6 +34,11 @@ final class StateReport {
         return List.copyOf(recentExits);
     }
 
+    void restore(List<Map<String, Object>> exits) {
+        recentExits.clear();
+        recentExits.addAll(exits);
+    }
+
     /** The state dump: the shell's static facts, then the core's own. */
     static Map<String, Object> of(Supervisor sup) {
         Config config = sup.config();

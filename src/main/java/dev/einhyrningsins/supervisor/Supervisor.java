@@ -66,6 +66,7 @@ public final class Supervisor {
             case ChildExited e -> childExited(e);
             case SignalReceived s -> signalReceived(s.name());
             case Event.WorkerNotified n -> notified(n);
+            case Event.UpgradeRequested u -> rollout.start(u.fleet(), u.client(), u.streaming(), u.note());
             case Command c -> commands.run(c);
         }
         tick();
@@ -131,6 +132,52 @@ public final class Supervisor {
     /** The state dump served by the {@code state} command. */
     public Map<String, Object> state() {
         return StateReport.of(this);
+    }
+
+    // ------------------------------------------------------------------ handing over to the next process
+
+    /**
+     * The whole state as plain values, for the next supervisor process ({@code reload}).
+     *
+     * @param clients names a client that follows the upgrade (null: it cannot be handed over)
+     */
+    public Snapshot snapshot(java.util.function.Function<Object, String> clients) {
+        return new Snapshot(Snapshot.FORMAT, Snapshot.ConfigState.of(config), target, stopping, stopRequests,
+                backoff.state(), rollout.state(clients), pool.all().stream().map(Worker::state).toList(),
+                report.recentExits());
+    }
+
+    /**
+     * A supervisor that goes on from {@code s}: the workers are there already, timers resume
+     * from the times recorded (the monotonic clock is the same across exec). Call
+     * {@link #resume()} instead of {@link #start()}.
+     *
+     * @param clients the client a name in {@code s} stands for (null if it was not handed over)
+     */
+    public static Supervisor restore(Snapshot s, Os os, String version, Map<String, Object> info,
+                                     java.util.function.Function<String, Object> clients) {
+        if (s.format() != Snapshot.FORMAT) {
+            throw new IllegalArgumentException("hand-over format " + s.format() + ", this supervisor knows " + Snapshot.FORMAT);
+        }
+        Supervisor sup = new Supervisor(s.config().toConfig(), os, version, info);
+        sup.target = s.target();
+        sup.stopping = s.stopping();
+        sup.stopRequests = s.stopRequests();
+        sup.backoff.restore(s.backoff());
+        sup.rollout.restore(s.rollout(), clients);
+        for (Snapshot.WorkerState w : s.workers()) sup.pool.restore(Worker.of(w));
+        sup.report.restore(s.recentExits());
+        return sup;
+    }
+
+    /** Goes on after {@link #restore}: runs whatever timers came due meanwhile. */
+    public void resume() {
+        tick();
+    }
+
+    /** Adds a client to the running upgrade's followers. */
+    public void followUpgrade(Object client) {
+        rollout.follow(client);
     }
 
     // ------------------------------------------------------------------ for the rooms
@@ -376,7 +423,7 @@ public final class Supervisor {
             case "INT", "TERM" -> stop(name);
             case "HUP" -> {
                 log(Level.INFO, "Got SIGHUP: starting a smooth upgrade");
-                rollout.start(false, null);
+                rollout.command(false, null);
             }
             case "USR2" -> {
                 log(Level.INFO, "Got SIGUSR2: sending " + config.gracefulSignal()

@@ -145,6 +145,29 @@ final class Worker {
         return List.copyOf(signals);
     }
 
+    Snapshot.WorkerState state() {
+        return new Snapshot.WorkerState(pid, slot, generation, spawnedAt, spawnedWall,
+                ack == null ? null : ack.at(), ack == null ? null : ack.wall(),
+                ping == null ? null : ping.wall(), ping == null ? null : ping.id(), retiring, firstRetiredAt, retiredAt,
+                ackTimedOut, killed, status, saidStopping,
+                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList());
+    }
+
+    static Worker of(Snapshot.WorkerState s) {
+        Worker w = new Worker(s.pid(), s.slot(), s.generation(), s.spawnedAt(), s.spawnedWall());
+        if (s.ackedAt() != null) w.ack = new Ack(s.ackedAt(), s.ackedWall());
+        if (s.pingWall() != null) w.ping = new Ping(s.pingWall(), s.pingId());
+        w.retiring = s.retiring();
+        w.firstRetiredAt = s.firstRetiredAt();
+        w.retiredAt = s.retiredAt();
+        w.ackTimedOut = s.ackTimedOut();
+        w.killed = s.killed();
+        w.status = s.status();
+        w.saidStopping = s.saidStopping();
+        for (Snapshot.SignalState x : s.signals()) w.signals.add(new Sent(x.signal(), x.atWall()));
+        return w;
+    }
+
     /** "pid (slot s, generation g)" as logs name it. */
     String describe() {
         return pid + " (slot " + slot + ", generation " + generation + ")";

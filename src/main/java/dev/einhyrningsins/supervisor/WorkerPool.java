@@ -36,6 +36,12 @@ final class WorkerPool {
         return w;
     }
 
+    /** Puts back a worker a previous supervisor process handed over. */
+    void restore(Worker w) {
+        byPid.put(w.pid, w);
+        slots.set(w.slot);
+    }
+
     /** Forgets a reaped worker and frees its slot; null if the pid is not ours. */
     Worker remove(int pid) {
         Worker w = byPid.remove(pid);

@@ -15,7 +15,7 @@ public final class FaultySupervisor {
 
     public static void main(String[] args) {
         var run = (CommandLine.Parsed.Run) CommandLine.parse(List.of(args));
-        System.exit(Daemon.run(run.options(), "test", System.err, os -> new Os() {
+        System.exit(Daemon.run(run.options(), "test", System.err, List.of(args), os -> new Os() {
             @Override
             public long nanoTime() {
                 return os.nanoTime();
