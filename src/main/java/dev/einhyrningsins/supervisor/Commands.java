@@ -32,6 +32,7 @@ final class Commands {
             help: Print out available commands
             inc: Increment the number of Einhorn child processes
             louder: Increase verbosity
+            metrics: Counters, gauges and histograms of workers, acks, exits, upgrades and control clients             (OpenMetrics text, as served by --metrics)
             quieter: Decrease verbosity
             reload: Reload Einhorn (not supported: upgrades replace workers without restarting the supervisor)
             set_workers: Set the number of Einhorn child processes (args: N, 1..%d)
@@ -39,6 +40,7 @@ final class Commands {
             state: Get a dump of Einhorn's current state (JSON)
             upgrade: Upgrade all Einhorn workers smoothly
             upgrade_fleet: Upgrade all Einhorn workers a fleet at a time
+            watch: Stream what happens (spawns, acks, signals, exits, upgrades, config changes, status) as one             JSON event a reply line, until the client disconnects
             worker:ack: Used by workers: report that worker PID is ready (pid: PID)
             worker:ping: Used by workers: report that worker PID is alive (pid: PID, request_id: ID)
             """;
@@ -103,6 +105,13 @@ final class Commands {
             case "louder" -> reply(c, verbosity(Math.max(0, sup.config().verbosity() - 1)), true);
             case "signal" -> signal(c);
             case "die" -> die(c);
+            case "metrics" -> {
+                String text = os.metrics();
+                reply(c, text != null ? text : "metrics are not kept by this supervisor", text != null);
+            }
+            case "watch" -> {
+                if (!os.watch(c.client())) reply(c, "watch is not available in this supervisor", false);
+            }
             case "upgrade" -> sup.rollout().start(false, c);
             case "upgrade_fleet" -> sup.rollout().start(true, c);
             case "reload" -> reply(c, "reload is not supported by einhyrningsins: the supervisor keeps running; "
