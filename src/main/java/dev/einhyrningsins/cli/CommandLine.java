@@ -33,7 +33,8 @@ public final class CommandLine {
     static final List<Opt> OPTIONS = List.of(
             new Opt("b", "bind", "ADDR:PORT[,OPT...]",
                     "Bind a listening socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
-                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport"),
+                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport; "
+                            + "for unix: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone can connect"),
             new Opt("n", "number", "COUNT", "Number of workers to run, 1.." + Config.MAX_WORKERS + " (default 1)"),
             new Opt("l", "backlog", "N", "Listen backlog of bound sockets (default 128)"),
             new Opt("4", null, null, "Resolve -b host names to IPv4 addresses only"),
@@ -57,6 +58,8 @@ public final class CommandLine {
             new Opt("e", "pidfile", "PATH", "Write the supervisor's pid to PATH after a successful start; removed on exit"),
             new Opt("g", "command-socket-as-fd", null, "Give each worker a control channel of its own in EINHORN_SOCK_FD (not counted against the control socket's 256 connections)"),
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
+            new Opt(null, "metrics", "[ADDR:]PORT", "Serve OpenMetrics over HTTP at http://ADDR:PORT/metrics; a bare PORT "
+                    + "listens on 127.0.0.1, :PORT on every interface (default: only the metrics control command)"),
             new Opt("v", "verbose", null, "Log debug messages too"),
             new Opt("q", "quiet", null, "Log errors and warnings only"),
             new Opt("h", "help", null, "Print this help and exit"),
@@ -210,6 +213,7 @@ public final class CommandLine {
         Path socketPath;
         Path lockfile;
         boolean commandSocketAsFd;
+        BindSpec metrics;
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
@@ -238,6 +242,7 @@ public final class CommandLine {
                 case "pidfile" -> pidfile = Path.of(nonEmpty(opt, v));
                 case "command-socket-as-fd" -> commandSocketAsFd = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
+                case "metrics" -> metrics = metricsAddress(v);
                 case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
                 case "quiet" -> config = config.with(Settings.Setting.VERBOSITY, 2);
                 case "help" -> {
@@ -257,7 +262,23 @@ public final class CommandLine {
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
                     Optional.ofNullable(lockfile), commandSocketAsFd, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
-                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program);
+                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program,
+                    Optional.ofNullable(metrics));
+        }
+
+        /** --metrics [ADDR:]PORT: a TCP address as -b takes it, without options; a bare port is loopback. */
+        private static BindSpec metricsAddress(String v) {
+            String address = v.matches("\\d+") ? "127.0.0.1:" + v : v;
+            String problem = address.startsWith("unix:") ? "HTTP is served over TCP only"
+                    : address.contains(",") ? "it takes no options" : null;
+            if (problem == null) {
+                try {
+                    return BindSpec.parse(address);
+                } catch (UsageException e) {
+                    problem = e.getMessage().substring(e.getMessage().indexOf(": ") + 2);
+                }
+            }
+            throw new UsageException("--metrics " + v + ": " + problem + " (e.g. 9100 for 127.0.0.1:9100, or 0.0.0.0:9100)");
         }
 
         private static String flag(Opt opt) {

@@ -4,11 +4,18 @@ import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
+import dev.einhyrningsins.observe.EventStream;
+import dev.einhyrningsins.observe.Metrics;
+import dev.einhyrningsins.observe.MetricsEndpoint;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.supervisor.Supervisor;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -56,12 +63,18 @@ public final class Daemon {
         try (Listeners listeners = Listeners.bind(o.binds(), o.family(), o.backlog(), log);
              Children children = new Children();
              Loop loop = new Loop(children, log);
-             ControlServer control = openControl(socketPath, lockfile, loop, log)) {
+             ControlServer control = openControl(socketPath, lockfile, loop, log);
+             MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
             Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(),
                     listeners.bound().size(), pid, socketPath);
-            Os os = wrap.apply(new RealOs(children, loop::channel, log, o.program(), env, listeners.fds(), o.commandSocketAsFd()));
-            Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), os, version,
-                    staticInfo(o, pid, socketPath, listeners, pidfile));
+            RealOs real = new RealOs(children, loop::channel, log, o.program(), env, listeners.fds(), o.commandSocketAsFd());
+            EventStream events = new EventStream(System::currentTimeMillis);
+            real.observe(new Metrics(version, System::nanoTime, System.currentTimeMillis(), control::counts, events::size),
+                    events);
+            Os os = wrap.apply(real);
+            Map<String, Object> info = staticInfo(o, pid, socketPath, listeners, pidfile);
+            info.put("metrics", endpoint == null ? null : "http://" + Addresses.format(endpoint.address()) + "/metrics");
+            Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), os, version, info);
             SignalHandlers.install(SIGNALS, name -> loop.post(new Event.SignalReceived(name)), log);
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
@@ -71,11 +84,13 @@ public final class Daemon {
                 });
             } catch (RuntimeException | Error e) {
                 failStop(o, log, loop, children, e);
+                events.end(1);
                 return 1;
             } finally {
                 if (pidfile != null) pidfile.remove();
             }
             log.info("All workers are gone; exiting");
+            events.end(0);
             return 0;
         }
     }
@@ -120,6 +135,29 @@ public final class Daemon {
                     });
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
+        }
+    }
+
+    /**
+     * {@code --metrics}: the HTTP endpoint, bound before any worker starts (a failure is a
+     * start-up error that leaves nothing behind). Each scrape asks the loop for the text.
+     */
+    private static MetricsEndpoint openMetrics(dev.einhyrningsins.cli.BindSpec where, Loop loop, Log log) {
+        String what = "cannot serve --metrics " + where.text() + ": ";
+        InetSocketAddress address;
+        try {
+            address = where.host().isEmpty() ? new InetSocketAddress(where.port())
+                    : new InetSocketAddress(InetAddress.getByName(where.host()), where.port());
+        } catch (UnknownHostException e) {
+            throw new StartupException(what + "unknown host " + where.host());
+        }
+        try {
+            MetricsEndpoint endpoint = MetricsEndpoint.start(address,
+                    replyTo -> loop.post(new Event.Command("metrics", null, null, null, null, false, replyTo)));
+            log.info("Serving metrics at http://" + Addresses.format(endpoint.address()) + "/metrics");
+            return endpoint;
+        } catch (IOException e) {
+            throw new StartupException(what + e.getMessage());
         }
     }
 

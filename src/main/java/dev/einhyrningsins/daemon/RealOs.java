@@ -1,6 +1,8 @@
 package dev.einhyrningsins.daemon;
 
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.observe.EventStream;
+import dev.einhyrningsins.observe.Metrics;
 import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.PosixException;
@@ -28,6 +30,8 @@ final class RealOs implements Os {
     private final int[] listenFds;
     private final boolean commandSocketAsFd;
     private final List<Consumer<Happening>> listeners = new ArrayList<>();
+    private Metrics metrics;
+    private EventStream events;
 
     /**
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
@@ -150,6 +154,26 @@ final class RealOs implements Os {
     @Override
     public void happened(Happening happening) {
         for (Consumer<Happening> l : listeners) l.accept(happening);
+    }
+
+    /** Serves the metrics and watch commands from these listeners (and makes them listen). */
+    void observe(Metrics metrics, EventStream events) {
+        this.metrics = metrics;
+        this.events = events;
+        listen(metrics);
+        listen(events);
+    }
+
+    @Override
+    public String metrics() {
+        return metrics == null ? null : metrics.render();
+    }
+
+    @Override
+    public boolean watch(Object client) {
+        if (events == null) return false;
+        events.watch((ReplyTo) client);
+        return true;
     }
 
     @Override
