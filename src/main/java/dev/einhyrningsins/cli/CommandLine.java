@@ -33,7 +33,8 @@ public final class CommandLine {
     static final List<Opt> OPTIONS = List.of(
             new Opt("b", "bind", "ADDR:PORT[,OPT...]",
                     "Bind a listening socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
-                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport"),
+                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport; "
+                            + "for unix: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone can connect"),
             new Opt("n", "number", "COUNT", "Number of workers to run, 1.." + Config.MAX_WORKERS + " (default 1)"),
             new Opt("l", "backlog", "N", "Listen backlog of bound sockets (default 128)"),
             new Opt("4", null, null, "Resolve -b host names to IPv4 addresses only"),
@@ -60,6 +61,8 @@ public final class CommandLine {
             new Opt(null, "listen-fds", null, "Also pass the sockets the systemd way: LISTEN_FDS, LISTEN_FDNAMES and "
                     + "LISTEN_PID (the worker's own pid), for workers that use sd_listen_fds"),
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
+            new Opt(null, "metrics", "[ADDR:]PORT", "Serve OpenMetrics over HTTP at http://ADDR:PORT/metrics; a bare PORT "
+                    + "listens on 127.0.0.1, :PORT on every interface (default: only the metrics control command)"),
             new Opt("v", "verbose", null, "Log debug messages too"),
             new Opt("q", "quiet", null, "Log errors and warnings only"),
             new Opt(null, "upgrade-check", null, "Check that this installation can take over a running supervisor "
@@ -217,6 +220,7 @@ public final class CommandLine {
         boolean commandSocketAsFd;
         boolean listenFds;
         boolean upgradeCheck;
+        BindSpec metrics;
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
@@ -247,6 +251,7 @@ public final class CommandLine {
                 case "listen-fds" -> listenFds = true;
                 case "upgrade-check" -> upgradeCheck = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
+                case "metrics" -> metrics = metricsAddress(v);
                 case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
                 case "quiet" -> config = config.with(Settings.Setting.VERBOSITY, 2);
                 case "help" -> {
@@ -266,7 +271,23 @@ public final class CommandLine {
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
                     Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, upgradeCheck, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
-                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program);
+                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program,
+                    Optional.ofNullable(metrics));
+        }
+
+        /** --metrics [ADDR:]PORT: a TCP address as -b takes it, without options; a bare port is loopback. */
+        private static BindSpec metricsAddress(String v) {
+            String address = v.matches("\\d+") ? "127.0.0.1:" + v : v;
+            String problem = address.startsWith("unix:") ? "HTTP is served over TCP only"
+                    : address.contains(",") ? "it takes no options" : null;
+            if (problem == null) {
+                try {
+                    return BindSpec.parse(address);
+                } catch (UsageException e) {
+                    problem = e.getMessage().substring(e.getMessage().indexOf(": ") + 2);
+                }
+            }
+            throw new UsageException("--metrics " + v + ": " + problem + " (e.g. 9100 for 127.0.0.1:9100, or 0.0.0.0:9100)");
         }
 
         private static String flag(Opt opt) {

@@ -10,6 +10,8 @@ import java.util.Optional;
  * Everything the command line said, validated. Durations of ZERO mean "off".
  *
  * @param maxUnacked 0 = the number of CPUs
+ * @param metrics    --metrics: where to serve OpenMetrics over HTTP (a TCP address; host 127.0.0.1
+ *                   when only a port was given)
  */
 public record Options(
         int number,
@@ -34,7 +36,8 @@ public record Options(
         int maxUpgradeAdditional,
         Duration upgradeTimeout,
         int upgradeMaxFailures,
-        List<String> program) {
+        List<String> program,
+        Optional<BindSpec> metrics) {
 
     /** Address family restriction for host names (-4 / -6). */
     public enum Family { ANY, INET4, INET6 }

@@ -59,6 +59,17 @@ public final class ControlServer implements AutoCloseable {
     /** A decoded request and where its replies go. */
     public record Inbound(Request request, ReplyTo replyTo) {}
 
+    /**
+     * What the server counted since it opened, for metrics; safe to read from any thread.
+     *
+     * @param accepted     connections served
+     * @param open         connections open now
+     * @param refusedUser  connections refused: another user
+     * @param refusedLimit connections refused: {@link #MAX_CONNECTIONS} open already
+     * @param dropped      clients cut off: not reading their replies (a slow watcher) or a line too long
+     */
+    public record Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped) {}
+
     private final ServerSocketChannel server;
     private final Selector selector;
     private final Path path;
@@ -70,8 +81,12 @@ public final class ControlServer implements AutoCloseable {
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
     private final Thread thread;
-    private int connections;
-    private long ids;
+    // written by the selector thread only; volatile so that counts() can read them anywhere
+    private volatile int connections;
+    private volatile long refusedUser;
+    private volatile long refusedLimit;
+    private volatile long dropped;
+    private volatile long ids;
     private volatile boolean closed;
 
     private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log) throws IOException {
@@ -191,6 +206,10 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
+    public Counts counts() {
+        return new Counts(ids, connections, refusedUser, refusedLimit, dropped);
+    }
+
     // ------------------------------------------------------------------ the selector thread
 
     private void run() {
@@ -214,6 +233,15 @@ public final class ControlServer implements AutoCloseable {
         } catch (IOException | ClosedSelectorException e) {
             if (!closed) log.warn("control socket stopped: " + e.getMessage());
         } finally {
+            // replies handed over before close (a watch's last event) get one non-blocking try
+            Runnable task;
+            while ((task = tasks.poll()) != null) {
+                try {
+                    task.run();
+                } catch (RuntimeException e) {
+                    break; // the selector is gone: nothing more can be written
+                }
+            }
             shutdown();
         }
     }
@@ -232,12 +260,14 @@ public final class ControlServer implements AutoCloseable {
                 UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
                 if (!peer.user().equals(owner) && !peer.user().equals(root)) {
                     log.warn("Refused a control connection from user " + peer.user().getName());
+                    refusedUser++;
                     refuse(ch, "Permission denied: this control socket accepts its owner (" + owner.getName()
                             + ") and root only");
                     continue;
                 }
                 if (connections >= MAX_CONNECTIONS) {
                     log.warn("Refused a control connection: " + MAX_CONNECTIONS + " are open already");
+                    refusedLimit++;
                     refuse(ch, "Too many connections (" + MAX_CONNECTIONS + " open); try again later");
                     continue;
                 }
@@ -344,6 +374,7 @@ public final class ControlServer implements AutoCloseable {
                 c.key = c.ch.register(selector, SelectionKey.OP_READ, c);
                 c.flush();
             } catch (IOException e) {
+                c.session.closed();
                 closeQuietly(c.ch);
                 connections--;
             }
@@ -379,7 +410,10 @@ public final class ControlServer implements AutoCloseable {
 
     private synchronized void shutdown() {
         if (!selector.isOpen()) return;
-        for (SelectionKey key : selector.keys()) closeQuietly(key.channel());
+        for (SelectionKey key : selector.keys()) {
+            if (key.attachment() instanceof Connection c) c.session.closed();
+            closeQuietly(key.channel());
+        }
         closeQuietly(selector);
         closeQuietly(server);
         if (fileKey != null && fileKey.equals(fileKey(path))) {
@@ -471,7 +505,11 @@ public final class ControlServer implements AutoCloseable {
 
         private void close(String why) {
             if (!key.isValid()) return;
-            if (why != null) log.warn("Control client " + id + " " + why + "; closing it");
+            if (why != null) {
+                log.warn("Control client " + id + " " + why + "; closing it");
+                dropped++;
+            }
+            session.closed();
             key.cancel();
             closeQuietly(ch);
             connections--;

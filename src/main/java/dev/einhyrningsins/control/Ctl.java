@@ -31,11 +31,13 @@ public final class Ctl {
                                       ($TMPDIR/einhorn-NAME.sock)
               -e, --execute CMDS      Run these commands (separated by ';') and exit
                   --json              Print each reply as one JSON object per line; for
-                                      state, the state object itself (for jq)
+                                      state, the state object itself, for watch, each
+                                      event object (for jq)
               -h, --help              Print this help and exit
 
-            Commands: ehlo help state inc dec set_workers config quieter louder signal die
-            upgrade upgrade_fleet reload worker:ack worker:ping ('help' describes them).
+            Commands: ehlo help state metrics watch inc dec set_workers config quieter louder
+            signal die upgrade upgrade_fleet reload worker:ack worker:ping ('help' describes
+            them). watch prints events until interrupted or the supervisor exits.
             Exit status: 0 ok, 1 socket unreachable or a command failed, 2 usage error.
             """;
 
@@ -155,19 +157,37 @@ public final class Ctl {
             if (json) {
                 try {
                     JsonNode node = WireCodec.JSON.readTree(r.line());
-                    if (command.equals("state") && !r.more()) {
-                        JsonNode state = parse(r.message());
-                        if (state != null) node = state;
+                    if ((command.equals("state") && !r.more()) || command.equals("watch")) {
+                        JsonNode message = parse(r.message());
+                        if (message != null && message.isObject()) node = message;
                     }
                     out.println(WireCodec.JSON.writeValueAsString(node));
                 } catch (JsonProcessingException e) {
                     out.println(r.line());
                 }
+            } else if (command.equals("watch") && parse(r.message()) instanceof JsonNode event && event.has("event")) {
+                out.println(eventLine(event));
             } else {
                 String m = r.message();
                 out.print(m.endsWith("\n") ? m : m + "\n");
             }
             out.flush();
+        }
+
+        /** An event for people: {@code TIME EVENT key=value ...} (strings with blanks JSON-quoted). */
+        static String eventLine(JsonNode event) {
+            StringBuilder b = new StringBuilder();
+            if (event.hasNonNull("time")) b.append(event.get("time").asText()).append(' ');
+            b.append(event.path("event").asText());
+            for (var it = event.properties().iterator(); it.hasNext(); ) {
+                var field = it.next();
+                if (field.getKey().equals("time") || field.getKey().equals("event")) continue;
+                JsonNode v = field.getValue();
+                String text = v.isTextual() && !v.asText().isEmpty() && v.asText().chars().noneMatch(c -> c <= ' ' || c == '"')
+                        ? v.asText() : v.toString();
+                b.append(' ').append(field.getKey()).append('=').append(text);
+            }
+            return b.toString();
         }
 
         private static JsonNode parse(String s) {

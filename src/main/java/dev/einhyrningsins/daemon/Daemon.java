@@ -6,6 +6,9 @@ import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.observe.EventStream;
+import dev.einhyrningsins.observe.Metrics;
+import dev.einhyrningsins.observe.MetricsEndpoint;
 import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Processes;
@@ -14,7 +17,11 @@ import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.supervisor.Snapshot;
 import dev.einhyrningsins.supervisor.Supervisor;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -90,7 +97,7 @@ public final class Daemon {
     /** What the start and the take-over share once the sockets are there. */
     private record Shell(Options o, String version, long pid, Log log, Path socketPath, Listeners listeners,
                          Children children, Loop loop, ControlServer control, Notifier notifier, Pidfile pidfile,
-                         Launch launch, long startedWall, int reloads) {}
+                         Launch launch, long startedWall, int reloads, MetricsEndpoint endpoint, EventStream events) {}
 
     private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
@@ -103,9 +110,10 @@ public final class Daemon {
              Listeners listeners = Listeners.bind(passed, o.binds(), o.family(), o.backlog(), log);
              Children children = new Children();
              Loop loop = new Loop(children, log);
-             ControlServer control = openControl(socketPath, lockfile, loop, log)) {
+             ControlServer control = openControl(socketPath, lockfile, loop, log);
+             MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, System.currentTimeMillis(), 0);
+                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis));
             RealOs os = realOs(shell, -1);
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), wrap.apply(os),
                     version, staticInfo(shell));
@@ -132,7 +140,8 @@ public final class Daemon {
              Listeners listeners = Listeners.adopt(h.listeners(), log);
              Children children = new Children();
              Loop loop = new Loop(children, log);
-             ControlServer control = adoptControl(socketPath, loop, log)) {
+             ControlServer control = adoptControl(socketPath, loop, log);
+             MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
             for (int worker : h.core().pids()) {
                 try {
                     children.add(Child.adopt(worker));
@@ -154,7 +163,7 @@ public final class Daemon {
                 for (Handover.Owed owed : c.owed()) clients.put(owed.ref(), kept.session().adopt(owed.requestId()));
             }
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, h.startedWall(), h.reloads());
+                    launch, h.startedWall(), h.reloads(), endpoint, new EventStream(System::currentTimeMillis));
             RealOs os = realOs(shell, h.stdinFd());
             Supervisor sup = Supervisor.restore(h.core(), wrap.apply(os), version, staticInfo(shell), clients::get);
             int workers = h.core().workers().size();
@@ -188,6 +197,8 @@ public final class Daemon {
                 s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads()),
                 s.loop(), s.log(), s.version(), stdinFd);
         os.reloads(reload, s.launch());
+        os.observe(new Metrics(s.version(), System::nanoTime, s.startedWall(), s.control()::counts, s.events()::size),
+                s.events());
         if (s.notifier() != null) {
             os.listen(s.notifier());
             if (s.notifier().watchdogIntervalNanos() > 0) s.loop().every(s.notifier().watchdogIntervalNanos(), s.notifier()::watchdog);
@@ -207,11 +218,13 @@ public final class Daemon {
             });
         } catch (RuntimeException | Error e) {
             failStop(s.o(), s.log(), s.loop(), s.children(), e);
+            s.events().end(1);
             return 1;
         } finally {
             if (pidfile != null) pidfile.remove();
         }
         s.log().info("All workers are gone; exiting");
+        s.events().end(0);
         return 0;
     }
 
@@ -240,6 +253,29 @@ public final class Daemon {
                     serverLog(log));
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
+        }
+    }
+
+    /**
+     * {@code --metrics}: the HTTP endpoint, bound before any worker starts (a failure is a
+     * start-up error that leaves nothing behind). Each scrape asks the loop for the text.
+     */
+    private static MetricsEndpoint openMetrics(BindSpec where, Loop loop, Log log) {
+        String what = "cannot serve --metrics " + where.text() + ": ";
+        InetSocketAddress address;
+        try {
+            address = where.host().isEmpty() ? new InetSocketAddress(where.port())
+                    : new InetSocketAddress(InetAddress.getByName(where.host()), where.port());
+        } catch (UnknownHostException e) {
+            throw new StartupException(what + "unknown host " + where.host());
+        }
+        try {
+            MetricsEndpoint endpoint = MetricsEndpoint.start(address,
+                    replyTo -> loop.post(new Event.Command("metrics", null, null, null, null, false, replyTo)));
+            log.info("Serving metrics at http://" + Addresses.format(endpoint.address()) + "/metrics");
+            return endpoint;
+        } catch (IOException e) {
+            throw new StartupException(what + e.getMessage());
         }
     }
 
@@ -282,6 +318,7 @@ public final class Daemon {
         List<Map<String, Object>> sockets = new java.util.ArrayList<>();
         for (int i = 0; i < bound.size(); i++) sockets.add(bound.get(i).describe(i));
         info.put("sockets", sockets);
+        info.put("metrics", s.endpoint() == null ? null : "http://" + Addresses.format(s.endpoint().address()) + "/metrics");
         info.put("started_at", java.time.Instant.ofEpochMilli(s.startedWall()).toString());
         info.put("reloads", s.reloads());
         return info;

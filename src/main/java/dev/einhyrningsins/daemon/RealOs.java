@@ -1,6 +1,8 @@
 package dev.einhyrningsins.daemon;
 
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.observe.EventStream;
+import dev.einhyrningsins.observe.Metrics;
 import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.PosixException;
@@ -69,6 +71,8 @@ final class RealOs implements Os {
     private final Setup setup;
     private final int uid = Processes.geteuid();
     private final List<Consumer<Happening>> listeners = new ArrayList<>();
+    private Metrics metrics;
+    private EventStream stream;
 
     /** @param events where a worker's own notify messages go (the loop's queue) */
     RealOs(Children children, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
@@ -210,6 +214,26 @@ final class RealOs implements Os {
     @Override
     public void happened(Happening happening) {
         for (Consumer<Happening> l : listeners) l.accept(happening);
+    }
+
+    /** Serves the metrics and watch commands from these listeners (and makes them listen). */
+    void observe(Metrics metrics, EventStream events) {
+        this.metrics = metrics;
+        this.stream = events;
+        listen(metrics);
+        listen(events);
+    }
+
+    @Override
+    public String metrics() {
+        return metrics == null ? null : metrics.render();
+    }
+
+    @Override
+    public boolean watch(Object client) {
+        if (stream == null) return false;
+        stream.watch((ReplyTo) client);
+        return true;
     }
 
     @Override

@@ -32,6 +32,7 @@ final class Commands {
             help: Print out available commands
             inc: Increment the number of Einhorn child processes
             louder: Increase verbosity
+            metrics: Counters, gauges and histograms of workers, acks, exits, upgrades and control clients             (OpenMetrics text, as served by --metrics)
             quieter: Decrease verbosity
             reload: Reload Einhorn: the supervisor replaces itself with a new start of its installation, keeping its pid, sockets, workers and state
             set_workers: Set the number of Einhorn child processes (args: N, 1..%d)
@@ -39,6 +40,8 @@ final class Commands {
             state: Get a dump of Einhorn's current state (JSON)
             upgrade: Upgrade all Einhorn workers smoothly (reloading the supervisor first if its installation changed on disk)
             upgrade_fleet: Upgrade all Einhorn workers a fleet at a time (reloading the supervisor first if its installation changed on disk)
+            watch: Stream what happens (spawns, acks, signals, exits, upgrades, config changes, status) as one \
+            JSON event a reply line, until the client disconnects
             worker:ack: Used by workers: report that worker PID is ready (pid: PID)
             worker:ping: Used by workers: report that worker PID is alive (pid: PID, request_id: ID)
             """;
@@ -103,6 +106,13 @@ final class Commands {
             case "louder" -> reply(c, verbosity(Math.max(0, sup.config().verbosity() - 1)), true);
             case "signal" -> signal(c);
             case "die" -> die(c);
+            case "metrics" -> {
+                String text = os.metrics();
+                reply(c, text != null ? text : "metrics are not kept by this supervisor", text != null);
+            }
+            case "watch" -> {
+                if (!os.watch(c.client())) reply(c, "watch is not available in this supervisor", false);
+            }
             case "upgrade" -> sup.rollout().command(false, c);
             case "upgrade_fleet" -> sup.rollout().command(true, c);
             case "reload" -> {

@@ -13,8 +13,10 @@ public sealed interface Happening {
     enum SpawnReason {
         /** the first launch, all at once */
         START,
-        /** a replacement or an added worker, paced by the backoff */
+        /** a replacement or an added worker, paced by the respawn interval ({@code -s}) */
         REPLACE,
+        /** a replacement after workers died before acking: a restart paced by the backoff ({@code -s} × 1.5^k) */
+        RESTART,
         /** part of an upgrade's new generation */
         UPGRADE
     }

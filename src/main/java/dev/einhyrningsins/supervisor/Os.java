@@ -42,6 +42,19 @@ public interface Os {
     /** Tells the world what happened (metrics, event streams, notifications); the default ignores it. */
     default void happened(Happening happening) {}
 
+    /** The {@code metrics} command's text (OpenMetrics), from what the shell counted; null if it keeps none. */
+    default String metrics() {
+        return null;
+    }
+
+    /**
+     * Makes {@code client} a watcher: what happens from now on streams to it, one event a
+     * reply line, until it goes away. False if the shell has no event stream.
+     */
+    default boolean watch(Object client) {
+        return false;
+    }
+
     /** Emits one log line. The core has already applied the verbosity filter. */
     void log(Level level, String message);
 

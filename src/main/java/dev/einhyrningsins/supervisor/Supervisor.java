@@ -386,7 +386,7 @@ public final class Supervisor {
         if (missing <= 0) return;
         if (!backoff.everSpawned()) {
             log(Level.INFO, "Launching " + missing + " new workers");
-            for (int i = 0; i < missing; i++) spawnOrBackOff();
+            for (int i = 0; i < missing; i++) spawnOrBackOff(Happening.SpawnReason.START);
             return;
         }
         if (os.nanoTime() >= backoff.dueAt(config.respawnInterval()) && pool.unackedServing() < config.maxUnacked()) {
@@ -394,7 +394,7 @@ public final class Supervisor {
                 log(Level.INFO, "Spawning a replacement (spawn interval " + intervalText()
                         + "s after " + backoff.deaths() + " consecutive unacked worker deaths)");
             }
-            spawnOrBackOff();
+            spawnOrBackOff(backoff.deaths() > 0 ? Happening.SpawnReason.RESTART : Happening.SpawnReason.REPLACE);
         }
     }
 
@@ -404,8 +404,7 @@ public final class Supervisor {
                 && pool.unackedServing() < config.maxUnacked();
     }
 
-    private void spawnOrBackOff() {
-        Happening.SpawnReason reason = backoff.everSpawned() ? Happening.SpawnReason.REPLACE : Happening.SpawnReason.START;
+    private void spawnOrBackOff(Happening.SpawnReason reason) {
         if (spawn(rollout.servingGeneration(), reason) instanceof SpawnResult.Failed f) {
             backoff.died();
             log(Level.ERROR, "Could not start a worker: " + f.reason() + "; retrying in " + intervalText() + "s");

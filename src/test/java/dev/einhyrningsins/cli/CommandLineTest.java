@@ -62,6 +62,39 @@ class CommandLineTest {
     }
 
     @Test
+    void unixListenersTakeAModeAGroupAndAnOwnerByNameOrNumber() {
+        Options o = run("-b", "unix:/run/app.sock,mode=0660,group=www-data,owner=1000", "-b", "unix:/x.sock,n,MODE=600",
+                "-b", "unix:/y.sock", "p");
+        assertThat(o.binds().get(0).access()).isEqualTo(new BindSpec.Access(0660, "www-data", "1000"));
+        assertThat(o.binds().get(1).access()).isEqualTo(new BindSpec.Access(0600, null, null));
+        assertThat(o.binds().get(1).nonBlocking()).isTrue();
+        assertThat(o.binds().get(2).access()).as("none given: the umask decides").isNull();
+        usage("mode= takes octal permission bits such as 0660, not '0968'", "-b", "unix:/a,mode=0968", "p");
+        usage("mode= takes octal permission bits such as 0660, not '1777'", "-b", "unix:/a,mode=1777", "p");
+        usage("mode= takes octal", "-b", "unix:/a,mode=rw", "p");
+        usage("group= takes a group name or gid, e.g. group=www-data", "-b", "unix:/a,group=", "p");
+        usage("owner= takes a user name or uid", "-b", "unix:/a,owner=a b", "p");
+        usage("mode=, group= and owner= apply to unix: sockets only", "-b", "127.0.0.1:80,mode=0660", "p");
+        usage("unknown bind option 'user=x'", "-b", "unix:/a,user=x", "p");
+    }
+
+    @Test
+    void metricsTakeAnAddressOrABarePortForLoopback() {
+        assertThat(run("p").metrics()).isEmpty();
+        BindSpec port = run("--metrics", "9100", "p").metrics().orElseThrow();
+        assertThat(port.host()).isEqualTo("127.0.0.1");
+        assertThat(port.port()).isEqualTo(9100);
+        assertThat(port.text()).isEqualTo("127.0.0.1:9100");
+        assertThat(run("--metrics=:9100", "p").metrics().orElseThrow().host()).as("every interface").isEmpty();
+        assertThat(run("--metrics", "[::1]:0", "p").metrics().orElseThrow().host()).isEqualTo("::1");
+        usage("--metrics unix:/m.sock: HTTP is served over TCP only", "--metrics", "unix:/m.sock", "p");
+        usage("--metrics 9100,r: it takes no options", "--metrics", "9100,r", "p");
+        usage("--metrics 70000: port must be a number in 0..65535 (e.g. 9100 for 127.0.0.1:9100, or 0.0.0.0:9100)",
+                "--metrics", "70000", "p");
+        usage("--metrics x: expected ADDR:PORT", "--metrics", "x", "p");
+    }
+
+    @Test
     void ackModes() {
         assertThat(run("-m", "manual", "p").ackMode()).isEqualTo(new Config.AckMode.Manual());
         assertThat(run("-m", "2.5", "p").ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ofMillis(2500)));

@@ -208,7 +208,8 @@ class FieldIT {
         Path socket = dir.resolve("ctl.sock");
         List<String> cmd = List.of(SupervisorProcess.java(), "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), FaultySupervisor.class.getName());
-        try (var sup = SupervisorProcess.launch(cmd, dir, Map.of(), "-n", "2", "-m", "0.2", "-e", pidfile.toString(),
+        // manual acks: a worker is acked only once its graceful-signal handler is installed
+        try (var sup = SupervisorProcess.launch(cmd, dir, Map.of("ACK", "1"), "-n", "2", "-m", "manual", "-e", pidfile.toString(),
                 SupervisorProcess.worker("probe.py").toString())) {
             List<Integer> workers = sup.awaitAcked(2);
             await("pidfile", () -> Files.exists(pidfile));

@@ -23,6 +23,9 @@ final class FakeOs implements Os {
     final List<String> logs = new ArrayList<>();
     final List<Happening> happenings = new ArrayList<>();
     final Set<Integer> alive = new LinkedHashSet<>();
+    String metricsText;
+    boolean watching;
+    final List<Object> watchers = new ArrayList<>();
 
     @Override
     public long nanoTime() {
@@ -61,6 +64,17 @@ final class FakeOs implements Os {
     @Override
     public void happened(Happening happening) {
         happenings.add(happening);
+    }
+
+    @Override
+    public String metrics() {
+        return metricsText;
+    }
+
+    @Override
+    public boolean watch(Object client) {
+        if (watching) watchers.add(client);
+        return watching;
     }
 
     <T extends Happening> List<T> happened(Class<T> kind) {
