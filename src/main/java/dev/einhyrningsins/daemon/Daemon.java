@@ -4,6 +4,7 @@ import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
+import dev.einhyrningsins.posix.Orphans;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
@@ -63,6 +64,12 @@ public final class Daemon {
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), os, version,
                     staticInfo(o, pid, socketPath, listeners, pidfile));
             SignalHandlers.install(SIGNALS, name -> loop.post(new Event.SignalReceived(name)), log);
+            if (Orphans.adopted()) {
+                // PID 1 or a subreaper: the workers' orphans become ours; SIGCHLD says one exited
+                SignalHandlers.install(List.of("CHLD"), name -> loop.childSignal(), log);
+                loop.childSignal();
+                log.info((pid == 1 ? "Running as PID 1" : "Running as a child subreaper") + ": orphaned processes are reaped too");
+            }
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
             try {
