@@ -56,6 +56,8 @@ public final class CommandLine {
             new Opt("f", "lockfile", "PATH", "Lock file guarding the control socket (default beside it, einhorn[-NAME].lock)"),
             new Opt("e", "pidfile", "PATH", "Write the supervisor's pid to PATH after a successful start; removed on exit"),
             new Opt("g", "command-socket-as-fd", null, "Give each worker a control channel of its own in EINHORN_SOCK_FD (not counted against the control socket's 256 connections)"),
+            new Opt("k", "kill-children-on-exit", null, "Workers get the graceful signal from the kernel if the supervisor dies "
+                    + "(SIGKILL, OOM killer, crash): started through setpriv --pdeathsig (util-linux 2.33+)"),
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
             new Opt("v", "verbose", null, "Log debug messages too"),
             new Opt("q", "quiet", null, "Log errors and warnings only"),
@@ -210,6 +212,7 @@ public final class CommandLine {
         Path socketPath;
         Path lockfile;
         boolean commandSocketAsFd;
+        boolean killChildrenOnExit;
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
@@ -237,6 +240,7 @@ public final class CommandLine {
                 case "lockfile" -> lockfile = Path.of(nonEmpty(opt, v));
                 case "pidfile" -> pidfile = Path.of(nonEmpty(opt, v));
                 case "command-socket-as-fd" -> commandSocketAsFd = true;
+                case "kill-children-on-exit" -> killChildrenOnExit = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
                 case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
                 case "quiet" -> config = config.with(Settings.Setting.VERBOSITY, 2);
@@ -255,7 +259,7 @@ public final class CommandLine {
             Config c = config;
             return new Options(c.number(), List.copyOf(binds), backlog, family, c.verbosity(), List.copyOf(dropEnv),
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
-                    Optional.ofNullable(lockfile), commandSocketAsFd, c.respawnInterval(), c.signalTimeout(),
+                    Optional.ofNullable(lockfile), commandSocketAsFd, killChildrenOnExit, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
                     c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program);
         }

@@ -9,6 +9,7 @@ import java.util.Optional;
 /**
  * Everything the command line said, validated. Durations of ZERO mean "off".
  *
+ * @param killChildrenOnExit -k: workers get a parent-death signal (the graceful signal)
  * @param maxUnacked 0 = the number of CPUs
  */
 public record Options(
@@ -23,6 +24,7 @@ public record Options(
         Optional<Path> socketPath,
         Optional<Path> lockfile,
         boolean commandSocketAsFd,
+        boolean killChildrenOnExit,
         Duration seconds,
         Duration signalTimeout,
         String gracefulSignal,

@@ -52,6 +52,8 @@ public final class Daemon {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Path lockfile = o.lockfile().orElse(ControlPaths.defaultLockfile(socketPath, o.commandName()));
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
+        List<String> execPrefix = o.killChildrenOnExit()
+                ? RealOs.parentDeathSignal(o.gracefulSignal(), System.getenv("PATH")) : List.of();
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
 
         try (Listeners listeners = Listeners.bind(o.binds(), o.family(), o.backlog(), log);
@@ -60,7 +62,8 @@ public final class Daemon {
              ControlServer control = openControl(socketPath, lockfile, loop, log)) {
             Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(),
                     listeners.bound().size(), pid, socketPath);
-            Os os = wrap.apply(new RealOs(children, loop::channel, log, o.program(), env, listeners.fds(), o.commandSocketAsFd()));
+            Os os = wrap.apply(new RealOs(children, loop::channel, log, o.program(), env, listeners.fds(), o.commandSocketAsFd(),
+                    execPrefix));
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), os, version,
                     staticInfo(o, pid, socketPath, listeners, pidfile));
             SignalHandlers.install(SIGNALS, name -> loop.post(new Event.SignalReceived(name)), log);

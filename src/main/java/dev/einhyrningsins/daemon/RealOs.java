@@ -27,13 +27,19 @@ final class RealOs implements Os {
     private final Map<String, String> baseEnv;
     private final int[] listenFds;
     private final boolean commandSocketAsFd;
+    private final List<String> execPrefix;
+    private final Thread loopThread = Thread.currentThread();
     private final List<Consumer<Happening>> listeners = new ArrayList<>();
 
     /**
+     * Made on the loop thread, which must be the one that spawns (see {@link #spawn}).
+     *
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
+     * @param execPrefix        a program that sets something up and then execs the worker in
+     *                          its place (-k: {@link #parentDeathSignal}); empty for none
      */
     RealOs(Children children, WorkerChannel.Opener channels, Log log, List<String> argv, Map<String, String> baseEnv, int[] listenFds,
-           boolean commandSocketAsFd) {
+           boolean commandSocketAsFd, List<String> execPrefix) {
         this.children = children;
         this.channels = channels;
         this.log = log;
@@ -41,6 +47,27 @@ final class RealOs implements Os {
         this.baseEnv = baseEnv;
         this.listenFds = listenFds.clone();
         this.commandSocketAsFd = commandSocketAsFd;
+        this.execPrefix = List.copyOf(execPrefix);
+    }
+
+    /**
+     * -k: the exec chain that gives a worker a parent-death signal. posix_spawn cannot set
+     * one and no Java may run between fork and exec, so util-linux's setpriv does it and
+     * then execs the worker: same pid, environment, fds, signal state and process group;
+     * the worker's argv is unchanged (setpriv looks its first word up in the same PATH the
+     * supervisor checked it against).
+     *
+     * @param signal the graceful signal's name (setpriv takes names, not numbers)
+     * @throws StartupException if there is no setpriv in {@code pathVariable}
+     */
+    static List<String> parentDeathSignal(String signal, String pathVariable) {
+        Path setpriv;
+        try {
+            setpriv = Program.resolve("setpriv", pathVariable);
+        } catch (StartupException e) {
+            throw new StartupException("-k needs setpriv (util-linux 2.33 or later): " + e.getMessage());
+        }
+        return List.of(setpriv.toString(), "--pdeathsig", signal, "--");
     }
 
     /** The environment every worker shares: ours, minus --drop-env-var, plus einhorn's variables. */
@@ -75,9 +102,16 @@ final class RealOs implements Os {
      * Everything that can fail is done before posix_spawn (resolving the program, the -g
      * socket pair); once it returned a pid, the child is tracked at once, so it is always
      * signalled and reaped whatever happens next.
+     *
+     * <p>Only on the loop thread: a parent-death signal (-k) fires when the <em>thread</em>
+     * that started the child exits, and the loop thread (the one that called
+     * {@link Daemon#run}) lives exactly as long as the supervisor.
      */
     @Override
     public SpawnResult spawn(int slot, int generation) {
+        if (Thread.currentThread() != loopThread) {
+            throw new IllegalStateException("spawn from " + Thread.currentThread() + ", not the loop thread " + loopThread);
+        }
         Path program;
         try {
             program = Program.resolve(argv.getFirst(), baseEnv.get("PATH"));
@@ -98,7 +132,8 @@ final class RealOs implements Os {
             }
             List<String> envp = new ArrayList<>(env.size());
             env.forEach((k, v) -> envp.add(k + "=" + v));
-            Child child = Spawn.start(program.toString(), argv, envp, fds);
+            Child child = execPrefix.isEmpty() ? Spawn.start(program.toString(), argv, envp, fds)
+                    : Spawn.start(execPrefix.getFirst(), concat(execPrefix, argv), envp, fds);
             children.add(child);
             if (pair != null) {
                 children.attach(child.pid(), channels.open(pair[0], child.pid()));
@@ -113,6 +148,12 @@ final class RealOs implements Os {
                 if (pair[0] >= 0) Fds.closeQuietly(pair[0]);
             }
         }
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     @Override
