@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Test worker: reports what it inherited to $PROBE_DIR/<pid>.json, then waits.
 
+The report: pid, ppid, pgid, environment, open fds (and what the sockets are), blocked and
+ignored signals, the parent-death signal (prctl PR_GET_PDEATHSIG) and the command line.
+
 On the graceful signal it writes $PROBE_DIR/<pid>.graceful and exits 0, unless
 IGNORE_GRACEFUL=1 (then it keeps running, for SIGKILL tests). ACK=1 sends worker:ack.
 """
@@ -20,6 +23,15 @@ def status_field(name):
         for line in f:
             if line.startswith(name + ":"):
                 return line.split()[1]
+
+
+def pdeathsig():
+    """prctl(PR_GET_PDEATHSIG): the signal this process gets when its parent dies (0: none)."""
+    import ctypes
+    value = ctypes.c_int()
+    if ctypes.CDLL(None, use_errno=True).prctl(2, ctypes.byref(value), 0, 0, 0) != 0:
+        return -ctypes.get_errno()
+    return value.value
 
 
 def fd_info(fd):
@@ -43,6 +55,8 @@ def on_graceful(signum, frame):
 
 signal.signal(getattr(signal, "SIG" + os.environ.get("GRACEFUL_SIGNAL", "USR2")), on_graceful)
 fds = sorted(int(x) for x in os.listdir("/proc/self/fd"))
+with open("/proc/self/cmdline", "rb") as f:
+    cmdline = [a.decode() for a in f.read().split(b"\0")[:-1]]
 report = {
     "pid": PID,
     "ppid": os.getppid(),
@@ -52,6 +66,8 @@ report = {
     "fd_info": {str(fd): fd_info(fd) for fd in fds if fd > 2},
     "sigblk": status_field("SigBlk"),
     "sigign": status_field("SigIgn"),
+    "pdeathsig": pdeathsig(),
+    "cmdline": cmdline,
 }
 tmp = os.path.join(OUT, f".{PID}.tmp")
 with open(tmp, "w") as f:

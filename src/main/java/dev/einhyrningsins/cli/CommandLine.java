@@ -60,6 +60,8 @@ public final class CommandLine {
             new Opt("g", "command-socket-as-fd", null, "Give each worker a control channel of its own in EINHORN_SOCK_FD (not counted against the control socket's 256 connections)"),
             new Opt(null, "listen-fds", null, "Also pass the sockets the systemd way: LISTEN_FDS, LISTEN_FDNAMES and "
                     + "LISTEN_PID (the worker's own pid), for workers that use sd_listen_fds"),
+            new Opt("k", "kill-children-on-exit", null, "Workers get the graceful signal from the kernel if the supervisor dies "
+                    + "(SIGKILL, OOM killer, crash): started through setpriv --pdeathsig (util-linux 2.33+)"),
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
             new Opt(null, "metrics", "[ADDR:]PORT", "Serve OpenMetrics over HTTP at http://ADDR:PORT/metrics; a bare PORT "
                     + "listens on 127.0.0.1, :PORT on every interface (default: only the metrics control command)"),
@@ -221,6 +223,7 @@ public final class CommandLine {
         boolean listenFds;
         boolean upgradeCheck;
         BindSpec metrics;
+        boolean killChildrenOnExit;
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
@@ -250,6 +253,7 @@ public final class CommandLine {
                 case "command-socket-as-fd" -> commandSocketAsFd = true;
                 case "listen-fds" -> listenFds = true;
                 case "upgrade-check" -> upgradeCheck = true;
+                case "kill-children-on-exit" -> killChildrenOnExit = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
                 case "metrics" -> metrics = metricsAddress(v);
                 case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
@@ -269,7 +273,7 @@ public final class CommandLine {
             Config c = config;
             return new Options(c.number(), List.copyOf(binds), backlog, family, c.verbosity(), List.copyOf(dropEnv),
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
-                    Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, upgradeCheck, c.respawnInterval(), c.signalTimeout(),
+                    Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, upgradeCheck, killChildrenOnExit, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
                     c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program,
                     Optional.ofNullable(metrics));

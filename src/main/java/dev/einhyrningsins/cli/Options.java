@@ -9,6 +9,7 @@ import java.util.Optional;
 /**
  * Everything the command line said, validated. Durations of ZERO mean "off".
  *
+ * @param killChildrenOnExit -k: workers get a parent-death signal (the graceful signal)
  * @param maxUnacked 0 = the number of CPUs
  * @param metrics    --metrics: where to serve OpenMetrics over HTTP (a TCP address; host 127.0.0.1
  *                   when only a port was given)
@@ -27,6 +28,7 @@ public record Options(
         boolean commandSocketAsFd,
         boolean listenFds,
         boolean upgradeCheck,
+        boolean killChildrenOnExit,
         Duration seconds,
         Duration signalTimeout,
         String gracefulSignal,

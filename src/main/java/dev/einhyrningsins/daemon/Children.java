@@ -17,6 +17,7 @@ final class Children implements AutoCloseable {
     private final Map<Integer, Child> children = new LinkedHashMap<>();
     private final Map<Integer, List<Pollable>> attached = new HashMap<>();
     private final List<Pollable> others = new ArrayList<>();
+    private final Map<Integer, Subprocess> helpers = new HashMap<>();
 
     void add(Child child) {
         children.put(child.pid(), child);
@@ -34,6 +35,18 @@ final class Children implements AutoCloseable {
 
     List<Child> all() {
         return new ArrayList<>(children.values());
+    }
+
+    /** A helper process of ours (not a worker): polled, and never taken for an orphan. */
+    void helper(int pid, Subprocess p) {
+        helpers.put(pid, p);
+        poll(p);
+    }
+
+    /** The unfinished helper process with this pid, or null. */
+    Subprocess helper(int pid) {
+        helpers.values().removeIf(Subprocess::closed);
+        return helpers.get(pid);
     }
 
     /** Something to poll that belongs to no worker (a check process, a control client kept across a reload). */

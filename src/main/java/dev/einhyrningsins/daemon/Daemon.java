@@ -11,6 +11,7 @@ import dev.einhyrningsins.observe.Metrics;
 import dev.einhyrningsins.observe.MetricsEndpoint;
 import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.PosixException;
+import dev.einhyrningsins.posix.Orphans;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Config;
 import dev.einhyrningsins.supervisor.Event;
@@ -103,6 +104,7 @@ public final class Daemon {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Path lockfile = o.lockfile().orElse(ControlPaths.defaultLockfile(socketPath, o.commandName()));
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
+        execPrefix(o);
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
         Map<String, String> env = System.getenv();
         List<SocketActivation.Passed> passed = SocketActivation.passed(env, pid, log);
@@ -183,6 +185,11 @@ public final class Daemon {
         }
     }
 
+    /** -k: the exec chain that gives workers a parent-death signal (checked at start); empty without -k. */
+    private static List<String> execPrefix(Options o) {
+        return o.killChildrenOnExit() ? RealOs.parentDeathSignal(o.gracefulSignal(), System.getenv("PATH")) : List.of();
+    }
+
     /** The core's {@link Os}, with reload wired in. */
     private static RealOs realOs(Shell s, int stdinFd) {
         Options o = s.o();
@@ -191,7 +198,7 @@ public final class Daemon {
         List<String> names = s.listeners().bound().stream()
                 .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
         RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
-                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid());
+                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o));
         RealOs os = new RealOs(s.children(), s.loop()::channel, s.loop()::post, s.log(), setup);
         Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(),
                 s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads()),
@@ -210,6 +217,15 @@ public final class Daemon {
     private static int serve(Shell s, RealOs os, Supervisor sup, boolean resumed, Runnable started) {
         os.reload().supervisor(sup);
         SignalHandlers.install(SIGNALS, name -> s.loop().post(new Event.SignalReceived(name)), s.log(), resumed);
+        if (Orphans.adopted()) {
+            // PID 1 or a subreaper: the workers' orphans become ours; SIGCHLD says one exited
+            SignalHandlers.install(List.of("CHLD"), name -> s.loop().childSignal(), s.log(), resumed);
+            s.loop().childSignal();
+            if (!resumed) {
+                s.log().info((s.pid() == 1 ? "Running as PID 1" : "Running as a child subreaper")
+                        + ": orphaned processes are reaped too");
+            }
+        }
         Pidfile pidfile = s.pidfile();
         try {
             s.loop().run(sup, resumed, () -> {

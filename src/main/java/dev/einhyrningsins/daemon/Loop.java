@@ -4,6 +4,7 @@ import dev.einhyrningsins.control.ReplyTo;
 import dev.einhyrningsins.control.Request;
 import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.ExitStatus;
+import dev.einhyrningsins.posix.Orphans;
 import dev.einhyrningsins.posix.Poller;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Event;
@@ -12,18 +13,25 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The loop thread: the only thread that touches the {@link Supervisor}. It polls the
  * wake-up fd together with one pidfd per child and the workers' {@code -g} channels; the
  * poll timeout is the core's next deadline. Other threads (signal handlers, the control
  * server) only {@link #post} events.
+ *
+ * <p>As PID 1 or a child subreaper, orphans of the workers become our children too. Their
+ * exits are not on any pidfd we poll: SIGCHLD ({@link #childSignal}) wakes the loop, which
+ * then reaps every exited child that is not one of ours ({@link #reapOrphans}).
  */
 final class Loop implements AutoCloseable {
     private final ConcurrentLinkedQueue<Event> queue = new ConcurrentLinkedQueue<>();
     private final Poller poller = new Poller();
     private final Children children;
     private final Log log;
+    /** SIGCHLD arrived (or a first look is due): exited orphans may be waiting to be reaped. */
+    private final AtomicBoolean orphansMayHaveExited = new AtomicBoolean();
     private final byte[] readBuffer = new byte[64 * 1024];
     // poll arguments, reused from one wake-up to the next
     private int[] fds = new int[16];
@@ -48,6 +56,15 @@ final class Loop implements AutoCloseable {
     /** Thread-safe: queue an event and wake the loop. After {@link #close} the event is dropped. */
     void post(Event event) {
         queue.add(event);
+        poller.wake();
+    }
+
+    /**
+     * Thread-safe: SIGCHLD arrived. Only wired up when orphans are re-parented to us
+     * ({@link Orphans#adopted()}); call it once at start too, for orphans already waiting.
+     */
+    void childSignal() {
+        orphansMayHaveExited.set(true);
         poller.wake();
     }
 
@@ -111,6 +128,7 @@ final class Loop implements AutoCloseable {
                     default -> throw new IllegalStateException("unknown poll entry " + owners[i]);
                 }
             }
+            if (orphansMayHaveExited.getAndSet(false)) reapOrphans(sup);
             Event e;
             while ((e = queue.poll()) != null) sup.handle(e);
             sup.tick();
@@ -124,11 +142,43 @@ final class Loop implements AutoCloseable {
     }
 
     private void reap(Child c, Supervisor sup) {
+        if (c.gone()) return; // already reaped in this round (by reapOrphans)
         ExitStatus status = c.reap();
         if (status == null) return;
         children.reaped(c.pid());
         sup.handle(new Event.ChildExited(c.pid(), !status.signaled() && status.code() == 0, status.describe(),
                 status.signaled(), status.code()));
+    }
+
+    /**
+     * Reaps every exited child that is not one of our workers. {@code waitid(P_ALL, WNOWAIT)}
+     * names an exited child without reaping it; a worker of ours goes the usual way (its
+     * pidfd, then the core), anything else is reaped by its pid. A worker's pid cannot be
+     * reused while it is unreaped and only this thread reaps, so a stranger's exit is never
+     * taken for a worker's. The supervisor starts no process other than through
+     * {@code RealOs.spawn} and helper {@link Subprocess}es (no ProcessBuilder): every child that is not in {@link Children}
+     * is an orphan.
+     */
+    private void reapOrphans(Supervisor sup) {
+        int pid;
+        int lastOurs = 0;
+        while ((pid = Orphans.peekExited()) > 0) {
+            Child ours = children.get(pid);
+            Subprocess helper = children.helper(pid);
+            if (ours != null || helper != null) {
+                if (pid == lastOurs) return; // its pidfd did not let us reap it: never spin
+                lastOurs = pid;
+                if (ours != null) {
+                    reap(ours, sup);
+                } else {
+                    helper.ready(Poller.IN);
+                }
+                continue;
+            }
+            ExitStatus status = Orphans.reap(pid);
+            if (status == null) return; // not reapable after all: never spin
+            log.debug("Reaped orphan " + pid + " (not a worker; " + status.describe() + ")");
+        }
     }
 
     /** Fills the poll arguments: every unreaped child's pidfd, then every open channel. */

@@ -33,15 +33,38 @@ final class RealOs implements Os {
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
      * @param listenFdsOut      --listen-fds: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID = the worker's pid
      * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own
+     * @param execPrefix        a program that sets something up and then execs the worker in
+     *                          its place (-k: {@link #parentDeathSignal}); empty for none
      */
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
-                 boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid) {}
+                 boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid,
+                 List<String> execPrefix) {}
 
     private Reload reload;
     private Launch launch;
 
     Reload reload() {
         return reload;
+    }
+
+    /**
+     * -k: the exec chain that gives a worker a parent-death signal. posix_spawn cannot set
+     * one and no Java may run between fork and exec, so util-linux's setpriv does it and
+     * then execs the worker: same pid, environment, fds, signal state and process group;
+     * the worker's argv is unchanged (setpriv looks its first word up in the same PATH the
+     * supervisor checked it against).
+     *
+     * @param signal the graceful signal's name (setpriv takes names, not numbers)
+     * @throws StartupException if there is no setpriv in {@code pathVariable}
+     */
+    static List<String> parentDeathSignal(String signal, String pathVariable) {
+        Path setpriv;
+        try {
+            setpriv = Program.resolve("setpriv", pathVariable);
+        } catch (StartupException e) {
+            throw new StartupException("-k needs setpriv (util-linux 2.33 or later): " + e.getMessage());
+        }
+        return List.of(setpriv.toString(), "--pdeathsig", signal, "--");
     }
 
     /** Where {@code reload} goes, and the launch whose installation it watches. */
@@ -71,6 +94,7 @@ final class RealOs implements Os {
     private final Setup setup;
     private final int uid = Processes.geteuid();
     private final List<Consumer<Happening>> listeners = new ArrayList<>();
+    private final Thread loopThread = Thread.currentThread();
     private Metrics metrics;
     private EventStream stream;
 
@@ -119,9 +143,16 @@ final class RealOs implements Os {
      * Everything that can fail is done before posix_spawn (resolving the program, the -g
      * socket pair, the notify socket); once it returned a pid, the child is tracked at once,
      * so it is always signalled and reaped whatever happens next.
+     *
+     * <p>Only on the loop thread: a parent-death signal (-k) fires when the <em>thread</em>
+     * that started the child exits, and the loop thread (the one that called
+     * {@link Daemon#run}) lives exactly as long as the supervisor.
      */
     @Override
     public SpawnResult spawn(int slot, int generation) {
+        if (Thread.currentThread() != loopThread) {
+            throw new IllegalStateException("spawn from " + Thread.currentThread() + ", not the loop thread " + loopThread);
+        }
         List<String> argv = setup.argv();
         Path program;
         try {
@@ -155,6 +186,12 @@ final class RealOs implements Os {
             }
             List<String> envp = new ArrayList<>(env.size());
             env.forEach((k, v) -> envp.add(k + "=" + v));
+            if (!setup.execPrefix().isEmpty()) {
+                List<String> chain = new ArrayList<>(setup.execPrefix());
+                chain.addAll(argv);
+                argv = chain;
+                path = argv.getFirst();
+            }
             int stdin = reload == null ? -1 : reload.stdinFd();
             Child child = Spawn.start(path, argv, envp, fds, new Spawn.Stdio(stdin, -1, -1));
             children.add(child);
@@ -177,6 +214,12 @@ final class RealOs implements Os {
             }
             if (notify != null) notify.close();
         }
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     @Override

@@ -51,7 +51,7 @@ final class Subprocess implements Pollable {
             Child child = Spawn.start(argv.getFirst(), argv, env, new int[0], new Spawn.Stdio(stdin, pair[1], pair[1]));
             Subprocess p = new Subprocess(child, pair[0], System.nanoTime() + timeoutNanos, done);
             pair[0] = -1;
-            children.poll(p);
+            children.helper(child.pid(), p);
             return p;
         } finally {
             Fds.closeQuietly(pair[1]);

@@ -32,7 +32,7 @@ public final class Child implements AutoCloseable {
             () -> FunctionDescriptor.of(Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG),
             Linker.Option.firstVariadicArg(1));
     private static final Downcall WAITID = Downcall.of(Libc::waitid$address, Libc::waitid$descriptor);
-    private static final long SI_PID = siginfo_t.layout().byteOffset(
+    static final long SI_PID = siginfo_t.layout().byteOffset(
             groupElement("_sifields"), groupElement("_sigchld"), groupElement("si_pid"));
     private static final long SI_STATUS = siginfo_t.layout().byteOffset(
             groupElement("_sifields"), groupElement("_sigchld"), groupElement("si_status"));

@@ -48,6 +48,8 @@ final class StateReport {
         s.put("generation", sup.rollout().servingGeneration());
         s.put("verbosity", config.verbosity());
         s.put("stopping", sup.stopping());
+        // a readiness probe's question: can connections be served? (an upgrade does not stop that)
+        s.put("serving", !sup.stopping() && sup.pool().ackedServing() > 0);
         s.put("consecutive_deaths_before_ack", sup.backoff().deaths());
         s.put("upgrading", sup.rollout().current());
         s.put("last_upgrade", sup.rollout().last());

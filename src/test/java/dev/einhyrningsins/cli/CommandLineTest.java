@@ -30,6 +30,15 @@ class CommandLineTest {
         assertThat(o.gracefulSignal()).isEqualTo("USR2");
         assertThat(o.upgradeTimeout()).isEqualTo(Duration.ofSeconds(120));
         assertThat(o.program()).containsExactly("app");
+        assertThat(o.killChildrenOnExit()).isFalse();
+    }
+
+    @Test
+    void killChildrenOnExitIsEinhornsDashK() {
+        assertThat(run("-k", "app").killChildrenOnExit()).isTrue();
+        assertThat(run("--kill-children-on-exit", "app").killChildrenOnExit()).isTrue();
+        assertThat(run("-kn2", "app").number()).isEqualTo(2);
+        usage("takes no argument", "--kill-children-on-exit=yes", "app");
     }
 
     @Test

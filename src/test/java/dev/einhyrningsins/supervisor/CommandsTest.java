@@ -132,6 +132,18 @@ class CommandsTest {
     }
 
     @Test
+    void stateSaysWhetherAnAckedWorkerServesUntilTheStop() {
+        Harness h = Harness.manual(2);
+        assertThat(h.sup.state().get("serving")).isEqualTo(false);
+        h.ack(100);
+        assertThat(h.sup.state().get("serving")).isEqualTo(true);
+        h.cmd("upgrade", null); // the old generation keeps serving during an upgrade
+        assertThat(h.sup.state().get("serving")).isEqualTo(true);
+        h.sup.handle(new Event.SignalReceived("TERM"));
+        assertThat(h.sup.state().get("serving")).isEqualTo(false);
+    }
+
+    @Test
     void stateShowsWorkersAndRecentExits() {
         Harness h = Harness.timer(2);
         h.advance(S1);
