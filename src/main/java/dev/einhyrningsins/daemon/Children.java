@@ -3,9 +3,11 @@ package dev.einhyrningsins.daemon;
 import dev.einhyrningsins.posix.Child;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Every child we started and have not reaped, by pid, with what it has to poll ({@code -g}
@@ -18,9 +20,22 @@ final class Children implements AutoCloseable {
     private final Map<Integer, List<Pollable>> attached = new HashMap<>();
     private final List<Pollable> others = new ArrayList<>();
     private final Map<Integer, Subprocess> helpers = new HashMap<>();
+    private final Set<Integer> inherited = new HashSet<>();
 
     void add(Child child) {
         children.put(child.pid(), child);
+    }
+
+    /** A worker a previous process of this supervisor started (a reload handed it over). */
+    void inherit(Child child) {
+        add(child);
+        inherited.add(child.pid());
+    }
+
+    /** How many live workers this process did not start itself. */
+    int inherited() {
+        inherited.retainAll(children.keySet());
+        return inherited.size();
     }
 
     /** Gives child {@code pid} something to poll (its {@code -g} channel, its notify socket). */

@@ -146,7 +146,7 @@ public final class Daemon {
              MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
             for (int worker : h.core().pids()) {
                 try {
-                    children.add(Child.adopt(worker));
+                    children.inherit(Child.adopt(worker));
                 } catch (PosixException e) {
                     log.warn("Worker " + worker + " is gone (" + e.getMessage() + ")");
                 }
@@ -201,7 +201,7 @@ public final class Daemon {
                 o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o));
         RealOs os = new RealOs(s.children(), s.loop()::channel, s.loop()::post, s.log(), setup);
         Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(),
-                s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads()),
+                s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads(), o.killChildrenOnExit()),
                 s.loop(), s.log(), s.version(), stdinFd);
         os.reloads(reload, s.launch());
         os.observe(new Metrics(s.version(), System::nanoTime, s.startedWall(), s.control()::counts, s.events()::size),

@@ -46,7 +46,7 @@ final class Reload {
 
     /** What the shell holds that the next process needs; {@link Daemon} fills it. */
     record Shell(Launch launch, Listeners listeners, Children children, ControlServer control, String boundName,
-                 Notifier notifier, Pidfile pidfile, long startedWall, int reloads) {}
+                 Notifier notifier, Pidfile pidfile, long startedWall, int reloads, boolean parentDeathSignal) {}
 
     private final Shell shell;
     private final Loop loop;
@@ -77,6 +77,15 @@ final class Reload {
     void request(Object client, boolean streaming, String then) {
         if (busy) {
             reply(client, "A reload of the supervisor is already in progress", true, false);
+            return;
+        }
+        int inherited = shell.children().inherited();
+        if (shell.parentDeathSignal() && inherited > 0) {
+            // -k: the kernel signals a worker when the *thread* that started it ends, and the exec
+            // ends the thread the previous process's workers hang from (it became our main thread)
+            refused(client, streaming, then, "with -k, the " + inherited + " worker" + (inherited == 1 ? "" : "s")
+                    + " started before the previous reload would get the parent-death signal at this exec; "
+                    + "replace them first (upgrade), then reload");
             return;
         }
         if (then == null) reply(client, "Reloading, as commanded", !streaming, true);

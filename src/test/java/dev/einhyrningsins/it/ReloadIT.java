@@ -323,6 +323,37 @@ class ReloadIT {
     }
 
     @Test
+    void withKillChildrenOnExitASecondReloadWaitsUntilTheWorkersWereReplaced() throws Exception {
+        try (var sup = start(Map.of(), "-k", "-n", "2", "-m", "0.2", SupervisorProcess.worker("probe.py").toString())) {
+            List<Integer> first = sup.awaitAcked(2);
+            var reload = ctl(sup, "reload");
+            assertThat(reload.status()).as(reload.stdout() + reload.stderr()).isZero();
+            assertThat(sup.workers(true)).isEqualTo(first);
+            // the thread these workers hang from is the one the next exec would end
+            var again = ctl(sup, "reload");
+            assertThat(again.status()).isEqualTo(1);
+            assertThat(again.stdout()).contains("Reload refused: with -k, the 2 workers started before the previous reload")
+                    .contains("replace them first (upgrade), then reload");
+            assertThat(sup.state().path("reloads").asInt()).isEqualTo(1);
+            assertThat(sup.workers(true)).isEqualTo(first);
+            for (int pid : first) assertThat(running(pid)).as("worker " + pid).isTrue();
+            // replaced: their successors were started by this process, and they survive its exec
+            assertThat(ctl(sup, "upgrade").status()).isZero();
+            List<Integer> second = sup.awaitAcked(2);
+            assertThat(second).doesNotContainAnyElementsOf(first);
+            var third = ctl(sup, "reload");
+            assertThat(third.status()).as(third.stdout()).isZero();
+            assertThat(sup.state().path("reloads").asInt()).isEqualTo(2);
+            assertThat(sup.workers(true)).isEqualTo(second);
+            for (int pid : second) {
+                assertThat(running(pid)).as("worker " + pid + " after the exec").isTrue();
+                JsonNode probe = SupervisorProcess.readJson(dir.resolve(pid + ".json"));
+                assertThat(probe.path("ppid").asLong()).as("still our child").isEqualTo(sup.pid());
+            }
+        }
+    }
+
+    @Test
     void einhornshsReloadGetsItsCompletionOverTheSameConnection() throws Exception {
         try (var sup = start(Map.of(), "-m", "0.2", SupervisorProcess.worker("probe.py").toString())) {
             sup.awaitAcked(1);
@@ -363,6 +394,12 @@ class ReloadIT {
         } finally {
             Fds.close(receiver);
         }
+    }
+
+    /** Alive and not a zombie waiting for us: a parent-death signal would have made it one. */
+    static boolean running(int pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"));
+        return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
     }
 
     static int indexOf(List<String> messages, String prefix) {
