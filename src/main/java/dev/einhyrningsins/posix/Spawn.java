@@ -32,18 +32,29 @@ public final class Spawn {
      *                        or the pidfd could not be opened, and the child was killed and reaped
      */
     public static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds) {
-        return start(program, argv, envp, inheritFds, Child::pidfdOpen);
+        return start(program, argv, envp, inheritFds, -1, Child::pidfdOpen);
     }
 
-    /** {@link #start} with the pidfd opener given (tests inject its failure). */
-    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds,
+    /**
+     * As {@link #start(String, List, List, int[])}, with the child's stdin, stdout and stderr
+     * all on {@code stdio} (one end of a socket pair, say) instead of ours.
+     */
+    public static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds, int stdio) {
+        if (stdio < 0) {
+            throw new IllegalArgumentException("negative fd for stdio: " + stdio);
+        }
+        return start(program, argv, envp, inheritFds, stdio, Child::pidfdOpen);
+    }
+
+    /** {@link #start} with the pidfd opener given (tests inject its failure); {@code stdio} -1 keeps ours. */
+    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds, int stdio,
                        IntUnaryOperator pidfdOpen) {
-        return Child.adopt(posixSpawn(program, argv, envp, inheritFds), pidfdOpen);
+        return Child.adopt(posixSpawn(program, argv, envp, inheritFds, stdio), pidfdOpen);
     }
 
-    private static int posixSpawn(String program, List<String> argv, List<String> envp, int[] inheritFds) {
+    private static int posixSpawn(String program, List<String> argv, List<String> envp, int[] inheritFds, int stdio) {
         int n = inheritFds.length;
-        int maxSource = -1;
+        int maxSource = stdio;
         for (int fd : inheritFds) {
             if (fd < 0) {
                 throw new IllegalArgumentException("negative fd to inherit: " + fd);
@@ -57,17 +68,25 @@ public final class Spawn {
                 MemorySegment attr = posix_spawnattr_t.allocate(arena);
                 check(Libc.posix_spawnattr_init(attr), "posix_spawnattr_init");
                 try {
-                    // Two stages, so a source fd that equals some target 3+j is never
-                    // overwritten before it is copied: first everything to fds above all
-                    // sources and targets, then down to 3, 4, ... (dup2 clears FD_CLOEXEC;
-                    // the temporaries are closed by closefrom).
+                    // Two stages, so a source fd that equals some target (3+j, or 0..2 for
+                    // stdio) is never overwritten before it is copied: first everything to fds
+                    // above all sources and targets, then down to 3, 4, ... and 0, 1, 2 (dup2
+                    // clears FD_CLOEXEC; the temporaries are closed by closefrom).
                     int temp = Math.max(maxSource, 3 + n) + 1;
                     for (int i = 0; i < n; i++) {
                         check(Libc.posix_spawn_file_actions_adddup2(actions, inheritFds[i], temp + i),
                                 "posix_spawn_file_actions_adddup2");
                     }
+                    if (stdio >= 0) {
+                        check(Libc.posix_spawn_file_actions_adddup2(actions, stdio, temp + n),
+                                "posix_spawn_file_actions_adddup2");
+                    }
                     for (int i = 0; i < n; i++) {
                         check(Libc.posix_spawn_file_actions_adddup2(actions, temp + i, 3 + i),
+                                "posix_spawn_file_actions_adddup2");
+                    }
+                    for (int target = 0; stdio >= 0 && target <= 2; target++) {
+                        check(Libc.posix_spawn_file_actions_adddup2(actions, temp + n, target),
                                 "posix_spawn_file_actions_adddup2");
                     }
                     check(Libc.posix_spawn_file_actions_addclosefrom_np(actions, 3 + n),
