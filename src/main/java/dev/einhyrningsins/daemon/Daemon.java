@@ -59,14 +59,15 @@ public final class Daemon {
         try (Notifier notifier = Notifier.fromEnvironment(ourEnv, pid, log);
              Listeners listeners = Listeners.bind(passed, o.binds(), o.family(), o.backlog(), log);
              Children children = new Children();
-             Loop loop = new Loop(children, log);
+             Loop loop = new Loop(children, new Checks(), log);
              ControlServer control = openControl(socketPath, lockfile, loop, log)) {
             Map<String, String> env = RealOs.workerEnvironment(ourEnv, o.dropEnv(), listeners.bound().size(), pid, socketPath);
             List<String> names = listeners.bound().stream()
                     .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
+            List<String> checkAddresses = listeners.bound().stream().map(Listeners.Bound::connectAddress).toList();
             RealOs.Setup setup = new RealOs.Setup(o.program(), env, listeners.fds(), names, o.commandSocketAsFd(),
-                    o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, pid);
-            RealOs realOs = new RealOs(children, loop::channel, loop::post, log, setup);
+                    o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, pid, checkAddresses);
+            RealOs realOs = new RealOs(children, loop.checks(), loop::channel, loop::post, log, setup);
             if (notifier != null) {
                 realOs.listen(notifier);
                 if (notifier.watchdogIntervalNanos() > 0) loop.every(notifier.watchdogIntervalNanos(), notifier::watchdog);

@@ -23,6 +23,7 @@ final class Loop implements AutoCloseable {
     private final ConcurrentLinkedQueue<Event> queue = new ConcurrentLinkedQueue<>();
     private final Poller poller = new Poller();
     private final Children children;
+    private final Checks checks;
     private final Log log;
     private final byte[] readBuffer = new byte[64 * 1024];
     // poll arguments, reused from one wake-up to the next
@@ -34,9 +35,15 @@ final class Loop implements AutoCloseable {
     private Runnable periodic;
     private long periodicDue;
 
-    Loop(Children children, Log log) {
+    Loop(Children children, Checks checks, Log log) {
         this.children = children;
+        this.checks = checks;
         this.log = log;
+    }
+
+    /** The health checks it polls. */
+    Checks checks() {
+        return checks;
     }
 
     /** Thread-safe: queue an event and wake the loop. After {@link #close} the event is dropped. */
@@ -76,7 +83,9 @@ final class Loop implements AutoCloseable {
                 if (revents[i] == 0) continue;
                 switch (owners[i]) {
                     case Child c -> reap(c, sup);
-                    case Pollable p -> p.ready(revents[i]);
+                    case Pollable p -> {
+                        if (!p.closed()) p.ready(revents[i]);
+                    }
                     default -> throw new IllegalStateException("unknown poll entry " + owners[i]);
                 }
             }
@@ -102,10 +111,11 @@ final class Loop implements AutoCloseable {
                 status.signaled(), status.code()));
     }
 
-    /** Fills the poll arguments: every unreaped child's pidfd, then every open channel. */
+    /** Fills the poll arguments: every unreaped child's pidfd, then every open channel, then the checks. */
     private int pollSet() {
         List<Child> all = children.all();
         List<Pollable> channels = children.attached();
+        channels.addAll(checks.pollables());
         int n = all.size() + channels.size();
         if (n > fds.length) {
             int size = Math.max(n, fds.length * 2);
@@ -145,6 +155,7 @@ final class Loop implements AutoCloseable {
      */
     int stopAfterFailure(int gracefulSignal, long waitNanos) {
         for (Child c : children.all()) c.signal(gracefulSignal);
+        checks.close();
         awaitExits(System.nanoTime() + waitNanos);
         int killed = children.size();
         for (Child c : children.all()) {
@@ -177,6 +188,7 @@ final class Loop implements AutoCloseable {
 
     @Override
     public void close() {
+        checks.close();
         poller.close();
         children.close();
     }

@@ -31,11 +31,16 @@ final class RealOs implements Os {
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
      * @param listenFdsOut      --listen-fds: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID = the worker's pid
      * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own
+     * @param checkAddresses    where a check reaches each socket (EINHORN_FD_n of a check)
      */
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
-                 boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid) {}
+                 boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid,
+                 List<String> checkAddresses) {}
 
     private final Children children;
+    private final Checks checks;
+    private final ProcessTree processTree = new ProcessTree();
+    private final List<String> checkEnv;
     private final WorkerChannel.Opener channels;
     private final Consumer<Event> events;
     private final Log log;
@@ -43,9 +48,11 @@ final class RealOs implements Os {
     private final int uid = Processes.geteuid();
     private final List<Consumer<Happening>> listeners = new ArrayList<>();
 
-    /** @param events where a worker's own notify messages go (the loop's queue) */
-    RealOs(Children children, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
+    /** @param events where a worker's own notify messages and the checks' ends go (the loop's queue) */
+    RealOs(Children children, Checks checks, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
         this.children = children;
+        this.checks = checks;
+        this.checkEnv = envp(checkEnvironment(setup.env(), setup.checkAddresses()));
         this.channels = channels;
         this.events = events;
         this.log = log;
@@ -72,6 +79,25 @@ final class RealOs implements Os {
         env.put("EINHORN_MASTER_PID", Long.toString(masterPid));
         env.put("EINHORN_SOCK_PATH", socketPath.toString());
         return env;
+    }
+
+    /**
+     * A check's environment: the workers', but the sockets as addresses a check can connect
+     * to (EINHORN_FD_n = 127.0.0.1:8080, [::1]:80, unix:/path; it inherits no fds), so no
+     * EINHORN_FDS or EINHORN_SOCK_FD. EINHORN_WORKER_PID and EINHORN_CHILD_INDEX come per check.
+     */
+    static Map<String, String> checkEnvironment(Map<String, String> workerEnv, List<String> addresses) {
+        Map<String, String> env = new LinkedHashMap<>(workerEnv);
+        env.keySet().removeIf(k -> k.startsWith("EINHORN_FD") || k.equals("EINHORN_SOCK_FD"));
+        env.put("EINHORN_FD_COUNT", Integer.toString(addresses.size()));
+        for (int i = 0; i < addresses.size(); i++) env.put("EINHORN_FD_" + i, addresses.get(i));
+        return env;
+    }
+
+    private static List<String> envp(Map<String, String> env) {
+        List<String> envp = new ArrayList<>(env.size() + 2);
+        env.forEach((k, v) -> envp.add(k + "=" + v));
+        return envp;
     }
 
     @Override
@@ -122,9 +148,7 @@ final class RealOs implements Os {
                 argv = SocketActivation.execChain(path, argv);
                 path = argv.getFirst();
             }
-            List<String> envp = new ArrayList<>(env.size());
-            env.forEach((k, v) -> envp.add(k + "=" + v));
-            Child child = Spawn.start(path, argv, envp, fds);
+            Child child = Spawn.start(path, argv, envp(env), fds);
             children.add(child);
             if (pair != null) {
                 children.attach(child.pid(), channels.open(pair[0], child.pid()));
@@ -145,6 +169,32 @@ final class RealOs implements Os {
             }
             if (notify != null) notify.close();
         }
+    }
+
+    @Override
+    public String startCheck(CheckRun check) {
+        if (checks.exiting(check.workerPid(), check.kind())) {
+            return "the " + check.kind().word + " check before it has not exited yet";
+        }
+        List<String> envp = new ArrayList<>(checkEnv);
+        envp.add("EINHORN_WORKER_PID=" + check.workerPid());
+        envp.add("EINHORN_CHILD_INDEX=" + check.slot());
+        try {
+            checks.start(check, envp, events);
+            return null;
+        } catch (PosixException e) {
+            return e.getMessage();
+        }
+    }
+
+    @Override
+    public String cancelCheck(long id) {
+        return checks.cancel(id);
+    }
+
+    @Override
+    public long rssBytes(int workerPid) {
+        return processTree.rssBytes(workerPid);
     }
 
     @Override
