@@ -6,6 +6,8 @@ ignored signals, the parent-death signal (prctl PR_GET_PDEATHSIG) and the comman
 
 On the graceful signal it writes $PROBE_DIR/<pid>.graceful and exits 0, unless
 IGNORE_GRACEFUL=1 (then it keeps running, for SIGKILL tests). ACK=1 sends worker:ack.
+PING_EVERY=SECONDS sends worker:ping that often until SIGUSR1. GROW_MB=N: on SIGUSR1 it
+starts a child process that holds N MiB (its process tree grows; the child goes with it).
 """
 import json
 import os
@@ -47,13 +49,37 @@ def fd_info(fd):
         return {"error": str(e)}
 
 
+grower = None
+pinging = os.environ.get("PING_EVERY") is not None
+
+
+def on_usr1(signum, frame):
+    global grower, pinging
+    pinging = False
+    if os.environ.get("GROW_MB") and grower is None:
+        import subprocess  # here, not at the top: workers reach their signal handlers as fast as before
+        grower = subprocess.Popen([sys.executable, "-c", "import signal; b = b'x' * (int("
+                                   + os.environ["GROW_MB"] + ") << 20); signal.pause()"])
+
+
+def send(message):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(os.environ["EINHORN_SOCK_PATH"])
+    c.sendall((json.dumps(message) + "\n").encode())
+    c.close()
+
+
 def on_graceful(signum, frame):
+    if grower is not None:
+        grower.kill()
+        grower.wait()
     open(os.path.join(OUT, f"{PID}.graceful"), "w").close()
     if os.environ.get("IGNORE_GRACEFUL") != "1":
         sys.exit(0)
 
 
 signal.signal(getattr(signal, "SIG" + os.environ.get("GRACEFUL_SIGNAL", "USR2")), on_graceful)
+signal.signal(signal.SIGUSR1, on_usr1)
 fds = sorted(int(x) for x in os.listdir("/proc/self/fd"))
 with open("/proc/self/cmdline", "rb") as f:
     cmdline = [a.decode() for a in f.read().split(b"\0")[:-1]]
@@ -74,12 +100,14 @@ with open(tmp, "w") as f:
     json.dump(report, f)
 os.rename(tmp, os.path.join(OUT, f"{PID}.json"))
 if os.environ.get("ACK") == "1":
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    c.connect(os.environ["EINHORN_SOCK_PATH"])
-    c.sendall((json.dumps({"command": "worker:ack", "pid": PID}) + "\n").encode())
-    c.close()
+    send({"command": "worker:ack", "pid": PID})
 exit_code = os.environ.get("EXIT_CODE")
 if exit_code is not None:
     sys.exit(int(exit_code))
+pings = 0
+while pinging:
+    pings += 1
+    send({"command": "worker:ping", "pid": PID, "request_id": pings})
+    time.sleep(float(os.environ["PING_EVERY"]))
 while True:
     signal.pause()

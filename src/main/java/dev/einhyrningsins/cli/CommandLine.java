@@ -53,6 +53,20 @@ public final class CommandLine {
                     + "(default unlimited: -1, none or unlimited)"),
             new Opt(null, "upgrade-timeout", "SECONDS", "Abort an upgrade whose new workers are not all acked in time (default 120; 0 disables)"),
             new Opt(null, "upgrade-max-failures", "N", "Abort an upgrade after N consecutive new workers die before acking (default 3)"),
+            new Opt(null, "ready-check", "CMD", "After a worker acks, run /bin/sh -c CMD every --check-interval until it "
+                    + "exits 0; only then does the worker count as acked (within --ack-timeout if set). CMD gets "
+                    + "EINHORN_WORKER_PID, EINHORN_CHILD_INDEX and the sockets' addresses as EINHORN_FD_n"),
+            new Opt(null, "live-check", "CMD", "Run /bin/sh -c CMD every --check-interval against each acked worker "
+                    + "(same environment); after --live-failures failures in a row the worker is replaced"),
+            new Opt(null, "live-failures", "N", "Failed live checks in a row that make a worker sick (default 3)"),
+            new Opt(null, "check-interval", "SECONDS", "Pause between the end of one check of a worker and the next, "
+                    + "and between RSS samples (default 1)"),
+            new Opt(null, "check-timeout", "SECONDS", "Kill a check still running after SECONDS; it counts as failed (default 5)"),
+            new Opt(null, "ping-timeout", "SECONDS", "Replace a worker that sent worker:ping and then stays silent for "
+                    + "SECONDS (default off)"),
+            new Opt(null, "max-worker-rss", "MB", "Replace a worker whose process tree's resident memory exceeds MB MiB "
+                    + "(default off)"),
+            new Opt(null, "max-worker-age", "SECONDS", "Replace a worker SECONDS after its start (default off)"),
             new Opt("c", "command-name", "NAME", "Name of this instance: default files become einhorn-NAME.sock/.lock"),
             new Opt("d", "socket-path", "PATH", "Control socket path (default $TMPDIR/einhorn[-NAME].sock)"),
             new Opt("f", "lockfile", "PATH", "Lock file guarding the control socket (default beside it, einhorn[-NAME].lock)"),
@@ -246,6 +260,14 @@ public final class CommandLine {
                 case "max-upgrade-additional" -> set(opt, Setting.MAX_UPGRADE_ADDITIONAL, v);
                 case "upgrade-timeout" -> set(opt, Setting.UPGRADE_TIMEOUT, v);
                 case "upgrade-max-failures" -> set(opt, Setting.UPGRADE_MAX_FAILURES, v);
+                case "ready-check" -> set(opt, Setting.READY_CHECK, v);
+                case "live-check" -> set(opt, Setting.LIVE_CHECK, v);
+                case "live-failures" -> set(opt, Setting.LIVE_FAILURES, v);
+                case "check-interval" -> set(opt, Setting.CHECK_INTERVAL, v);
+                case "check-timeout" -> set(opt, Setting.CHECK_TIMEOUT, v);
+                case "ping-timeout" -> set(opt, Setting.PING_TIMEOUT, v);
+                case "max-worker-rss" -> set(opt, Setting.MAX_WORKER_RSS, v);
+                case "max-worker-age" -> set(opt, Setting.MAX_WORKER_AGE, v);
                 case "command-name" -> commandName = nonEmpty(opt, v);
                 case "socket-path" -> socketPath = Path.of(nonEmpty(opt, v));
                 case "lockfile" -> lockfile = Path.of(nonEmpty(opt, v));
@@ -275,7 +297,7 @@ public final class CommandLine {
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
                     Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, upgradeCheck, killChildrenOnExit, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
-                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program,
+                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), c.health(), program,
                     Optional.ofNullable(metrics));
         }
 

@@ -1,6 +1,7 @@
 package dev.einhyrningsins.cli;
 
 import dev.einhyrningsins.supervisor.Config;
+import dev.einhyrningsins.supervisor.HealthConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -38,6 +39,7 @@ public record Options(
         int maxUpgradeAdditional,
         Duration upgradeTimeout,
         int upgradeMaxFailures,
+        HealthConfig health,
         List<String> program,
         Optional<BindSpec> metrics) {
 
@@ -48,6 +50,6 @@ public record Options(
     public Config toConfig(int cpus) {
         return new Config(number, seconds, ackMode, ackTimeout, signalTimeout, gracefulSignal,
                 maxUnacked > 0 ? maxUnacked : Math.max(1, cpus), maxUpgradeAdditional, upgradeTimeout,
-                upgradeMaxFailures, verbosity);
+                upgradeMaxFailures, verbosity, health);
     }
 }

@@ -11,7 +11,7 @@ import java.util.Set;
 
 /**
  * Every child we started and have not reaped, by pid, with what it has to poll ({@code -g}
- * control channel, notify socket).
+ * control channel, notify socket); and the helper processes ({@link Subprocess}) until reaped.
  * A child is added the moment posix_spawn returned it, before anything else can fail, so a
  * started child is always signalled and reaped. Loop thread only.
  */
@@ -52,19 +52,24 @@ final class Children implements AutoCloseable {
         return new ArrayList<>(children.values());
     }
 
-    /** A helper process of ours (not a worker): polled, and never taken for an orphan. */
-    void helper(int pid, Subprocess p) {
-        helpers.put(pid, p);
-        poll(p);
+    /** A helper process of ours (not a worker): polled until reaped, and never taken for an orphan. */
+    void helper(Subprocess p) {
+        helpers.put(p.pid(), p);
     }
 
-    /** The unfinished helper process with this pid, or null. */
+    /** The unreaped helper process with this pid, or null. */
     Subprocess helper(int pid) {
-        helpers.values().removeIf(Subprocess::closed);
-        return helpers.get(pid);
+        Subprocess p = helpers.get(pid);
+        return p != null && p.running() ? p : null;
     }
 
-    /** Something to poll that belongs to no worker (a check process, a control client kept across a reload). */
+    /** Kills and reaps every helper process now (before an exec, on the way out). */
+    void stopHelpers() {
+        helpers.values().forEach(Subprocess::close);
+        helpers.clear();
+    }
+
+    /** Something to poll that belongs to no worker (a control client kept across a reload). */
     void poll(Pollable p) {
         others.add(p);
     }
@@ -74,10 +79,12 @@ final class Children implements AutoCloseable {
         return attached.getOrDefault(pid, List.of());
     }
 
-    /** Everything attached that is still open (closed ones are dropped on the way). */
+    /** Everything attached that is still open, and the helpers' fds (closed and reaped ones are dropped on the way). */
     List<Pollable> attached() {
         others.removeIf(Pollable::closed);
         List<Pollable> open = new ArrayList<>(others);
+        helpers.values().removeIf(p -> !p.running());
+        for (Subprocess p : helpers.values()) p.pollables(open);
         for (List<Pollable> ps : attached.values()) {
             ps.removeIf(Pollable::closed);
             open.addAll(ps);
@@ -103,6 +110,7 @@ final class Children implements AutoCloseable {
 
     @Override
     public void close() {
+        stopHelpers();
         for (Child c : children.values()) c.close();
         children.clear();
         for (List<Pollable> ps : attached.values()) ps.forEach(Pollable::close);

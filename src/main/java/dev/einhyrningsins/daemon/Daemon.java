@@ -197,14 +197,17 @@ public final class Daemon {
                 s.pid(), s.socketPath());
         List<String> names = s.listeners().bound().stream()
                 .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
+        List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
         RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
-                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o));
-        RealOs os = new RealOs(s.children(), s.loop()::channel, s.loop()::post, s.log(), setup);
+                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses);
+        RealOs os = new RealOs(s.children(), new Checks(s.children()), s.loop()::channel, s.loop()::post, s.log(), setup);
         Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(),
                 s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads(), o.killChildrenOnExit()),
                 s.loop(), s.log(), s.version(), stdinFd);
         os.reloads(reload, s.launch());
-        os.observe(new Metrics(s.version(), System::nanoTime, s.startedWall(), s.control()::counts, s.events()::size),
+        // the monotonic clock goes on across a reload's exec; the start is the first process's
+        long startNanos = System.nanoTime() - (System.currentTimeMillis() - s.startedWall()) * 1_000_000L;
+        os.observe(new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts, s.events()::size),
                 s.events());
         if (s.notifier() != null) {
             os.listen(s.notifier());

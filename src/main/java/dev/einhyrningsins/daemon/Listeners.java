@@ -37,6 +37,13 @@ final class Listeners implements AutoCloseable {
      * for a UNIX socket file we created (and so remove on exit).
      */
     record Bound(BindSpec spec, int fd, String address, int port, Path unixPath, Object fileKey, String name) {
+        /** Where a local client connects to it: its address, a wildcard one as loopback (0.0.0.0 as 127.0.0.1, [::] as [::1]). */
+        String connectAddress() {
+            if (address.startsWith("0.0.0.0:")) return "127.0.0.1:" + address.substring(8);
+            if (address.startsWith("[::]:")) return "[::1]:" + address.substring(5);
+            return address;
+        }
+
         Map<String, Object> describe(int index) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("bind", spec == null ? null : spec.text());

@@ -124,7 +124,9 @@ final class Loop implements AutoCloseable {
                 if (revents[i] == 0) continue;
                 switch (owners[i]) {
                     case Child c -> reap(c, sup);
-                    case Pollable p -> p.ready(revents[i]);
+                    case Pollable p -> {
+                        if (!p.closed()) p.ready(revents[i]);
+                    }
                     default -> throw new IllegalStateException("unknown poll entry " + owners[i]);
                 }
             }
@@ -171,7 +173,7 @@ final class Loop implements AutoCloseable {
                 if (ours != null) {
                     reap(ours, sup);
                 } else {
-                    helper.ready(Poller.IN);
+                    helper.exited();
                 }
                 continue;
             }
@@ -224,6 +226,7 @@ final class Loop implements AutoCloseable {
      */
     int stopAfterFailure(int gracefulSignal, long waitNanos) {
         for (Child c : children.all()) c.signal(gracefulSignal);
+        children.stopHelpers();
         awaitExits(System.nanoTime() + waitNanos);
         int killed = children.size();
         for (Child c : children.all()) {

@@ -35,10 +35,11 @@ final class RealOs implements Os {
      * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own
      * @param execPrefix        a program that sets something up and then execs the worker in
      *                          its place (-k: {@link #parentDeathSignal}); empty for none
+     * @param checkAddresses    where a check reaches each socket (EINHORN_FD_n of a check)
      */
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
                  boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid,
-                 List<String> execPrefix) {}
+                 List<String> execPrefix, List<String> checkAddresses) {}
 
     private Reload reload;
     private Launch launch;
@@ -88,6 +89,9 @@ final class RealOs implements Os {
     }
 
     private final Children children;
+    private final Checks checks;
+    private final ProcessTree processTree = new ProcessTree();
+    private final List<String> checkEnv;
     private final WorkerChannel.Opener channels;
     private final Consumer<Event> events;
     private final Log log;
@@ -98,9 +102,11 @@ final class RealOs implements Os {
     private Metrics metrics;
     private EventStream stream;
 
-    /** @param events where a worker's own notify messages go (the loop's queue) */
-    RealOs(Children children, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
+    /** @param events where a worker's own notify messages and the checks' ends go (the loop's queue) */
+    RealOs(Children children, Checks checks, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
         this.children = children;
+        this.checks = checks;
+        this.checkEnv = envp(checkEnvironment(setup.env(), setup.checkAddresses()));
         this.channels = channels;
         this.events = events;
         this.log = log;
@@ -127,6 +133,25 @@ final class RealOs implements Os {
         env.put("EINHORN_MASTER_PID", Long.toString(masterPid));
         env.put("EINHORN_SOCK_PATH", socketPath.toString());
         return env;
+    }
+
+    /**
+     * A check's environment: the workers', but the sockets as addresses a check can connect
+     * to (EINHORN_FD_n = 127.0.0.1:8080, [::1]:80, unix:/path; it inherits no fds), so no
+     * EINHORN_FDS or EINHORN_SOCK_FD. EINHORN_WORKER_PID and EINHORN_CHILD_INDEX come per check.
+     */
+    static Map<String, String> checkEnvironment(Map<String, String> workerEnv, List<String> addresses) {
+        Map<String, String> env = new LinkedHashMap<>(workerEnv);
+        env.keySet().removeIf(k -> k.startsWith("EINHORN_FD") || k.equals("EINHORN_SOCK_FD"));
+        env.put("EINHORN_FD_COUNT", Integer.toString(addresses.size()));
+        for (int i = 0; i < addresses.size(); i++) env.put("EINHORN_FD_" + i, addresses.get(i));
+        return env;
+    }
+
+    private static List<String> envp(Map<String, String> env) {
+        List<String> envp = new ArrayList<>(env.size() + 2);
+        env.forEach((k, v) -> envp.add(k + "=" + v));
+        return envp;
     }
 
     @Override
@@ -184,8 +209,7 @@ final class RealOs implements Os {
                 argv = SocketActivation.execChain(path, argv);
                 path = argv.getFirst();
             }
-            List<String> envp = new ArrayList<>(env.size());
-            env.forEach((k, v) -> envp.add(k + "=" + v));
+            List<String> envp = envp(env);
             if (!setup.execPrefix().isEmpty()) {
                 List<String> chain = new ArrayList<>(setup.execPrefix());
                 chain.addAll(argv);
@@ -220,6 +244,32 @@ final class RealOs implements Os {
         List<String> all = new ArrayList<>(a);
         all.addAll(b);
         return all;
+    }
+
+    @Override
+    public String startCheck(CheckRun check) {
+        if (checks.exiting(check.workerPid(), check.kind())) {
+            return "the " + check.kind().word + " check before it has not exited yet";
+        }
+        List<String> envp = new ArrayList<>(checkEnv);
+        envp.add("EINHORN_WORKER_PID=" + check.workerPid());
+        envp.add("EINHORN_CHILD_INDEX=" + check.slot());
+        try {
+            checks.start(check, envp, events);
+            return null;
+        } catch (PosixException e) {
+            return e.getMessage();
+        }
+    }
+
+    @Override
+    public String cancelCheck(long id) {
+        return checks.cancel(id);
+    }
+
+    @Override
+    public long rssBytes(int workerPid) {
+        return processTree.rssBytes(workerPid);
     }
 
     @Override

@@ -98,17 +98,17 @@ final class Reload {
         env.add(FORMAT_ENV + "=" + Snapshot.FORMAT);
         log.info("Reload: checking the installation with " + String.join(" ", argv));
         try {
-            Subprocess check = Subprocess.start(argv, env, stdinFd, CHECK_TIMEOUT_NANOS, shell.children(),
-                    (status, last) -> checked(client, streaming, then, status, last));
-            loop.at(check.deadline(), check::kill);
+            Subprocess check = Subprocess.start(argv, env, shell.children(), ended -> checked(client, streaming, then, ended));
+            loop.at(System.nanoTime() + CHECK_TIMEOUT_NANOS, check::kill);
         } catch (PosixException e) {
             refused(client, streaming, then, "cannot start " + argv.getFirst() + ": " + e.getMessage());
         }
     }
 
-    private void checked(Object client, boolean streaming, String then, ExitStatus status, String last) {
-        if (status.signaled() || status.code() != 0) {
-            refused(client, streaming, then, "the new installation's check " + status.describe()
+    private void checked(Object client, boolean streaming, String then, Subprocess.Ended check) {
+        String last = check.lastLine() == null ? "" : check.lastLine();
+        if (!check.passed()) {
+            refused(client, streaming, then, "the new installation's check " + check.status().describe()
                     + (last.isEmpty() ? "" : ": " + last));
             return;
         }
@@ -180,6 +180,8 @@ final class Reload {
                 int number = Processes.signalNumber(name);
                 if (number > 0) ignored.add(Processes.ignore(number));
             }
+            // checks in flight cannot cross the exec: the core starts new ones when it is back
+            shell.children().stopHelpers();
             if (shell.notifier() != null) shell.notifier().reloading();
             Map<String, String> env = new LinkedHashMap<>(System.getenv());
             env.put(Handover.ENV, Integer.toString(memfd));

@@ -10,48 +10,57 @@ import dev.einhyrningsins.posix.Sockets;
 import dev.einhyrningsins.posix.Spawn;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 /**
- * A short-lived helper process of the supervisor's own (not a worker): started with
- * posix_spawn, its standard output and error captured through a socket pair, watched by the
- * loop through its pidfd, killed if it outlives its deadline. The loop thread only spawns and
- * polls, so a helper that hangs cannot hold the supervisor up. When it ends, {@code done}
- * gets its exit status and the last line it printed.
+ * A short-lived helper process of the supervisor's own, not a worker: reload's installation
+ * check, a health check. Started with posix_spawn in a process group of its own (the loop
+ * thread never waits for it), with stdin, stdout and stderr on one end of a socket pair: the
+ * loop polls the other end, keeping only the last line (stdin reads end of input), and the
+ * pidfd. When it exits, whatever it left running in its group is SIGKILLed, it is reaped, and
+ * {@code done} hears how it ended, unless it was {@link #cancel}led. It is registered in
+ * {@link Children} (so an exit seen by the orphan reaper is handed back here) from its start
+ * to its reaping. Loop thread only.
  */
-final class Subprocess implements Pollable {
-    private static final int KEEP = 4096;
+final class Subprocess {
+    /** How it ended: its exit status, the last line it printed (null if none), and its run time. */
+    record Ended(ExitStatus status, String lastLine, long durationNanos) {
+        boolean passed() {
+            return !status.signaled() && status.code() == 0;
+        }
+    }
 
     private final Child child;
-    private final int output;
-    private final long deadline;
-    private final BiConsumer<ExitStatus, String> done;
-    private final StringBuilder tail = new StringBuilder();
-    private final byte[] buffer = new byte[KEEP];
-    private boolean finished;
+    private final long startedAt = System.nanoTime();
+    private final LastLine line = new LastLine();
+    private final byte[] buffer = new byte[8192];
+    private final Children children;
+    private Consumer<Ended> done;
+    private int output;
+    private boolean reaped;
 
-    private Subprocess(Child child, int output, long deadline, BiConsumer<ExitStatus, String> done) {
+    private Subprocess(Child child, int output, Children children, Consumer<Ended> done) {
         this.child = child;
         this.output = output;
-        this.deadline = deadline;
+        this.children = children;
         this.done = done;
     }
 
     /**
-     * Starts {@code argv} ({@code argv[0]} an absolute path) with {@code env}, stdin from
-     * {@code stdin} (-1: ours), and registers it to be polled.
+     * Starts {@code argv} ({@code argv[0]} an absolute path) with environment {@code env} and
+     * registers it in {@code children}.
      *
-     * @throws PosixException if it cannot be started
+     * @throws PosixException if it cannot be started (nothing is left behind)
      */
-    static Subprocess start(List<String> argv, List<String> env, int stdin, long timeoutNanos, Children children,
-                            BiConsumer<ExitStatus, String> done) {
+    static Subprocess start(List<String> argv, List<String> env, Children children, Consumer<Ended> done) {
         int[] pair = Sockets.socketPair();
         try {
             Fds.setNonBlocking(pair[0]);
-            Child child = Spawn.start(argv.getFirst(), argv, env, new int[0], new Spawn.Stdio(stdin, pair[1], pair[1]));
-            Subprocess p = new Subprocess(child, pair[0], System.nanoTime() + timeoutNanos, done);
+            Sockets.shutdownOutput(pair[0]); // its stdin reads end of input
+            Child child = Spawn.start(argv.getFirst(), argv, env, new int[0], Spawn.Stdio.all(pair[1]));
+            Subprocess p = new Subprocess(child, pair[0], children, done);
             pair[0] = -1;
-            children.helper(child.pid(), p);
+            children.helper(p);
             return p;
         } finally {
             Fds.closeQuietly(pair[1]);
@@ -59,65 +68,148 @@ final class Subprocess implements Pollable {
         }
     }
 
-    /** Its pidfd; its output is read when it has ended (a helper says little). */
-    @Override
-    public int fd() {
-        return child.pidfd();
+    int pid() {
+        return child.pid();
     }
 
-    @Override
-    public short events() {
-        return Poller.IN;
+    /** Not reaped yet. */
+    boolean running() {
+        return !reaped;
     }
 
-    /** When it is killed if it is still running. */
-    long deadline() {
-        return deadline;
+    /** What the loop polls for it: its output while open, and its pidfd. */
+    void pollables(List<Pollable> into) {
+        if (reaped) return;
+        if (output >= 0) into.add(new Watch(output, this::drain));
+        into.add(new Watch(child.pidfd(), this::exited));
     }
 
-    /** Kills it if it is still running (its deadline passed); it is then reaped as usual. */
+    /** SIGKILL to its process group (what it started too) and to itself; it is reaped and reported as usual. */
     void kill() {
-        if (!finished) child.signal(Processes.SIGKILL);
-    }
-
-    @Override
-    public void ready(short revents) {
-        if (finished) return;
-        drainOutput();
-        ExitStatus status = child.reap();
-        if (status == null) return;
-        drainOutput();
-        finished = true;
-        Fds.closeQuietly(output);
-        String text = tail.toString().strip();
-        String last = text.isEmpty() ? "" : text.substring(text.lastIndexOf('\n') + 1);
-        done.accept(status, last);
-    }
-
-    private void drainOutput() {
+        if (reaped) return;
         try {
-            int n;
-            while ((n = Fds.read(output, buffer)) > 0) {
-                tail.append(new String(buffer, 0, n, StandardCharsets.UTF_8));
-                if (tail.length() > KEEP) tail.delete(0, tail.length() - KEEP);
-            }
+            child.signalGroup(Processes.SIGKILL);
+            child.signal(Processes.SIGKILL);
         } catch (PosixException e) {
-            // the helper's output is gone: keep what we have
+            // exiting anyway: its pidfd tells when
         }
     }
 
-    @Override
-    public boolean closed() {
-        return finished;
+    /** Kills it and reaps it when it exits, without telling anyone; returns its last line so far (null if none). */
+    String cancel() {
+        done = null;
+        drain();
+        closeOutput();
+        kill();
+        return line.last();
     }
 
-    /** Kills and reaps it (the supervisor is leaving). */
-    @Override
-    public void close() {
-        if (!finished) {
-            finished = true;
-            child.killAndReap();
+    /** Its pidfd is readable (or the orphan reaper saw it exit): clear what it left running, reap it, report. */
+    void exited() {
+        if (reaped) return;
+        drain();
+        try {
+            child.signalGroup(Processes.SIGKILL); // while it is unreaped its group id cannot be reused
+        } catch (PosixException e) {
+            // nothing left in the group
+        }
+        ExitStatus status = child.reap();
+        if (status == null) return;
+        reaped = true;
+        drain();
+        closeOutput();
+        child.close();
+        if (done != null) done.accept(new Ended(status, line.last(), System.nanoTime() - startedAt));
+    }
+
+    /** Kills and reaps it now, without telling anyone (the supervisor is leaving, or exec'ing). */
+    void close() {
+        if (reaped) return;
+        done = null;
+        closeOutput();
+        try {
+            child.signalGroup(Processes.SIGKILL);
+        } catch (PosixException e) {
+            // nothing left in the group
+        }
+        child.killAndReap();
+        reaped = true;
+    }
+
+    private void drain() {
+        if (output < 0) return;
+        try {
+            int n;
+            while ((n = Fds.read(output, buffer)) > 0) line.add(buffer, n);
+            if (n == 0) closeOutput();
+        } catch (PosixException e) {
+            closeOutput();
+        }
+    }
+
+    private void closeOutput() {
+        if (output >= 0) {
             Fds.closeQuietly(output);
+            output = -1;
+        }
+    }
+
+    /** One fd of it for the loop's poll; the set is built afresh on every wake-up. */
+    private record Watch(int fd, Runnable ready) implements Pollable {
+        @Override
+        public short events() {
+            return Poller.IN;
+        }
+
+        @Override
+        public void ready(short revents) {
+            ready.run();
+        }
+
+        @Override
+        public boolean closed() {
+            return false;
+        }
+
+        @Override
+        public void close() {
+            // the Subprocess owns the fd
+        }
+    }
+
+    /** The last non-blank line of a stream, in bounded memory: longer lines are cut at {@link #MAX} bytes. */
+    static final class LastLine {
+        static final int MAX = 512;
+        private final byte[] current = new byte[MAX];
+        private int length;
+        private boolean cut;
+        private String last;
+
+        void add(byte[] bytes, int n) {
+            for (int i = 0; i < n; i++) {
+                byte b = bytes[i];
+                if (b == '\n') {
+                    String text = text();
+                    if (text != null) last = text;
+                    length = 0;
+                    cut = false;
+                } else if (length < MAX) {
+                    current[length++] = b;
+                } else {
+                    cut = true;
+                }
+            }
+        }
+
+        /** The last line, or the unfinished one after it if it is not blank; null if nothing but blanks came. */
+        String last() {
+            String partial = text();
+            return partial != null ? partial : last;
+        }
+
+        private String text() {
+            String s = new String(current, 0, length, StandardCharsets.UTF_8).replaceAll("\\p{Cntrl}", " ").strip();
+            return s.isEmpty() ? null : cut ? s + "…" : s;
         }
     }
 }

@@ -102,6 +102,13 @@ public final class EventStream implements Consumer<Happening> {
                     "generation", e.generation(), "outcome", e.outcome(), "message", e.message(),
                     "duration_seconds", seconds(e.durationNanos()));
             case Happening.ConfigChanged c -> with(event("config_changed"), "applied", c.applied());
+            case Happening.CheckFinished c -> with(event("check"), "pid", c.pid(), "slot", c.slot(),
+                    "generation", c.generation(), "kind", lower(c.kind()), "passed", c.passed(), "outcome", c.outcome(),
+                    "duration_seconds", seconds(c.durationNanos()), "last_line", c.lastLine());
+            case Happening.WorkerSick w -> with(event("sick"), "pid", w.pid(), "slot", w.slot(),
+                    "generation", w.generation(), "cause", lower(w.cause()), "reason", w.reason());
+            case Happening.Recycled r -> with(event("recycled"), "pid", r.pid(), "slot", r.slot(),
+                    "generation", r.generation(), "reason", r.reason());
             case Happening.Stopping s -> with(event("stopping"), "signal", s.signal());
             case Happening.Status s -> with(event("status"), "target", s.target(), "workers", s.workers(),
                     "acked", s.acked(), "generation", s.generation(), "upgrading", s.upgrading(),

@@ -23,6 +23,7 @@ public final class Metrics implements Consumer<Happening> {
     static final double[] ACK_BUCKETS = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
     static final double[] DRAIN_BUCKETS = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
     static final double[] UPGRADE_BUCKETS = {1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
+    static final double[] CHECK_BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
     static final String[] OUTCOMES = {"done", "failed", "interrupted"};
 
     /** A live worker as the happenings describe it. */
@@ -76,17 +77,23 @@ public final class Metrics implements Consumer<Happening> {
     private long upgradesStarted;
     private final Map<String, Histogram> upgrades = new TreeMap<>();
     private long configChanges;
+    private final Map<String, Long> checks = new TreeMap<>();
+    private final Map<String, Histogram> checkDurations = new TreeMap<>();
+    private final long[] sick = new long[Happening.SickCause.values().length];
+    private long recycled;
     private Happening.Status status = new Happening.Status(0, 0, 0, 1, false, false, false);
 
     /**
+     * @param startNanos  when the supervisor started on {@code nanoTime}'s clock (before a reload, for one that reloaded)
+     * @param startMillis the same in epoch milliseconds
      * @param control  the control server's counts (any thread may read them)
      * @param watchers how many clients watch the event stream
      */
-    public Metrics(String version, LongSupplier nanoTime, long startMillis, Supplier<ControlServer.Counts> control,
-                   IntSupplier watchers) {
+    public Metrics(String version, LongSupplier nanoTime, long startNanos, long startMillis,
+                   Supplier<ControlServer.Counts> control, IntSupplier watchers) {
         this.version = version;
         this.nanoTime = nanoTime;
-        this.startNanos = nanoTime.getAsLong();
+        this.startNanos = startNanos;
         this.startMillis = startMillis;
         this.control = control;
         this.watchers = watchers;
@@ -123,6 +130,13 @@ public final class Metrics implements Consumer<Happening> {
             case Happening.UpgradeEnded e -> upgrades.computeIfAbsent(e.outcome(), o -> new Histogram(UPGRADE_BUCKETS))
                     .observe(seconds(e.durationNanos()));
             case Happening.ConfigChanged c -> configChanges++;
+            case Happening.CheckFinished c -> {
+                String kind = lower(c.kind());
+                checks.merge(labels("kind", kind, "result", c.passed() ? "passed" : "failed"), 1L, Long::sum);
+                checkDurations.computeIfAbsent(kind, k -> new Histogram(CHECK_BUCKETS)).observe(seconds(c.durationNanos()));
+            }
+            case Happening.WorkerSick w -> sick[w.cause().ordinal()]++;
+            case Happening.Recycled r -> recycled++;
             case Happening.Stopping s -> { }
             case Happening.Status s -> status = s;
         }
@@ -186,6 +200,18 @@ public final class Metrics implements Consumer<Happening> {
                 + "by outcome.");
         upgrades.forEach((outcome, hist) -> t.buckets("einhyrningsins_upgrade_duration_seconds", labels("outcome", outcome), hist));
         t.counter("einhyrningsins_config_changes", "config commands that changed settings.", configChanges);
+
+        t.family("einhyrningsins_checks", "counter", null, "Health checks that ended, by kind (ready, live) and result "
+                + "(passed; failed: a non-zero exit, a signal, a timeout, or it could not start).");
+        checks.forEach((l, n) -> t.sample("einhyrningsins_checks_total", l, n));
+        t.family("einhyrningsins_check_duration_seconds", "histogram", "seconds", "How long health checks ran, by kind.");
+        checkDurations.forEach((kind, hist) -> t.buckets("einhyrningsins_check_duration_seconds", labels("kind", kind), hist));
+        t.family("einhyrningsins_workers_sick", "counter", null, "Workers found sick, by cause: live_check, ping_timeout, "
+                + "rss, age; each is replaced before it is retired.");
+        for (Happening.SickCause c : Happening.SickCause.values()) {
+            t.sample("einhyrningsins_workers_sick_total", labels("cause", lower(c)), sick[c.ordinal()]);
+        }
+        t.counter("einhyrningsins_workers_recycled", "Sick workers retired once their replacement was acked.", recycled);
 
         ControlServer.Counts c = control.get();
         t.counter("einhyrningsins_control_connections", "Connections served on the control socket.", c.accepted());

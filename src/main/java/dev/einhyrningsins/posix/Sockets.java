@@ -35,6 +35,7 @@ public final class Sockets {
     private static final Downcall LISTEN = Downcall.of(Libc::listen$address, Libc::listen$descriptor);
     private static final Downcall GETSOCKNAME = Downcall.of(Libc::getsockname$address, Libc::getsockname$descriptor);
     private static final Downcall CONNECT = Downcall.of(Libc::connect$address, Libc::connect$descriptor);
+    private static final Downcall SHUTDOWN = Downcall.of(Libc::shutdown$address, Libc::shutdown$descriptor);
 
     private static final ValueLayout.OfShort NET_SHORT = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN);
     private static final Charset FILE_NAME_CHARSET = fileNameCharset();
@@ -151,6 +152,16 @@ public final class Sockets {
                 throw failure("socketpair", st);
             }
             return new int[] {fds.getAtIndex(ValueLayout.JAVA_INT, 0), fds.getAtIndex(ValueLayout.JAVA_INT, 1)};
+        }
+    }
+
+    /** {@code shutdown(fd, SHUT_WR)}: the peer reads end of input; reading on {@code fd} goes on. */
+    public static void shutdownOutput(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            if (call(() -> (int) SHUTDOWN.handle().invokeExact(st, fd, Libc.SHUT_WR())) < 0) {
+                throw failure("shutdown SHUT_WR fd " + fd, st);
+            }
         }
     }
 

@@ -41,6 +41,12 @@ public final class Spawn {
      */
     public record Stdio(int in, int out, int err) {
         public static final Stdio INHERIT = new Stdio(-1, -1, -1);
+
+        /** Standard input, output and error all on {@code fd} (one end of a socket pair, say). */
+        public static Stdio all(int fd) {
+            if (fd < 0) throw new IllegalArgumentException("negative fd for stdio: " + fd);
+            return new Stdio(fd, fd, fd);
+        }
     }
 
     /** {@link #start(String, List, List, int[])} with the child's standard fds set by {@code stdio}. */
@@ -61,7 +67,7 @@ public final class Spawn {
 
     private static int posixSpawn(String program, List<String> argv, List<String> envp, int[] inheritFds, Stdio stdio) {
         int n = inheritFds.length;
-        int maxSource = -1;
+        int maxSource = Math.max(stdio.in(), Math.max(stdio.out(), stdio.err()));
         for (int fd : inheritFds) {
             if (fd < 0) {
                 throw new IllegalArgumentException("negative fd to inherit: " + fd);
@@ -75,26 +81,26 @@ public final class Spawn {
                 MemorySegment attr = posix_spawnattr_t.allocate(arena);
                 check(Libc.posix_spawnattr_init(attr), "posix_spawnattr_init");
                 try {
-                    // Two stages, so a source fd that equals some target 3+j is never
-                    // overwritten before it is copied: first everything to fds above all
-                    // sources and targets, then down to 3, 4, ... (dup2 clears FD_CLOEXEC;
-                    // the temporaries are closed by closefrom).
-                    // standard fds first: their sources may be numbers the later dup2s overwrite
-                    int[] std = {stdio.in(), stdio.out(), stdio.err()};
-                    for (int target = 0; target < 3; target++) {
-                        if (std[target] >= 0 && std[target] != target) {
-                            check(Libc.posix_spawn_file_actions_adddup2(actions, std[target], target),
-                                    "posix_spawn_file_actions_adddup2");
-                        }
+                    // Two stages, so a source fd that equals some target (3+j, or 0..2 for
+                    // stdio) is never overwritten before it is copied: first everything to fds
+                    // above all sources and targets, then down to 3, 4, ... and 0, 1, 2 (dup2
+                    // clears FD_CLOEXEC; the temporaries are closed by closefrom).
+                    int[] sources = new int[n + 3];
+                    int[] targets = new int[n + 3];
+                    for (int i = 0; i < n; i++) {
+                        sources[i] = inheritFds[i];
+                        targets[i] = 3 + i;
                     }
+                    sources[n] = stdio.in();
+                    sources[n + 1] = stdio.out();
+                    sources[n + 2] = stdio.err();
+                    for (int k = 0; k < 3; k++) targets[n + k] = k;
                     int temp = Math.max(maxSource, 3 + n) + 1;
-                    for (int i = 0; i < n; i++) {
-                        check(Libc.posix_spawn_file_actions_adddup2(actions, inheritFds[i], temp + i),
-                                "posix_spawn_file_actions_adddup2");
+                    for (int k = 0; k < sources.length; k++) {
+                        if (sources[k] >= 0) dup2(actions, sources[k], temp + k);
                     }
-                    for (int i = 0; i < n; i++) {
-                        check(Libc.posix_spawn_file_actions_adddup2(actions, temp + i, 3 + i),
-                                "posix_spawn_file_actions_adddup2");
+                    for (int k = 0; k < sources.length; k++) {
+                        if (sources[k] >= 0) dup2(actions, temp + k, targets[k]);
                     }
                     check(Libc.posix_spawn_file_actions_addclosefrom_np(actions, 3 + n),
                             "posix_spawn_file_actions_addclosefrom_np");
@@ -122,6 +128,10 @@ public final class Spawn {
                 Libc.posix_spawn_file_actions_destroy(actions);
             }
         }
+    }
+
+    private static void dup2(MemorySegment actions, int from, int to) {
+        check(Libc.posix_spawn_file_actions_adddup2(actions, from, to), "posix_spawn_file_actions_adddup2");
     }
 
     /**

@@ -21,6 +21,29 @@ public interface Os {
     /** Sends a signal to a worker's whole process group. */
     void signalGroup(int pid, String signal);
 
+    /**
+     * Starts a health check: {@code /bin/sh -c command} for one worker, as a process of its
+     * own (never waited for: its end comes back as {@link Event.CheckFinished} with the same
+     * id). It must never be taken for a worker.
+     *
+     * @return null, or why it could not be started (then no event follows)
+     */
+    String startCheck(CheckRun check);
+
+    /**
+     * Stops check {@code id} if it still runs (kills it with everything it started); no
+     * {@link Event.CheckFinished} follows.
+     *
+     * @return the last line it printed so far; null if none
+     */
+    String cancelCheck(long id);
+
+    /**
+     * The resident memory of a worker and every process below it, in bytes, read from the
+     * kernel's in-memory counters (never blocks); -1 if unknown.
+     */
+    long rssBytes(int workerPid);
+
     /** Sends one reply line to a control client; {@code last} ends a streamed reply. */
     void reply(Object client, String message, boolean last, boolean ok);
 
@@ -59,6 +82,9 @@ public interface Os {
     void log(Level level, String message);
 
     enum Level { DEBUG, INFO, WARN, ERROR }
+
+    /** A check to run for worker {@code workerPid} in {@code slot} (EINHORN_WORKER_PID, EINHORN_CHILD_INDEX). */
+    record CheckRun(long id, int workerPid, int slot, CheckKind kind, String command) {}
 
     sealed interface SpawnResult {
         record Spawned(int pid) implements SpawnResult {}

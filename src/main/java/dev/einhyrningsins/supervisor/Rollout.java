@@ -74,8 +74,10 @@ final class Rollout {
     void checkLimits(long now) {
         Config c = sup.config();
         if (upgrade != null && now >= dueAt()) {
+            long checking = sup.pool().serving(upgrade.generation, false).stream().filter(Worker::checking).count();
             abort("not fully acked after " + Settings.seconds(c.upgradeTimeout()) + "s ("
-                    + newAcked() + "/" + sup.target() + " acked)");
+                    + newAcked() + "/" + sup.target() + " acked" + (checking == 0 ? ""
+                    : ", " + checking + " not passing their ready check") + ")");
         }
         if (upgrade != null && upgrade.failures >= c.upgradeMaxFailures()) {
             // only after config lowered upgrade_max_failures: each failure is checked where it happens
@@ -151,7 +153,7 @@ final class Rollout {
         int target = sup.target();
         List<Worker> fresh = pool.serving(u.generation, false);
         List<Worker> old = new ArrayList<>(pool.serving(u.generation, true));
-        old.sort(WorkerPool.OLDEST_FIRST);
+        old.sort(WorkerPool.UNHEALTHY_FIRST.thenComparing(WorkerPool.OLDEST_FIRST));
         long acked = fresh.stream().filter(Worker::acked).count();
         if (acked >= target) {
             for (Worker w : old) {
@@ -244,7 +246,12 @@ final class Rollout {
 
     /** Sends a progress line to every client following the upgrade, and logs it. */
     void progress(String message) {
-        sup.log(Level.INFO, message);
+        progress(Level.INFO, message);
+    }
+
+    /** As {@link #progress(String)}, logged at {@code level}. */
+    void progress(Level level, String message) {
+        sup.log(level, message);
         if (upgrade != null) {
             for (Object client : upgrade.subscribers) os.reply(client, message, false, true);
             os.happened(new Happening.UpgradeProgress(upgrade.generation, message));

@@ -18,7 +18,8 @@ import java.util.Map;
  * instance; nothing here is locked.
  *
  * <p>Its rooms: {@link WorkerPool} (workers and slots), {@link Backoff} (respawn pacing),
- * {@link WorkerTimer} (acks, ack timeouts, kills), {@link Rollout} (upgrades),
+ * {@link WorkerTimer} (acks, ack timeouts, kills, checks, limits), {@link Rollout} (upgrades),
+ * {@link Health} (checks, the ping watchdog, recycling),
  * {@link Commands} (the control commands) and {@link StateReport} (the state dump). This class
  * keeps the target, spawns and retires, follows a worker from spawn to reap, and stops.
  */
@@ -30,6 +31,7 @@ public final class Supervisor {
     private final WorkerPool pool = new WorkerPool();
     private final Backoff backoff = new Backoff();
     private final Rollout rollout;
+    private final Health health;
     private final Commands commands;
     private final StateReport report = new StateReport();
     private Config config;
@@ -49,6 +51,7 @@ public final class Supervisor {
         this.info = Collections.unmodifiableMap(new LinkedHashMap<>(info));
         this.target = config.number();
         this.rollout = new Rollout(this, os);
+        this.health = new Health(this, os);
         this.commands = new Commands(this, os);
     }
 
@@ -67,12 +70,13 @@ public final class Supervisor {
             case SignalReceived s -> signalReceived(s.name());
             case Event.WorkerNotified n -> notified(n);
             case Event.UpgradeRequested u -> rollout.start(u.fleet(), u.client(), u.streaming(), u.note());
+            case Event.CheckFinished f -> health.finished(f);
             case Command c -> commands.run(c);
         }
         tick();
     }
 
-    /** Fires every due timer (acks, ack timeouts, kills, the upgrade's limits, respawns) and reconciles. */
+    /** Fires every due timer (acks, ack timeouts, kills, checks, limits, the upgrade's, respawns) and reconciles. */
     public void tick() {
         long now = os.nanoTime();
         for (Worker w : List.copyOf(pool.all())) {
@@ -229,7 +233,7 @@ public final class Supervisor {
             case ACK_DELAY -> {
                 log(Level.INFO, "Worker " + w.pid + " has been up for " + Settings.seconds(((AckMode.Timer) config.ackMode()).delay())
                         + "s, so we are considering it alive.");
-                ack(w);
+                claimedReady(w);
             }
             case ACK_TIMEOUT -> ackTimedOut(w);
             case KILL -> {
@@ -239,6 +243,7 @@ public final class Supervisor {
                 os.signal(w.pid, "KILL");
                 os.happened(new Happening.Signalled(w.pid, "KILL", Happening.SignalReason.KILL));
             }
+            default -> health.fire(t, w);
         }
     }
 
@@ -267,12 +272,12 @@ public final class Supervisor {
             log(Level.ERROR, "Could not find state for PID " + pid + "; ignoring ACK.");
             return;
         }
-        if (w.acked()) {
+        if (w.acked() || w.checking()) {
             log(Level.WARN, "Pid " + pid + " already ACKed; ignoring new ACK.");
             return;
         }
         log(Level.INFO, "Received a manual ACK from " + pid);
-        ack(w);
+        claimedReady(w);
     }
 
     void ping(Integer pid, Object rawPid, Object pingId) {
@@ -281,10 +286,20 @@ public final class Supervisor {
             log(Level.ERROR, "Could not find state for PID " + rawPid + "; ignoring ping.");
             return;
         }
-        w.ping(os.currentTimeMillis(), pingId);
+        w.ping(os.nanoTime(), os.currentTimeMillis(), pingId);
     }
 
-    private void ack(Worker w) {
+    /** The worker says it is ready: acked now, or with a ready check once that passes. */
+    private void claimedReady(Worker w) {
+        if (config.health().readyCheck() == null) {
+            ack(w);
+        } else {
+            health.claimedReady(w);
+        }
+    }
+
+    /** The worker counts as acked. */
+    void ack(Worker w) {
         w.ack(os.nanoTime(), os.currentTimeMillis());
         os.happened(new Happening.Acked(w.pid, w.slot, w.generation, w.ack().at() - w.spawnedAt));
         int streak = backoff.reset();
@@ -302,10 +317,10 @@ public final class Supervisor {
         Worker w = pool.get(n.pid());
         if (w == null) return;
         if (n.status() != null) w.status(n.status());
-        if (n.ready() && !w.acked() && !w.retiring()) {
+        if (n.ready() && !w.acked() && !w.checking() && !w.retiring()) {
             if (config.ackMode() instanceof AckMode.Notify) {
                 log(Level.INFO, "Worker " + w.pid + " is ready (READY=1)");
-                ack(w);
+                claimedReady(w);
             } else {
                 log(Level.DEBUG, "Worker " + w.pid + " said READY=1, but ack mode is not notify; ignoring it");
             }
@@ -314,17 +329,24 @@ public final class Supervisor {
             log(Level.INFO, "Worker " + w.describe() + " is stopping (STOPPING=1); it no longer counts toward "
                     + target + " workers");
             w.draining(os.nanoTime());
+            health.cancel(w);
         }
     }
 
     private void ackTimedOut(Worker w) {
-        String within = Settings.seconds(config.ackTimeout());
-        log(Level.WARN, "Worker " + w.pid + " (slot " + w.slot + ") has not acked within " + within
-                + "s; treating it as failed");
+        String within = Settings.seconds(config.ackTimeout()) + "s";
+        boolean checking = w.checking();
+        Worker.CheckResult check = w.ready.last();
+        String last = check == null ? "" : " (last: " + Health.describe(check) + ")";
+        log(Level.WARN, "Worker " + w.pid + " (slot " + w.slot + ") has not " + (checking ? "passed its ready check" : "acked")
+                + " within " + within + last + "; treating it as failed");
         backoff.died();
         w.ackTimedOut(true);
         retire(w, config.gracefulSignal());
-        if (rollout.isNew(w)) rollout.failed(w, "did not ack within " + within + "s", "failed before acking");
+        if (rollout.isNew(w)) {
+            rollout.failed(w, checking ? "did not pass its ready check within " + within + last : "did not ack within " + within,
+                    checking ? "failed their ready check" : "failed before acking");
+        }
     }
 
     /** Asks a worker to go with {@code signal}; it no longer counts toward the target. */
@@ -338,6 +360,7 @@ public final class Supervisor {
                     + ". It may be slow to spin down, or it may be swallowing " + signal + "s.");
         }
         w.retire(signal, os.nanoTime(), os.currentTimeMillis());
+        health.cancel(w);
         os.signal(w.pid, signal);
         os.happened(new Happening.Signalled(w.pid, signal, reason));
     }
@@ -355,6 +378,7 @@ public final class Supervisor {
             log(Level.WARN, "Reaped unknown child " + e.pid() + " (" + e.description() + ")");
             return;
         }
+        health.cancel(w);
         boolean unexpected = !w.retiring();
         log(unexpected ? Level.WARN : Level.INFO, "Worker " + w.describe() + " " + e.description()
                 + (w.acked() ? "" : " before it was acked"));
@@ -380,9 +404,11 @@ public final class Supervisor {
         }
         if (rollout.active()) rollout.step();
         if (rollout.active()) return;
+        health.recycle();
+        int goal = health.goal();
         List<Worker> serving = pool.serving();
-        if (serving.size() > target) retireSurplus(serving, serving.size() - target);
-        int missing = target - pool.servingCount();
+        if (serving.size() > goal) retireSurplus(serving, serving.size() - goal);
+        int missing = goal - pool.servingCount();
         if (missing <= 0) return;
         if (!backoff.everSpawned()) {
             log(Level.INFO, "Launching " + missing + " new workers");
@@ -394,13 +420,17 @@ public final class Supervisor {
                 log(Level.INFO, "Spawning a replacement (spawn interval " + intervalText()
                         + "s after " + backoff.deaths() + " consecutive unacked worker deaths)");
             }
+            if (goal > target && pool.servingCount() >= target) {
+                Worker sick = health.firstSick();
+                log(Level.INFO, "Starting a replacement for sick worker " + sick.describe() + ": " + sick.sick());
+            }
             spawnOrBackOff(backoff.deaths() > 0 ? Happening.SpawnReason.RESTART : Happening.SpawnReason.REPLACE);
         }
     }
 
     /** Whether a paced respawn is waiting for its time. */
     private boolean respawnPaced() {
-        return !rollout.active() && !stopping && backoff.everSpawned() && target > pool.servingCount()
+        return !rollout.active() && !stopping && backoff.everSpawned() && health.goal() > pool.servingCount()
                 && pool.unackedServing() < config.maxUnacked();
     }
 

@@ -13,8 +13,10 @@ import java.util.Map;
  * lowest slot no live worker holds (EINHORN_CHILD_INDEX), so no two live workers share one.
  */
 final class WorkerPool {
-    /** The order in which surplus workers go: unacked first, then older generations, then the highest slot. */
-    static final Comparator<Worker> SURPLUS_ORDER = Comparator.comparing(Worker::acked)
+    /** Workers that are not {@link Worker#healthy() healthy} (unacked, sick) before those that are. */
+    static final Comparator<Worker> UNHEALTHY_FIRST = Comparator.comparing(Worker::healthy);
+    /** The order in which surplus workers go: unacked or sick first, then older generations, then the highest slot. */
+    static final Comparator<Worker> SURPLUS_ORDER = UNHEALTHY_FIRST
             .thenComparingInt((Worker w) -> w.generation)
             .thenComparing(Comparator.comparingInt((Worker w) -> w.slot).reversed());
     /** The order in which an upgrade retires old workers: oldest generation, then oldest spawn. */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.einhyrningsins.supervisor.Config;
+import dev.einhyrningsins.supervisor.HealthConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -39,6 +40,30 @@ class CommandLineTest {
         assertThat(run("--kill-children-on-exit", "app").killChildrenOnExit()).isTrue();
         assertThat(run("-kn2", "app").number()).isEqualTo(2);
         usage("takes no argument", "--kill-children-on-exit=yes", "app");
+    }
+
+    @Test
+    void healthOptionsReachTheCoresConfig() {
+        assertThat(run("p").health()).isEqualTo(HealthConfig.DEFAULTS);
+        Options o = run("--ready-check", "curl -f http://$EINHORN_FD_0/ready", "--live-check=test -e /tmp/ok",
+                "--live-failures", "5", "--check-interval", "0.5", "--check-timeout", "2", "--ping-timeout", "10",
+                "--max-worker-rss", "512", "--max-worker-age", "86400", "p");
+        assertThat(o.health()).isEqualTo(new HealthConfig("curl -f http://$EINHORN_FD_0/ready", "test -e /tmp/ok",
+                Duration.ofMillis(500), Duration.ofSeconds(2), 5, Duration.ofSeconds(10), 512, Duration.ofDays(1)));
+        assertThat(o.toConfig(2).health()).isEqualTo(o.health());
+    }
+
+    @Test
+    void badHealthOptionsAreUsageErrors() {
+        usage("--ready-check needs a shell command, got ''", "--ready-check", "", "p");
+        usage("--live-check needs a shell command, got ' '", "--live-check", " ", "p");
+        usage("--live-failures needs a whole number in 1..100000, got '0'", "--live-failures", "0", "p");
+        usage("--check-interval needs a number of seconds > 0, got '0'", "--check-interval", "0", "p");
+        usage("--check-timeout needs a number of seconds > 0, got 'x'", "--check-timeout", "x", "p");
+        usage("--ping-timeout needs a number of seconds (0 = off), got '-1'", "--ping-timeout", "-1", "p");
+        usage("--max-worker-rss needs a whole number in 0..1048576, got '1.5'", "--max-worker-rss", "1.5", "p");
+        usage("--max-worker-age needs a number of seconds (0 = off), got 'old'", "--max-worker-age", "old", "p");
+        usage("option --ready-check needs an argument CMD", "--ready-check");
     }
 
     @Test

@@ -213,6 +213,8 @@ class FieldIT {
                 SupervisorProcess.worker("probe.py").toString())) {
             List<Integer> workers = sup.awaitAcked(2);
             await("pidfile", () -> Files.exists(pidfile));
+            // acked by the 0.2 s timer, but is each worker far enough to handle the graceful signal?
+            await("the workers' reports", () -> workers.stream().allMatch(pid -> Files.exists(dir.resolve(pid + ".json"))));
             sup.raw("{\"command\":\"signal\",\"args\":[\"USR1\"]}\n", false); // no reply: the loop dies on it
             assertThat(sup.awaitExit()).isEqualTo(1);
             assertThat(sup.log()).contains("supervisor loop failed: java.lang.StackOverflowError: injected");

@@ -139,6 +139,38 @@ class Pid1IT {
         }
     }
 
+    /** Health checks are children of the supervisor too: the orphan reaper hands their exits back instead of taking them. */
+    @ParameterizedTest
+    @EnumSource(Adopter.class)
+    void healthChecksAreNotTakenForOrphans(Adopter how) throws Exception {
+        assumeRoot();
+        try (var sup = start(how, Map.of(), "-n", "2", "-m", "0", "--live-check", "true", "--check-interval", "0.05",
+                "--check-timeout", "2", "sleep", "3600")) {
+            supervisorPid(sup, how);
+            sup.awaitLine(how.logLine);
+            sup.awaitAcked(2);
+            await("20 live checks passed", () -> {
+                try {
+                    return metric(sup.command("metrics"), "einhyrningsins_checks_total{kind=\"live\",result=\"passed\"}") >= 20;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            assertThat(metric(sup.command("metrics"), "einhyrningsins_checks_total{kind=\"live\",result=\"failed\"}"))
+                    .as(sup.log()).isZero();
+            for (JsonNode w : sup.state().path("workers")) assertThat(w.path("phase").asText()).isEqualTo("acked");
+            assertThat(sup.log()).doesNotContain("Reaped orphan");
+        }
+    }
+
+    /** A sample's value in OpenMetrics text; 0 if it is not there. */
+    static double metric(String text, String sample) {
+        for (String line : text.split("\n")) {
+            if (line.startsWith(sample + " ")) return Double.parseDouble(line.substring(sample.length() + 1));
+        }
+        return 0;
+    }
+
     /** TERM and INT from outside the namespace (docker stop, Ctrl-C), USR2 from inside it (kubectl exec … kill): a graceful stop, exit 0. */
     @ParameterizedTest
     @ValueSource(strings = {"TERM", "INT", "USR2"})

@@ -323,6 +323,35 @@ class ReloadIT {
     }
 
     @Test
+    void healthChecksGoOnAcrossAReloadAndNoneIsLeftFromBefore() throws Exception {
+        try (var sup = start(Map.of(), "-n", "2", "-m", "0.2", "--live-check", "sleep 0.2", "--check-interval", "0.05",
+                SupervisorProcess.worker("probe.py").toString())) {
+            List<Integer> workers = sup.awaitAcked(2);
+            await("live checks in flight", () -> Procfs.children(sup.pid()).size() > 2);
+            assertThat(ctl(sup, "reload").status()).isZero();
+            // the counters start again in the new process: these are checks it ran
+            await("10 live checks passed after the reload", () -> {
+                try {
+                    return Pid1IT.metric(sup.command("metrics"), "einhyrningsins_checks_total{kind=\"live\",result=\"passed\"}") >= 10;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            assertThat(Pid1IT.metric(sup.command("metrics"), "einhyrningsins_checks_total{kind=\"live\",result=\"failed\"}"))
+                    .isZero();
+            assertThat(sup.workers(true)).isEqualTo(workers);
+            for (JsonNode w : sup.state().path("workers")) {
+                assertThat(w.path("phase").asText()).isEqualTo("acked");
+                assertThat(w.path("live_check").path("consecutive_failures").asInt()).isZero();
+            }
+            // a check killed at the exec was reaped then: no child of ours is left a zombie nobody waits for
+            await("no zombie children", () -> Procfs.children(sup.pid()).values().stream().noneMatch(Procfs::dead));
+            sup.signal("TERM");
+            assertThat(sup.awaitExit()).isZero();
+        }
+    }
+
+    @Test
     void withKillChildrenOnExitASecondReloadWaitsUntilTheWorkersWereReplaced() throws Exception {
         try (var sup = start(Map.of(), "-k", "-n", "2", "-m", "0.2", SupervisorProcess.worker("probe.py").toString())) {
             List<Integer> first = sup.awaitAcked(2);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.supervisor.CheckKind;
 import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Happening.SignalReason;
 import dev.einhyrningsins.supervisor.Happening.SpawnReason;
@@ -74,11 +75,20 @@ class EventStreamTest {
         stream.accept(new Happening.UpgradeEnded(2, "done", "Upgrade done", 2_000_000_000L));
         stream.accept(new Happening.UpgradeEnded(3, "failed", "Upgrade to generation 3 failed", 1_000_000_000L));
         stream.accept(new Happening.ConfigChanged(List.of("seconds=2 (was 1)")));
+        stream.accept(new Happening.CheckFinished(9, 2, 2, CheckKind.LIVE, false, "timed out after 5s", 5_000_000_000L, "connecting"));
+        stream.accept(new Happening.WorkerSick(9, 2, 2, Happening.SickCause.LIVE_CHECK, "its live check failed 3 times in a row"));
+        stream.accept(new Happening.Recycled(9, 2, 2, "its live check failed 3 times in a row"));
         stream.accept(new Happening.Stopping("TERM"));
         List<JsonNode> e = w.events();
         assertThat(e).extracting(n -> n.path("event").asText()).containsExactly("status", "spawn_failed", "signalled",
                 "exited", "exited", "upgrade_started", "upgrade_progress", "upgrade_done", "upgrade_aborted",
-                "config_changed", "stopping");
+                "config_changed", "check", "sick", "recycled", "stopping");
+        assertThat(e.get(10).path("kind").asText()).isEqualTo("live");
+        assertThat(e.get(10).path("passed").asBoolean()).isFalse();
+        assertThat(e.get(10).path("duration_seconds").asDouble()).isEqualTo(5.0);
+        assertThat(e.get(10).path("last_line").asText()).isEqualTo("connecting");
+        assertThat(e.get(11).path("cause").asText()).isEqualTo("live_check");
+        assertThat(e.get(12).path("reason").asText()).startsWith("its live check failed");
         assertThat(e.get(2).path("reason").asText()).isEqualTo("retire");
         assertThat(e.get(3).path("signal").asText()).isEqualTo("KILL");
         assertThat(e.get(3).path("exit_code").isNull()).isTrue();

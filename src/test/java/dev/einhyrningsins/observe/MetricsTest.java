@@ -3,6 +3,7 @@ package dev.einhyrningsins.observe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.einhyrningsins.control.ControlServer;
+import dev.einhyrningsins.supervisor.CheckKind;
 import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Happening.SignalReason;
 import dev.einhyrningsins.supervisor.Happening.SpawnReason;
@@ -15,7 +16,7 @@ class MetricsTest {
     long now = 5_000_000_000L;
     ControlServer.Counts control = new ControlServer.Counts(7, 2, 1, 3, 4);
     int watchers = 1;
-    final Metrics metrics = new Metrics("1.2.3", () -> now, 1_700_000_000_250L, () -> control, () -> watchers);
+    final Metrics metrics = new Metrics("1.2.3", () -> now, now, 1_700_000_000_250L, () -> control, () -> watchers);
 
     OpenMetrics parsed() {
         return OpenMetrics.parse(metrics.render());
@@ -106,6 +107,18 @@ class MetricsTest {
                 new Step(new Happening.UpgradeEnded(4, "interrupted", "Upgrade interrupted", nanos(1)),
                         "einhyrningsins_upgrade_duration_seconds_count", "outcome", "interrupted"),
                 new Step(new Happening.ConfigChanged(List.of("seconds=2 (was 1)")), "einhyrningsins_config_changes_total"),
+                new Step(new Happening.CheckFinished(30, 0, 1, CheckKind.READY, true, "passed", nanos(0.02), "ok"),
+                        "einhyrningsins_checks_total", "kind", "ready", "result", "passed"),
+                new Step(new Happening.CheckFinished(30, 0, 1, CheckKind.LIVE, false, "exited with status 22", nanos(0.3), null),
+                        "einhyrningsins_checks_total", "kind", "live", "result", "failed"),
+                new Step(new Happening.CheckFinished(30, 0, 1, CheckKind.LIVE, true, "passed", nanos(0.004), null),
+                        "einhyrningsins_check_duration_seconds_bucket", "kind", "live", "le", "0.005"),
+                new Step(new Happening.WorkerSick(30, 0, 1, Happening.SickCause.RSS, "its RSS of 600 MiB is over 512 MiB"),
+                        "einhyrningsins_workers_sick_total", "cause", "rss"),
+                new Step(new Happening.WorkerSick(31, 1, 1, Happening.SickCause.PING_TIMEOUT, "no worker:ping for 5s"),
+                        "einhyrningsins_workers_sick_total", "cause", "ping_timeout"),
+                new Step(new Happening.Recycled(30, 0, 1, "its RSS of 600 MiB is over 512 MiB"),
+                        "einhyrningsins_workers_recycled_total"),
                 new Step(new Happening.Status(3, 2, 2, 2, false, false, false), "einhyrningsins_workers_target"),
                 new Step(new Happening.Status(3, 2, 2, 2, true, false, false), "einhyrningsins_upgrading"),
                 new Step(new Happening.Status(3, 3, 3, 3, false, false, true), "einhyrningsins_ready"),
@@ -122,6 +135,7 @@ class MetricsTest {
         assertThat(m.value("einhyrningsins_ack_latency_seconds_bucket", "le", "+Inf")).isEqualTo(3);
         assertThat(m.value("einhyrningsins_drain_seconds_sum")).isEqualTo(32.5);
         assertThat(m.value("einhyrningsins_upgrade_duration_seconds_sum", "outcome", "failed")).isEqualTo(120.0);
+        assertThat(m.value("einhyrningsins_check_duration_seconds_count", "kind", "live")).isEqualTo(2);
     }
 
     @Test

@@ -71,6 +71,50 @@ class SnapshotTest {
     }
 
     @Test
+    void healthSurvivesAndAChecksInFlightStartsAgainInTheNextProcess() throws Exception {
+        Harness h = new Harness(HealthTest.manual(2).with(Settings.Setting.READY_CHECK, "test -f ready")
+                .with(Settings.Setting.LIVE_CHECK, "test -f live").with(Settings.Setting.LIVE_FAILURES, 2)
+                .with(Settings.Setting.PING_TIMEOUT, Duration.ofSeconds(30)));
+        HealthTest.ackAndPass(h, 100);
+        h.ack(101); // its ready check is in flight at the exec
+        h.sup.handle(new Event.Command("worker:ping", null, 100, null, "p1", false, new Object()));
+        h.runToNextDeadline();
+        HealthTest.finish(h, 100, CheckKind.LIVE, false, "refused");
+        assertThat(h.os.runningCheck(101, CheckKind.READY)).isNotNull();
+        Map<String, Object> before = HealthTest.worker(h, 100);
+
+        FakeOs os = new FakeOs();
+        os.now = h.os.now;
+        os.nextPid = h.os.nextPid;
+        Supervisor next = reload(h, os, new java.util.IdentityHashMap<>(), Map.of());
+        next.resume();
+        Harness after = new Harness(next, os);
+        assertThat(HealthTest.worker(after, 100)).isEqualTo(before);
+        assertThat(HealthTest.worker(after, 101)).containsEntry("phase", "checking");
+        assertThat(next.config().health().liveFailures()).isEqualTo(2);
+        assertThat(next.config().health().readyCheck()).isEqualTo("test -f ready");
+
+        // the check that did not cross the exec starts again, and its pass acks the worker
+        next.tick();
+        assertThat(os.runningCheck(101, CheckKind.READY)).isNotNull();
+        HealthTest.finish(after, 101, CheckKind.READY, true, "ok");
+        assertThat(HealthTest.worker(after, 101)).containsEntry("phase", "acked");
+        // the live failures in a row go on counting: one more makes the worker sick
+        while (os.runningCheck(100, CheckKind.LIVE) == null) after.runToNextDeadline();
+        HealthTest.finish(after, 100, CheckKind.LIVE, false, "refused");
+        assertThat(HealthTest.worker(after, 100)).containsEntry("phase", "sick");
+        // and the ping watchdog still runs from the ping the previous process saw
+        FakeOs silent = new FakeOs();
+        silent.now = h.os.now;
+        silent.nextPid = h.os.nextPid;
+        Supervisor third = reload(h, silent, new java.util.IdentityHashMap<>(), Map.of());
+        third.resume();
+        silent.now += Duration.ofSeconds(31).toNanos();
+        third.tick();
+        assertThat(HealthTest.worker(new Harness(third, silent), 100).get("sick")).asString().contains("worker:ping");
+    }
+
+    @Test
     void anUnknownFormatIsRefused() {
         Harness h = Harness.timer(1);
         Snapshot s = h.sup.snapshot(c -> null);
