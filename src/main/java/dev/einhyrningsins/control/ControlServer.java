@@ -1,12 +1,11 @@
 package dev.einhyrningsins.control;
 
+import java.io.Closeable;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
@@ -16,15 +15,18 @@ import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.IntUnaryOperator;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 
@@ -42,10 +44,6 @@ public final class ControlServer implements AutoCloseable {
     public static final int MAX_CONNECTIONS = 256;
     /** Queued reply bytes beyond which a client that does not read is dropped. */
     static final long MAX_QUEUED_OUTPUT = 16L << 20;
-    /** Listen backlog: the kernel caps it at net.core.somaxconn, so bursts of clients queue instead of failing. */
-    private static final int BACKLOG = Integer.MAX_VALUE;
-    private static final int S_IFMT = 0170000;
-    private static final int S_IFSOCK = 0140000;
 
     /** Where the server's own messages go. */
     public interface Log {
@@ -111,26 +109,18 @@ public final class ControlServer implements AutoCloseable {
     public static ControlServer open(Path socketPath, Path lockfile, Consumer<Inbound> sink, Log log)
             throws ControlException {
         Path path = socketPath.toAbsolutePath();
-        try (FileChannel lock = FileChannel.open(lockfile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
-            FileLock held = lock.tryLock();
-            if (held == null) {
-                throw new ControlException("lock file " + lockfile + " is held by another process (another einhyrningsins"
-                        + " starting with the same -c NAME or -d PATH?); pass -d PATH or -f LOCKFILE to run another instance");
-            }
-            clearStale(path, log);
-            ServerSocketChannel channel = bindPrivately(path);
-            ControlServer s;
-            try {
-                s = new ControlServer(channel, path, sink, log);
-            } catch (IOException | RuntimeException e) {
-                channel.close();
-                Files.deleteIfExists(path);
-                throw e;
-            }
+        ServerSocketChannel channel = ControlSocketFile.bind(path, lockfile, log);
+        try {
+            ControlServer s = new ControlServer(channel, path, sink, log);
             s.thread.start();
             return s;
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(channel);
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException gone) {
+                // nothing to remove
+            }
             throw new ControlException("cannot set up the control socket " + path + ": " + e.getMessage());
         }
     }
@@ -150,42 +140,6 @@ public final class ControlServer implements AutoCloseable {
             return s;
         } catch (IOException e) {
             throw new ControlException("cannot take over the control socket " + path + ": " + e.getMessage());
-        }
-    }
-
-    private static void clearStale(Path path, Log log) throws ControlException, IOException {
-        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) return;
-        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        if ((mode & S_IFMT) != S_IFSOCK) {
-            throw new ControlException(path + " exists and is not a socket; remove it or pass -d PATH to use another control socket");
-        }
-        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            probe.connect(UnixDomainSocketAddress.of(path));
-            throw new ControlException("another process is listening on the control socket " + path
-                    + "; pass -d PATH (or -c NAME) to run another instance");
-        } catch (IOException refused) {
-            log.info("Replacing stale control socket " + path + " (left by a supervisor that did not exit cleanly)");
-            Files.delete(path);
-        }
-    }
-
-    /** Binds in a fresh 0700 directory beside the target, chmods 0600, then renames into place. */
-    private static ServerSocketChannel bindPrivately(Path path) throws IOException {
-        Path dir = Files.createTempDirectory(path.getParent(), ".einhyrningsins-",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        Path tmp = dir.resolve("s");
-        ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        try {
-            ch.bind(UnixDomainSocketAddress.of(tmp), BACKLOG);
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
-            return ch;
-        } catch (IOException e) {
-            ch.close();
-            Files.deleteIfExists(tmp);
-            throw e;
-        } finally {
-            Files.deleteIfExists(dir);
         }
     }
 
@@ -291,7 +245,7 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(java.io.Closeable c) {
+    private static void closeQuietly(Closeable c) {
         try {
             c.close();
         } catch (IOException ignored) {
@@ -304,7 +258,7 @@ public final class ControlServer implements AutoCloseable {
     /** A client connection kept across the supervisor's exec: its fd and its requests still owed replies. */
     public record Kept(int fd, List<Session.Handle> owed) {}
 
-    private final java.util.concurrent.Semaphore paused = new java.util.concurrent.Semaphore(0);
+    private final Semaphore paused = new Semaphore(0);
 
     /**
      * Gets ready for the supervisor's exec: the selector thread writes out what is queued for
@@ -317,10 +271,10 @@ public final class ControlServer implements AutoCloseable {
      * @param fdOfTag the fd whose send buffer the kernel reports as {@code 2 × tag}, or -1
      * @throws IOException if a kept connection could not be prepared (then it goes on serving)
      */
-    public List<Kept> handOver(List<ReplyTo> keep, java.util.function.IntUnaryOperator fdOfTag) throws IOException {
-        java.util.concurrent.CompletableFuture<List<Kept>> result = new java.util.concurrent.CompletableFuture<>();
+    public List<Kept> handOver(List<ReplyTo> keep, IntUnaryOperator fdOfTag) throws IOException {
+        CompletableFuture<List<Kept>> result = new CompletableFuture<>();
         post(() -> {
-            List<Connection> kept = new java.util.ArrayList<>();
+            List<Connection> kept = new ArrayList<>();
             try {
                 result.complete(prepareHandOver(keep, fdOfTag, kept));
             } catch (IOException | RuntimeException e) {
@@ -332,28 +286,28 @@ public final class ControlServer implements AutoCloseable {
             reregister(kept);
         });
         try {
-            return result.get(10, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
+            return result.get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
             throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-        } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
+        } catch (InterruptedException | TimeoutException e) {
             throw new IOException("the control socket did not get ready for the hand-over: " + e);
         }
     }
 
-    private List<Kept> prepareHandOver(List<ReplyTo> keep, java.util.function.IntUnaryOperator fdOfTag,
+    private List<Kept> prepareHandOver(List<ReplyTo> keep, IntUnaryOperator fdOfTag,
                                        List<Connection> keptConnections) throws IOException {
-        List<Kept> kept = new java.util.ArrayList<>();
+        List<Kept> kept = new ArrayList<>();
         int tag = 4096;
         for (SelectionKey key : List.copyOf(selector.keys())) {
             if (!(key.attachment() instanceof Connection c)) continue;
-            List<Session.Handle> owed = new java.util.ArrayList<>();
+            List<Session.Handle> owed = new ArrayList<>();
             for (ReplyTo r : keep) {
                 if (r instanceof Session.Handle h && h.session() == c.session) owed.add(h);
             }
             if (owed.isEmpty()) continue;
             keptConnections.add(c);
             c.drain();
-            c.ch.setOption(java.net.StandardSocketOptions.SO_SNDBUF, ++tag);
+            c.ch.setOption(StandardSocketOptions.SO_SNDBUF, ++tag);
             int fd = fdOfTag.applyAsInt(tag);
             if (fd < 0) throw new IOException("cannot find the fd of control client " + c.id);
             kept.add(new Kept(fd, owed));

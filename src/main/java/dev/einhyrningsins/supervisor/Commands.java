@@ -84,10 +84,10 @@ final class Commands {
                 if (pid == null) {
                     sup.log(Level.ERROR, "Invalid worker:ack request (no pid): " + c.pid());
                 } else {
-                    sup.manualAck(pid);
+                    sup.readiness().manualAck(pid);
                 }
             }
-            case "worker:ping" -> sup.ping(pidOf(c.pid()), c.pid(), c.pingId());
+            case "worker:ping" -> sup.readiness().ping(pidOf(c.pid()), c.pid(), c.pingId());
             case "ehlo" -> reply(c, "Welcome, " + (c.user() == null ? "" : c.user())
                     + "! You are speaking to Einhorn Master Process " + sup.info().getOrDefault("pid", "?")
                     + (sup.info().get("command_name") instanceof String n ? " (" + n + ")" : "")
@@ -304,5 +304,24 @@ final class Commands {
 
     private static String quote(String s) {
         return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+
+    /** A signal the supervisor received, as einhorn takes them: stop, upgrade, die, more or fewer workers. */
+    void signal(String name) {
+        switch (name) {
+            case "INT", "TERM" -> sup.stop(name);
+            case "HUP" -> {
+                sup.log(Level.INFO, "Got SIGHUP: starting a smooth upgrade");
+                sup.rollout().command(false, null);
+            }
+            case "USR2" -> {
+                sup.log(Level.INFO, "Got SIGUSR2: sending " + sup.config().gracefulSignal()
+                        + " to all workers and exiting when they are gone");
+                sup.die(sup.config().gracefulSignal());
+            }
+            case "TTIN" -> increment();
+            case "TTOU" -> decrement();
+            default -> sup.log(Level.DEBUG, "Ignoring SIG" + name);
+        }
     }
 }

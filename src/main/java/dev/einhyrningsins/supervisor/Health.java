@@ -92,7 +92,7 @@ final class Health {
             } else {
                 sup.log(Level.DEBUG, text);
             }
-            if (passed) sup.ack(w);
+            if (passed) sup.readiness().ack(w);
         } else if (passed) {
             if (failuresBefore > 0) tell(w, Level.INFO, text + " after " + failuresBefore + " failed");
         } else {

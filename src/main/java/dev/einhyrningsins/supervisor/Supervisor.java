@@ -1,6 +1,5 @@
 package dev.einhyrningsins.supervisor;
 
-import dev.einhyrningsins.supervisor.Config.AckMode;
 import dev.einhyrningsins.supervisor.Event.ChildExited;
 import dev.einhyrningsins.supervisor.Event.Command;
 import dev.einhyrningsins.supervisor.Event.SignalReceived;
@@ -11,6 +10,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The supervisor state machine. It does no I/O: it consumes {@link Event}s and
@@ -18,10 +18,11 @@ import java.util.Map;
  * instance; nothing here is locked.
  *
  * <p>Its rooms: {@link WorkerPool} (workers and slots), {@link Backoff} (respawn pacing),
- * {@link WorkerTimer} (acks, ack timeouts, kills, checks, limits), {@link Rollout} (upgrades),
- * {@link Health} (checks, the ping watchdog, recycling),
- * {@link Commands} (the control commands) and {@link StateReport} (the state dump). This class
- * keeps the target, spawns and retires, follows a worker from spawn to reap, and stops.
+ * {@link WorkerTimer} (acks, ack timeouts, kills, checks, limits), {@link Readiness} (acks,
+ * pings, notify messages, ack timeouts), {@link Rollout} (upgrades), {@link Health} (checks,
+ * the ping watchdog, recycling), {@link Commands} (the control commands and signals) and
+ * {@link StateReport} (the state dump). This class keeps the target, spawns and retires,
+ * reaps, and stops.
  */
 public final class Supervisor {
 
@@ -32,6 +33,7 @@ public final class Supervisor {
     private final Backoff backoff = new Backoff();
     private final Rollout rollout;
     private final Health health;
+    private final Readiness readiness;
     private final Commands commands;
     private final StateReport report = new StateReport();
     private Config config;
@@ -52,6 +54,7 @@ public final class Supervisor {
         this.target = config.number();
         this.rollout = new Rollout(this, os);
         this.health = new Health(this, os);
+        this.readiness = new Readiness(this, os, health);
         this.commands = new Commands(this, os);
     }
 
@@ -67,8 +70,8 @@ public final class Supervisor {
     public void handle(Event event) {
         switch (event) {
             case ChildExited e -> childExited(e);
-            case SignalReceived s -> signalReceived(s.name());
-            case Event.WorkerNotified n -> notified(n);
+            case SignalReceived s -> commands.signal(s.name());
+            case Event.WorkerNotified n -> readiness.notified(n);
             case Event.UpgradeRequested u -> rollout.start(u.fleet(), u.client(), u.streaming(), u.note());
             case Event.CheckFinished f -> health.finished(f);
             case Command c -> commands.run(c);
@@ -145,7 +148,7 @@ public final class Supervisor {
      *
      * @param clients names a client that follows the upgrade (null: it cannot be handed over)
      */
-    public Snapshot snapshot(java.util.function.Function<Object, String> clients) {
+    public Snapshot snapshot(Function<Object, String> clients) {
         return new Snapshot(Snapshot.FORMAT, Snapshot.ConfigState.of(config), target, stopping, stopRequests,
                 backoff.state(), rollout.state(clients), pool.all().stream().map(Worker::state).toList(),
                 report.recentExits());
@@ -159,7 +162,7 @@ public final class Supervisor {
      * @param clients the client a name in {@code s} stands for (null if it was not handed over)
      */
     public static Supervisor restore(Snapshot s, Os os, String version, Map<String, Object> info,
-                                     java.util.function.Function<String, Object> clients) {
+                                     Function<String, Object> clients) {
         if (s.format() != Snapshot.FORMAT) {
             throw new IllegalArgumentException("hand-over format " + s.format() + ", this supervisor knows " + Snapshot.FORMAT);
         }
@@ -202,6 +205,10 @@ public final class Supervisor {
         return report;
     }
 
+    Readiness readiness() {
+        return readiness;
+    }
+
     Map<String, Object> info() {
         return info;
     }
@@ -230,12 +237,8 @@ public final class Supervisor {
 
     private void fire(WorkerTimer t, Worker w) {
         switch (t) {
-            case ACK_DELAY -> {
-                log(Level.INFO, "Worker " + w.pid + " has been up for " + Settings.seconds(((AckMode.Timer) config.ackMode()).delay())
-                        + "s, so we are considering it alive.");
-                claimedReady(w);
-            }
-            case ACK_TIMEOUT -> ackTimedOut(w);
+            case ACK_DELAY -> readiness.timerElapsed(w);
+            case ACK_TIMEOUT -> readiness.timedOut(w);
             case KILL -> {
                 log(Level.WARN, "Worker " + w.pid + " is still alive " + Settings.seconds(config.signalTimeout())
                         + "s after " + w.lastSignal() + "; sending SIGKILL");
@@ -260,93 +263,6 @@ public final class Supervisor {
             os.happened(new Happening.SpawnFailed(generation, f.reason()));
         }
         return r;
-    }
-
-    void manualAck(int pid) {
-        if (config.ackMode() instanceof AckMode.Timer) {
-            log(Level.ERROR, "Received a manual ACK for " + pid + ", but ack mode is timer. Ignoring ACK.");
-            return;
-        }
-        Worker w = pool.get(pid);
-        if (w == null) {
-            log(Level.ERROR, "Could not find state for PID " + pid + "; ignoring ACK.");
-            return;
-        }
-        if (w.acked() || w.checking()) {
-            log(Level.WARN, "Pid " + pid + " already ACKed; ignoring new ACK.");
-            return;
-        }
-        log(Level.INFO, "Received a manual ACK from " + pid);
-        claimedReady(w);
-    }
-
-    void ping(Integer pid, Object rawPid, Object pingId) {
-        Worker w = pid == null ? null : pool.get(pid);
-        if (w == null) {
-            log(Level.ERROR, "Could not find state for PID " + rawPid + "; ignoring ping.");
-            return;
-        }
-        w.ping(os.nanoTime(), os.currentTimeMillis(), pingId);
-    }
-
-    /** The worker says it is ready: acked now, or with a ready check once that passes. */
-    private void claimedReady(Worker w) {
-        if (config.health().readyCheck() == null) {
-            ack(w);
-        } else {
-            health.claimedReady(w);
-        }
-    }
-
-    /** The worker counts as acked. */
-    void ack(Worker w) {
-        w.ack(os.nanoTime(), os.currentTimeMillis());
-        os.happened(new Happening.Acked(w.pid, w.slot, w.generation, w.ack().at() - w.spawnedAt));
-        int streak = backoff.reset();
-        if (rollout.isNew(w)) {
-            rollout.acked(w);
-        } else {
-            String mode = config.ackMode() instanceof AckMode.Timer ? "timer" : Settings.Setting.ACK_MODE.show(config);
-            log(Level.INFO, "Up to " + pool.ackedServing() + " / " + target + " " + mode + " ACKs" + (streak > 0
-                    ? ", breaking the streak of " + streak + " consecutive unacked workers dying" : ""));
-        }
-    }
-
-    /** A worker's sd_notify message: READY=1 acks it (-m notify), STATUS= is kept, STOPPING=1 drains it. */
-    private void notified(Event.WorkerNotified n) {
-        Worker w = pool.get(n.pid());
-        if (w == null) return;
-        if (n.status() != null) w.status(n.status());
-        if (n.ready() && !w.acked() && !w.checking() && !w.retiring()) {
-            if (config.ackMode() instanceof AckMode.Notify) {
-                log(Level.INFO, "Worker " + w.pid + " is ready (READY=1)");
-                claimedReady(w);
-            } else {
-                log(Level.DEBUG, "Worker " + w.pid + " said READY=1, but ack mode is not notify; ignoring it");
-            }
-        }
-        if (n.stopping() && !w.retiring()) {
-            log(Level.INFO, "Worker " + w.describe() + " is stopping (STOPPING=1); it no longer counts toward "
-                    + target + " workers");
-            w.draining(os.nanoTime());
-            health.cancel(w);
-        }
-    }
-
-    private void ackTimedOut(Worker w) {
-        String within = Settings.seconds(config.ackTimeout()) + "s";
-        boolean checking = w.checking();
-        Worker.CheckResult check = w.ready.last();
-        String last = check == null ? "" : " (last: " + Health.describe(check) + ")";
-        log(Level.WARN, "Worker " + w.pid + " (slot " + w.slot + ") has not " + (checking ? "passed its ready check" : "acked")
-                + " within " + within + last + "; treating it as failed");
-        backoff.died();
-        w.ackTimedOut(true);
-        retire(w, config.gracefulSignal());
-        if (rollout.isNew(w)) {
-            rollout.failed(w, checking ? "did not pass its ready check within " + within + last : "did not ack within " + within,
-                    checking ? "failed their ready check" : "failed before acking");
-        }
     }
 
     /** Asks a worker to go with {@code signal}; it no longer counts toward the target. */
@@ -447,25 +363,8 @@ public final class Supervisor {
 
     // ------------------------------------------------------------------ stopping
 
-    private void signalReceived(String name) {
-        switch (name) {
-            case "INT", "TERM" -> stop(name);
-            case "HUP" -> {
-                log(Level.INFO, "Got SIGHUP: starting a smooth upgrade");
-                rollout.command(false, null);
-            }
-            case "USR2" -> {
-                log(Level.INFO, "Got SIGUSR2: sending " + config.gracefulSignal()
-                        + " to all workers and exiting when they are gone");
-                die(config.gracefulSignal());
-            }
-            case "TTIN" -> commands.increment();
-            case "TTOU" -> commands.decrement();
-            default -> log(Level.DEBUG, "Ignoring SIG" + name);
-        }
-    }
-
-    private void stop(String signal) {
+    /** INT or TERM: the first drains every worker, the next sends TERM to their process groups. */
+    void stop(String signal) {
         if (++stopRequests == 1) {
             log(Level.INFO, "Got SIG" + signal + ": sending " + config.gracefulSignal() + " to "
                     + pool.size() + " workers and exiting when they are gone");

@@ -121,8 +121,14 @@ class SpawnTest {
         assertThat(statField(pid, 5)).as("process group").isEqualTo(Integer.toString(pid));
         assertThat(statField(pid, 4)).as("parent").isEqualTo(Integer.toString(Processes.getpid()));
 
-        byte[] environ = Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "environ"));
-        String text = new String(environ, StandardCharsets.UTF_8);
+        // posix_spawn returns once the child's exec switched its memory, which can be just before
+        // the kernel has set its environment's bounds: an empty read then means "not yet"
+        String text = "";
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MILLIS);
+        while (text.isEmpty() && System.nanoTime() < deadline) {
+            text = new String(Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "environ")), StandardCharsets.UTF_8);
+            Thread.onSpinWait();
+        }
         assertThat(text).endsWith("\0");
         assertThat(text.substring(0, text.length() - 1).split("\0", -1)).containsExactlyElementsOf(env);
 
