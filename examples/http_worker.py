@@ -7,15 +7,25 @@ accepting, finishes every in-flight request, and exits 0.
 
 GET /            -> "<version> <pid>\n"   (version read once at start from $VERSION_FILE)
 GET /sleep?ms=N  -> the same, after N milliseconds (simulates slow in-flight work)
+GET /hang        -> "hanging <pid>\n", then this worker stops serving for good, as a
+                    deadlocked one would (to watch --live-check replace it)
+
+With HEALTH_DIR set, each worker also serves GET /health on a UNIX socket of its own,
+$HEALTH_DIR/<pid>.sock, for checks that must reach this very worker (the shared socket
+reaches whichever worker accepts first):
+
+  --live-check 'curl -fsS --unix-socket "$HEALTH_DIR/$EINHORN_WORKER_PID.sock" http://worker/health'
 
 Environment: VERSION_FILE (optional), GRACEFUL_SIGNAL (default USR2),
-EINHORN_ACK=0 to skip the manual ack.
+EINHORN_ACK=0 to skip the manual ack, HEALTH_DIR (optional), HEALTH=fail to answer
+/health with 503 (a build that serves but fails its check).
 """
 import http.server
 import json
 import os
 import signal
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -27,6 +37,7 @@ if os.environ.get("VERSION_FILE"):
     with open(os.environ["VERSION_FILE"]) as f:
         VERSION = f.read().strip()
 draining = threading.Event()
+hung = threading.Event()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -35,11 +46,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
+        if url.path == "/health":
+            healthy = os.environ.get("HEALTH") != "fail"
+            return self.answer(200 if healthy else 503, f"{'ok' if healthy else 'unhealthy'} {VERSION} {PID}\n")
+        if url.path == "/hang":
+            hung.set()
+            return self.answer(200, f"hanging {PID}\n")
         if url.path == "/sleep":
             ms = int(urllib.parse.parse_qs(url.query).get("ms", ["100"])[0])
             time.sleep(ms / 1000.0)
-        body = f"{VERSION} {PID}\n".encode()
-        self.send_response(200)
+        self.answer(200, f"{VERSION} {PID}\n")
+
+    def answer(self, status, text):
+        body = text.encode()
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         if draining.is_set():
@@ -55,6 +75,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = False  # server_close() waits for in-flight requests
     block_on_close = True
+
+    def service_actions(self):
+        while hung.is_set():  # a wedged worker: accepts nothing more, ignores the graceful signal
+            time.sleep(3600)
+
+
+class HealthServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+    def service_actions(self):
+        Server.service_actions(self)
+
+
+def serve_health():
+    path = os.path.join(os.environ["HEALTH_DIR"], f"{PID}.sock")
+    if os.path.exists(path):
+        os.unlink(path)
+    server = HealthServer(path, Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return path
 
 
 def inherited_socket():
@@ -90,11 +130,14 @@ def main():
         threading.Thread(target=server.shutdown).start()
 
     signal.signal(getattr(signal, "SIG" + os.environ.get("GRACEFUL_SIGNAL", "USR2")), graceful)
+    health = serve_health() if os.environ.get("HEALTH_DIR") else None
     ack()
     print(f"worker {PID} ({VERSION}) serving on fd {sock.fileno()}, index {os.environ.get('EINHORN_CHILD_INDEX')}",
           file=sys.stderr, flush=True)
     server.serve_forever(poll_interval=0.05)
     server.server_close()
+    if health:
+        os.unlink(health)
     print(f"worker {PID} drained, exiting", file=sys.stderr, flush=True)
 
 

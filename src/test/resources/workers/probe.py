@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Test worker: reports what it inherited to $PROBE_DIR/<pid>.json, then waits.
 
+The report: pid, ppid, pgid, environment, open fds (and what the sockets are), blocked and
+ignored signals, the parent-death signal (prctl PR_GET_PDEATHSIG) and the command line.
+
 On the graceful signal it writes $PROBE_DIR/<pid>.graceful and exits 0, unless
 IGNORE_GRACEFUL=1 (then it keeps running, for SIGKILL tests). ACK=1 sends worker:ack.
+PING_EVERY=SECONDS sends worker:ping that often until SIGUSR1. GROW_MB=N: on SIGUSR1 it
+starts a child process that holds N MiB (its process tree grows; the child goes with it).
 """
 import json
 import os
@@ -22,6 +27,15 @@ def status_field(name):
                 return line.split()[1]
 
 
+def pdeathsig():
+    """prctl(PR_GET_PDEATHSIG): the signal this process gets when its parent dies (0: none)."""
+    import ctypes
+    value = ctypes.c_int()
+    if ctypes.CDLL(None, use_errno=True).prctl(2, ctypes.byref(value), 0, 0, 0) != 0:
+        return -ctypes.get_errno()
+    return value.value
+
+
 def fd_info(fd):
     try:
         s = socket.socket(fileno=os.dup(fd))
@@ -35,14 +49,40 @@ def fd_info(fd):
         return {"error": str(e)}
 
 
+grower = None
+pinging = os.environ.get("PING_EVERY") is not None
+
+
+def on_usr1(signum, frame):
+    global grower, pinging
+    pinging = False
+    if os.environ.get("GROW_MB") and grower is None:
+        import subprocess  # here, not at the top: workers reach their signal handlers as fast as before
+        grower = subprocess.Popen([sys.executable, "-c", "import signal; b = b'x' * (int("
+                                   + os.environ["GROW_MB"] + ") << 20); signal.pause()"])
+
+
+def send(message):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(os.environ["EINHORN_SOCK_PATH"])
+    c.sendall((json.dumps(message) + "\n").encode())
+    c.close()
+
+
 def on_graceful(signum, frame):
+    if grower is not None:
+        grower.kill()
+        grower.wait()
     open(os.path.join(OUT, f"{PID}.graceful"), "w").close()
     if os.environ.get("IGNORE_GRACEFUL") != "1":
         sys.exit(0)
 
 
 signal.signal(getattr(signal, "SIG" + os.environ.get("GRACEFUL_SIGNAL", "USR2")), on_graceful)
+signal.signal(signal.SIGUSR1, on_usr1)
 fds = sorted(int(x) for x in os.listdir("/proc/self/fd"))
+with open("/proc/self/cmdline", "rb") as f:
+    cmdline = [a.decode() for a in f.read().split(b"\0")[:-1]]
 report = {
     "pid": PID,
     "ppid": os.getppid(),
@@ -52,18 +92,22 @@ report = {
     "fd_info": {str(fd): fd_info(fd) for fd in fds if fd > 2},
     "sigblk": status_field("SigBlk"),
     "sigign": status_field("SigIgn"),
+    "pdeathsig": pdeathsig(),
+    "cmdline": cmdline,
 }
 tmp = os.path.join(OUT, f".{PID}.tmp")
 with open(tmp, "w") as f:
     json.dump(report, f)
 os.rename(tmp, os.path.join(OUT, f"{PID}.json"))
 if os.environ.get("ACK") == "1":
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    c.connect(os.environ["EINHORN_SOCK_PATH"])
-    c.sendall((json.dumps({"command": "worker:ack", "pid": PID}) + "\n").encode())
-    c.close()
+    send({"command": "worker:ack", "pid": PID})
 exit_code = os.environ.get("EXIT_CODE")
 if exit_code is not None:
     sys.exit(int(exit_code))
+pings = 0
+while pinging:
+    pings += 1
+    send({"command": "worker:ping", "pid": PID, "request_id": pings})
+    time.sleep(float(os.environ["PING_EVERY"]))
 while True:
     signal.pause()

@@ -18,10 +18,12 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
+        boolean ctl = args.length > 0 && args[0].equals("ctl");
         int status = run(args);
-        // Success returns instead: Runtime.exit initialises the JDK's System.Logger (exit
-        // logging) first, a dozen classes and milliseconds that every ctl would pay to leave.
-        if (status != 0) System.exit(status);
+        // A ctl that succeeded returns instead: Runtime.exit initialises the JDK's System.Logger
+        // (exit logging) first, a dozen classes and milliseconds that every ctl would pay to
+        // leave. The supervisor always exits, whatever threads its features left running.
+        if (status != 0 || !ctl) System.exit(status);
     }
 
     static int run(String[] args) {
@@ -48,7 +50,8 @@ public final class Main {
         }
         CommandLine.Parsed.Run r = (CommandLine.Parsed.Run) parsed;
         try {
-            return Daemon.run(r.options(), version(), System.err);
+            if (r.options().upgradeCheck()) return Daemon.check(r.options(), version(), System.out, System.err);
+            return Daemon.run(r.options(), version(), System.err, List.of(args));
         } catch (RuntimeException | Error e) {
             System.err.println("einhyrningsins: internal error: " + e);
             return 1;

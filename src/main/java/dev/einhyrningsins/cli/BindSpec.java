@@ -9,9 +9,20 @@ import java.util.Locale;
  * @param host      IPv4 literal, IPv6 literal (without brackets), host name, or empty for any
  * @param unixPath  set for a UNIX socket, then host/port are unused
  * @param name      its name for workers that take sockets the systemd way (LISTEN_FDNAMES); null = unnamed
+ * @param access    a UNIX socket file's mode, group and owner ({@code mode=}, {@code group=},
+ *                  {@code owner=}); null when none is given (the umask decides, as for any file)
  */
 public record BindSpec(String text, String host, int port, Path unixPath,
-                       boolean reuseAddr, boolean nonBlocking, boolean reusePort, String name) {
+                       boolean reuseAddr, boolean nonBlocking, boolean reusePort, String name, Access access) {
+
+    /**
+     * Who may connect to a UNIX listener: set on the socket file before it appears at its path.
+     *
+     * @param mode  permission bits (0..0777), or -1 to leave them to the umask
+     * @param group a group name or number, or null
+     * @param owner a user name or number (needs root), or null
+     */
+    public record Access(int mode, String group, String owner) {}
 
     public boolean isUnix() {
         return unixPath != null;
@@ -25,26 +36,38 @@ public record BindSpec(String text, String host, int port, Path unixPath,
         boolean nonBlocking = false;
         boolean reusePort = false;
         String name = null;
+        int mode = -1;
+        String group = null;
+        String owner = null;
         for (int i = 1; i < parts.length; i++) {
-            if (parts[i].startsWith("name=")) {
-                name = fdName(parts[i].substring(5), text);
-                continue;
-            }
-            switch (parts[i].toLowerCase(Locale.ROOT)) {
+            String option = parts[i];
+            int eq = option.indexOf('=');
+            String key = (eq < 0 ? option : option.substring(0, eq)).toLowerCase(Locale.ROOT);
+            String value = eq < 0 ? null : option.substring(eq + 1);
+            switch (eq < 0 ? key : key + "=") {
                 case "r", "so_reuseaddr" -> reuseAddr = true;
                 case "n", "o_nonblock" -> nonBlocking = true;
                 case "p", "so_reuseport" -> reusePort = true;
-                default -> throw new UsageException("unknown bind option '" + parts[i] + "' in -b " + text
-                        + " (known: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, name=NAME; separate several with commas)");
+                case "name=" -> name = fdName(value, text);
+                case "mode=" -> mode = mode(text, value);
+                case "group=" -> group = name(text, "group", value);
+                case "owner=" -> owner = name(text, "owner", value);
+                default -> throw new UsageException("unknown bind option '" + option + "' in -b " + text
+                        + " (known: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, name=NAME, and for unix: mode=OCTAL, "
+                        + "group=NAME|GID, owner=NAME|UID; separate several with commas)");
             }
         }
+        Access access = mode >= 0 || group != null || owner != null ? new Access(mode, group, owner) : null;
         if (address.startsWith("unix:")) {
             String path = address.substring("unix:".length());
             if (path.isEmpty()) throw new UsageException("-b " + text + ": unix: needs a path, e.g. unix:/run/app.sock");
             if (reuseAddr || reusePort) {
                 throw new UsageException("-b " + text + ": r and p apply to TCP sockets only");
             }
-            return new BindSpec(text, null, 0, Path.of(path).toAbsolutePath(), false, nonBlocking, false, name);
+            return new BindSpec(text, null, 0, Path.of(path).toAbsolutePath(), false, nonBlocking, false, name, access);
+        }
+        if (access != null) {
+            throw new UsageException("-b " + text + ": mode=, group= and owner= apply to unix: sockets only");
         }
         String host;
         String portText;
@@ -73,7 +96,7 @@ public record BindSpec(String text, String host, int port, Path unixPath,
         if (port < 0 || port > 65535) {
             throw new UsageException("-b " + text + ": port must be a number in 0..65535");
         }
-        return new BindSpec(text, host, port, null, reuseAddr, nonBlocking, reusePort, name);
+        return new BindSpec(text, host, port, null, reuseAddr, nonBlocking, reusePort, name, null);
     }
 
     /** A name as systemd allows it in LISTEN_FDNAMES: 1..255 printable ASCII characters, no ':' or blank. */
@@ -85,5 +108,21 @@ public record BindSpec(String text, String host, int port, Path unixPath,
                     + "without ':' or blanks (it becomes the socket's name in LISTEN_FDNAMES)");
         }
         return name;
+    }
+
+    private static int mode(String text, String value) {
+        if (value.matches("[0-7]{3,4}")) {
+            int mode = Integer.parseInt(value, 8);
+            if (mode <= 0777) return mode;
+        }
+        throw new UsageException("-b " + text + ": mode= takes octal permission bits such as 0660, not '" + value + "'");
+    }
+
+    private static String name(String text, String what, String value) {
+        if (value.isEmpty() || value.contains(":") || value.chars().anyMatch(Character::isWhitespace)) {
+            throw new UsageException("-b " + text + ": " + what + "= takes a "
+                    + (what.equals("group") ? "group name or gid, e.g. group=www-data" : "user name or uid, e.g. owner=app"));
+        }
+        return value;
     }
 }

@@ -33,7 +33,8 @@ public final class CommandLine {
     static final List<Opt> OPTIONS = List.of(
             new Opt("b", "bind", "ADDR:PORT[,OPT...]",
                     "Bind a listening socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
-                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport"),
+                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport; "
+                            + "for unix: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone can connect"),
             new Opt("n", "number", "COUNT", "Number of workers to run, 1.." + Config.MAX_WORKERS + " (default 1)"),
             new Opt("l", "backlog", "N", "Listen backlog of bound sockets (default 128)"),
             new Opt("4", null, null, "Resolve -b host names to IPv4 addresses only"),
@@ -52,6 +53,20 @@ public final class CommandLine {
                     + "(default unlimited: -1, none or unlimited)"),
             new Opt(null, "upgrade-timeout", "SECONDS", "Abort an upgrade whose new workers are not all acked in time (default 120; 0 disables)"),
             new Opt(null, "upgrade-max-failures", "N", "Abort an upgrade after N consecutive new workers die before acking (default 3)"),
+            new Opt(null, "ready-check", "CMD", "After a worker acks, run /bin/sh -c CMD every --check-interval until it "
+                    + "exits 0; only then does the worker count as acked (within --ack-timeout if set). CMD gets "
+                    + "EINHORN_WORKER_PID, EINHORN_CHILD_INDEX and the sockets' addresses as EINHORN_FD_n"),
+            new Opt(null, "live-check", "CMD", "Run /bin/sh -c CMD every --check-interval against each acked worker "
+                    + "(same environment); after --live-failures failures in a row the worker is replaced"),
+            new Opt(null, "live-failures", "N", "Failed live checks in a row that make a worker sick (default 3)"),
+            new Opt(null, "check-interval", "SECONDS", "Pause between the end of one check of a worker and the next, "
+                    + "and between RSS samples (default 1)"),
+            new Opt(null, "check-timeout", "SECONDS", "Kill a check still running after SECONDS; it counts as failed (default 5)"),
+            new Opt(null, "ping-timeout", "SECONDS", "Replace a worker that sent worker:ping and then stays silent for "
+                    + "SECONDS (default off)"),
+            new Opt(null, "max-worker-rss", "MB", "Replace a worker whose process tree's resident memory exceeds MB MiB "
+                    + "(default off)"),
+            new Opt(null, "max-worker-age", "SECONDS", "Replace a worker SECONDS after its start (default off)"),
             new Opt("c", "command-name", "NAME", "Name of this instance: default files become einhorn-NAME.sock/.lock"),
             new Opt("d", "socket-path", "PATH", "Control socket path (default $TMPDIR/einhorn[-NAME].sock)"),
             new Opt("f", "lockfile", "PATH", "Lock file guarding the control socket (default beside it, einhorn[-NAME].lock)"),
@@ -59,9 +74,15 @@ public final class CommandLine {
             new Opt("g", "command-socket-as-fd", null, "Give each worker a control channel of its own in EINHORN_SOCK_FD (not counted against the control socket's 256 connections)"),
             new Opt(null, "listen-fds", null, "Also pass the sockets the systemd way: LISTEN_FDS, LISTEN_FDNAMES and "
                     + "LISTEN_PID (the worker's own pid), for workers that use sd_listen_fds"),
+            new Opt("k", "kill-children-on-exit", null, "Workers get the graceful signal from the kernel if the supervisor dies "
+                    + "(SIGKILL, OOM killer, crash): started through setpriv --pdeathsig (util-linux 2.33+)"),
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
+            new Opt(null, "metrics", "[ADDR:]PORT", "Serve OpenMetrics over HTTP at http://ADDR:PORT/metrics; a bare PORT "
+                    + "listens on 127.0.0.1, :PORT on every interface (default: only the metrics control command)"),
             new Opt("v", "verbose", null, "Log debug messages too"),
             new Opt("q", "quiet", null, "Log errors and warnings only"),
+            new Opt(null, "upgrade-check", null, "Check that this installation can take over a running supervisor "
+                    + "with these options (what reload runs before it re-executes), print one line and exit"),
             new Opt("h", "help", null, "Print this help and exit"),
             new Opt(null, "version", null, "Print the version and exit"));
 
@@ -214,6 +235,9 @@ public final class CommandLine {
         Path lockfile;
         boolean commandSocketAsFd;
         boolean listenFds;
+        boolean upgradeCheck;
+        BindSpec metrics;
+        boolean killChildrenOnExit;
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
@@ -236,13 +260,24 @@ public final class CommandLine {
                 case "max-upgrade-additional" -> set(opt, Setting.MAX_UPGRADE_ADDITIONAL, v);
                 case "upgrade-timeout" -> set(opt, Setting.UPGRADE_TIMEOUT, v);
                 case "upgrade-max-failures" -> set(opt, Setting.UPGRADE_MAX_FAILURES, v);
+                case "ready-check" -> set(opt, Setting.READY_CHECK, v);
+                case "live-check" -> set(opt, Setting.LIVE_CHECK, v);
+                case "live-failures" -> set(opt, Setting.LIVE_FAILURES, v);
+                case "check-interval" -> set(opt, Setting.CHECK_INTERVAL, v);
+                case "check-timeout" -> set(opt, Setting.CHECK_TIMEOUT, v);
+                case "ping-timeout" -> set(opt, Setting.PING_TIMEOUT, v);
+                case "max-worker-rss" -> set(opt, Setting.MAX_WORKER_RSS, v);
+                case "max-worker-age" -> set(opt, Setting.MAX_WORKER_AGE, v);
                 case "command-name" -> commandName = nonEmpty(opt, v);
                 case "socket-path" -> socketPath = Path.of(nonEmpty(opt, v));
                 case "lockfile" -> lockfile = Path.of(nonEmpty(opt, v));
                 case "pidfile" -> pidfile = Path.of(nonEmpty(opt, v));
                 case "command-socket-as-fd" -> commandSocketAsFd = true;
                 case "listen-fds" -> listenFds = true;
+                case "upgrade-check" -> upgradeCheck = true;
+                case "kill-children-on-exit" -> killChildrenOnExit = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
+                case "metrics" -> metrics = metricsAddress(v);
                 case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
                 case "quiet" -> config = config.with(Settings.Setting.VERBOSITY, 2);
                 case "help" -> {
@@ -260,9 +295,25 @@ public final class CommandLine {
             Config c = config;
             return new Options(c.number(), List.copyOf(binds), backlog, family, c.verbosity(), List.copyOf(dropEnv),
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
-                    Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, c.respawnInterval(), c.signalTimeout(),
+                    Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, upgradeCheck, killChildrenOnExit, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
-                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), program);
+                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), c.health(), program,
+                    Optional.ofNullable(metrics));
+        }
+
+        /** --metrics [ADDR:]PORT: a TCP address as -b takes it, without options; a bare port is loopback. */
+        private static BindSpec metricsAddress(String v) {
+            String address = v.matches("\\d+") ? "127.0.0.1:" + v : v;
+            String problem = address.startsWith("unix:") ? "HTTP is served over TCP only"
+                    : address.contains(",") ? "it takes no options" : null;
+            if (problem == null) {
+                try {
+                    return BindSpec.parse(address);
+                } catch (UsageException e) {
+                    problem = e.getMessage().substring(e.getMessage().indexOf(": ") + 2);
+                }
+            }
+            throw new UsageException("--metrics " + v + ": " + problem + " (e.g. 9100 for 127.0.0.1:9100, or 0.0.0.0:9100)");
         }
 
         private static String flag(Opt opt) {

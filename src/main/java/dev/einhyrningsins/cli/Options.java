@@ -1,6 +1,7 @@
 package dev.einhyrningsins.cli;
 
 import dev.einhyrningsins.supervisor.Config;
+import dev.einhyrningsins.supervisor.HealthConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -9,7 +10,10 @@ import java.util.Optional;
 /**
  * Everything the command line said, validated. Durations of ZERO mean "off".
  *
+ * @param killChildrenOnExit -k: workers get a parent-death signal (the graceful signal)
  * @param maxUnacked 0 = the number of CPUs
+ * @param metrics    --metrics: where to serve OpenMetrics over HTTP (a TCP address; host 127.0.0.1
+ *                   when only a port was given)
  */
 public record Options(
         int number,
@@ -24,6 +28,8 @@ public record Options(
         Optional<Path> lockfile,
         boolean commandSocketAsFd,
         boolean listenFds,
+        boolean upgradeCheck,
+        boolean killChildrenOnExit,
         Duration seconds,
         Duration signalTimeout,
         String gracefulSignal,
@@ -33,7 +39,9 @@ public record Options(
         int maxUpgradeAdditional,
         Duration upgradeTimeout,
         int upgradeMaxFailures,
-        List<String> program) {
+        HealthConfig health,
+        List<String> program,
+        Optional<BindSpec> metrics) {
 
     /** Address family restriction for host names (-4 / -6). */
     public enum Family { ANY, INET4, INET6 }
@@ -42,6 +50,6 @@ public record Options(
     public Config toConfig(int cpus) {
         return new Config(number, seconds, ackMode, ackTimeout, signalTimeout, gracefulSignal,
                 maxUnacked > 0 ? maxUnacked : Math.max(1, cpus), maxUpgradeAdditional, upgradeTimeout,
-                upgradeMaxFailures, verbosity);
+                upgradeMaxFailures, verbosity, health);
     }
 }

@@ -1,12 +1,11 @@
 package dev.einhyrningsins.control;
 
+import java.io.Closeable;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
@@ -16,14 +15,18 @@ import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
-import java.util.Set;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.IntUnaryOperator;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 
@@ -41,10 +44,6 @@ public final class ControlServer implements AutoCloseable {
     public static final int MAX_CONNECTIONS = 256;
     /** Queued reply bytes beyond which a client that does not read is dropped. */
     static final long MAX_QUEUED_OUTPUT = 16L << 20;
-    /** Listen backlog: the kernel caps it at net.core.somaxconn, so bursts of clients queue instead of failing. */
-    private static final int BACKLOG = Integer.MAX_VALUE;
-    private static final int S_IFMT = 0170000;
-    private static final int S_IFSOCK = 0140000;
 
     /** Where the server's own messages go. */
     public interface Log {
@@ -58,6 +57,17 @@ public final class ControlServer implements AutoCloseable {
     /** A decoded request and where its replies go. */
     public record Inbound(Request request, ReplyTo replyTo) {}
 
+    /**
+     * What the server counted since it opened, for metrics; safe to read from any thread.
+     *
+     * @param accepted     connections served
+     * @param open         connections open now
+     * @param refusedUser  connections refused: another user
+     * @param refusedLimit connections refused: {@link #MAX_CONNECTIONS} open already
+     * @param dropped      clients cut off: not reading their replies (a slow watcher) or a line too long
+     */
+    public record Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped) {}
+
     private final ServerSocketChannel server;
     private final Selector selector;
     private final Path path;
@@ -69,8 +79,12 @@ public final class ControlServer implements AutoCloseable {
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
     private final Thread thread;
-    private int connections;
-    private long ids;
+    // written by the selector thread only; volatile so that counts() can read them anywhere
+    private volatile int connections;
+    private volatile long refusedUser;
+    private volatile long refusedLimit;
+    private volatile long dropped;
+    private volatile long ids;
     private volatile boolean closed;
 
     private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log) throws IOException {
@@ -95,68 +109,59 @@ public final class ControlServer implements AutoCloseable {
     public static ControlServer open(Path socketPath, Path lockfile, Consumer<Inbound> sink, Log log)
             throws ControlException {
         Path path = socketPath.toAbsolutePath();
-        try (FileChannel lock = FileChannel.open(lockfile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
-            FileLock held = lock.tryLock();
-            if (held == null) {
-                throw new ControlException("lock file " + lockfile + " is held by another process (another einhyrningsins"
-                        + " starting with the same -c NAME or -d PATH?); pass -d PATH or -f LOCKFILE to run another instance");
-            }
-            clearStale(path, log);
-            ServerSocketChannel channel = bindPrivately(path);
-            ControlServer s;
-            try {
-                s = new ControlServer(channel, path, sink, log);
-            } catch (IOException | RuntimeException e) {
-                channel.close();
-                Files.deleteIfExists(path);
-                throw e;
-            }
+        ServerSocketChannel channel = ControlSocketFile.bind(path, lockfile, log);
+        try {
+            ControlServer s = new ControlServer(channel, path, sink, log);
             s.thread.start();
             return s;
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(channel);
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException gone) {
+                // nothing to remove
+            }
             throw new ControlException("cannot set up the control socket " + path + ": " + e.getMessage());
         }
     }
 
-    private static void clearStale(Path path, Log log) throws ControlException, IOException {
-        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) return;
-        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        if ((mode & S_IFMT) != S_IFSOCK) {
-            throw new ControlException(path + " exists and is not a socket; remove it or pass -d PATH to use another control socket");
-        }
-        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            probe.connect(UnixDomainSocketAddress.of(path));
-            throw new ControlException("another process is listening on the control socket " + path
-                    + "; pass -d PATH (or -c NAME) to run another instance");
-        } catch (IOException refused) {
-            log.info("Replacing stale control socket " + path + " (left by a supervisor that did not exit cleanly)");
-            Files.delete(path);
-        }
-    }
-
-    /** Binds in a fresh 0700 directory beside the target, chmods 0600, then renames into place. */
-    private static ServerSocketChannel bindPrivately(Path path) throws IOException {
-        Path dir = Files.createTempDirectory(path.getParent(), ".einhyrningsins-",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        Path tmp = dir.resolve("s");
-        ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+    /**
+     * Serves a listening control socket this process inherited as fd 0 (a previous supervisor
+     * process handed it over across exec: connections queued in it meanwhile).
+     */
+    public static ControlServer adopt(Path socketPath, Consumer<Inbound> sink, Log log) throws ControlException {
+        Path path = socketPath.toAbsolutePath();
         try {
-            ch.bind(UnixDomainSocketAddress.of(tmp), BACKLOG);
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
-            return ch;
+            if (!(System.inheritedChannel() instanceof ServerSocketChannel channel)) {
+                throw new ControlException("the control socket " + path + " was not handed over as standard input");
+            }
+            ControlServer s = new ControlServer(channel, path, sink, log);
+            s.thread.start();
+            return s;
         } catch (IOException e) {
-            ch.close();
-            Files.deleteIfExists(tmp);
-            throw e;
-        } finally {
-            Files.deleteIfExists(dir);
+            throw new ControlException("cannot take over the control socket " + path + ": " + e.getMessage());
         }
     }
 
     public Path path() {
         return path;
+    }
+
+    /**
+     * The name the listening socket was bound to, as getsockname reports it for it and for
+     * every connection it accepted: a private directory's path, since the socket was renamed
+     * into place after binding.
+     */
+    public String boundName() {
+        try {
+            return server.getLocalAddress() instanceof UnixDomainSocketAddress a ? a.getPath().toString() : "";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    public Counts counts() {
+        return new Counts(ids, connections, refusedUser, refusedLimit, dropped);
     }
 
     // ------------------------------------------------------------------ the selector thread
@@ -182,6 +187,15 @@ public final class ControlServer implements AutoCloseable {
         } catch (IOException | ClosedSelectorException e) {
             if (!closed) log.warn("control socket stopped: " + e.getMessage());
         } finally {
+            // replies handed over before close (a watch's last event) get one non-blocking try
+            Runnable task;
+            while ((task = tasks.poll()) != null) {
+                try {
+                    task.run();
+                } catch (RuntimeException e) {
+                    break; // the selector is gone: nothing more can be written
+                }
+            }
             shutdown();
         }
     }
@@ -200,12 +214,14 @@ public final class ControlServer implements AutoCloseable {
                 UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
                 if (!peer.user().equals(owner) && !peer.user().equals(root)) {
                     log.warn("Refused a control connection from user " + peer.user().getName());
+                    refusedUser++;
                     refuse(ch, "Permission denied: this control socket accepts its owner (" + owner.getName()
                             + ") and root only");
                     continue;
                 }
                 if (connections >= MAX_CONNECTIONS) {
                     log.warn("Refused a control connection: " + MAX_CONNECTIONS + " are open already");
+                    refusedLimit++;
                     refuse(ch, "Too many connections (" + MAX_CONNECTIONS + " open); try again later");
                     continue;
                 }
@@ -229,12 +245,99 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(java.io.Closeable c) {
+    private static void closeQuietly(Closeable c) {
         try {
             c.close();
         } catch (IOException ignored) {
             // nothing to do
         }
+    }
+
+    // ------------------------------------------------------------------ hand-over (reload)
+
+    /** A client connection kept across the supervisor's exec: its fd and its requests still owed replies. */
+    public record Kept(int fd, List<Session.Handle> owed) {}
+
+    private final Semaphore paused = new Semaphore(0);
+
+    /**
+     * Gets ready for the supervisor's exec: the selector thread writes out what is queued for
+     * the connections {@code keep} belongs to, stops accepting and reading, and parks. Each
+     * kept connection's socket is tagged with a distinct send buffer size so that
+     * {@code fdOfTag} (which looks at this process's fds) finds its number. Other connections
+     * are told the supervisor is reloading and closed. Connections that arrive meanwhile wait
+     * in the listen queue. {@link #resume} undoes it if the exec does not happen.
+     *
+     * @param fdOfTag the fd whose send buffer the kernel reports as {@code 2 × tag}, or -1
+     * @throws IOException if a kept connection could not be prepared (then it goes on serving)
+     */
+    public List<Kept> handOver(List<ReplyTo> keep, IntUnaryOperator fdOfTag) throws IOException {
+        CompletableFuture<List<Kept>> result = new CompletableFuture<>();
+        post(() -> {
+            List<Connection> kept = new ArrayList<>();
+            try {
+                result.complete(prepareHandOver(keep, fdOfTag, kept));
+            } catch (IOException | RuntimeException e) {
+                reregister(kept);
+                result.completeExceptionally(e);
+                return;
+            }
+            paused.acquireUninterruptibly(); // until resume(), or the exec replaces the process
+            reregister(kept);
+        });
+        try {
+            return result.get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        } catch (InterruptedException | TimeoutException e) {
+            throw new IOException("the control socket did not get ready for the hand-over: " + e);
+        }
+    }
+
+    private List<Kept> prepareHandOver(List<ReplyTo> keep, IntUnaryOperator fdOfTag,
+                                       List<Connection> keptConnections) throws IOException {
+        List<Kept> kept = new ArrayList<>();
+        int tag = 4096;
+        for (SelectionKey key : List.copyOf(selector.keys())) {
+            if (!(key.attachment() instanceof Connection c)) continue;
+            List<Session.Handle> owed = new ArrayList<>();
+            for (ReplyTo r : keep) {
+                if (r instanceof Session.Handle h && h.session() == c.session) owed.add(h);
+            }
+            if (owed.isEmpty()) continue;
+            keptConnections.add(c);
+            c.drain();
+            c.ch.setOption(StandardSocketOptions.SO_SNDBUF, ++tag);
+            int fd = fdOfTag.applyAsInt(tag);
+            if (fd < 0) throw new IOException("cannot find the fd of control client " + c.id);
+            kept.add(new Kept(fd, owed));
+        }
+        for (SelectionKey key : List.copyOf(selector.keys())) {
+            if (key.attachment() instanceof Connection c && !keptConnections.contains(c)) {
+                c.farewell("The supervisor is reloading itself; reconnect to go on");
+            }
+        }
+        return kept;
+    }
+
+    /** Puts connections the hand-over took out back under the selector. */
+    private void reregister(List<Connection> kept) {
+        for (Connection c : kept) {
+            try {
+                c.ch.configureBlocking(false);
+                c.key = c.ch.register(selector, SelectionKey.OP_READ, c);
+                c.flush();
+            } catch (IOException e) {
+                c.session.closed();
+                closeQuietly(c.ch);
+                connections--;
+            }
+        }
+    }
+
+    /** Serves again after {@link #handOver}, when the exec did not happen. */
+    public void resume() {
+        paused.release();
     }
 
     /** Runs {@code task} on the selector thread. */
@@ -261,7 +364,10 @@ public final class ControlServer implements AutoCloseable {
 
     private synchronized void shutdown() {
         if (!selector.isOpen()) return;
-        for (SelectionKey key : selector.keys()) closeQuietly(key.channel());
+        for (SelectionKey key : selector.keys()) {
+            if (key.attachment() instanceof Connection c) c.session.closed();
+            closeQuietly(key.channel());
+        }
         closeQuietly(selector);
         closeQuietly(server);
         if (fileKey != null && fileKey.equals(fileKey(path))) {
@@ -297,6 +403,24 @@ public final class ControlServer implements AutoCloseable {
                         update.run();
                         flush();
                     }), MAX_QUEUED_OUTPUT);
+        }
+
+        /** Writes out everything queued, blocking if it must (the hand-over), and leaves the selector. */
+        void drain() throws IOException {
+            key.cancel();
+            selector.selectNow();
+            ch.configureBlocking(true);
+            for (ByteBuffer b = session.output(); b != null; b = session.output()) ch.write(b);
+        }
+
+        /** Tells the client why it is dropped, as far as its send buffer allows, and closes. */
+        void farewell(String message) {
+            try {
+                ch.write(ByteBuffer.wrap(WireCodec.encodeReply(message, null, true, false).getBytes(StandardCharsets.UTF_8)));
+            } catch (IOException ignored) {
+                // gone already
+            }
+            close(null);
         }
 
         void read() {
@@ -335,7 +459,11 @@ public final class ControlServer implements AutoCloseable {
 
         private void close(String why) {
             if (!key.isValid()) return;
-            if (why != null) log.warn("Control client " + id + " " + why + "; closing it");
+            if (why != null) {
+                log.warn("Control client " + id + " " + why + "; closing it");
+                dropped++;
+            }
+            session.closed();
             key.cancel();
             closeQuietly(ch);
             connections--;

@@ -1,6 +1,7 @@
 package dev.einhyrningsins.control;
 
 import dev.einhyrningsins.json.Json;
+import dev.einhyrningsins.json.PlainJson;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -30,11 +32,13 @@ public final class Ctl {
                                       ($TMPDIR/einhorn-NAME.sock)
               -e, --execute CMDS      Run these commands (separated by ';') and exit
                   --json              Print each reply as one JSON object per line; for
-                                      state, the state object itself (for jq)
+                                      state, the state object itself, for watch, each
+                                      event object (for jq)
               -h, --help              Print this help and exit
 
-            Commands: ehlo help state inc dec set_workers config quieter louder signal die
-            upgrade upgrade_fleet reload worker:ack worker:ping ('help' describes them).
+            Commands: ehlo help state metrics watch inc dec set_workers config quieter louder
+            signal die upgrade upgrade_fleet reload worker:ack worker:ping ('help' describes
+            them). watch prints events until interrupted or the supervisor exits.
             Exit status: 0 ok, 1 socket unreachable or a command failed, 2 usage error.
             """;
 
@@ -154,14 +158,16 @@ public final class Ctl {
             if (json) {
                 try {
                     Object value = Json.readJson(r.line());
-                    if (command.equals("state") && !r.more()) {
-                        Object state = parse(r.message());
-                        if (state != null) value = state;
+                    if ((command.equals("state") && !r.more()) || command.equals("watch")) {
+                        Object message = parse(r.message());
+                        if (message instanceof Map) value = message;
                     }
                     out.println(Json.write(value));
                 } catch (IOException e) {
                     out.println(r.line());
                 }
+            } else if (command.equals("watch") && parse(r.message()) instanceof Map<?, ?> event && event.containsKey("event")) {
+                out.println(eventLine(event));
             } else {
                 String m = r.message();
                 out.print(m.endsWith("\n") ? m : m + "\n");
@@ -169,7 +175,29 @@ public final class Ctl {
             out.flush();
         }
 
+        /** An event for people: {@code TIME EVENT key=value ...} (strings with blanks JSON-quoted). */
+        static String eventLine(Map<?, ?> event) {
+            StringBuilder b = new StringBuilder();
+            if (event.get("time") != null) b.append(text(event.get("time"))).append(' ');
+            b.append(text(event.get("event")));
+            for (Map.Entry<?, ?> field : event.entrySet()) {
+                if (field.getKey().equals("time") || field.getKey().equals("event")) continue;
+                Object v = field.getValue();
+                String plain = v instanceof String t && !t.isEmpty() && t.chars().noneMatch(c -> c <= ' ' || c == '"')
+                        ? t : PlainJson.write(v);
+                b.append(' ').append(field.getKey()).append('=').append(plain != null ? plain : Json.write(v));
+            }
+            return b.toString();
+        }
+
+        /** A scalar's text ("" for none or a mapping or list), as the tree model's asText(). */
+        private static String text(Object v) {
+            return v == null || v instanceof Map || v instanceof List ? "" : v.toString();
+        }
+
         private static Object parse(String s) {
+            Map<String, Object> flat = PlainJson.read(s);
+            if (flat != null) return flat;
             try {
                 return Json.readJson(s);
             } catch (IOException e) {

@@ -13,4 +13,12 @@ public interface ReplyTo {
      * @param ok   false when the reply reports a failure ({@code "ok": false} on the wire)
      */
     void send(String message, boolean last, boolean ok);
+
+    /**
+     * False once the connection behind it is gone (closed, broken, or dropped for not
+     * reading): a stream that never ends by itself ({@code watch}) stops there. Any thread.
+     */
+    default boolean open() {
+        return true;
+    }
 }

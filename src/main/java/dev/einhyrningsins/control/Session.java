@@ -20,6 +20,12 @@ import java.util.TreeSet;
  *       until every earlier request has had its first reply.</li>
  *   <li>{@code worker:ack} and {@code worker:ping} get no reply and end the input (einhorn
  *       closes such a connection).</li>
+ *   <li>{@code watch} is owed replies forever: it ends when the client goes. Its lines have a
+ *       budget of their own, {@link #WATCH_MAX_OUTPUT}: a watcher that falls that far behind
+ *       is dropped. A watcher's end of input (a half-close, or a close) is answered at once with
+ *       {@link #INPUT_CLOSED}: a client still reading gets it and the stream goes on; a client
+ *       that has closed makes that write fail, so its connection ends now rather than at the
+ *       next event.</li>
  * </ul>
  *
  * <p>Not thread-safe: its transport drives it from one thread (the control server's
@@ -29,6 +35,10 @@ import java.util.TreeSet;
 public final class Session {
     /** Longest request line; a longer one is answered with an error and ends the input. */
     public static final int MAX_LINE = 1 << 20;
+    /** Queued output beyond which a watcher counts as too slow and is dropped. */
+    public static final long WATCH_MAX_OUTPUT = 1 << 20;
+    /** The event a watch gets when its client's input ends. */
+    public static final String INPUT_CLOSED = "{\"event\":\"input_closed\"}";
 
     /** Receives every decoded request with the handle its replies go to. */
     @FunctionalInterface
@@ -58,6 +68,11 @@ public final class Session {
     private boolean reading = true;
     private boolean overflowed;
     private String farewell;
+    private int watches;
+    private Object watchId;
+    private boolean probed;
+    /** Set when the connection is gone; read by other threads through {@link ReplyTo#open()}. */
+    private volatile boolean gone;
 
     /** @param maxOutput queued reply bytes beyond which the client counts as not reading */
     public Session(Dispatcher dispatcher, Transport transport, long maxOutput) {
@@ -106,14 +121,67 @@ public final class Session {
             dispatcher.dispatch(r, (message, last, ok) -> { });
             return;
         }
+        boolean watch = "watch".equals(r.command());
+        if (watch) {
+            watches++;
+            watchId = r.id();
+        }
+        dispatcher.dispatch(r, owe(r.id(), watch ? Math.min(WATCH_MAX_OUTPUT, maxOutput) : maxOutput));
+    }
+
+    /** Counts a request as owed its replies and makes the handle they go through ({@code budget}: its output limit). */
+    private Handle owe(Object requestId, long budget) {
         long seq = nextSeq++;
         owed++;
         unanswered.add(seq);
-        Object id = r.id();
-        dispatcher.dispatch(r, (message, last, ok) -> {
-            String line = WireCodec.encodeReply(message, id, last, ok);
-            transport.onOwnThread(() -> reply(seq, line, last));
-        });
+        return new Handle(this, seq, requestId, budget);
+    }
+
+    /**
+     * A request a previous supervisor process read on this connection and still owes replies
+     * to (a {@code reload}'s requester, an upgrade's followers): its handle, as if it had
+     * just been read. Its first reply was already sent, so nothing waits for it.
+     */
+    public ReplyTo adopt(Object requestId) {
+        Handle h = owe(requestId, maxOutput);
+        unanswered.remove(h.seq);
+        return h;
+    }
+
+    /** Where one request's replies go; any thread may send, the transport brings it home. */
+    public static final class Handle implements ReplyTo {
+        private final Session session;
+        private final long seq;
+        private final Object requestId;
+        private final long budget;
+
+        private Handle(Session session, long seq, Object requestId, long budget) {
+            this.session = session;
+            this.seq = seq;
+            this.requestId = requestId;
+            this.budget = budget;
+        }
+
+        /** The connection's session the request came on. */
+        public Session session() {
+            return session;
+        }
+
+        /** The request's id, echoed in every reply. */
+        public Object requestId() {
+            return requestId;
+        }
+
+        @Override
+        public void send(String message, boolean last, boolean ok) {
+            String line = WireCodec.encodeReply(message, requestId, last, ok);
+            session.transport.onOwnThread(() -> session.reply(seq, line, last, budget));
+        }
+
+        @Override
+        public boolean open() {
+            return !session.gone;
+        }
     }
 
     /** A failed reply of the session's own, in request order; {@code farewell}: the connection ends with it. */
@@ -127,10 +195,10 @@ public final class Session {
         }
     }
 
-    private void reply(long seq, String line, boolean last) {
+    private void reply(long seq, String line, boolean last, long budget) {
         if (last) owed--;
         boolean first = unanswered.remove(seq);
-        queue(line);
+        queue(line, budget);
         if (first) release();
     }
 
@@ -147,6 +215,20 @@ public final class Session {
     /** The client closed its sending side (or the connection broke): answer what was asked, then finish. */
     public void endOfInput() {
         stopReading();
+        if (watches > 0 && !probed && !overflowed) {
+            probed = true;
+            String line = WireCodec.encodeReply(INPUT_CLOSED, watchId, false, true);
+            if (unanswered.isEmpty()) {
+                queue(line, WATCH_MAX_OUTPUT);
+            } else {
+                held.add(new Held(nextSeq, line, false));
+            }
+        }
+    }
+
+    /** The transport closed the connection: replies still sent to it are dropped, and {@link ReplyTo#open()} says so. */
+    public void closed() {
+        gone = true;
     }
 
     private void stopReading() {
@@ -155,12 +237,17 @@ public final class Session {
     }
 
     private void queue(String line) {
+        queue(line, maxOutput);
+    }
+
+    private void queue(String line, long budget) {
         if (overflowed) return;
         byte[] bytes = line.getBytes(StandardCharsets.UTF_8);
         output.add(ByteBuffer.wrap(bytes));
         outputBytes += bytes.length;
-        if (outputBytes > maxOutput) {
+        if (outputBytes > budget) {
             overflowed = true;
+            gone = true;
             farewell = "is not reading its replies";
             output.clear();
             outputBytes = 0;

@@ -3,22 +3,39 @@ package dev.einhyrningsins.daemon;
 import dev.einhyrningsins.posix.Child;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Every child we started and have not reaped, by pid, with what it has to poll ({@code -g}
- * control channel, notify socket).
+ * control channel, notify socket); and the helper processes ({@link Subprocess}) until reaped.
  * A child is added the moment posix_spawn returned it, before anything else can fail, so a
  * started child is always signalled and reaped. Loop thread only.
  */
 final class Children implements AutoCloseable {
     private final Map<Integer, Child> children = new LinkedHashMap<>();
     private final Map<Integer, List<Pollable>> attached = new HashMap<>();
+    private final List<Pollable> others = new ArrayList<>();
+    private final Map<Integer, Subprocess> helpers = new HashMap<>();
+    private final Set<Integer> inherited = new HashSet<>();
 
     void add(Child child) {
         children.put(child.pid(), child);
+    }
+
+    /** A worker a previous process of this supervisor started (a reload handed it over). */
+    void inherit(Child child) {
+        add(child);
+        inherited.add(child.pid());
+    }
+
+    /** How many live workers this process did not start itself. */
+    int inherited() {
+        inherited.retainAll(children.keySet());
+        return inherited.size();
     }
 
     /** Gives child {@code pid} something to poll (its {@code -g} channel, its notify socket). */
@@ -35,9 +52,39 @@ final class Children implements AutoCloseable {
         return new ArrayList<>(children.values());
     }
 
-    /** Everything attached that is still open (closed ones are dropped on the way). */
+    /** A helper process of ours (not a worker): polled until reaped, and never taken for an orphan. */
+    void helper(Subprocess p) {
+        helpers.put(p.pid(), p);
+    }
+
+    /** The unreaped helper process with this pid, or null. */
+    Subprocess helper(int pid) {
+        Subprocess p = helpers.get(pid);
+        return p != null && p.running() ? p : null;
+    }
+
+    /** Kills and reaps every helper process now (before an exec, on the way out). */
+    void stopHelpers() {
+        helpers.values().forEach(Subprocess::close);
+        helpers.clear();
+    }
+
+    /** Something to poll that belongs to no worker (a control client kept across a reload). */
+    void poll(Pollable p) {
+        others.add(p);
+    }
+
+    /** The pollables of child {@code pid} (for the hand-over). */
+    List<Pollable> attached(int pid) {
+        return attached.getOrDefault(pid, List.of());
+    }
+
+    /** Everything attached that is still open, and the helpers' fds (closed and reaped ones are dropped on the way). */
     List<Pollable> attached() {
-        List<Pollable> open = new ArrayList<>();
+        others.removeIf(Pollable::closed);
+        List<Pollable> open = new ArrayList<>(others);
+        helpers.values().removeIf(p -> !p.running());
+        for (Subprocess p : helpers.values()) p.pollables(open);
         for (List<Pollable> ps : attached.values()) {
             ps.removeIf(Pollable::closed);
             open.addAll(ps);
@@ -63,9 +110,12 @@ final class Children implements AutoCloseable {
 
     @Override
     public void close() {
+        stopHelpers();
         for (Child c : children.values()) c.close();
         children.clear();
         for (List<Pollable> ps : attached.values()) ps.forEach(Pollable::close);
         attached.clear();
+        others.forEach(Pollable::close);
+        others.clear();
     }
 }

@@ -1,23 +1,40 @@
 package dev.einhyrningsins.daemon;
 
+import dev.einhyrningsins.cli.BindSpec;
 import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
+import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.observe.EventStream;
+import dev.einhyrningsins.observe.Metrics;
+import dev.einhyrningsins.observe.MetricsEndpoint;
+import dev.einhyrningsins.posix.Child;
+import dev.einhyrningsins.posix.PosixException;
+import dev.einhyrningsins.posix.Orphans;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Config;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
+import dev.einhyrningsins.supervisor.Snapshot;
 import dev.einhyrningsins.supervisor.Supervisor;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 
-/** The imperative shell: binds, serves the control socket, runs the loop, cleans up. */
+/**
+ * The imperative shell: binds (or takes over from a previous process of itself), serves the
+ * control socket, runs the loop, cleans up.
+ */
 public final class Daemon {
 
     /** Signals the supervisor takes; USR2 only when the JVM leaves it free (_JAVA_SR_SIGNUM). */
@@ -29,68 +46,206 @@ public final class Daemon {
     private Daemon() {}
 
     /** Runs a supervisor to the end; returns the exit status (0 stopped cleanly, 1 failure). */
-    public static int run(Options o, String version, PrintStream err) {
-        return run(o, version, err, UnaryOperator.identity());
+    public static int run(Options o, String version, PrintStream err, List<String> args) {
+        return run(o, version, err, args, UnaryOperator.identity());
     }
 
     /**
-     * As {@link #run(Options, String, PrintStream)}, with the core's {@link Os} passed
+     * As {@link #run(Options, String, PrintStream, List)}, with the core's {@link Os} passed
      * through {@code os} first: tests wrap it to inject faults into a real supervisor.
+     *
+     * @param args the supervisor's own arguments, to start itself again on {@code reload}
      */
-    public static int run(Options o, String version, PrintStream err, UnaryOperator<Os> os) {
+    public static int run(Options o, String version, PrintStream err, List<String> args, UnaryOperator<Os> os) {
         long pid = Processes.getpid();
         Log log = new Log(err, pid, o.verbosity());
         try {
-            return supervise(o, version, pid, log, os);
+            String handover = System.getenv(Handover.ENV);
+            Launch launch = Launch.current(System.getenv(), args);
+            return handover == null ? supervise(o, version, pid, log, os, launch)
+                    : resume(o, version, pid, log, os, launch, Handover.read(handover));
         } catch (StartupException e) {
             log.error(e.getMessage());
             return 1;
         }
     }
 
-    private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap) {
+    /**
+     * {@code --upgrade-check}: what this installation must manage before a running supervisor
+     * re-executes into it ({@code reload}) — run Java 25 with native access, find the
+     * program, read the hand-over format the running one writes — printed as one line.
+     *
+     * @return 0 if it can take over, 1 if not
+     */
+    public static int check(Options o, String version, PrintStream out, PrintStream err) {
+        try {
+            Processes.getpid();
+            Program.resolve(o.program().getFirst(), System.getenv("PATH"));
+            String format = System.getenv(Reload.FORMAT_ENV);
+            if (format != null && !format.trim().equals(Integer.toString(Snapshot.FORMAT))) {
+                throw new StartupException("einhyrningsins " + version + " reads hand-over format " + Snapshot.FORMAT
+                        + ", the running supervisor writes format " + format.trim());
+            }
+            Handover.selfTest();
+        } catch (StartupException e) {
+            err.println("einhyrningsins: cannot take over: " + e.getMessage());
+            return 1;
+        }
+        out.println("einhyrningsins " + version + " can take over (hand-over format " + Snapshot.FORMAT + ")");
+        return 0;
+    }
+
+    /** What the start and the take-over share once the sockets are there. */
+    private record Shell(Options o, String version, long pid, Log log, Path socketPath, Listeners listeners,
+                         Children children, Loop loop, ControlServer control, Notifier notifier, Pidfile pidfile,
+                         Launch launch, long startedWall, int reloads, MetricsEndpoint endpoint, EventStream events) {}
+
+    private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Path lockfile = o.lockfile().orElse(ControlPaths.defaultLockfile(socketPath, o.commandName()));
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
+        execPrefix(o);
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
-
-        Map<String, String> ourEnv = System.getenv();
-        List<SocketActivation.Passed> passed = SocketActivation.passed(ourEnv, pid, log);
-        try (Notifier notifier = Notifier.fromEnvironment(ourEnv, pid, log);
+        Map<String, String> env = System.getenv();
+        List<SocketActivation.Passed> passed = SocketActivation.passed(env, pid, log);
+        try (Notifier notifier = Notifier.fromEnvironment(env, pid, log);
              Listeners listeners = Listeners.bind(passed, o.binds(), o.family(), o.backlog(), log);
              Children children = new Children();
              Loop loop = new Loop(children, log);
-             ControlServer control = openControl(socketPath, lockfile, loop, log)) {
-            Map<String, String> env = RealOs.workerEnvironment(ourEnv, o.dropEnv(), listeners.bound().size(), pid, socketPath);
-            List<String> names = listeners.bound().stream()
-                    .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
-            RealOs.Setup setup = new RealOs.Setup(o.program(), env, listeners.fds(), names, o.commandSocketAsFd(),
-                    o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, pid);
-            RealOs realOs = new RealOs(children, loop::channel, loop::post, log, setup);
-            realOs.listen(Settle.memory(log));
-            if (notifier != null) {
-                realOs.listen(notifier);
-                if (notifier.watchdogIntervalNanos() > 0) loop.every(notifier.watchdogIntervalNanos(), notifier::watchdog);
-            }
-            Os os = wrap.apply(realOs);
-            Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), os, version,
-                    staticInfo(o, pid, socketPath, listeners, pidfile));
-            SignalHandlers.install(SIGNALS, name -> loop.post(new Event.SignalReceived(name)), log);
+             ControlServer control = openControl(socketPath, lockfile, loop, log);
+             MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
+            Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
+                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis));
+            RealOs os = realOs(shell, -1);
+            Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), wrap.apply(os),
+                    version, staticInfo(shell));
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
-            try {
-                loop.run(sup, () -> {
-                    if (pidfile != null) pidfile.write();
-                });
-            } catch (RuntimeException | Error e) {
-                failStop(o, log, loop, children, e);
-                return 1;
-            } finally {
-                if (pidfile != null) pidfile.remove();
-            }
-            log.info("All workers are gone; exiting");
-            return 0;
+            return serve(shell, os, sup, false, () -> { });
         }
+    }
+
+    /**
+     * Takes over from the previous process of this supervisor (same pid, {@code reload}):
+     * its listening sockets, control socket (fd 0), workers, their channels, the clients it
+     * still owed replies, and the core's state.
+     */
+    private static int resume(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch,
+                              Handover h) {
+        if (h.format() != Snapshot.FORMAT) {
+            throw new StartupException("cannot take over: the hand-over has format " + h.format() + ", this is "
+                    + version + " with format " + Snapshot.FORMAT);
+        }
+        Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
+        Pidfile pidfile = o.pidfile().map(p -> Pidfile.taken(p, pid, h.pidfileWritten())).orElse(null);
+        try (Notifier notifier = Notifier.fromEnvironment(System.getenv(), pid, log);
+             Listeners listeners = Listeners.adopt(h.listeners(), log);
+             Children children = new Children();
+             Loop loop = new Loop(children, log);
+             ControlServer control = adoptControl(socketPath, loop, log);
+             MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
+            for (int worker : h.core().pids()) {
+                try {
+                    children.inherit(Child.adopt(worker));
+                } catch (PosixException e) {
+                    log.warn("Worker " + worker + " is gone (" + e.getMessage() + ")");
+                }
+            }
+            for (Handover.Channel c : h.channels()) children.attach(c.pid(), loop.channel(c.fd(), c.pid()));
+            int uid = Processes.geteuid();
+            for (Handover.Notify n : h.notifies()) {
+                NotifyChannel channel = NotifyChannel.adopt(n.fd(), n.address(), uid, log);
+                channel.attach(n.pid(), loop::post);
+                children.attach(n.pid(), channel);
+            }
+            Map<String, ReplyTo> clients = new HashMap<>();
+            for (Handover.Client c : h.clients()) {
+                WorkerChannel kept = loop.keptClient(c.fd());
+                children.poll(kept);
+                for (Handover.Owed owed : c.owed()) clients.put(owed.ref(), kept.session().adopt(owed.requestId()));
+            }
+            Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
+                    launch, h.startedWall(), h.reloads(), endpoint, new EventStream(System::currentTimeMillis));
+            RealOs os = realOs(shell, h.stdinFd());
+            Supervisor sup = Supervisor.restore(h.core(), wrap.apply(os), version, staticInfo(shell), clients::get);
+            int workers = h.core().workers().size();
+            String done = "Reloaded: einhyrningsins " + version + " (was " + h.from() + ") took over as pid " + pid
+                    + " with " + workers + " worker" + (workers == 1 ? "" : "s");
+            log.info(done);
+            ReplyTo requester = h.reloadedBy() == null ? null : clients.get(h.reloadedBy());
+            // told once the signal handlers are back: a client that stops us right after hears it
+            return serve(shell, os, sup, true, () -> {
+                if (h.then() != null) {
+                    loop.post(new Event.UpgradeRequested(h.then().equals("upgrade_fleet"), requester,
+                            requester != null, done + "; now upgrading the workers"));
+                } else if (requester != null) {
+                    requester.send(done, true, true);
+                }
+            });
+        }
+    }
+
+    /** -k: the exec chain that gives workers a parent-death signal (checked at start); empty without -k. */
+    private static List<String> execPrefix(Options o) {
+        return o.killChildrenOnExit() ? RealOs.parentDeathSignal(o.gracefulSignal(), System.getenv("PATH")) : List.of();
+    }
+
+    /** The core's {@link Os}, with reload wired in. */
+    private static RealOs realOs(Shell s, int stdinFd) {
+        Options o = s.o();
+        Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(), s.listeners().bound().size(),
+                s.pid(), s.socketPath());
+        List<String> names = s.listeners().bound().stream()
+                .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
+        List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
+        RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
+                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses);
+        RealOs os = new RealOs(s.children(), new Checks(s.children()), s.loop()::channel, s.loop()::post, s.log(), setup);
+        Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(),
+                s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads(), o.killChildrenOnExit()),
+                s.loop(), s.log(), s.version(), stdinFd);
+        os.reloads(reload, s.launch());
+        os.listen(Settle.memory(s.log()));
+        // the monotonic clock goes on across a reload's exec; the start is the first process's
+        long startNanos = System.nanoTime() - (System.currentTimeMillis() - s.startedWall()) * 1_000_000L;
+        os.observe(new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts, s.events()::size),
+                s.events());
+        if (s.notifier() != null) {
+            os.listen(s.notifier());
+            if (s.notifier().watchdogIntervalNanos() > 0) s.loop().every(s.notifier().watchdogIntervalNanos(), s.notifier()::watchdog);
+        }
+        return os;
+    }
+
+    /** Runs the loop to the end; the stop path if it fails. */
+    private static int serve(Shell s, RealOs os, Supervisor sup, boolean resumed, Runnable started) {
+        os.reload().supervisor(sup);
+        SignalHandlers.install(SIGNALS, name -> s.loop().post(new Event.SignalReceived(name)), s.log(), resumed);
+        if (Orphans.adopted()) {
+            // PID 1 or a subreaper: the workers' orphans become ours; SIGCHLD says one exited
+            SignalHandlers.install(List.of("CHLD"), name -> s.loop().childSignal(), s.log(), resumed);
+            s.loop().childSignal();
+            if (!resumed) {
+                s.log().info((s.pid() == 1 ? "Running as PID 1" : "Running as a child subreaper")
+                        + ": orphaned processes are reaped too");
+            }
+        }
+        Pidfile pidfile = s.pidfile();
+        try {
+            s.loop().run(sup, resumed, () -> {
+                if (pidfile != null && !pidfile.written()) pidfile.write();
+                started.run();
+            });
+        } catch (RuntimeException | Error e) {
+            failStop(s.o(), s.log(), s.loop(), s.children(), e);
+            s.events().end(1);
+            return 1;
+        } finally {
+            if (pidfile != null) pidfile.remove();
+        }
+        s.log().info("All workers are gone; exiting");
+        s.events().end(0);
+        return 0;
     }
 
     /**
@@ -115,39 +270,82 @@ public final class Daemon {
     private static ControlServer openControl(Path socketPath, Path lockfile, Loop loop, Log log) {
         try {
             return ControlServer.open(socketPath, lockfile, inbound -> loop.request(inbound.request(), inbound.replyTo()),
-                    new ControlServer.Log() {
-                        @Override
-                        public void info(String message) {
-                            log.info(message);
-                        }
-
-                        @Override
-                        public void warn(String message) {
-                            log.warn(message);
-                        }
-
-                        @Override
-                        public void debug(String message) {
-                            log.debug(message);
-                        }
-                    });
+                    serverLog(log));
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
         }
     }
 
-    private static Map<String, Object> staticInfo(Options o, long pid, Path socketPath, Listeners listeners,
-                                                  Pidfile pidfile) {
+    /**
+     * {@code --metrics}: the HTTP endpoint, bound before any worker starts (a failure is a
+     * start-up error that leaves nothing behind). Each scrape asks the loop for the text.
+     */
+    private static MetricsEndpoint openMetrics(BindSpec where, Loop loop, Log log) {
+        String what = "cannot serve --metrics " + where.text() + ": ";
+        InetSocketAddress address;
+        try {
+            address = where.host().isEmpty() ? new InetSocketAddress(where.port())
+                    : new InetSocketAddress(InetAddress.getByName(where.host()), where.port());
+        } catch (UnknownHostException e) {
+            throw new StartupException(what + "unknown host " + where.host());
+        }
+        try {
+            MetricsEndpoint endpoint = MetricsEndpoint.start(address,
+                    replyTo -> loop.post(new Event.Command("metrics", null, null, null, null, false, replyTo)));
+            log.info("Serving metrics at http://" + Addresses.format(endpoint.address()) + "/metrics");
+            return endpoint;
+        } catch (IOException e) {
+            throw new StartupException(what + e.getMessage());
+        }
+    }
+
+    private static ControlServer adoptControl(Path socketPath, Loop loop, Log log) {
+        try {
+            return ControlServer.adopt(socketPath, inbound -> loop.request(inbound.request(), inbound.replyTo()),
+                    serverLog(log));
+        } catch (ControlException e) {
+            throw new StartupException(e.getMessage());
+        }
+    }
+
+    private static ControlServer.Log serverLog(Log log) {
+        return new ControlServer.Log() {
+            @Override
+            public void info(String message) {
+                log.info(message);
+            }
+
+            @Override
+            public void warn(String message) {
+                log.warn(message);
+            }
+
+            @Override
+            public void debug(String message) {
+                log.debug(message);
+            }
+        };
+    }
+
+    private static Map<String, Object> staticInfo(Shell s) {
         Map<String, Object> info = new LinkedHashMap<>();
-        info.put("pid", pid);
-        info.put("command_name", o.commandName().orElse(null));
-        info.put("program", o.program());
-        info.put("socket_path", socketPath.toString());
-        info.put("pidfile", pidfile == null ? null : pidfile.path().toString());
-        List<Listeners.Bound> bound = listeners.bound();
+        info.put("pid", s.pid());
+        info.put("command_name", s.o().commandName().orElse(null));
+        info.put("program", s.o().program());
+        info.put("socket_path", s.socketPath().toString());
+        info.put("pidfile", s.pidfile() == null ? null : s.pidfile().path().toString());
+        List<Listeners.Bound> bound = s.listeners().bound();
         List<Map<String, Object>> sockets = new java.util.ArrayList<>();
         for (int i = 0; i < bound.size(); i++) sockets.add(bound.get(i).describe(i));
         info.put("sockets", sockets);
+        info.put("metrics", s.endpoint() == null ? null : "http://" + Addresses.format(s.endpoint().address()) + "/metrics");
+        info.put("started_at", java.time.Instant.ofEpochMilli(s.startedWall()).toString());
+        info.put("reloads", s.reloads());
         return info;
+    }
+
+    /** A -b spec as the previous process wrote it (null for a socket systemd passed). */
+    static BindSpec spec(String text) {
+        return text == null ? null : BindSpec.parse(text);
     }
 }

@@ -11,13 +11,22 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipalLookupService;
+import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** The listening sockets, bound once before any worker starts and inherited by every worker. */
 final class Listeners implements AutoCloseable {
@@ -28,6 +37,13 @@ final class Listeners implements AutoCloseable {
      * for a UNIX socket file we created (and so remove on exit).
      */
     record Bound(BindSpec spec, int fd, String address, int port, Path unixPath, Object fileKey, String name) {
+        /** Where a local client connects to it: its address, a wildcard one as loopback (0.0.0.0 as 127.0.0.1, [::] as [::1]). */
+        String connectAddress() {
+            if (address.startsWith("0.0.0.0:")) return "127.0.0.1:" + address.substring(8);
+            if (address.startsWith("[::]:")) return "[::1]:" + address.substring(5);
+            return address;
+        }
+
         Map<String, Object> describe(int index) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("bind", spec == null ? null : spec.text());
@@ -67,6 +83,17 @@ final class Listeners implements AutoCloseable {
         for (Bound b : l.bound) {
             log.info((b.spec() == null ? "Using " + b.address() + " from systemd (" + b.name() + ")"
                     : "Bound " + b.address() + " (-b " + b.spec().text() + ")"));
+        }
+        return l;
+    }
+
+    /** Takes over the listening sockets the previous process of this supervisor handed over (same fds). */
+    static Listeners adopt(List<Handover.Listener> handed, Log log) {
+        Listeners l = new Listeners(log);
+        for (Handover.Listener h : handed) {
+            Path unix = h.unixPath() == null ? null : Path.of(h.unixPath());
+            l.bound.add(new Bound(Daemon.spec(h.bind()), h.fd(), h.address(), h.port(), unix,
+                    unix == null ? null : fileKey(unix), h.name()));
         }
         return l;
     }
@@ -158,11 +185,87 @@ final class Listeners implements AutoCloseable {
         }
         int fd;
         try {
-            fd = Sockets.listenUnix(path, spec.nonBlocking(), backlog);
+            fd = spec.access() == null ? Sockets.listenUnix(path, spec.nonBlocking(), backlog) : listenPrivately(spec, backlog);
         } catch (PosixException e) {
             throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
         }
         return new Bound(spec, fd, "unix:" + path, 0, path, fileKey(path), spec.name());
+    }
+
+    /**
+     * A UNIX listener with {@code mode=}/{@code group=}/{@code owner=}: bound in a fresh 0700
+     * directory beside its path, given its owner, group and mode there, then renamed into
+     * place, so nobody can connect before the file says who may.
+     */
+    private static int listenPrivately(BindSpec spec, int backlog) {
+        Path path = spec.unixPath();
+        String what = "cannot bind -b " + spec.text() + ": ";
+        Path dir;
+        try {
+            dir = Files.createTempDirectory(path.getParent(), ".einhyrningsins-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException e) {
+            throw new StartupException(what + describe(e));
+        }
+        Path tmp = dir.resolve("s");
+        int fd = -1;
+        try {
+            fd = Sockets.listenUnix(tmp, spec.nonBlocking(), backlog);
+            access(tmp, spec.access(), what);
+            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
+            return fd;
+        } catch (IOException | RuntimeException e) {
+            if (fd >= 0) Fds.closeQuietly(fd);
+            if (e instanceof StartupException s) throw s;
+            throw new StartupException(what + (e instanceof IOException io ? describe(io) : e.getMessage()));
+        } finally {
+            try {
+                Files.deleteIfExists(tmp);
+                Files.deleteIfExists(dir);
+            } catch (IOException ignored) {
+                // a leftover private directory is harmless
+            }
+        }
+    }
+
+    /** chown, chgrp, chmod as {@code access} says; users and groups by name or number. */
+    private static void access(Path socket, BindSpec.Access access, String what) throws IOException {
+        UserPrincipalLookupService users = socket.getFileSystem().getUserPrincipalLookupService();
+        PosixFileAttributeView view = Files.getFileAttributeView(socket, PosixFileAttributeView.class);
+        if (access.owner() != null) {
+            try {
+                view.setOwner(users.lookupPrincipalByName(access.owner()));
+            } catch (UserPrincipalNotFoundException e) {
+                throw new StartupException(what + "no user '" + access.owner() + "' (owner= takes a user name or uid)");
+            } catch (FileSystemException e) {
+                throw new StartupException(what + "cannot give the socket to owner " + access.owner() + ": " + describe(e)
+                        + " (owner= needs root)");
+            }
+        }
+        if (access.group() != null) {
+            try {
+                view.setGroup(users.lookupPrincipalByGroupName(access.group()));
+            } catch (UserPrincipalNotFoundException e) {
+                throw new StartupException(what + "no group '" + access.group() + "' (group= takes a group name or gid)");
+            } catch (FileSystemException e) {
+                throw new StartupException(what + "cannot give the socket to group " + access.group() + ": " + describe(e)
+                        + " (only root, or a member of the group, can)");
+            }
+        }
+        if (access.mode() >= 0) {
+            Set<PosixFilePermission> perms = java.util.EnumSet.noneOf(PosixFilePermission.class);
+            PosixFilePermission[] order = PosixFilePermission.values(); // OWNER_READ (0400) ... OTHERS_EXECUTE (0001)
+            for (int i = 0; i < order.length; i++) {
+                if ((access.mode() & (0400 >> i)) != 0) perms.add(order[i]);
+            }
+            view.setPermissions(perms);
+        }
+    }
+
+    private static String describe(IOException e) {
+        if (e instanceof NoSuchFileException n) return n.getFile() + ": No such file or directory";
+        if (e instanceof FileSystemException f && f.getReason() != null) return f.getFile() + ": " + f.getReason();
+        return e.getMessage();
     }
 
     private static Object fileKey(Path p) {

@@ -4,6 +4,7 @@ import dev.einhyrningsins.control.ReplyTo;
 import dev.einhyrningsins.control.Request;
 import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.ExitStatus;
+import dev.einhyrningsins.posix.Orphans;
 import dev.einhyrningsins.posix.Poller;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Event;
@@ -12,27 +13,40 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The loop thread: the only thread that touches the {@link Supervisor}. It polls the
  * wake-up fd together with one pidfd per child and the workers' {@code -g} channels; the
  * poll timeout is the core's next deadline. Other threads (signal handlers, the control
  * server) only {@link #post} events.
+ *
+ * <p>As PID 1 or a child subreaper, orphans of the workers become our children too. Their
+ * exits are not on any pidfd we poll: SIGCHLD ({@link #childSignal}) wakes the loop, which
+ * then reaps every exited child that is not one of ours ({@link #reapOrphans}).
  */
 final class Loop implements AutoCloseable {
     private final ConcurrentLinkedQueue<Event> queue = new ConcurrentLinkedQueue<>();
     private final Poller poller = new Poller();
     private final Children children;
     private final Log log;
+    /** SIGCHLD arrived (or a first look is due): exited orphans may be waiting to be reaped. */
+    private final AtomicBoolean orphansMayHaveExited = new AtomicBoolean();
     private final byte[] readBuffer = new byte[64 * 1024];
     // poll arguments, reused from one wake-up to the next
     private int[] fds = new int[16];
     private short[] events = new short[16];
     private short[] revents = new short[16];
     private Object[] owners = new Object[16];
-    private long periodNanos;
-    private Runnable periodic;
-    private long periodicDue;
+    private final java.util.PriorityQueue<Timer> timers = new java.util.PriorityQueue<>();
+
+    /** Something the shell itself has to do at a time (the watchdog, a helper's deadline). */
+    private record Timer(long due, Runnable action) implements Comparable<Timer> {
+        @Override
+        public int compareTo(Timer o) {
+            return Long.compare(due - o.due, 0);
+        }
+    }
 
     Loop(Children children, Log log) {
         this.children = children;
@@ -45,6 +59,15 @@ final class Loop implements AutoCloseable {
         poller.wake();
     }
 
+    /**
+     * Thread-safe: SIGCHLD arrived. Only wired up when orphans are re-parented to us
+     * ({@link Orphans#adopted()}); call it once at start too, for orphans already waiting.
+     */
+    void childSignal() {
+        orphansMayHaveExited.set(true);
+        poller.wake();
+    }
+
     /** Thread-safe: a control request, with the handle its replies go to. */
     void request(Request r, ReplyTo replyTo) {
         post(new Event.Command(r.command(), r.args(), r.pid(), r.user(), r.raw().get("request_id"), r.hasId(), replyTo));
@@ -52,34 +75,62 @@ final class Loop implements AutoCloseable {
 
     /** A channel for a worker's {@code -g} socket (fd already non-blocking); it posts its requests here. */
     WorkerChannel channel(int fd, int pid) {
-        return new WorkerChannel(fd, pid, this::request, log, readBuffer);
+        return new WorkerChannel(fd, "Worker " + pid + "'s control channel", this::request, log, readBuffer);
+    }
+
+    /** A control client's connection a previous supervisor process handed over (fd made non-blocking here). */
+    WorkerChannel keptClient(int fd) {
+        dev.einhyrningsins.posix.Fds.setNonBlocking(fd);
+        return new WorkerChannel(fd, "Control client on fd " + fd + " (kept across a reload)", this::request, log, readBuffer);
     }
 
     /** Runs {@code action} on the loop thread every {@code nanos} (the systemd watchdog), the first time at once. */
     void every(long nanos, Runnable action) {
-        periodNanos = nanos;
-        periodic = action;
-        periodicDue = System.nanoTime();
+        repeat(System.nanoTime(), nanos, action);
+    }
+
+    private void repeat(long due, long nanos, Runnable action) {
+        at(due, () -> {
+            action.run();
+            repeat(System.nanoTime() + nanos, nanos, action);
+        });
+    }
+
+    /** Runs {@code action} once on the loop thread at {@code nanoTime} (or soon after). */
+    void at(long nanoTime, Runnable action) {
+        timers.add(new Timer(nanoTime, action));
     }
 
     /** Runs until the supervisor has finished stopping. */
     void run(Supervisor sup, Runnable started) {
-        sup.start();
+        run(sup, false, started);
+    }
+
+    /** Runs until the supervisor has finished stopping; {@code resumed}: it took over from a previous process. */
+    void run(Supervisor sup, boolean resumed, Runnable started) {
+        if (resumed) {
+            sup.resume();
+        } else {
+            sup.start();
+        }
         started.run();
         while (!sup.finished()) {
-            runPeriodic();
+            runTimers();
             int n = pollSet();
             long wait = sup.nanosToNextDeadline();
-            if (periodic != null) wait = Math.min(wait, Math.max(0, periodicDue - System.nanoTime()));
+            if (!timers.isEmpty()) wait = Math.min(wait, Math.max(0, timers.peek().due() - System.nanoTime()));
             poller.await(fds, events, revents, n, timeoutMillis(wait));
             for (int i = 0; i < n; i++) {
                 if (revents[i] == 0) continue;
                 switch (owners[i]) {
                     case Child c -> reap(c, sup);
-                    case Pollable p -> p.ready(revents[i]);
+                    case Pollable p -> {
+                        if (!p.closed()) p.ready(revents[i]);
+                    }
                     default -> throw new IllegalStateException("unknown poll entry " + owners[i]);
                 }
             }
+            if (orphansMayHaveExited.getAndSet(false)) reapOrphans(sup);
             Event e;
             while ((e = queue.poll()) != null) sup.handle(e);
             sup.tick();
@@ -87,19 +138,49 @@ final class Loop implements AutoCloseable {
         }
     }
 
-    private void runPeriodic() {
-        if (periodic != null && System.nanoTime() - periodicDue >= 0) {
-            periodic.run();
-            periodicDue = System.nanoTime() + periodNanos;
-        }
+    private void runTimers() {
+        long now = System.nanoTime();
+        while (!timers.isEmpty() && now - timers.peek().due() >= 0) timers.poll().action().run();
     }
 
     private void reap(Child c, Supervisor sup) {
+        if (c.gone()) return; // already reaped in this round (by reapOrphans)
         ExitStatus status = c.reap();
         if (status == null) return;
         children.reaped(c.pid());
         sup.handle(new Event.ChildExited(c.pid(), !status.signaled() && status.code() == 0, status.describe(),
                 status.signaled(), status.code()));
+    }
+
+    /**
+     * Reaps every exited child that is not one of our workers. {@code waitid(P_ALL, WNOWAIT)}
+     * names an exited child without reaping it; a worker of ours goes the usual way (its
+     * pidfd, then the core), anything else is reaped by its pid. A worker's pid cannot be
+     * reused while it is unreaped and only this thread reaps, so a stranger's exit is never
+     * taken for a worker's. The supervisor starts no process other than through
+     * {@code RealOs.spawn} and helper {@link Subprocess}es (no ProcessBuilder): every child that is not in {@link Children}
+     * is an orphan.
+     */
+    private void reapOrphans(Supervisor sup) {
+        int pid;
+        int lastOurs = 0;
+        while ((pid = Orphans.peekExited()) > 0) {
+            Child ours = children.get(pid);
+            Subprocess helper = children.helper(pid);
+            if (ours != null || helper != null) {
+                if (pid == lastOurs) return; // its pidfd did not let us reap it: never spin
+                lastOurs = pid;
+                if (ours != null) {
+                    reap(ours, sup);
+                } else {
+                    helper.exited();
+                }
+                continue;
+            }
+            ExitStatus status = Orphans.reap(pid);
+            if (status == null) return; // not reapable after all: never spin
+            log.debug("Reaped orphan " + pid + " (not a worker; " + status.describe() + ")");
+        }
     }
 
     /** Fills the poll arguments: every unreaped child's pidfd, then every open channel. */
@@ -145,6 +226,7 @@ final class Loop implements AutoCloseable {
      */
     int stopAfterFailure(int gracefulSignal, long waitNanos) {
         for (Child c : children.all()) c.signal(gracefulSignal);
+        children.stopHelpers();
         awaitExits(System.nanoTime() + waitNanos);
         int killed = children.size();
         for (Child c : children.all()) {

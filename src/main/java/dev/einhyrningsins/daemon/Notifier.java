@@ -61,6 +61,12 @@ final class Notifier implements Consumer<Happening>, AutoCloseable {
         send("WATCHDOG=1");
     }
 
+    /** The supervisor is about to replace itself: READY=1 follows from the new process. */
+    void reloading() {
+        send("RELOADING=1\nMONOTONIC_USEC=" + TimeUnit.NANOSECONDS.toMicros(System.nanoTime())
+                + "\nSTATUS=reloading the supervisor");
+    }
+
     @Override
     public void accept(Happening h) {
         switch (h) {

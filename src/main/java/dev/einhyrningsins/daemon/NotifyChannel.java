@@ -45,6 +45,11 @@ final class NotifyChannel implements Pollable {
         return new NotifyChannel(Datagrams.receiver(address), address, uid, log);
     }
 
+    /** A notify socket the previous process of this supervisor bound (handed over across exec). */
+    static NotifyChannel adopt(int fd, String address, int uid, Log log) {
+        return new NotifyChannel(fd, address, uid, log);
+    }
+
     String address() {
         return address;
     }

@@ -67,4 +67,16 @@ final class Pidfile {
     Path path() {
         return path;
     }
+
+    /** Whether this process (or the one it took over from) wrote it. */
+    boolean written() {
+        return written;
+    }
+
+    /** A pidfile the previous process of this supervisor wrote (same pid): ours to remove at the end. */
+    static Pidfile taken(Path path, long pid, boolean written) {
+        Pidfile p = new Pidfile(path, pid);
+        p.written = written;
+        return p;
+    }
 }

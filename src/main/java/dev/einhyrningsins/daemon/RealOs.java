@@ -1,6 +1,8 @@
 package dev.einhyrningsins.daemon;
 
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.observe.EventStream;
+import dev.einhyrningsins.observe.Metrics;
 import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.PosixException;
@@ -31,20 +33,79 @@ final class RealOs implements Os {
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
      * @param listenFdsOut      --listen-fds: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID = the worker's pid
      * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own
+     * @param execPrefix        a program that sets something up and then execs the worker in
+     *                          its place (-k: {@link #parentDeathSignal}); empty for none
+     * @param checkAddresses    where a check reaches each socket (EINHORN_FD_n of a check)
      */
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
-                 boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid) {}
+                 boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid,
+                 List<String> execPrefix, List<String> checkAddresses) {}
+
+    private Reload reload;
+    private Launch launch;
+
+    Reload reload() {
+        return reload;
+    }
+
+    /**
+     * -k: the exec chain that gives a worker a parent-death signal. posix_spawn cannot set
+     * one and no Java may run between fork and exec, so util-linux's setpriv does it and
+     * then execs the worker: same pid, environment, fds, signal state and process group;
+     * the worker's argv is unchanged (setpriv looks its first word up in the same PATH the
+     * supervisor checked it against).
+     *
+     * @param signal the graceful signal's name (setpriv takes names, not numbers)
+     * @throws StartupException if there is no setpriv in {@code pathVariable}
+     */
+    static List<String> parentDeathSignal(String signal, String pathVariable) {
+        Path setpriv;
+        try {
+            setpriv = Program.resolve("setpriv", pathVariable);
+        } catch (StartupException e) {
+            throw new StartupException("-k needs setpriv (util-linux 2.33 or later): " + e.getMessage());
+        }
+        return List.of(setpriv.toString(), "--pdeathsig", signal, "--");
+    }
+
+    /** Where {@code reload} goes, and the launch whose installation it watches. */
+    void reloads(Reload r, Launch l) {
+        reload = r;
+        launch = l;
+    }
+
+    @Override
+    public void reload(Object client, boolean streaming, String then) {
+        if (reload == null) {
+            Os.super.reload(client, streaming, then);
+        } else {
+            reload.request(client, streaming, then);
+        }
+    }
+
+    @Override
+    public boolean installationChanged() {
+        return launch != null && launch.installationChanged();
+    }
 
     private final Children children;
+    private final Checks checks;
+    private final ProcessTree processTree = new ProcessTree();
+    private final List<String> checkEnv;
     private final WorkerChannel.Opener channels;
     private final Consumer<Event> events;
     private final Log log;
     private final Setup setup;
     private final List<Consumer<Happening>> listeners = new ArrayList<>();
+    private final Thread loopThread = Thread.currentThread();
+    private Metrics metrics;
+    private EventStream stream;
 
-    /** @param events where a worker's own notify messages go (the loop's queue) */
-    RealOs(Children children, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
+    /** @param events where a worker's own notify messages and the checks' ends go (the loop's queue) */
+    RealOs(Children children, Checks checks, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
         this.children = children;
+        this.checks = checks;
+        this.checkEnv = envp(checkEnvironment(setup.env(), setup.checkAddresses()));
         this.channels = channels;
         this.events = events;
         this.log = log;
@@ -73,6 +134,25 @@ final class RealOs implements Os {
         return env;
     }
 
+    /**
+     * A check's environment: the workers', but the sockets as addresses a check can connect
+     * to (EINHORN_FD_n = 127.0.0.1:8080, [::1]:80, unix:/path; it inherits no fds), so no
+     * EINHORN_FDS or EINHORN_SOCK_FD. EINHORN_WORKER_PID and EINHORN_CHILD_INDEX come per check.
+     */
+    static Map<String, String> checkEnvironment(Map<String, String> workerEnv, List<String> addresses) {
+        Map<String, String> env = new LinkedHashMap<>(workerEnv);
+        env.keySet().removeIf(k -> k.startsWith("EINHORN_FD") || k.equals("EINHORN_SOCK_FD"));
+        env.put("EINHORN_FD_COUNT", Integer.toString(addresses.size()));
+        for (int i = 0; i < addresses.size(); i++) env.put("EINHORN_FD_" + i, addresses.get(i));
+        return env;
+    }
+
+    private static List<String> envp(Map<String, String> env) {
+        List<String> envp = new ArrayList<>(env.size() + 2);
+        env.forEach((k, v) -> envp.add(k + "=" + v));
+        return envp;
+    }
+
     @Override
     public long nanoTime() {
         return System.nanoTime();
@@ -87,9 +167,16 @@ final class RealOs implements Os {
      * Everything that can fail is done before posix_spawn (resolving the program, the -g
      * socket pair, the notify socket); once it returned a pid, the child is tracked at once,
      * so it is always signalled and reaped whatever happens next.
+     *
+     * <p>Only on the loop thread: a parent-death signal (-k) fires when the <em>thread</em>
+     * that started the child exits, and the loop thread (the one that called
+     * {@link Daemon#run}) lives exactly as long as the supervisor.
      */
     @Override
     public SpawnResult spawn(int slot, int generation) {
+        if (Thread.currentThread() != loopThread) {
+            throw new IllegalStateException("spawn from " + Thread.currentThread() + ", not the loop thread " + loopThread);
+        }
         List<String> argv = setup.argv();
         Path program;
         try {
@@ -121,9 +208,15 @@ final class RealOs implements Os {
                 argv = SocketActivation.execChain(path, argv);
                 path = argv.getFirst();
             }
-            List<String> envp = new ArrayList<>(env.size());
-            env.forEach((k, v) -> envp.add(k + "=" + v));
-            Child child = Spawn.start(path, argv, envp, fds);
+            List<String> envp = envp(env);
+            if (!setup.execPrefix().isEmpty()) {
+                List<String> chain = new ArrayList<>(setup.execPrefix());
+                chain.addAll(argv);
+                argv = chain;
+                path = argv.getFirst();
+            }
+            int stdin = reload == null ? -1 : reload.stdinFd();
+            Child child = Spawn.start(path, argv, envp, fds, new Spawn.Stdio(stdin, -1, -1));
             children.add(child);
             if (pair != null) {
                 children.attach(child.pid(), channels.open(pair[0], child.pid()));
@@ -144,6 +237,38 @@ final class RealOs implements Os {
             }
             if (notify != null) notify.close();
         }
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    @Override
+    public String startCheck(CheckRun check) {
+        if (checks.exiting(check.workerPid(), check.kind())) {
+            return "the " + check.kind().word + " check before it has not exited yet";
+        }
+        List<String> envp = new ArrayList<>(checkEnv);
+        envp.add("EINHORN_WORKER_PID=" + check.workerPid());
+        envp.add("EINHORN_CHILD_INDEX=" + check.slot());
+        try {
+            checks.start(check, envp, events);
+            return null;
+        } catch (PosixException e) {
+            return e.getMessage();
+        }
+    }
+
+    @Override
+    public String cancelCheck(long id) {
+        return checks.cancel(id);
+    }
+
+    @Override
+    public long rssBytes(int workerPid) {
+        return processTree.rssBytes(workerPid);
     }
 
     @Override
@@ -181,6 +306,26 @@ final class RealOs implements Os {
     @Override
     public void happened(Happening happening) {
         for (Consumer<Happening> l : listeners) l.accept(happening);
+    }
+
+    /** Serves the metrics and watch commands from these listeners (and makes them listen). */
+    void observe(Metrics metrics, EventStream events) {
+        this.metrics = metrics;
+        this.stream = events;
+        listen(metrics);
+        listen(events);
+    }
+
+    @Override
+    public String metrics() {
+        return metrics == null ? null : metrics.render();
+    }
+
+    @Override
+    public boolean watch(Object client) {
+        if (stream == null) return false;
+        stream.watch((ReplyTo) client);
+        return true;
     }
 
     @Override

@@ -28,7 +28,10 @@ final class SignalHandlers {
         return 0;
     }
 
-    static void install(List<String> names, Consumer<String> sink, Log log) {
+    /**
+     * @param quiet do not log signals found ignored (a reload ignores them on purpose during its exec)
+     */
+    static void install(List<String> names, Consumer<String> sink, Log log, boolean quiet) {
         long ignored = ignoredAtStart();
         for (String name : names) {
             try {
@@ -37,7 +40,7 @@ final class SignalHandlers {
                 if ((ignored & (1L << (number - 1))) != 0) {
                     // a background job of a non-interactive shell ignores INT, nohup ignores HUP:
                     // the JVM would leave them ignored, so the operator's kill -INT would do nothing
-                    log.info("SIG" + name + " was ignored when einhyrningsins started; handling it anyway");
+                    if (!quiet) log.info("SIG" + name + " was ignored when einhyrningsins started; handling it anyway");
                     Processes.resetToDefault(number);
                 }
                 Signal.handle(signal, sig -> sink.accept(name));

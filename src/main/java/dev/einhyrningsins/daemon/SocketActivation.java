@@ -13,9 +13,9 @@ import java.util.Set;
  * worker, with {@code LISTEN_PID} the worker's own pid.
  */
 final class SocketActivation {
-    /** The variables of the protocol, and systemd's watchdog ones: ours, never a worker's. */
+    /** The variables of the protocol, systemd's watchdog ones, and our own reload's: ours, never a worker's. */
     static final Set<String> OURS = Set.of("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "LISTEN_FDS_FIRST_FD",
-            "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID");
+            "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "EINHYRNINGSINS_LAUNCHER", Handover.ENV);
     /** systemd's name for a socket that has none. */
     static final String UNNAMED = "unknown";
     private static final int FIRST_FD = 3;

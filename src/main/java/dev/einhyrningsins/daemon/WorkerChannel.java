@@ -27,7 +27,7 @@ final class WorkerChannel implements Pollable {
     private static final long MAX_QUEUED_OUTPUT = 16L << 20;
 
     private final int fd;
-    private final int pid;
+    private final String label;
     private final Session session;
     private final Log log;
     private final byte[] buffer;
@@ -38,9 +38,9 @@ final class WorkerChannel implements Pollable {
      * @param requests where decoded requests go (the loop's queue)
      * @param buffer   the loop's shared read buffer
      */
-    WorkerChannel(int fd, int pid, BiConsumer<Request, ReplyTo> requests, Log log, byte[] buffer) {
+    WorkerChannel(int fd, String label, BiConsumer<Request, ReplyTo> requests, Log log, byte[] buffer) {
         this.fd = fd;
-        this.pid = pid;
+        this.label = label;
         this.log = log;
         this.buffer = buffer;
         this.session = new Session(requests::accept, update -> {
@@ -98,9 +98,14 @@ final class WorkerChannel implements Pollable {
             return;
         }
         if (session.done()) {
-            if (session.farewell() != null) log.warn("Worker " + pid + "'s control channel " + session.farewell() + "; closing it");
+            if (session.farewell() != null) log.warn(label + " " + session.farewell() + "; closing it");
             close();
         }
+    }
+
+    /** The session, to adopt requests a previous supervisor process read on this connection. */
+    Session session() {
+        return session;
     }
 
     @Override

@@ -33,7 +33,7 @@ public final class Child implements AutoCloseable {
             Linker.Option.firstVariadicArg(1));
     private static final Downcall WAITID = Downcall.of("waitid",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
-    private static final long SI_PID = siginfo_t.layout().byteOffset(
+    static final long SI_PID = siginfo_t.layout().byteOffset(
             groupElement("_sifields"), groupElement("_sigchld"), groupElement("si_pid"));
     private static final long SI_STATUS = siginfo_t.layout().byteOffset(
             groupElement("_sifields"), groupElement("_sigchld"), groupElement("si_status"));
@@ -183,6 +183,23 @@ public final class Child implements AutoCloseable {
             return new ExitStatus(pid, true, value, true);
         }
         throw new IllegalStateException("waitid " + pid + ": unexpected si_code " + code);
+    }
+
+    /** SIGKILLs the child and waits for it (a helper that must not outlive the supervisor). */
+    public ExitStatus killAndReap() {
+        if (status != null || pidfd < 0) return status;
+        signal(Libc.SIGKILL());
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment info = siginfo_t.allocate(arena);
+            int fd = pidfd;
+            while (call(() -> (int) WAITID.handle().invokeExact(st, Libc.P_PIDFD(), fd, info, Libc.WEXITED())) < 0) {
+                if (errno(st) != Libc.EINTR()) throw failure("waitid P_PIDFD " + pid, st);
+            }
+            status = exitStatus(info, pid);
+            close();
+            return status;
+        }
     }
 
     /** Closes the pidfd (the child itself is not touched). */

@@ -23,6 +23,10 @@ public final class Fds {
             FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG));
     static final Downcall WRITE = Downcall.of("write",
             FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG));
+    private static final Downcall DUP2 = Downcall.of("dup2",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT));
+    private static final Downcall MEMFD_CREATE = Downcall.of("memfd_create",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
 
     /**
      * {@code int fcntl(int fd, int cmd, ...)} with one variadic argument, passed as a
@@ -109,6 +113,46 @@ public final class Fds {
                     throw failure("write fd " + fd, st);
                 }
             }
+        }
+    }
+
+    /** {@code dup2(from, to)}: {@code to} becomes a copy of {@code from} (without FD_CLOEXEC). */
+    public static void dup2(int from, int to) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            while (call(() -> (int) DUP2.handle().invokeExact(st, from, to)) < 0) {
+                if (errno(st) != Libc.EINTR()) throw failure("dup2 " + from + " " + to, st);
+            }
+        }
+    }
+
+    /** {@code fcntl(fd, F_DUPFD_CLOEXEC, min)}: a copy of {@code fd} at the lowest free number from {@code min}. */
+    public static int dupAtLeast(int fd, int min) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            int copy = fcntl(st, fd, Libc.F_DUPFD_CLOEXEC(), min);
+            if (copy < 0) throw failure("fcntl F_DUPFD_CLOEXEC fd " + fd, st);
+            return copy;
+        }
+    }
+
+    /** {@code memfd_create(name, MFD_CLOEXEC)}: an anonymous file in memory, reachable as /proc/self/fd/N. */
+    public static int memfd(String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment n = arena.allocateFrom(name);
+            int fd = call(() -> (int) MEMFD_CREATE.handle().invokeExact(st, n, Libc.MFD_CLOEXEC()));
+            if (fd < 0) throw failure("memfd_create " + name, st);
+            return fd;
+        }
+    }
+
+    /** The fds this process has open, in order (from /proc/self/fd). */
+    public static java.util.List<Integer> open() {
+        try (java.util.stream.Stream<java.nio.file.Path> fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            return fds.map(p -> Integer.parseInt(p.getFileName().toString())).sorted().toList();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot list /proc/self/fd", e);
         }
     }
 

@@ -86,6 +86,28 @@ public final class Processes {
     }
 
     /**
+     * Ignores a signal from now on (a supervisor about to exec itself: a signal in the window
+     * before the new JVM takes it over must not kill it).
+     *
+     * @return the previous disposition, for {@link #restore}
+     */
+    public static Disposition ignore(int signal) {
+        MemorySegment previous = Libc.signal(signal, MemorySegment.ofAddress(1)); // SIG_IGN
+        if (previous.address() == -1L) throw new PosixException("signal SIG" + signalName(signal), Libc.EINVAL());
+        return new Disposition(signal, previous.address());
+    }
+
+    /** A signal's disposition as {@link #ignore} found it (a handler's address, SIG_DFL or SIG_IGN). */
+    public record Disposition(int signal, long handler) {}
+
+    /** Puts back a disposition {@link #ignore} returned. */
+    public static void restore(Disposition d) {
+        if (Libc.signal(d.signal(), MemorySegment.ofAddress(d.handler())).address() == -1L) {
+            throw new PosixException("signal SIG" + signalName(d.signal()), Libc.EINVAL());
+        }
+    }
+
+    /**
      * The Linux signal number for {@code "USR2"}, {@code "SIGUSR2"}, {@code "usr2"} or
      * {@code "12"}; -1 if unknown.
      */

@@ -44,6 +44,8 @@ public final class Sockets {
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_POINTER));
     private static final Downcall CONNECT = Downcall.of("connect",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
+    private static final Downcall SHUTDOWN = Downcall.of("shutdown",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT));
 
     private static final ValueLayout.OfShort NET_SHORT = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN);
     private static final Charset FILE_NAME_CHARSET = fileNameCharset();
@@ -163,6 +165,16 @@ public final class Sockets {
         }
     }
 
+    /** {@code shutdown(fd, SHUT_WR)}: the peer reads end of input; reading on {@code fd} goes on. */
+    public static void shutdownOutput(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            if (call(() -> (int) SHUTDOWN.handle().invokeExact(st, fd, Libc.SHUT_WR())) < 0) {
+                throw failure("shutdown SHUT_WR fd " + fd, st);
+            }
+        }
+    }
+
     /** The local address of an IPv4 or IPv6 socket ({@code getsockname}). */
     public static InetSocketAddress localInetAddress(int fd) {
         try (Arena arena = Arena.ofConfined()) {
@@ -236,6 +248,11 @@ public final class Sockets {
             while (end < path.length && path[end] != 0) end++;
             return new String(path, 0, end, FILE_NAME_CHARSET);
         }
+    }
+
+    /** The socket's send buffer size as the kernel keeps it (twice what was set). */
+    public static int sendBufferSize(int fd) {
+        return getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_SNDBUF());
     }
 
     /** {@code getsockopt} of an {@code int} option. */

@@ -34,18 +34,42 @@ public final class Spawn {
      *                        or the pidfd could not be opened, and the child was killed and reaped
      */
     public static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds) {
-        return start(program, argv, envp, inheritFds, Child::pidfdOpen);
+        return start(program, argv, envp, inheritFds, Stdio.INHERIT, Child::pidfdOpen);
+    }
+
+    /**
+     * What the child's standard input, output and error are: an fd of ours dup2'd to 0, 1,
+     * 2, or -1 to leave it as ours is.
+     */
+    public record Stdio(int in, int out, int err) {
+        public static final Stdio INHERIT = new Stdio(-1, -1, -1);
+
+        /** Standard input, output and error all on {@code fd} (one end of a socket pair, say). */
+        public static Stdio all(int fd) {
+            if (fd < 0) throw new IllegalArgumentException("negative fd for stdio: " + fd);
+            return new Stdio(fd, fd, fd);
+        }
+    }
+
+    /** {@link #start(String, List, List, int[])} with the child's standard fds set by {@code stdio}. */
+    public static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds, Stdio stdio) {
+        return start(program, argv, envp, inheritFds, stdio, Child::pidfdOpen);
     }
 
     /** {@link #start} with the pidfd opener given (tests inject its failure). */
-    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds,
+    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds, Stdio stdio,
                        IntUnaryOperator pidfdOpen) {
-        return Child.adopt(posixSpawn(program, argv, envp, inheritFds), pidfdOpen);
+        return Child.adopt(posixSpawn(program, argv, envp, inheritFds, stdio), pidfdOpen);
     }
 
-    private static int posixSpawn(String program, List<String> argv, List<String> envp, int[] inheritFds) {
+    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds,
+                       IntUnaryOperator pidfdOpen) {
+        return start(program, argv, envp, inheritFds, Stdio.INHERIT, pidfdOpen);
+    }
+
+    private static int posixSpawn(String program, List<String> argv, List<String> envp, int[] inheritFds, Stdio stdio) {
         int n = inheritFds.length;
-        int maxSource = -1;
+        int maxSource = Math.max(stdio.in(), Math.max(stdio.out(), stdio.err()));
         for (int fd : inheritFds) {
             if (fd < 0) {
                 throw new IllegalArgumentException("negative fd to inherit: " + fd);
@@ -59,18 +83,26 @@ public final class Spawn {
                 MemorySegment attr = posix_spawnattr_t.allocate(arena);
                 check(Libc.posix_spawnattr_init(attr), "posix_spawnattr_init");
                 try {
-                    // Two stages, so a source fd that equals some target 3+j is never
-                    // overwritten before it is copied: first everything to fds above all
-                    // sources and targets, then down to 3, 4, ... (dup2 clears FD_CLOEXEC;
-                    // the temporaries are closed by closefrom).
-                    int temp = Math.max(maxSource, 3 + n) + 1;
+                    // Two stages, so a source fd that equals some target (3+j, or 0..2 for
+                    // stdio) is never overwritten before it is copied: first everything to fds
+                    // above all sources and targets, then down to 3, 4, ... and 0, 1, 2 (dup2
+                    // clears FD_CLOEXEC; the temporaries are closed by closefrom).
+                    int[] sources = new int[n + 3];
+                    int[] targets = new int[n + 3];
                     for (int i = 0; i < n; i++) {
-                        check(Libc.posix_spawn_file_actions_adddup2(actions, inheritFds[i], temp + i),
-                                "posix_spawn_file_actions_adddup2");
+                        sources[i] = inheritFds[i];
+                        targets[i] = 3 + i;
                     }
-                    for (int i = 0; i < n; i++) {
-                        check(Libc.posix_spawn_file_actions_adddup2(actions, temp + i, 3 + i),
-                                "posix_spawn_file_actions_adddup2");
+                    sources[n] = stdio.in();
+                    sources[n + 1] = stdio.out();
+                    sources[n + 2] = stdio.err();
+                    for (int k = 0; k < 3; k++) targets[n + k] = k;
+                    int temp = Math.max(maxSource, 3 + n) + 1;
+                    for (int k = 0; k < sources.length; k++) {
+                        if (sources[k] >= 0) dup2(actions, sources[k], temp + k);
+                    }
+                    for (int k = 0; k < sources.length; k++) {
+                        if (sources[k] >= 0) dup2(actions, temp + k, targets[k]);
                     }
                     check(Libc.posix_spawn_file_actions_addclosefrom_np(actions, 3 + n),
                             "posix_spawn_file_actions_addclosefrom_np");
@@ -98,6 +130,10 @@ public final class Spawn {
                 Libc.posix_spawn_file_actions_destroy(actions);
             }
         }
+    }
+
+    private static void dup2(MemorySegment actions, int from, int to) {
+        check(Libc.posix_spawn_file_actions_adddup2(actions, from, to), "posix_spawn_file_actions_adddup2");
     }
 
     /**

@@ -2,7 +2,8 @@
  * The only FFM code in einhyrningsins, one file per concern: {@link dev.einhyrningsins.posix.Sockets},
  * {@link dev.einhyrningsins.posix.Spawn} (posix_spawn, execve), {@link dev.einhyrningsins.posix.Child}
  * (a child and its pidfd), {@link dev.einhyrningsins.posix.Poller} (poll plus a wake-up eventfd),
- * {@link dev.einhyrningsins.posix.Fds} and {@link dev.einhyrningsins.posix.Processes}.
+ * {@link dev.einhyrningsins.posix.Fds}, {@link dev.einhyrningsins.posix.Processes} and
+ * {@link dev.einhyrningsins.posix.Orphans} (children we did not start, as PID 1 or a subreaper).
  *
  * <p>{@code libc} is jextract output (never edited by hand; see {@code jextract/README.md}).
  * {@link dev.einhyrningsins.posix.Downcall} re-links the errno-setting functions from the

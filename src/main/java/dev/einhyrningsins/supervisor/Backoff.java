@@ -41,6 +41,16 @@ final class Backoff {
         lastSpawnAt = at;
     }
 
+    Snapshot.BackoffState state() {
+        return new Snapshot.BackoffState(deaths, spawned, lastSpawnAt);
+    }
+
+    void restore(Snapshot.BackoffState s) {
+        deaths = s.deaths();
+        spawned = s.spawned();
+        lastSpawnAt = s.lastSpawnAt();
+    }
+
     /** The current interval for a base of {@code seconds}. */
     long intervalNanos(Duration seconds) {
         double nanos = seconds.toNanos() * Math.pow(1.5, deaths);

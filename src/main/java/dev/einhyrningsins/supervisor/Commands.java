@@ -32,13 +32,16 @@ final class Commands {
             help: Print out available commands
             inc: Increment the number of Einhorn child processes
             louder: Increase verbosity
+            metrics: Counters, gauges and histograms of workers, acks, exits, upgrades and control clients             (OpenMetrics text, as served by --metrics)
             quieter: Decrease verbosity
-            reload: Reload Einhorn (not supported: upgrades replace workers without restarting the supervisor)
+            reload: Reload Einhorn: the supervisor replaces itself with a new start of its installation, keeping its pid, sockets, workers and state
             set_workers: Set the number of Einhorn child processes (args: N, 1..%d)
             signal: Send one or more signals to all workers (args: SIG1 [SIG2 ...])
             state: Get a dump of Einhorn's current state (JSON)
-            upgrade: Upgrade all Einhorn workers smoothly
-            upgrade_fleet: Upgrade all Einhorn workers a fleet at a time
+            upgrade: Upgrade all Einhorn workers smoothly (reloading the supervisor first if its installation changed on disk)
+            upgrade_fleet: Upgrade all Einhorn workers a fleet at a time (reloading the supervisor first if its installation changed on disk)
+            watch: Stream what happens (spawns, acks, signals, exits, upgrades, config changes, status) as one \
+            JSON event a reply line, until the client disconnects
             worker:ack: Used by workers: report that worker PID is ready (pid: PID)
             worker:ping: Used by workers: report that worker PID is alive (pid: PID, request_id: ID)
             """;
@@ -81,10 +84,10 @@ final class Commands {
                 if (pid == null) {
                     sup.log(Level.ERROR, "Invalid worker:ack request (no pid): " + c.pid());
                 } else {
-                    sup.manualAck(pid);
+                    sup.readiness().manualAck(pid);
                 }
             }
-            case "worker:ping" -> sup.ping(pidOf(c.pid()), c.pid(), c.pingId());
+            case "worker:ping" -> sup.readiness().ping(pidOf(c.pid()), c.pid(), c.pingId());
             case "ehlo" -> reply(c, "Welcome, " + (c.user() == null ? "" : c.user())
                     + "! You are speaking to Einhorn Master Process " + sup.info().getOrDefault("pid", "?")
                     + (sup.info().get("command_name") instanceof String n ? " (" + n + ")" : "")
@@ -103,10 +106,23 @@ final class Commands {
             case "louder" -> reply(c, verbosity(Math.max(0, sup.config().verbosity() - 1)), true);
             case "signal" -> signal(c);
             case "die" -> die(c);
-            case "upgrade" -> sup.rollout().start(false, c);
-            case "upgrade_fleet" -> sup.rollout().start(true, c);
-            case "reload" -> reply(c, "reload is not supported by einhyrningsins: the supervisor keeps running; "
-                    + "use upgrade to replace the workers", false);
+            case "metrics" -> {
+                String text = os.metrics();
+                reply(c, text != null ? text : "metrics are not kept by this supervisor", text != null);
+            }
+            case "watch" -> {
+                if (!os.watch(c.client())) reply(c, "watch is not available in this supervisor", false);
+            }
+            case "upgrade" -> sup.rollout().command(false, c);
+            case "upgrade_fleet" -> sup.rollout().command(true, c);
+            case "reload" -> {
+                if (sup.stopping()) {
+                    reply(c, "Not reloading: the supervisor is stopping", false);
+                } else {
+                    sup.log(Level.INFO, "Reloading the supervisor, as commanded");
+                    os.reload(c.client(), c.streaming(), null);
+                }
+            }
             default -> reply(c, "Unrecognized command: " + quote(c.name()) + "\n\n" + descriptions() + "\n", false);
         }
     }
@@ -288,5 +304,24 @@ final class Commands {
 
     private static String quote(String s) {
         return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+
+    /** A signal the supervisor received, as einhorn takes them: stop, upgrade, die, more or fewer workers. */
+    void signal(String name) {
+        switch (name) {
+            case "INT", "TERM" -> sup.stop(name);
+            case "HUP" -> {
+                sup.log(Level.INFO, "Got SIGHUP: starting a smooth upgrade");
+                sup.rollout().command(false, null);
+            }
+            case "USR2" -> {
+                sup.log(Level.INFO, "Got SIGUSR2: sending " + sup.config().gracefulSignal()
+                        + " to all workers and exiting when they are gone");
+                sup.die(sup.config().gracefulSignal());
+            }
+            case "TTIN" -> increment();
+            case "TTOU" -> decrement();
+            default -> sup.log(Level.DEBUG, "Ignoring SIG" + name);
+        }
     }
 }

@@ -22,6 +22,7 @@ import static dev.einhyrningsins.supervisor.Settings.Setting.*;
  * @param upgradeTimeout      an upgrade not fully acked after this is aborted; ZERO = off
  * @param upgradeMaxFailures  consecutive new workers dying before ack that abort an upgrade
  * @param verbosity           0 debug, 1 info, 2 errors only (einhorn's scale)
+ * @param health              checks, the ping watchdog and recycling limits
  */
 public record Config(
         int number,
@@ -34,7 +35,8 @@ public record Config(
         int maxUpgradeAdditional,
         Duration upgradeTimeout,
         int upgradeMaxFailures,
-        int verbosity) {
+        int verbosity,
+        HealthConfig health) {
 
     /** Longest backoff between spawns of a crash-looping program (einhorn's MAX_SPINUP_INTERVAL). */
     public static final Duration MAX_SPAWN_INTERVAL = Duration.ofSeconds(30);
@@ -49,6 +51,7 @@ public record Config(
         Objects.requireNonNull(signalTimeout);
         Objects.requireNonNull(gracefulSignal);
         Objects.requireNonNull(upgradeTimeout);
+        Objects.requireNonNull(health);
         if (number < 1 || number > MAX_WORKERS) throw new IllegalArgumentException("number must be in 1.." + MAX_WORKERS);
         if (respawnInterval.isNegative() || respawnInterval.isZero()) throw new IllegalArgumentException("respawnInterval must be > 0");
         if (ackTimeout.isNegative() || signalTimeout.isNegative() || upgradeTimeout.isNegative()) {
@@ -59,6 +62,14 @@ public record Config(
         if (verbosity < 0 || verbosity > 2) throw new IllegalArgumentException("verbosity must be in 0..2");
         if (maxUnacked < 1) throw new IllegalArgumentException("maxUnacked must be >= 1");
         if (upgradeMaxFailures < 1) throw new IllegalArgumentException("upgradeMaxFailures must be >= 1");
+    }
+
+    /** A configuration without health checks or limits ({@link HealthConfig#DEFAULTS}). */
+    public Config(int number, Duration respawnInterval, AckMode ackMode, Duration ackTimeout, Duration signalTimeout,
+                  String gracefulSignal, int maxUnacked, int maxUpgradeAdditional, Duration upgradeTimeout,
+                  int upgradeMaxFailures, int verbosity) {
+        this(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal, maxUnacked, maxUpgradeAdditional,
+                upgradeTimeout, upgradeMaxFailures, verbosity, HealthConfig.DEFAULTS);
     }
 
     /** einhorn's defaults for everything but the number of CPUs (the command line starts from these too). */
@@ -75,11 +86,13 @@ public record Config(
                 pick(setting, SIGNAL_TIMEOUT, value, signalTimeout), pick(setting, GRACEFUL_SIGNAL, value, gracefulSignal),
                 pick(setting, MAX_UNACKED, value, maxUnacked), pick(setting, MAX_UPGRADE_ADDITIONAL, value, maxUpgradeAdditional),
                 pick(setting, UPGRADE_TIMEOUT, value, upgradeTimeout),
-                pick(setting, UPGRADE_MAX_FAILURES, value, upgradeMaxFailures), pick(setting, VERBOSITY, value, verbosity));
+                pick(setting, UPGRADE_MAX_FAILURES, value, upgradeMaxFailures), pick(setting, VERBOSITY, value, verbosity),
+                health.with(setting, value));
     }
 
+    /** {@code value} if {@code setting} is {@code component}, else {@code current}. */
     @SuppressWarnings("unchecked")
-    private static <T> T pick(Setting setting, Setting component, Object value, T current) {
+    static <T> T pick(Setting setting, Setting component, Object value, T current) {
         return setting == component ? (T) value : current;
     }
 

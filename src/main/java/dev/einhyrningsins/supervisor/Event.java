@@ -17,6 +17,25 @@ public sealed interface Event {
      */
     record WorkerNotified(int pid, boolean ready, boolean stopping, String status) implements Event {}
 
+    /**
+     * An upgrade that waited for the supervisor to reload itself (or found it could not):
+     * start it for {@code client}, telling it {@code note} first.
+     */
+    record UpgradeRequested(boolean fleet, Object client, boolean streaming, String note) implements Event {}
+
+    /**
+     * A health check ended by itself (one the core stopped with {@link Os#cancelCheck} never
+     * ends this way).
+     *
+     * @param id            the id the core gave it ({@link Os.CheckRun#id()})
+     * @param passed        it exited 0
+     * @param outcome       "passed", "exited with status 1", "killed by SIGSEGV", …
+     * @param durationNanos from its start to its exit
+     * @param lastLine      the last line it printed (stdout and stderr together); null if none
+     */
+    record CheckFinished(long id, int pid, CheckKind kind, boolean passed, String outcome, long durationNanos,
+                         String lastLine) implements Event {}
+
     /** A signal the supervisor itself received, by name without SIG ("TERM", "HUP"). */
     record SignalReceived(String name) implements Event {}
 

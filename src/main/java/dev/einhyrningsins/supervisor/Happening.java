@@ -13,15 +13,17 @@ public sealed interface Happening {
     enum SpawnReason {
         /** the first launch, all at once */
         START,
-        /** a replacement or an added worker, paced by the backoff */
+        /** a replacement or an added worker, paced by the respawn interval ({@code -s}) */
         REPLACE,
+        /** a replacement after workers died before acking: a restart paced by the backoff ({@code -s} × 1.5^k) */
+        RESTART,
         /** part of an upgrade's new generation */
         UPGRADE
     }
 
     /** Why we sent a worker a signal. */
     enum SignalReason {
-        /** asked to go: surplus, upgrade, abort, ack timeout */
+        /** asked to go: surplus, upgrade, abort, ack timeout, a sick worker replaced */
         RETIRE,
         /** asked to go because the supervisor is stopping */
         STOP,
@@ -52,6 +54,28 @@ public sealed interface Happening {
      */
     record Exited(int pid, int slot, int generation, String status, boolean bySignal, int code, boolean acked,
                   boolean expected, boolean killed, boolean ackTimedOut, long drainNanos) implements Happening {}
+
+    /**
+     * A health check of a worker ended: by itself, timed out, or could not start.
+     *
+     * @param outcome  "passed", "exited with status 1", "timed out after 5s", "could not start: …"
+     * @param lastLine the last line it printed; null if none
+     */
+    record CheckFinished(int pid, int slot, int generation, CheckKind kind, boolean passed, String outcome,
+                         long durationNanos, String lastLine) implements Happening {}
+
+    /**
+     * A worker is to be replaced: live checks failed, it stopped pinging, it grew past
+     * --max-worker-rss or it is older than --max-worker-age. It keeps serving until a
+     * replacement is acked.
+     */
+    record WorkerSick(int pid, int slot, int generation, SickCause cause, String reason) implements Happening {}
+
+    /** What made a worker sick. */
+    enum SickCause { LIVE_CHECK, PING_TIMEOUT, RSS, AGE }
+
+    /** A sick worker was asked to go (the graceful signal follows) because enough healthy workers are acked. */
+    record Recycled(int pid, int slot, int generation, String reason) implements Happening {}
 
     record UpgradeStarted(int generation, boolean fleet, int fromGeneration) implements Happening {}
 

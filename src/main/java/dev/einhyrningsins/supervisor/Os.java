@@ -21,16 +21,70 @@ public interface Os {
     /** Sends a signal to a worker's whole process group. */
     void signalGroup(int pid, String signal);
 
+    /**
+     * Starts a health check: {@code /bin/sh -c command} for one worker, as a process of its
+     * own (never waited for: its end comes back as {@link Event.CheckFinished} with the same
+     * id). It must never be taken for a worker.
+     *
+     * @return null, or why it could not be started (then no event follows)
+     */
+    String startCheck(CheckRun check);
+
+    /**
+     * Stops check {@code id} if it still runs (kills it with everything it started); no
+     * {@link Event.CheckFinished} follows.
+     *
+     * @return the last line it printed so far; null if none
+     */
+    String cancelCheck(long id);
+
+    /**
+     * The resident memory of a worker and every process below it, in bytes, read from the
+     * kernel's in-memory counters (never blocks); -1 if unknown.
+     */
+    long rssBytes(int workerPid);
+
     /** Sends one reply line to a control client; {@code last} ends a streamed reply. */
     void reply(Object client, String message, boolean last, boolean ok);
 
+    /**
+     * Replaces the supervisor process with a new start of its installation, handing over the
+     * state ({@code reload}). The shell answers {@code client} itself; {@code then} is
+     * "upgrade" or "upgrade_fleet" when an upgrade of the workers waits for it, else null.
+     * The default says it cannot.
+     */
+    default void reload(Object client, boolean streaming, String then) {
+        reply(client, "reload is not supported here", true, false);
+    }
+
+    /** Whether the supervisor's own installation (jar, image, JDK) changed on disk since it started. */
+    default boolean installationChanged() {
+        return false;
+    }
+
     /** Tells the world what happened (metrics, event streams, notifications); the default ignores it. */
     default void happened(Happening happening) {}
+
+    /** The {@code metrics} command's text (OpenMetrics), from what the shell counted; null if it keeps none. */
+    default String metrics() {
+        return null;
+    }
+
+    /**
+     * Makes {@code client} a watcher: what happens from now on streams to it, one event a
+     * reply line, until it goes away. False if the shell has no event stream.
+     */
+    default boolean watch(Object client) {
+        return false;
+    }
 
     /** Emits one log line. The core has already applied the verbosity filter. */
     void log(Level level, String message);
 
     enum Level { DEBUG, INFO, WARN, ERROR }
+
+    /** A check to run for worker {@code workerPid} in {@code slot} (EINHORN_WORKER_PID, EINHORN_CHILD_INDEX). */
+    record CheckRun(long id, int workerPid, int slot, CheckKind kind, String command) {}
 
     sealed interface SpawnResult {
         record Spawned(int pid) implements SpawnResult {}

@@ -74,8 +74,10 @@ final class Rollout {
     void checkLimits(long now) {
         Config c = sup.config();
         if (upgrade != null && now >= dueAt()) {
+            long checking = sup.pool().serving(upgrade.generation, false).stream().filter(Worker::checking).count();
             abort("not fully acked after " + Settings.seconds(c.upgradeTimeout()) + "s ("
-                    + newAcked() + "/" + sup.target() + " acked)");
+                    + newAcked() + "/" + sup.target() + " acked" + (checking == 0 ? ""
+                    : ", " + checking + " not passing their ready check") + ")");
         }
         if (upgrade != null && upgrade.failures >= c.upgradeMaxFailures()) {
             // only after config lowered upgrade_max_failures: each failure is checked where it happens
@@ -83,20 +85,52 @@ final class Rollout {
         }
     }
 
-    /** Starts an upgrade (HUP when {@code c} is null); one during another starts over from a newer generation. */
-    void start(boolean fleet, Command c) {
-        if (sup.stopping()) {
-            if (c != null) os.reply(c.client(), "Not upgrading: the supervisor is stopping", true, false);
+    /**
+     * The upgrade and upgrade_fleet commands. When the supervisor's own installation changed
+     * on disk, it reloads itself first, and the upgrade follows ({@link Event.UpgradeRequested}).
+     */
+    void command(boolean fleet, Command c) {
+        if (!sup.stopping() && os.installationChanged()) {
+            Object client = c == null ? null : c.client();
+            boolean streaming = c != null && c.streaming();
+            if (client != null) {
+                os.reply(client, "Upgrading " + (fleet ? "fleet" : "smoothly") + ", as commanded", !streaming, true);
+                if (streaming) {
+                    os.reply(client, "The supervisor's own installation changed on disk since it started: "
+                            + "reloading the supervisor first", false, true);
+                }
+            }
+            sup.log(Level.INFO, "The supervisor's installation changed on disk: reloading it before the upgrade");
+            os.reload(client, streaming, fleet ? "upgrade_fleet" : "upgrade");
             return;
         }
-        if (c != null) {
+        start(fleet, c);
+    }
+
+    /** Starts an upgrade (HUP when {@code c} is null); one during another starts over from a newer generation. */
+    void start(boolean fleet, Command c) {
+        if (c == null) {
+            start(fleet, null, false, null);
+            return;
+        }
+        if (!sup.stopping()) {
             os.reply(c.client(), "Upgrading " + (fleet ? "fleet" : "smoothly") + ", as commanded", !c.streaming(), true);
         }
+        start(fleet, c.client(), c.streaming(), null);
+    }
+
+    /** Starts an upgrade for {@code client} (null: HUP), which gets {@code note} first if it follows the progress. */
+    void start(boolean fleet, Object client, boolean streaming, String note) {
+        if (sup.stopping()) {
+            if (client != null) os.reply(client, "Not upgrading: the supervisor is stopping", true, false);
+            return;
+        }
+        if (client != null && streaming && note != null) os.reply(client, note, false, true);
         int generation = nextGeneration++;
         Upgrade previous = upgrade;
         upgrade = new Upgrade(generation, fleet, os.nanoTime(), os.currentTimeMillis());
         if (previous != null) upgrade.subscribers.addAll(previous.subscribers);
-        if (c != null && c.streaming()) upgrade.subscribers.add(c.client());
+        if (client != null && streaming) upgrade.subscribers.add(client);
         sup.backoff().reset();
         os.happened(new Happening.UpgradeStarted(generation, fleet, servingGeneration));
         int target = sup.target();
@@ -119,7 +153,7 @@ final class Rollout {
         int target = sup.target();
         List<Worker> fresh = pool.serving(u.generation, false);
         List<Worker> old = new ArrayList<>(pool.serving(u.generation, true));
-        old.sort(WorkerPool.OLDEST_FIRST);
+        old.sort(WorkerPool.UNHEALTHY_FIRST.thenComparing(WorkerPool.OLDEST_FIRST));
         long acked = fresh.stream().filter(Worker::acked).count();
         if (acked >= target) {
             for (Worker w : old) {
@@ -212,7 +246,12 @@ final class Rollout {
 
     /** Sends a progress line to every client following the upgrade, and logs it. */
     void progress(String message) {
-        sup.log(Level.INFO, message);
+        progress(Level.INFO, message);
+    }
+
+    /** As {@link #progress(String)}, logged at {@code level}. */
+    void progress(Level level, String message) {
+        sup.log(level, message);
         if (upgrade != null) {
             for (Object client : upgrade.subscribers) os.reply(client, message, false, true);
             os.happened(new Happening.UpgradeProgress(upgrade.generation, message));
@@ -221,6 +260,33 @@ final class Rollout {
 
     private long newAcked() {
         return upgrade == null ? 0 : sup.pool().ackedServing(upgrade.generation);
+    }
+
+    Snapshot.RolloutState state(java.util.function.Function<Object, String> clients) {
+        Snapshot.UpgradeState u = upgrade == null ? null : new Snapshot.UpgradeState(upgrade.generation, upgrade.fleet,
+                upgrade.startedAt, upgrade.startedWall, upgrade.failures,
+                upgrade.subscribers.stream().map(clients).filter(java.util.Objects::nonNull).toList());
+        return new Snapshot.RolloutState(servingGeneration, nextGeneration, u, last);
+    }
+
+    void restore(Snapshot.RolloutState s, java.util.function.Function<String, Object> clients) {
+        servingGeneration = s.servingGeneration();
+        nextGeneration = s.nextGeneration();
+        last = s.last();
+        Snapshot.UpgradeState u = s.current();
+        if (u != null) {
+            upgrade = new Upgrade(u.generation(), u.fleet(), u.startedAt(), u.startedWall());
+            upgrade.failures = u.failures();
+            for (String ref : u.subscribers()) {
+                Object client = clients.apply(ref);
+                if (client != null) upgrade.subscribers.add(client);
+            }
+        }
+    }
+
+    /** Adds a client to the running upgrade's followers (a reload that had an upgrade waiting). */
+    void follow(Object client) {
+        if (upgrade != null) upgrade.subscribers.add(client);
     }
 
     /** The upgrade in progress for {@code state}, or null. */

@@ -24,6 +24,8 @@ public final class Settings {
     static final int MAX_COUNT = 100_000;
     /** Upper bound of every duration, in seconds (about 11.5 days). */
     static final double MAX_SECONDS = 1e6;
+    /** Upper bound of --max-worker-rss, in MiB (1 TiB). */
+    static final int MAX_RSS_MB = 1 << 20;
 
     private Settings() {}
 
@@ -46,7 +48,15 @@ public final class Settings {
         MAX_UNACKED("max_unacked", "1.." + MAX_COUNT),
         MAX_UPGRADE_ADDITIONAL("max_upgrade_additional", "0.." + MAX_COUNT + " or unlimited"),
         UPGRADE_TIMEOUT("upgrade_timeout", "seconds, 0 = off"),
-        UPGRADE_MAX_FAILURES("upgrade_max_failures", "1.." + MAX_COUNT);
+        UPGRADE_MAX_FAILURES("upgrade_max_failures", "1.." + MAX_COUNT),
+        READY_CHECK("ready_check", null),
+        LIVE_CHECK("live_check", null),
+        CHECK_INTERVAL("check_interval", "seconds > 0"),
+        CHECK_TIMEOUT("check_timeout", "seconds > 0"),
+        LIVE_FAILURES("live_failures", "1.." + MAX_COUNT),
+        PING_TIMEOUT("ping_timeout", "seconds, 0 = off"),
+        MAX_WORKER_RSS("max_worker_rss", "MiB, 0 = off"),
+        MAX_WORKER_AGE("max_worker_age", "seconds, 0 = off");
 
         /** einhorn's state name, as {@code state}'s config section shows it. */
         public final String key;
@@ -78,10 +88,12 @@ public final class Settings {
                 case ACK_MODE -> ackMode(value);
                 case GRACEFUL_SIGNAL -> signal(value);
                 case VERBOSITY -> count(value, 0, 2);
-                case SECONDS -> seconds(value, false);
-                case SIGNAL_TIMEOUT, ACK_TIMEOUT, UPGRADE_TIMEOUT -> seconds(value, true);
-                case MAX_UNACKED, UPGRADE_MAX_FAILURES -> count(value, 1, MAX_COUNT);
+                case SECONDS, CHECK_INTERVAL, CHECK_TIMEOUT -> seconds(value, false);
+                case SIGNAL_TIMEOUT, ACK_TIMEOUT, UPGRADE_TIMEOUT, PING_TIMEOUT, MAX_WORKER_AGE -> seconds(value, true);
+                case MAX_UNACKED, UPGRADE_MAX_FAILURES, LIVE_FAILURES -> count(value, 1, MAX_COUNT);
                 case MAX_UPGRADE_ADDITIONAL -> upgradeAdditional(value);
+                case READY_CHECK, LIVE_CHECK -> command(value);
+                case MAX_WORKER_RSS -> count(value, 0, MAX_RSS_MB);
             };
         }
 
@@ -103,6 +115,14 @@ public final class Settings {
                 case MAX_UPGRADE_ADDITIONAL -> c.maxUpgradeAdditional() < 0 ? "unlimited" : String.valueOf(c.maxUpgradeAdditional());
                 case UPGRADE_TIMEOUT -> offText(c.upgradeTimeout());
                 case UPGRADE_MAX_FAILURES -> String.valueOf(c.upgradeMaxFailures());
+                case READY_CHECK -> String.valueOf(c.health().readyCheck());
+                case LIVE_CHECK -> String.valueOf(c.health().liveCheck());
+                case CHECK_INTERVAL -> seconds(c.health().checkInterval());
+                case CHECK_TIMEOUT -> seconds(c.health().checkTimeout());
+                case LIVE_FAILURES -> String.valueOf(c.health().liveFailures());
+                case PING_TIMEOUT -> offText(c.health().pingTimeout());
+                case MAX_WORKER_RSS -> c.health().maxWorkerRssMb() == 0 ? "off" : String.valueOf(c.health().maxWorkerRssMb());
+                case MAX_WORKER_AGE -> offText(c.health().maxWorkerAge());
             };
         }
     }
@@ -220,6 +240,12 @@ public final class Settings {
         Duration d = secondsOrNull(v, true);
         if (d != null) return new Config.AckMode.Timer(d);
         throw new Invalid("needs manual, notify or a number of seconds >= 0, got " + given(v));
+    }
+
+    /** A shell command for a check: anything but blank. */
+    static String command(String v) throws Invalid {
+        if (v != null && !v.isBlank()) return v;
+        throw new Invalid("needs a shell command, got " + given(v));
     }
 
     /** A signal name, with or without SIG, any case. */

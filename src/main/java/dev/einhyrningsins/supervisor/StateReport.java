@@ -34,6 +34,11 @@ final class StateReport {
         return List.copyOf(recentExits);
     }
 
+    void restore(List<Map<String, Object>> exits) {
+        recentExits.clear();
+        recentExits.addAll(exits);
+    }
+
     /** The state dump: the shell's static facts, then the core's own. */
     static Map<String, Object> of(Supervisor sup) {
         Config config = sup.config();
@@ -43,6 +48,8 @@ final class StateReport {
         s.put("generation", sup.rollout().servingGeneration());
         s.put("verbosity", config.verbosity());
         s.put("stopping", sup.stopping());
+        // a readiness probe's question: can connections be served? (an upgrade does not stop that)
+        s.put("serving", !sup.stopping() && sup.pool().ackedServing() > 0);
         s.put("consecutive_deaths_before_ack", sup.backoff().deaths());
         s.put("upgrading", sup.rollout().current());
         s.put("last_upgrade", sup.rollout().last());
@@ -69,6 +76,15 @@ final class StateReport {
         cfg.put("upgrade_timeout", secondsOrNull(config.upgradeTimeout()));
         cfg.put("upgrade_max_failures", config.upgradeMaxFailures());
         cfg.put("verbosity", config.verbosity());
+        HealthConfig h = config.health();
+        cfg.put("ready_check", h.readyCheck());
+        cfg.put("live_check", h.liveCheck());
+        cfg.put("check_interval", Settings.seconds(h.checkInterval()));
+        cfg.put("check_timeout", Settings.seconds(h.checkTimeout()));
+        cfg.put("live_failures", h.liveFailures());
+        cfg.put("ping_timeout", secondsOrNull(h.pingTimeout()));
+        cfg.put("max_worker_rss", h.maxWorkerRssMb() == 0 ? null : h.maxWorkerRssMb());
+        cfg.put("max_worker_age", secondsOrNull(h.maxWorkerAge()));
         return cfg;
     }
 
@@ -91,6 +107,34 @@ final class StateReport {
         m.put("status", w.status());
         m.put("retiring", w.retiring());
         m.put("said_stopping", w.saidStopping());
+        m.put("phase", phase(w));
+        m.put("sick", w.sick());
+        m.put("ready_check", check(w.ready, false));
+        m.put("live_check", check(w.live, true));
+        m.put("rss_bytes", w.rssAt() < 0 || w.rssBytes() < 0 ? null : w.rssBytes());
+        return m;
+    }
+
+    /** starting (not acked yet), checking (acked, ready check not passed yet), acked, sick, retiring. */
+    static String phase(Worker w) {
+        if (w.retiring()) return "retiring";
+        if (w.sick() != null) return "sick";
+        if (w.acked()) return "acked";
+        return w.checking() ? "checking" : "starting";
+    }
+
+    /** A check's last outcome and whether one runs now; null if it never ran. */
+    private static Map<String, Object> check(Worker.Probe p, boolean live) {
+        Worker.CheckResult r = p.last();
+        if (r == null && !p.running()) return null;
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("running", p.running());
+        m.put("passed", r == null ? null : r.passed());
+        m.put("outcome", r == null ? null : r.outcome());
+        m.put("duration_ms", r == null ? null : Math.round(r.durationNanos() / 1e6));
+        m.put("last_line", r == null ? null : r.lastLine());
+        m.put("at", r == null ? null : Instant.ofEpochMilli(r.atWall()).toString());
+        if (live) m.put("consecutive_failures", p.failuresInRow());
         return m;
     }
 }

@@ -1,6 +1,5 @@
 package dev.einhyrningsins.supervisor;
 
-import dev.einhyrningsins.supervisor.Config.AckMode;
 import dev.einhyrningsins.supervisor.Event.ChildExited;
 import dev.einhyrningsins.supervisor.Event.Command;
 import dev.einhyrningsins.supervisor.Event.SignalReceived;
@@ -11,6 +10,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The supervisor state machine. It does no I/O: it consumes {@link Event}s and
@@ -18,9 +18,11 @@ import java.util.Map;
  * instance; nothing here is locked.
  *
  * <p>Its rooms: {@link WorkerPool} (workers and slots), {@link Backoff} (respawn pacing),
- * {@link WorkerTimer} (acks, ack timeouts, kills), {@link Rollout} (upgrades),
- * {@link Commands} (the control commands) and {@link StateReport} (the state dump). This class
- * keeps the target, spawns and retires, follows a worker from spawn to reap, and stops.
+ * {@link WorkerTimer} (acks, ack timeouts, kills, checks, limits), {@link Readiness} (acks,
+ * pings, notify messages, ack timeouts), {@link Rollout} (upgrades), {@link Health} (checks,
+ * the ping watchdog, recycling), {@link Commands} (the control commands and signals) and
+ * {@link StateReport} (the state dump). This class keeps the target, spawns and retires,
+ * reaps, and stops.
  */
 public final class Supervisor {
 
@@ -30,6 +32,8 @@ public final class Supervisor {
     private final WorkerPool pool = new WorkerPool();
     private final Backoff backoff = new Backoff();
     private final Rollout rollout;
+    private final Health health;
+    private final Readiness readiness;
     private final Commands commands;
     private final StateReport report = new StateReport();
     private Config config;
@@ -49,6 +53,8 @@ public final class Supervisor {
         this.info = Collections.unmodifiableMap(new LinkedHashMap<>(info));
         this.target = config.number();
         this.rollout = new Rollout(this, os);
+        this.health = new Health(this, os);
+        this.readiness = new Readiness(this, os, health);
         this.commands = new Commands(this, os);
     }
 
@@ -64,14 +70,16 @@ public final class Supervisor {
     public void handle(Event event) {
         switch (event) {
             case ChildExited e -> childExited(e);
-            case SignalReceived s -> signalReceived(s.name());
-            case Event.WorkerNotified n -> notified(n);
+            case SignalReceived s -> commands.signal(s.name());
+            case Event.WorkerNotified n -> readiness.notified(n);
+            case Event.UpgradeRequested u -> rollout.start(u.fleet(), u.client(), u.streaming(), u.note());
+            case Event.CheckFinished f -> health.finished(f);
             case Command c -> commands.run(c);
         }
         tick();
     }
 
-    /** Fires every due timer (acks, ack timeouts, kills, the upgrade's limits, respawns) and reconciles. */
+    /** Fires every due timer (acks, ack timeouts, kills, checks, limits, the upgrade's, respawns) and reconciles. */
     public void tick() {
         long now = os.nanoTime();
         for (Worker w : List.copyOf(pool.all())) {
@@ -133,6 +141,52 @@ public final class Supervisor {
         return StateReport.of(this);
     }
 
+    // ------------------------------------------------------------------ handing over to the next process
+
+    /**
+     * The whole state as plain values, for the next supervisor process ({@code reload}).
+     *
+     * @param clients names a client that follows the upgrade (null: it cannot be handed over)
+     */
+    public Snapshot snapshot(Function<Object, String> clients) {
+        return new Snapshot(Snapshot.FORMAT, Snapshot.ConfigState.of(config), target, stopping, stopRequests,
+                backoff.state(), rollout.state(clients), pool.all().stream().map(Worker::state).toList(),
+                report.recentExits());
+    }
+
+    /**
+     * A supervisor that goes on from {@code s}: the workers are there already, timers resume
+     * from the times recorded (the monotonic clock is the same across exec). Call
+     * {@link #resume()} instead of {@link #start()}.
+     *
+     * @param clients the client a name in {@code s} stands for (null if it was not handed over)
+     */
+    public static Supervisor restore(Snapshot s, Os os, String version, Map<String, Object> info,
+                                     Function<String, Object> clients) {
+        if (s.format() != Snapshot.FORMAT) {
+            throw new IllegalArgumentException("hand-over format " + s.format() + ", this supervisor knows " + Snapshot.FORMAT);
+        }
+        Supervisor sup = new Supervisor(s.config().toConfig(), os, version, info);
+        sup.target = s.target();
+        sup.stopping = s.stopping();
+        sup.stopRequests = s.stopRequests();
+        sup.backoff.restore(s.backoff());
+        sup.rollout.restore(s.rollout(), clients);
+        for (Snapshot.WorkerState w : s.workers()) sup.pool.restore(Worker.of(w));
+        sup.report.restore(s.recentExits());
+        return sup;
+    }
+
+    /** Goes on after {@link #restore}: runs whatever timers came due meanwhile. */
+    public void resume() {
+        tick();
+    }
+
+    /** Adds a client to the running upgrade's followers. */
+    public void followUpgrade(Object client) {
+        rollout.follow(client);
+    }
+
     // ------------------------------------------------------------------ for the rooms
 
     WorkerPool pool() {
@@ -149,6 +203,10 @@ public final class Supervisor {
 
     StateReport report() {
         return report;
+    }
+
+    Readiness readiness() {
+        return readiness;
     }
 
     Map<String, Object> info() {
@@ -179,12 +237,8 @@ public final class Supervisor {
 
     private void fire(WorkerTimer t, Worker w) {
         switch (t) {
-            case ACK_DELAY -> {
-                log(Level.INFO, "Worker " + w.pid + " has been up for " + Settings.seconds(((AckMode.Timer) config.ackMode()).delay())
-                        + "s, so we are considering it alive.");
-                ack(w);
-            }
-            case ACK_TIMEOUT -> ackTimedOut(w);
+            case ACK_DELAY -> readiness.timerElapsed(w);
+            case ACK_TIMEOUT -> readiness.timedOut(w);
             case KILL -> {
                 log(Level.WARN, "Worker " + w.pid + " is still alive " + Settings.seconds(config.signalTimeout())
                         + "s after " + w.lastSignal() + "; sending SIGKILL");
@@ -192,6 +246,7 @@ public final class Supervisor {
                 os.signal(w.pid, "KILL");
                 os.happened(new Happening.Signalled(w.pid, "KILL", Happening.SignalReason.KILL));
             }
+            default -> health.fire(t, w);
         }
     }
 
@@ -210,76 +265,6 @@ public final class Supervisor {
         return r;
     }
 
-    void manualAck(int pid) {
-        if (config.ackMode() instanceof AckMode.Timer) {
-            log(Level.ERROR, "Received a manual ACK for " + pid + ", but ack mode is timer. Ignoring ACK.");
-            return;
-        }
-        Worker w = pool.get(pid);
-        if (w == null) {
-            log(Level.ERROR, "Could not find state for PID " + pid + "; ignoring ACK.");
-            return;
-        }
-        if (w.acked()) {
-            log(Level.WARN, "Pid " + pid + " already ACKed; ignoring new ACK.");
-            return;
-        }
-        log(Level.INFO, "Received a manual ACK from " + pid);
-        ack(w);
-    }
-
-    void ping(Integer pid, Object rawPid, Object pingId) {
-        Worker w = pid == null ? null : pool.get(pid);
-        if (w == null) {
-            log(Level.ERROR, "Could not find state for PID " + rawPid + "; ignoring ping.");
-            return;
-        }
-        w.ping(os.currentTimeMillis(), pingId);
-    }
-
-    private void ack(Worker w) {
-        w.ack(os.nanoTime(), os.currentTimeMillis());
-        os.happened(new Happening.Acked(w.pid, w.slot, w.generation, w.ack().at() - w.spawnedAt));
-        int streak = backoff.reset();
-        if (rollout.isNew(w)) {
-            rollout.acked(w);
-        } else {
-            String mode = config.ackMode() instanceof AckMode.Timer ? "timer" : Settings.Setting.ACK_MODE.show(config);
-            log(Level.INFO, "Up to " + pool.ackedServing() + " / " + target + " " + mode + " ACKs" + (streak > 0
-                    ? ", breaking the streak of " + streak + " consecutive unacked workers dying" : ""));
-        }
-    }
-
-    /** A worker's sd_notify message: READY=1 acks it (-m notify), STATUS= is kept, STOPPING=1 drains it. */
-    private void notified(Event.WorkerNotified n) {
-        Worker w = pool.get(n.pid());
-        if (w == null) return;
-        if (n.status() != null) w.status(n.status());
-        if (n.ready() && !w.acked() && !w.retiring()) {
-            if (config.ackMode() instanceof AckMode.Notify) {
-                log(Level.INFO, "Worker " + w.pid + " is ready (READY=1)");
-                ack(w);
-            } else {
-                log(Level.DEBUG, "Worker " + w.pid + " said READY=1, but ack mode is not notify; ignoring it");
-            }
-        }
-        if (n.stopping() && !w.retiring()) {
-            log(Level.INFO, "Worker " + w.describe() + " is stopping (STOPPING=1); it no longer counts toward "
-                    + target + " workers");
-            w.draining(os.nanoTime());
-        }
-    }
-
-    private void ackTimedOut(Worker w) {
-        String within = Settings.seconds(config.ackTimeout());
-        log(Level.WARN, "Worker " + w.pid + " (slot " + w.slot + ") has not acked within " + within
-                + "s; treating it as failed");
-        backoff.died();
-        w.ackTimedOut(true);
-        retire(w, config.gracefulSignal());
-        if (rollout.isNew(w)) rollout.failed(w, "did not ack within " + within + "s", "failed before acking");
-    }
-
     /** Asks a worker to go with {@code signal}; it no longer counts toward the target. */
     void retire(Worker w, String signal) {
         retire(w, signal, Happening.SignalReason.RETIRE);
@@ -291,6 +276,7 @@ public final class Supervisor {
                     + ". It may be slow to spin down, or it may be swallowing " + signal + "s.");
         }
         w.retire(signal, os.nanoTime(), os.currentTimeMillis());
+        health.cancel(w);
         os.signal(w.pid, signal);
         os.happened(new Happening.Signalled(w.pid, signal, reason));
     }
@@ -308,6 +294,7 @@ public final class Supervisor {
             log(Level.WARN, "Reaped unknown child " + e.pid() + " (" + e.description() + ")");
             return;
         }
+        health.cancel(w);
         boolean unexpected = !w.retiring();
         log(unexpected ? Level.WARN : Level.INFO, "Worker " + w.describe() + " " + e.description()
                 + (w.acked() ? "" : " before it was acked"));
@@ -333,13 +320,15 @@ public final class Supervisor {
         }
         if (rollout.active()) rollout.step();
         if (rollout.active()) return;
+        health.recycle();
+        int goal = health.goal();
         List<Worker> serving = pool.serving();
-        if (serving.size() > target) retireSurplus(serving, serving.size() - target);
-        int missing = target - pool.servingCount();
+        if (serving.size() > goal) retireSurplus(serving, serving.size() - goal);
+        int missing = goal - pool.servingCount();
         if (missing <= 0) return;
         if (!backoff.everSpawned()) {
             log(Level.INFO, "Launching " + missing + " new workers");
-            for (int i = 0; i < missing; i++) spawnOrBackOff();
+            for (int i = 0; i < missing; i++) spawnOrBackOff(Happening.SpawnReason.START);
             return;
         }
         if (os.nanoTime() >= backoff.dueAt(config.respawnInterval()) && pool.unackedServing() < config.maxUnacked()) {
@@ -347,18 +336,21 @@ public final class Supervisor {
                 log(Level.INFO, "Spawning a replacement (spawn interval " + intervalText()
                         + "s after " + backoff.deaths() + " consecutive unacked worker deaths)");
             }
-            spawnOrBackOff();
+            if (goal > target && pool.servingCount() >= target) {
+                Worker sick = health.firstSick();
+                log(Level.INFO, "Starting a replacement for sick worker " + sick.describe() + ": " + sick.sick());
+            }
+            spawnOrBackOff(backoff.deaths() > 0 ? Happening.SpawnReason.RESTART : Happening.SpawnReason.REPLACE);
         }
     }
 
     /** Whether a paced respawn is waiting for its time. */
     private boolean respawnPaced() {
-        return !rollout.active() && !stopping && backoff.everSpawned() && target > pool.servingCount()
+        return !rollout.active() && !stopping && backoff.everSpawned() && health.goal() > pool.servingCount()
                 && pool.unackedServing() < config.maxUnacked();
     }
 
-    private void spawnOrBackOff() {
-        Happening.SpawnReason reason = backoff.everSpawned() ? Happening.SpawnReason.REPLACE : Happening.SpawnReason.START;
+    private void spawnOrBackOff(Happening.SpawnReason reason) {
         if (spawn(rollout.servingGeneration(), reason) instanceof SpawnResult.Failed f) {
             backoff.died();
             log(Level.ERROR, "Could not start a worker: " + f.reason() + "; retrying in " + intervalText() + "s");
@@ -371,25 +363,8 @@ public final class Supervisor {
 
     // ------------------------------------------------------------------ stopping
 
-    private void signalReceived(String name) {
-        switch (name) {
-            case "INT", "TERM" -> stop(name);
-            case "HUP" -> {
-                log(Level.INFO, "Got SIGHUP: starting a smooth upgrade");
-                rollout.start(false, null);
-            }
-            case "USR2" -> {
-                log(Level.INFO, "Got SIGUSR2: sending " + config.gracefulSignal()
-                        + " to all workers and exiting when they are gone");
-                die(config.gracefulSignal());
-            }
-            case "TTIN" -> commands.increment();
-            case "TTOU" -> commands.decrement();
-            default -> log(Level.DEBUG, "Ignoring SIG" + name);
-        }
-    }
-
-    private void stop(String signal) {
+    /** INT or TERM: the first drains every worker, the next sends TERM to their process groups. */
+    void stop(String signal) {
         if (++stopRequests == 1) {
             log(Level.INFO, "Got SIG" + signal + ": sending " + config.gracefulSignal() + " to "
                     + pool.size() + " workers and exiting when they are gone");

@@ -13,7 +13,82 @@ final class Worker {
     record Ack(long at, long wall) {}
 
     /** Its last {@code worker:ping}. */
-    record Ping(long wall, Object id) {}
+    record Ping(long at, long wall, Object id) {}
+
+    /**
+     * How one check ended.
+     *
+     * @param outcome  "passed", "exited with status 1", "timed out after 5s", "could not start: …"
+     * @param lastLine the last line it printed (stdout and stderr together); null if none
+     */
+    record CheckResult(boolean passed, String outcome, long durationNanos, String lastLine, long atWall) {}
+
+    /** One kind of check on this worker: the run in flight, the last outcome, the failures in a row. */
+    static final class Probe {
+        private long runningId;
+        private long startedAt;
+        private long endedAt = -1;
+        private CheckResult last;
+        private int failuresInRow;
+
+        /** The id of the check in flight; 0 if none. */
+        long runningId() {
+            return runningId;
+        }
+
+        boolean running() {
+            return runningId != 0;
+        }
+
+        /** When the check in flight started. Meaningful while {@link #running()}. */
+        long startedAt() {
+            return startedAt;
+        }
+
+        /** When the last check ended; -1 if none did. */
+        long endedAt() {
+            return endedAt;
+        }
+
+        /** The last outcome; null before the first check ended. */
+        CheckResult last() {
+            return last;
+        }
+
+        /** Checks that failed in a row, up to the last one. */
+        int failuresInRow() {
+            return failuresInRow;
+        }
+
+        void started(long id, long at) {
+            runningId = id;
+            startedAt = at;
+        }
+
+        void ended(CheckResult result, long at) {
+            runningId = 0;
+            endedAt = at;
+            last = result;
+            failuresInRow = result.passed() ? 0 : failuresInRow + 1;
+        }
+
+        /** The check in flight was stopped without an outcome (its worker is going). */
+        void dropped() {
+            runningId = 0;
+        }
+
+        Snapshot.ProbeState state() {
+            return new Snapshot.ProbeState(endedAt, failuresInRow, last == null ? null
+                    : new Snapshot.CheckState(last.passed(), last.outcome(), last.durationNanos(), last.lastLine(), last.atWall()));
+        }
+
+        void restore(Snapshot.ProbeState s) {
+            endedAt = s.endedAt();
+            failuresInRow = s.failuresInRow();
+            Snapshot.CheckState c = s.last();
+            last = c == null ? null : new CheckResult(c.passed(), c.outcome(), c.durationNanos(), c.lastLine(), c.atWall());
+        }
+    }
 
     /** A signal we sent it. */
     record Sent(String signal, long atWall) {}
@@ -25,6 +100,12 @@ final class Worker {
     final long spawnedWall;
     private Ack ack;
     private Ping ping;
+    private long claimedAt = -1;
+    final Probe ready = new Probe();
+    final Probe live = new Probe();
+    private String sick;
+    private long rssBytes = -1;
+    private long rssAt = -1;
     private boolean retiring;
     private long firstRetiredAt;
     private long retiredAt;
@@ -61,8 +142,55 @@ final class Worker {
         return ping;
     }
 
-    void ping(long wall, Object id) {
-        ping = new Ping(wall, id);
+    void ping(long at, long wall, Object id) {
+        ping = new Ping(at, wall, id);
+    }
+
+    /** It said it is ready but its ready check has not passed yet. */
+    boolean checking() {
+        return claimedAt >= 0 && ack == null;
+    }
+
+    /** When it said it is ready (the ready check's first run); meaningful while {@link #checking()}. */
+    long claimedAt() {
+        return claimedAt;
+    }
+
+    void claimReady(long at) {
+        claimedAt = at;
+    }
+
+    Probe probe(CheckKind kind) {
+        return kind == CheckKind.READY ? ready : live;
+    }
+
+    /** Why it is to be replaced (live check, ping, RSS, age); null while healthy. */
+    String sick() {
+        return sick;
+    }
+
+    void sick(String reason) {
+        sick = reason;
+    }
+
+    /** Acked, not sick, not retiring: a worker the target can rely on. */
+    boolean healthy() {
+        return ack != null && sick == null && !retiring;
+    }
+
+    /** Its process tree's last RSS sample in bytes; -1 if never sampled. */
+    long rssBytes() {
+        return rssBytes;
+    }
+
+    /** When the RSS was last sampled; -1 if never. */
+    long rssAt() {
+        return rssAt;
+    }
+
+    void rss(long bytes, long at) {
+        rssBytes = bytes;
+        rssAt = at;
     }
 
     /** Asked to go (the graceful signal, or a stop's signal): no longer counts toward the target. */
@@ -143,6 +271,36 @@ final class Worker {
 
     List<Sent> signals() {
         return List.copyOf(signals);
+    }
+
+    Snapshot.WorkerState state() {
+        return new Snapshot.WorkerState(pid, slot, generation, spawnedAt, spawnedWall,
+                ack == null ? null : ack.at(), ack == null ? null : ack.wall(),
+                ping == null ? null : ping.at(), ping == null ? null : ping.wall(), ping == null ? null : ping.id(),
+                claimedAt, ready.state(), live.state(), sick, rssBytes, rssAt, retiring, firstRetiredAt, retiredAt,
+                ackTimedOut, killed, status, saidStopping,
+                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList());
+    }
+
+    static Worker of(Snapshot.WorkerState s) {
+        Worker w = new Worker(s.pid(), s.slot(), s.generation(), s.spawnedAt(), s.spawnedWall());
+        if (s.ackedAt() != null) w.ack = new Ack(s.ackedAt(), s.ackedWall());
+        if (s.pingWall() != null) w.ping = new Ping(s.pingAt(), s.pingWall(), s.pingId());
+        w.claimedAt = s.claimedAt();
+        w.ready.restore(s.ready());
+        w.live.restore(s.live());
+        w.sick = s.sick();
+        w.rssBytes = s.rssBytes();
+        w.rssAt = s.rssAt();
+        w.retiring = s.retiring();
+        w.firstRetiredAt = s.firstRetiredAt();
+        w.retiredAt = s.retiredAt();
+        w.ackTimedOut = s.ackTimedOut();
+        w.killed = s.killed();
+        w.status = s.status();
+        w.saidStopping = s.saidStopping();
+        for (Snapshot.SignalState x : s.signals()) w.signals.add(new Sent(x.signal(), x.atWall()));
+        return w;
     }
 
     /** "pid (slot s, generation g)" as logs name it. */

@@ -15,9 +15,11 @@ import java.util.Map;
 final class WorkerPool {
     // Written out: Comparator.comparing and its kin spin their lambdas at run time (the AOT
     // cache does not keep them), a few ms of every start.
-    /** The order in which surplus workers go: unacked first, then older generations, then the highest slot. */
+    /** Workers that are not {@link Worker#healthy() healthy} (unacked, sick) before those that are. */
+    static final Comparator<Worker> UNHEALTHY_FIRST = (a, b) -> Boolean.compare(a.healthy(), b.healthy());
+    /** The order in which surplus workers go: unacked or sick first, then older generations, then the highest slot. */
     static final Comparator<Worker> SURPLUS_ORDER = (a, b) -> {
-        int c = Boolean.compare(a.acked(), b.acked());
+        int c = UNHEALTHY_FIRST.compare(a, b);
         if (c == 0) c = Integer.compare(a.generation, b.generation);
         return c != 0 ? c : Integer.compare(b.slot, a.slot);
     };
@@ -40,6 +42,12 @@ final class WorkerPool {
         byPid.put(pid, w);
         slots.set(slot);
         return w;
+    }
+
+    /** Puts back a worker a previous supervisor process handed over. */
+    void restore(Worker w) {
+        byPid.put(w.pid, w);
+        slots.set(w.slot);
     }
 
     /** Forgets a reaped worker and frees its slot; null if the pid is not ours. */

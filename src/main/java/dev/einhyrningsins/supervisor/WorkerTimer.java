@@ -14,7 +14,19 @@ enum WorkerTimer {
     /** {@code --ack-timeout}: not ready in time counts as a failure. */
     ACK_TIMEOUT,
     /** {@code -t}: still alive that long after being asked to go, it gets SIGKILL. */
-    KILL;
+    KILL,
+    /** {@code --ready-check}: the next run, at once after its ack, then an interval after each failure. */
+    READY_CHECK,
+    /** {@code --live-check}: the next run, an interval after its ack or after the last live check ended. */
+    LIVE_CHECK,
+    /** {@code --check-timeout}: a check in flight that long is stopped and counts as failed. */
+    CHECK_TIMEOUT,
+    /** {@code --ping-timeout}: silent that long after its last {@code worker:ping}, it is sick. */
+    PING_TIMEOUT,
+    /** {@code --max-worker-age}: that long after its spawn, it is sick. */
+    MAX_AGE,
+    /** {@code --max-worker-rss}: its process tree's RSS is sampled at its ack and then every check interval. */
+    RSS_SAMPLE;
 
     /** A timer that is not running. */
     static final long NEVER = Long.MAX_VALUE;
@@ -30,6 +42,22 @@ enum WorkerTimer {
                     ? w.spawnedAt + c.ackTimeout().toNanos() : NEVER;
             case KILL -> w.retiring() && !w.killed() && !c.signalTimeout().isZero()
                     ? w.retiredAt() + c.signalTimeout().toNanos() : NEVER;
+            case READY_CHECK -> w.checking() && !w.retiring() && c.health().readyCheck() != null && !w.ready.running()
+                    ? (w.ready.endedAt() < 0 ? w.claimedAt() : w.ready.endedAt() + c.health().checkInterval().toNanos())
+                    : NEVER;
+            case LIVE_CHECK -> w.healthy() && c.health().liveCheck() != null && !w.live.running()
+                    ? Math.max(w.ack().at(), w.live.endedAt()) + c.health().checkInterval().toNanos() : NEVER;
+            case CHECK_TIMEOUT -> Math.min(timeout(w.ready, c), timeout(w.live, c));
+            case PING_TIMEOUT -> w.healthy() && w.ping() != null && !c.health().pingTimeout().isZero()
+                    ? w.ping().at() + c.health().pingTimeout().toNanos() : NEVER;
+            case MAX_AGE -> w.healthy() && !c.health().maxWorkerAge().isZero()
+                    ? w.spawnedAt + c.health().maxWorkerAge().toNanos() : NEVER;
+            case RSS_SAMPLE -> w.healthy() && c.health().maxWorkerRssMb() > 0
+                    ? (w.rssAt() < 0 ? w.ack().at() : w.rssAt() + c.health().checkInterval().toNanos()) : NEVER;
         };
+    }
+
+    private static long timeout(Worker.Probe p, Config c) {
+        return p.running() ? p.startedAt() + c.health().checkTimeout().toNanos() : NEVER;
     }
 }

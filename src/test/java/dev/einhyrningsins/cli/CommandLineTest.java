@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.einhyrningsins.supervisor.Config;
+import dev.einhyrningsins.supervisor.HealthConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -30,6 +31,39 @@ class CommandLineTest {
         assertThat(o.gracefulSignal()).isEqualTo("USR2");
         assertThat(o.upgradeTimeout()).isEqualTo(Duration.ofSeconds(120));
         assertThat(o.program()).containsExactly("app");
+        assertThat(o.killChildrenOnExit()).isFalse();
+    }
+
+    @Test
+    void killChildrenOnExitIsEinhornsDashK() {
+        assertThat(run("-k", "app").killChildrenOnExit()).isTrue();
+        assertThat(run("--kill-children-on-exit", "app").killChildrenOnExit()).isTrue();
+        assertThat(run("-kn2", "app").number()).isEqualTo(2);
+        usage("takes no argument", "--kill-children-on-exit=yes", "app");
+    }
+
+    @Test
+    void healthOptionsReachTheCoresConfig() {
+        assertThat(run("p").health()).isEqualTo(HealthConfig.DEFAULTS);
+        Options o = run("--ready-check", "curl -f http://$EINHORN_FD_0/ready", "--live-check=test -e /tmp/ok",
+                "--live-failures", "5", "--check-interval", "0.5", "--check-timeout", "2", "--ping-timeout", "10",
+                "--max-worker-rss", "512", "--max-worker-age", "86400", "p");
+        assertThat(o.health()).isEqualTo(new HealthConfig("curl -f http://$EINHORN_FD_0/ready", "test -e /tmp/ok",
+                Duration.ofMillis(500), Duration.ofSeconds(2), 5, Duration.ofSeconds(10), 512, Duration.ofDays(1)));
+        assertThat(o.toConfig(2).health()).isEqualTo(o.health());
+    }
+
+    @Test
+    void badHealthOptionsAreUsageErrors() {
+        usage("--ready-check needs a shell command, got ''", "--ready-check", "", "p");
+        usage("--live-check needs a shell command, got ' '", "--live-check", " ", "p");
+        usage("--live-failures needs a whole number in 1..100000, got '0'", "--live-failures", "0", "p");
+        usage("--check-interval needs a number of seconds > 0, got '0'", "--check-interval", "0", "p");
+        usage("--check-timeout needs a number of seconds > 0, got 'x'", "--check-timeout", "x", "p");
+        usage("--ping-timeout needs a number of seconds (0 = off), got '-1'", "--ping-timeout", "-1", "p");
+        usage("--max-worker-rss needs a whole number in 0..1048576, got '1.5'", "--max-worker-rss", "1.5", "p");
+        usage("--max-worker-age needs a number of seconds (0 = off), got 'old'", "--max-worker-age", "old", "p");
+        usage("option --ready-check needs an argument CMD", "--ready-check");
     }
 
     @Test
@@ -59,6 +93,39 @@ class CommandLineTest {
         assertThat(o.binds().get(1).reusePort()).isTrue();
         assertThat(o.binds().get(1).port()).isZero();
         assertThat(o.binds().get(3).unixPath()).isEqualTo(Path.of("/tmp/x.sock"));
+    }
+
+    @Test
+    void unixListenersTakeAModeAGroupAndAnOwnerByNameOrNumber() {
+        Options o = run("-b", "unix:/run/app.sock,mode=0660,group=www-data,owner=1000", "-b", "unix:/x.sock,n,MODE=600",
+                "-b", "unix:/y.sock", "p");
+        assertThat(o.binds().get(0).access()).isEqualTo(new BindSpec.Access(0660, "www-data", "1000"));
+        assertThat(o.binds().get(1).access()).isEqualTo(new BindSpec.Access(0600, null, null));
+        assertThat(o.binds().get(1).nonBlocking()).isTrue();
+        assertThat(o.binds().get(2).access()).as("none given: the umask decides").isNull();
+        usage("mode= takes octal permission bits such as 0660, not '0968'", "-b", "unix:/a,mode=0968", "p");
+        usage("mode= takes octal permission bits such as 0660, not '1777'", "-b", "unix:/a,mode=1777", "p");
+        usage("mode= takes octal", "-b", "unix:/a,mode=rw", "p");
+        usage("group= takes a group name or gid, e.g. group=www-data", "-b", "unix:/a,group=", "p");
+        usage("owner= takes a user name or uid", "-b", "unix:/a,owner=a b", "p");
+        usage("mode=, group= and owner= apply to unix: sockets only", "-b", "127.0.0.1:80,mode=0660", "p");
+        usage("unknown bind option 'user=x'", "-b", "unix:/a,user=x", "p");
+    }
+
+    @Test
+    void metricsTakeAnAddressOrABarePortForLoopback() {
+        assertThat(run("p").metrics()).isEmpty();
+        BindSpec port = run("--metrics", "9100", "p").metrics().orElseThrow();
+        assertThat(port.host()).isEqualTo("127.0.0.1");
+        assertThat(port.port()).isEqualTo(9100);
+        assertThat(port.text()).isEqualTo("127.0.0.1:9100");
+        assertThat(run("--metrics=:9100", "p").metrics().orElseThrow().host()).as("every interface").isEmpty();
+        assertThat(run("--metrics", "[::1]:0", "p").metrics().orElseThrow().host()).isEqualTo("::1");
+        usage("--metrics unix:/m.sock: HTTP is served over TCP only", "--metrics", "unix:/m.sock", "p");
+        usage("--metrics 9100,r: it takes no options", "--metrics", "9100,r", "p");
+        usage("--metrics 70000: port must be a number in 0..65535 (e.g. 9100 for 127.0.0.1:9100, or 0.0.0.0:9100)",
+                "--metrics", "70000", "p");
+        usage("--metrics x: expected ADDR:PORT", "--metrics", "x", "p");
     }
 
     @Test

@@ -177,6 +177,7 @@ class ControlServerTest {
             }
             assertThat(served).as("served").isEqualTo(256);
             assertThat(refused).as("refused").isEqualTo(44);
+            assertThat(server.counts()).isEqualTo(new ControlServer.Counts(256, 256, 0, 44, 0));
         } finally {
             for (Client c : clients) c.close();
         }
@@ -290,6 +291,8 @@ class ControlServerTest {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor()).as(out).isZero();
         assertThat(WireCodec.decodeReply(out.strip()).message()).startsWith("Permission denied");
+        assertThat(server.counts().refusedUser()).isEqualTo(1);
+        assertThat(server.counts().accepted()).isZero();
     }
 
     @Test
@@ -337,6 +340,79 @@ class ControlServerTest {
             }
         } finally {
             for (SocketChannel ch : idle) ch.close();
+        }
+    }
+
+    // ------------------------------------------------------------------ watch: a reply that never ends
+
+    final List<ReplyTo> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    ControlServer openWatching() throws ControlException {
+        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), in -> {
+            watchers.add(in.replyTo());
+            in.replyTo().send("{\"event\":\"status\"}", false, true);
+        }, log);
+        return server;
+    }
+
+    @Test
+    void aWatcherThatClosesIsGoneAtOnceWithoutWaitingForAnEvent() throws Exception {
+        openWatching();
+        try (Client c = new Client(sock())) {
+            c.write("{\"id\":1,\"command\":\"watch\"}\n");
+            assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
+            assertThat(server.counts().open()).isEqualTo(1);
+        }
+        awaitTrue(() -> !watchers.getFirst().open());
+        awaitTrue(() -> server.counts().open() == 0);
+        assertThat(server.counts().dropped()).as("a client that left is not a drop").isZero();
+    }
+
+    @Test
+    void aWatcherThatHalfClosesKeepsReadingItsStream() throws Exception {
+        openWatching();
+        try (Client c = new Client(sock())) {
+            c.write("{\"id\":1,\"command\":\"watch\"}\n");
+            c.ch.shutdownOutput();
+            assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
+            assertThat(c.message()).isEqualTo(Session.INPUT_CLOSED);
+            watchers.getFirst().send("{\"event\":\"spawned\"}", false, true);
+            assertThat(c.message()).isEqualTo("{\"event\":\"spawned\"}");
+            assertThat(watchers.getFirst().open()).isTrue();
+        }
+    }
+
+    @Test
+    void aWatchersLastLineHandedOverBeforeCloseIsWritten() throws Exception {
+        openWatching();
+        try (Client c = new Client(sock())) {
+            c.write("{\"id\":1,\"command\":\"watch\"}\n");
+            assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
+            watchers.getFirst().send("{\"event\":\"supervisor_exit\"}", true, true);
+            server.close();
+            String line = c.in.readLine();
+            assertThat(WireCodec.decodeReply(line).more()).isFalse();
+            assertThat(WireCodec.decodeReply(line).message()).isEqualTo("{\"event\":\"supervisor_exit\"}");
+            assertThat(c.in.readLine()).isNull();
+        }
+    }
+
+    @Test
+    void aWatcherThatDoesNotReadIsDroppedAndCounted() throws Exception {
+        openWatching();
+        try (Client c = new Client(sock())) {
+            c.write("{\"id\":1,\"command\":\"watch\"}\n");
+            awaitTrue(() -> !watchers.isEmpty());
+            ReplyTo w = watchers.getFirst();
+            String event = "{\"event\":\"progress\",\"message\":\"" + "x".repeat(1000) + "\"}";
+            // the client never reads: the kernel's buffers fill, then the session's 1 MiB budget
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (w.open() && System.nanoTime() < deadline) w.send(event, false, true);
+            assertThat(w.open()).isFalse();
+            awaitTrue(() -> server.counts().dropped() == 1 && server.counts().open() == 0);
+        }
+        synchronized (logs) {
+            assertThat(logs).anyMatch(l -> l.contains("is not reading its replies"));
         }
     }
 }

@@ -31,6 +31,13 @@ class CtlTest {
                     in.replyTo().send("Upgrade done", true, true);
                 }
                 case "fail" -> in.replyTo().send("it failed", true, false);
+                case "watch" -> {
+                    in.replyTo().send("{\"time\":\"2025-01-02T03:04:05.678Z\",\"event\":\"spawned\",\"pid\":12,"
+                            + "\"reason\":\"start\"}", false, true);
+                    in.replyTo().send("{\"event\":\"upgrade_progress\",\"message\":\"1/2 acked\",\"drain_seconds\":null}",
+                            false, true);
+                    in.replyTo().send("{\"event\":\"supervisor_exit\"}", true, true);
+                }
                 default -> in.replyTo().send(r.command() + " " + r.args() + " id=" + r.id(), true, true);
             }
         }, new ControlServer.Log() {
@@ -93,6 +100,23 @@ class CtlTest {
         assertThat(lines).hasSize(4);
         assertThat(lines.get(0)).isEqualTo("{\"message\":\"Upgrading smoothly, as commanded\",\"request_id\":1,\"wait\":true}");
         assertThat(lines.get(3)).isEqualTo("{\"target\":2,\"workers\":[]}");
+    }
+
+    @Test
+    void watchPrintsOneEventALineForPeopleAndTheEventObjectsForJq() throws Exception {
+        serve();
+        Run people = ctl("", "-d", sock(), "-e", "watch");
+        assertThat(people.status()).isZero();
+        assertThat(people.out()).isEqualTo("""
+                2025-01-02T03:04:05.678Z spawned pid=12 reason=start
+                upgrade_progress message="1/2 acked" drain_seconds=null
+                supervisor_exit
+                """);
+        Run jq = ctl("", "-d", sock(), "--json", "-e", "watch");
+        assertThat(jq.out().lines().toList()).containsExactly(
+                "{\"time\":\"2025-01-02T03:04:05.678Z\",\"event\":\"spawned\",\"pid\":12,\"reason\":\"start\"}",
+                "{\"event\":\"upgrade_progress\",\"message\":\"1/2 acked\",\"drain_seconds\":null}",
+                "{\"event\":\"supervisor_exit\"}");
     }
 
     @Test

@@ -114,4 +114,46 @@ class SessionTest {
         assertThat(session.farewell()).isEqualTo("is not reading its replies");
         assertThat(session.output()).isNull();
     }
+
+    @Test
+    void aWatcherHasASmallBudgetOfItsOwnWhileOtherRepliesKeepTheConnectionsBudget() {
+        session = new Session((r, to) -> dispatched.add(new Dispatched(r, to)), pending::add, 16L << 20);
+        feed("{\"id\":1,\"command\":\"state\"}\n{\"id\":2,\"command\":\"watch\"}\n");
+        dispatched.get(0).replyTo().send("s".repeat(2 << 20), true, true);
+        deliver();
+        assertThat(session.done()).as("a 2 MiB state is within the connection's 16 MiB").isFalse();
+        written();
+
+        ReplyTo watch = dispatched.get(1).replyTo();
+        String event = "{\"event\":\"status\",\"workers\":1000}";
+        long lines = Session.WATCH_MAX_OUTPUT / event.length() + 1;
+        for (long i = 0; i < lines && watch.open(); i++) {
+            watch.send(event, false, true);
+            deliver();
+        }
+        assertThat(session.done()).as("a watcher that never reads is dropped at 1 MiB").isTrue();
+        assertThat(session.farewell()).isEqualTo("is not reading its replies");
+        assertThat(watch.open()).as("the loop learns it is gone and stops sending").isFalse();
+    }
+
+    @Test
+    void aWatchGoesOnAfterTheClientsEndOfInputWhichIsAnsweredAtOnce() {
+        feed("{\"id\":3,\"command\":\"watch\"}\n");
+        session.endOfInput();
+        assertThat(written()).as("the answer to EOF waits for the watch's first line").isEmpty();
+        ReplyTo watch = dispatched.getFirst().replyTo();
+        watch.send("{\"event\":\"status\"}", false, true);
+        deliver();
+        String out = written();
+        assertThat(out.indexOf("status")).isLessThan(out.indexOf("input_closed"));
+        assertThat(out).contains("{\"message\":\"{\\\"event\\\":\\\"input_closed\\\"}\",\"request_id\":3,\"wait\":true}\n");
+        assertThat(session.done()).as("a half-closed client still reads its stream").isFalse();
+        watch.send("{\"event\":\"spawned\"}", false, true);
+        deliver();
+        assertThat(written()).contains("spawned");
+
+        assertThat(watch.open()).isTrue();
+        session.closed();
+        assertThat(watch.open()).as("after the transport closed it").isFalse();
+    }
 }

@@ -109,6 +109,26 @@ class ImageIT {
     }
 
     @Test
+    void reloadGoesThroughTheLauncherAsInvokedAndKeepsThePidAndTheWorkers() throws Exception {
+        // installed behind a symlink, as a release directory with a "current" link would be
+        Path current = dir.resolve("current");
+        Files.createSymbolicLink(current, LAUNCHER);
+        Path sock = dir.resolve("ctl.sock");
+        try (Supervisor sup = Supervisor.start(dir, current.toString(), "-n", "2", "-b", "127.0.0.1:0", "-m", "manual",
+                "-d", sock.toString(), "--", WORKER.toString())) {
+            List<Long> pids = sup.awaitAckedWorkers(sock, 2).stream().map(w -> w.path("pid").asLong()).toList();
+            Result reload = run(dir, Map.of(), CTL.toString(), "-d", sock.toString(), "-e", "reload");
+            assertThat(reload.exit()).as("ctl -e reload: %s", reload).isZero();
+            assertThat(reload.out()).contains("took over as pid " + sup.process.pid() + " with 2 workers");
+            assertThat(sup.log()).contains("Reload: checking the installation with " + current + " --upgrade-check");
+            assertThat(sup.state(sock).path("reloads").asInt()).isEqualTo(1);
+            assertThat(sup.awaitAckedWorkers(sock, 2).stream().map(w -> w.path("pid").asLong()).toList()).isEqualTo(pids);
+            sup.process.destroy();
+            assertThat(sup.awaitExit()).as("exit status after TERM; log:%n%s", sup.log()).isZero();
+        }
+    }
+
+    @Test
     void usr2ReachesTheSupervisorBecauseTheLauncherMovesHotSpotsSuspendSignal() throws Exception {
         Path sock = dir.resolve("ctl.sock");
         try (Supervisor sup = Supervisor.start(dir, LAUNCHER.toString(), "-n", "2", "-b", "127.0.0.1:0", "-m", "manual",
@@ -205,8 +225,7 @@ class ImageIT {
             if (parts.length != 2 || !line.startsWith(" ")) continue;
             String from = parts[0].trim();
             String target = parts[1].trim();
-            // jackson-dataformat-yaml's YAMLMapper & co. refer to jackson-databind, which the jar
-            // leaves out (only YAMLFactory and its parser are used): "...databind   not found"
+            // a class jdeps cannot find ("...   not found": an optional dependency of a library) is no module
             if (target.endsWith("not found")) continue;
             String module = target.contains("(") ? target.replaceAll(".*\\(([^)]+)\\).*", "$1") : target.replaceAll(".*\\s", "");
             if (module.equals("einhyrningsins.jar") || module.equals("not found")) continue;

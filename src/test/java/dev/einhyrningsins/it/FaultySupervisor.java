@@ -3,6 +3,8 @@ package dev.einhyrningsins.it;
 import dev.einhyrningsins.cli.CommandLine;
 import dev.einhyrningsins.daemon.Daemon;
 import dev.einhyrningsins.supervisor.Os;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.util.List;
 
 /**
@@ -15,42 +17,16 @@ public final class FaultySupervisor {
 
     public static void main(String[] args) {
         var run = (CommandLine.Parsed.Run) CommandLine.parse(List.of(args));
-        System.exit(Daemon.run(run.options(), "test", System.err, os -> new Os() {
-            @Override
-            public long nanoTime() {
-                return os.nanoTime();
-            }
-
-            @Override
-            public long currentTimeMillis() {
-                return os.currentTimeMillis();
-            }
-
-            @Override
-            public SpawnResult spawn(int slot, int generation) {
-                return os.spawn(slot, generation);
-            }
-
-            @Override
-            public void signal(int pid, String signal) {
-                if (signal.equals("USR1")) throw new StackOverflowError("injected");
-                os.signal(pid, signal);
-            }
-
-            @Override
-            public void signalGroup(int pid, String signal) {
-                os.signalGroup(pid, signal);
-            }
-
-            @Override
-            public void reply(Object client, String message, boolean last, boolean ok) {
-                os.reply(client, message, last, ok);
-            }
-
-            @Override
-            public void log(Level level, String message) {
-                os.log(level, message);
-            }
-        }));
+        System.exit(Daemon.run(run.options(), "test", System.err, List.of(args), os -> (Os) Proxy.newProxyInstance(
+                Os.class.getClassLoader(), new Class<?>[] {Os.class}, (proxy, method, arguments) -> {
+                    if (method.getName().equals("signal") && "USR1".equals(arguments[1])) {
+                        throw new StackOverflowError("injected");
+                    }
+                    try {
+                        return method.invoke(os, arguments);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                })));
     }
 }

@@ -208,10 +208,13 @@ class FieldIT {
         Path socket = dir.resolve("ctl.sock");
         List<String> cmd = List.of(SupervisorProcess.java(), "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), FaultySupervisor.class.getName());
-        try (var sup = SupervisorProcess.launch(cmd, dir, Map.of(), "-n", "2", "-m", "0.2", "-e", pidfile.toString(),
+        // manual acks: a worker is acked only once its graceful-signal handler is installed
+        try (var sup = SupervisorProcess.launch(cmd, dir, Map.of("ACK", "1"), "-n", "2", "-m", "manual", "-e", pidfile.toString(),
                 SupervisorProcess.worker("probe.py").toString())) {
             List<Integer> workers = sup.awaitAcked(2);
             await("pidfile", () -> Files.exists(pidfile));
+            // acked by the 0.2 s timer, but is each worker far enough to handle the graceful signal?
+            await("the workers' reports", () -> workers.stream().allMatch(pid -> Files.exists(dir.resolve(pid + ".json"))));
             sup.raw("{\"command\":\"signal\",\"args\":[\"USR1\"]}\n", false); // no reply: the loop dies on it
             assertThat(sup.awaitExit()).isEqualTo(1);
             assertThat(sup.log()).contains("supervisor loop failed: java.lang.StackOverflowError: injected");

@@ -21,6 +21,8 @@ import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The walking skeleton on the real OS: sockets, spawning, the child contract, reaping, stopping. */
 class FoundationIT {
@@ -43,11 +45,15 @@ class FoundationIT {
         }
     }
 
-    @Test
-    void workersInheritTheSocketsAndEinhornsEnvironment() throws Exception {
-        try (var sup = SupervisorProcess.start(dir, Map.of("SECRET", "x", "KEEP", "y"),
-                "-n", "2", "-b", "127.0.0.1:0,r", "-b", "[::1]:0", "--drop-env-var", "SECRET",
-                SupervisorProcess.worker("probe.py").toString())) {
+    /** The same with -k, whose workers start through setpriv --pdeathsig: only the parent-death signal differs. */
+    @ParameterizedTest(name = "-k {0}")
+    @ValueSource(booleans = {false, true})
+    void workersInheritTheSocketsAndEinhornsEnvironment(boolean killChildrenOnExit) throws Exception {
+        List<String> args = new ArrayList<>(List.of("-n", "2", "-b", "127.0.0.1:0,r", "-b", "[::1]:0", "--drop-env-var", "SECRET"));
+        if (killChildrenOnExit) args.add("-k");
+        String probe = SupervisorProcess.worker("probe.py").toString();
+        args.add(probe);
+        try (var sup = SupervisorProcess.start(dir, Map.of("SECRET", "x", "KEEP", "y"), args.toArray(String[]::new))) {
             List<JsonNode> probes = probes(2);
             JsonNode state = sup.state();
             int port0 = state.path("sockets").get(0).path("port").asInt();
@@ -69,6 +75,13 @@ class FoundationIT {
                 assertThat(p.path("ppid").asLong()).isEqualTo(sup.pid());
                 assertThat(p.path("pgid").asInt()).isEqualTo(p.path("pid").asInt());
                 assertThat(p.path("sigblk").asText()).matches("0+");
+                // -k: the kernel sends the graceful signal (USR2 = 12) when the supervisor dies
+                assertThat(p.path("pdeathsig").asInt()).isEqualTo(killChildrenOnExit ? 12 : 0);
+                // the program's own command line: setpriv exec'd it in place
+                List<String> cmdline = new ArrayList<>();
+                p.path("cmdline").forEach(a -> cmdline.add(a.asText()));
+                assertThat(cmdline.getLast()).isEqualTo(probe);
+                assertThat(cmdline).noneMatch(a -> a.contains("setpriv"));
                 // python3 itself ignores PIPE and XFSZ at start-up; nothing else may be ignored
                 // (glibc's spawn would leave its internal signals 32/33 ignored without SETSIGDEF on them)
                 long ignored = Long.parseLong(p.path("sigign").asText(), 16);

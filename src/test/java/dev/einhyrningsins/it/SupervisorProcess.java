@@ -216,8 +216,13 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     void signal(String name) throws IOException, InterruptedException {
-        Process k = new ProcessBuilder("kill", "-" + name, Long.toString(pid())).inheritIO().start();
-        if (k.waitFor() != 0) throw new AssertionError("kill -" + name + " failed");
+        kill(name, pid());
+    }
+
+    /** {@code kill -NAME pid}. */
+    static void kill(String name, long pid) throws IOException, InterruptedException {
+        Process k = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        if (k.waitFor() != 0) throw new AssertionError("kill -" + name + " " + pid + " failed");
     }
 
     /** Sends one request as a JSON line with an id; returns every reply up to the final one. */

@@ -19,9 +19,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,11 +33,15 @@ class UpgradeIT {
     Path versionFile;
 
     void deploy(String script) throws IOException {
+        app = deploy(dir, script);
+    }
+
+    /** Replaces DIR/app with an executable {@code script} atomically, as a deploy would; returns its path. */
+    static Path deploy(Path dir, String script) throws IOException {
         Path tmp = dir.resolve("app.new");
         Files.writeString(tmp, script);
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.move(tmp, dir.resolve("app"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        app = dir.resolve("app");
+        return Files.move(tmp, dir.resolve("app"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     void deployWorker(String version) throws IOException {
@@ -86,6 +87,11 @@ class UpgradeIT {
     }
 
     int ctl(SupervisorProcess sup, String... commands) throws Exception {
+        return ctl(dir, sup, commands);
+    }
+
+    /** Runs {@code ctl -e COMMANDS} against {@code sup}; its output goes to DIR/ctl.out. Returns its exit status. */
+    static int ctl(Path dir, SupervisorProcess sup, String... commands) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(SupervisorProcess.java(), "-jar", SupervisorProcess.jar().toString(),
                 "ctl", "-d", sup.socket.toString(), "-e", String.join("; ", commands)));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
@@ -201,25 +207,11 @@ class UpgradeIT {
         try (var sup = start("-n", "4")) {
             sup.awaitAcked(4);
             int port = port(sup);
-            AtomicBoolean stop = new AtomicBoolean();
-            AtomicLong ok = new AtomicLong();
-            AtomicLong failed = new AtomicLong();
-            AtomicReference<String> firstFailure = new AtomicReference<>();
-            Thread client = Thread.ofPlatform().start(() -> {
-                while (!stop.get()) {
-                    try {
-                        get(port, "/sleep?ms=20");
-                        ok.incrementAndGet();
-                    } catch (IOException e) {
-                        failed.incrementAndGet();
-                        firstFailure.compareAndSet(null, e.toString());
-                    }
-                }
-            });
+            Load load = new Load(port, "/sleep?ms=20");
             try {
                 for (int i = 2; i <= 4; i++) {
                     deployWorker("v" + i);
-                    long before = ok.get();
+                    long before = load.ok();
                     List<JsonNode> replies = sup.request("upgrade", null);
                     assertThat(replies.getLast().path("message").asText()).isEqualTo("Upgrade done");
                     String version = "v" + i;
@@ -230,14 +222,13 @@ class UpgradeIT {
                             return false;
                         }
                     });
-                    await("requests flowing", () -> ok.get() > before);
+                    load.awaitFlowing(before);
                 }
             } finally {
-                stop.set(true);
-                client.join();
+                load.close();
             }
-            assertThat(failed.get()).as("failed requests (first: %s)", firstFailure.get()).isZero();
-            assertThat(ok.get()).isPositive();
+            assertThat(load.failed()).as("failed requests (first: %s)", load.firstFailure()).isZero();
+            assertThat(load.ok()).isPositive();
         }
     }
 }

@@ -16,10 +16,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The errno-capturing downcalls: spelled-out descriptors match jextract's, and every one links. */
 class DowncallTest {
     /** Every class of the package that declares downcalls. */
-    private static final List<Class<?>> DECLARERS = List.of(Child.class, Datagrams.class, Fds.class, Poller.class,
-            Processes.class, Sockets.class, Spawn.class);
+    private static final List<Class<?>> DECLARERS = List.of(Child.class, Datagrams.class, Fds.class, Orphans.class,
+            Poller.class, Processes.class, Sockets.class, Spawn.class);
     /** Variadic functions: jextract generates an invoker factory for them instead of a descriptor. */
-    private static final Set<String> VARIADIC = Set.of("fcntl", "syscall");
+    private static final Set<String> VARIADIC = Set.of("fcntl", "syscall", "prctl");
 
     @Test
     void descriptorsAreTheGeneratedOnesAndLink() throws Exception {
@@ -32,7 +32,7 @@ class DowncallTest {
             assertThat(d.handle()).as(d.name()).isNotNull();
             checked.add(d.name());
         }
-        assertThat(checked).contains("socket", "bind", "listen", "poll", "waitid", "close", "fcntl", "syscall");
+        assertThat(checked).contains("socket", "bind", "listen", "poll", "waitid", "close", "fcntl", "syscall", "prctl");
     }
 
     private static List<Downcall> declared() throws IllegalAccessException {

@@ -121,8 +121,14 @@ class SpawnTest {
         assertThat(statField(pid, 5)).as("process group").isEqualTo(Integer.toString(pid));
         assertThat(statField(pid, 4)).as("parent").isEqualTo(Integer.toString(Processes.getpid()));
 
-        byte[] environ = Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "environ"));
-        String text = new String(environ, StandardCharsets.UTF_8);
+        // posix_spawn returns once the child's exec switched its memory, which can be just before
+        // the kernel has set its environment's bounds: an empty read then means "not yet"
+        String text = "";
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEADLINE_MILLIS);
+        while (text.isEmpty() && System.nanoTime() < deadline) {
+            text = new String(Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "environ")), StandardCharsets.UTF_8);
+            Thread.onSpinWait();
+        }
         assertThat(text).endsWith("\0");
         assertThat(text.substring(0, text.length() - 1).split("\0", -1)).containsExactlyElementsOf(env);
 
@@ -149,6 +155,52 @@ class SpawnTest {
         }
         assertThat(link(pid, 3 + n - 1)).isEqualTo(link("self", b));
         assertThat(openFds(child.pid()).tailSet(3)).hasSize(n).last().isEqualTo(3 + n - 1);
+    }
+
+    @Test
+    void stdioOnOneSocketCarriesStdoutAndStderrAndStdinReadsItsEnd() throws IOException {
+        int[] pair = Sockets.socketPair();
+        fd(pair[0]);
+        Sockets.shutdownOutput(pair[0]);
+        Child child;
+        try {
+            // cat copies stdin (end of input at once) and exits; the fds above 2 are listed first
+            child = Spawn.start("/bin/sh", List.of("sh", "-c", "ls /proc/self/fd; echo out; echo err >&2; cat; echo done"),
+                    List.of(), new int[0], Spawn.Stdio.all(pair[1]));
+            children.add(child);
+        } finally {
+            Fds.close(pair[1]);
+        }
+        assertThat(awaitExit(child).describe()).isEqualTo("exited with status 0");
+        StringBuilder got = new StringBuilder();
+        byte[] buf = new byte[4096];
+        int n;
+        while ((n = Fds.read(pair[0], buf)) > 0) got.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+        assertThat(n).as("everyone holding the other end is gone: end of input").isZero();
+        List<String> lines = List.of(got.toString().split("\n"));
+        assertThat(lines).endsWith("out", "err", "done");
+        assertThat(lines.subList(0, lines.size() - 3)).as("ls's own fds: stdio and the directory it reads")
+                .containsExactly("0", "1", "2", "3");
+    }
+
+    @Test
+    void stdioAndInheritedSocketsTogether(@TempDir Path dir) throws IOException {
+        int[] pair = Sockets.socketPair();
+        fd(pair[0]);
+        int listener = fd(Sockets.listenUnix(dir.resolve("s"), false, 1));
+        String socket = link("self", pair[1]);
+        Child child;
+        try {
+            child = Spawn.start("/bin/sh", List.of("sh", "-c", "readlink /proc/self/fd/3 /proc/self/fd/1 /proc/self/fd/2"),
+                    List.of(), new int[] {listener}, Spawn.Stdio.all(pair[1]));
+            children.add(child);
+        } finally {
+            Fds.close(pair[1]);
+        }
+        awaitExit(child);
+        byte[] buf = new byte[4096];
+        String got = new String(buf, 0, Fds.read(pair[0], buf), StandardCharsets.UTF_8);
+        assertThat(got.split("\n")).containsExactly(link("self", listener), socket, socket);
     }
 
     @Test
@@ -201,7 +253,7 @@ class SpawnTest {
     @Test
     void aChildWhosePidfdCannotBeOpenedIsKilledAndReapedNotLeftRunning() {
         int[] started = new int[1];
-        assertThatThrownBy(() -> Spawn.start("/bin/sleep", List.of("/bin/sleep", "3600"), List.of(), new int[0],
+        assertThatThrownBy(() -> Spawn.start("/bin/sleep", List.of("/bin/sleep", "3600"), List.of(), new int[0], Spawn.Stdio.INHERIT,
                 pid -> {
                     started[0] = pid;
                     throw new PosixException("pidfd_open " + pid, 24); // EMFILE: out of fds
@@ -215,7 +267,7 @@ class SpawnTest {
     @Test
     void anErrorAfterSpawnKillsAndReapsTheChildToo() {
         int[] started = new int[1];
-        assertThatThrownBy(() -> Spawn.start("/bin/sleep", List.of("/bin/sleep", "3600"), List.of(), new int[0],
+        assertThatThrownBy(() -> Spawn.start("/bin/sleep", List.of("/bin/sleep", "3600"), List.of(), new int[0], Spawn.Stdio.INHERIT,
                 pid -> {
                     started[0] = pid;
                     throw new OutOfMemoryError("injected");

@@ -43,6 +43,25 @@ class CommandsTest {
     }
 
     @Test
+    void metricsAndWatchAreServedByTheShell() {
+        Harness h = Harness.timer(1);
+        Object metrics = h.cmd("metrics", null);
+        assertThat(h.os.repliesTo(metrics)).singleElement().satisfies(r -> {
+            assertThat(r.message()).isEqualTo("metrics are not kept by this supervisor");
+            assertThat(r.ok()).isFalse();
+        });
+        assertThat(h.last(h.cmd("watch", null))).isEqualTo("watch is not available in this supervisor");
+        assertThat(Commands.HELP).containsKeys("metrics", "watch");
+
+        h.os.metricsText = "# EOF\n";
+        assertThat(h.last(h.cmd("metrics", null))).isEqualTo("# EOF\n");
+        h.os.watching = true;
+        Object watcher = h.cmd("watch", null);
+        assertThat(h.os.repliesTo(watcher)).as("the shell answers a watch").isEmpty();
+        assertThat(h.os.watchers).containsExactly(watcher);
+    }
+
+    @Test
     void incAndDec() {
         Harness h = Harness.timer(1);
         assertThat(h.last(h.cmd("dec", null))).startsWith("Can't decrease number of workers (already at 1).");
@@ -110,6 +129,18 @@ class CommandsTest {
                 "signal", "die", "worker:ack", "worker:ping", "upgrade", "upgrade_fleet", "reload")) {
             assertThat(help).contains("\n" + name + ": ");
         }
+    }
+
+    @Test
+    void stateSaysWhetherAnAckedWorkerServesUntilTheStop() {
+        Harness h = Harness.manual(2);
+        assertThat(h.sup.state().get("serving")).isEqualTo(false);
+        h.ack(100);
+        assertThat(h.sup.state().get("serving")).isEqualTo(true);
+        h.cmd("upgrade", null); // the old generation keeps serving during an upgrade
+        assertThat(h.sup.state().get("serving")).isEqualTo(true);
+        h.sup.handle(new Event.SignalReceived("TERM"));
+        assertThat(h.sup.state().get("serving")).isEqualTo(false);
     }
 
     @Test

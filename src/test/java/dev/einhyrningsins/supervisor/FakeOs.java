@@ -2,8 +2,11 @@ package dev.einhyrningsins.supervisor;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /** A deterministic OS: fake pids, a fake clock, and a record of every effect. */
@@ -23,6 +26,18 @@ final class FakeOs implements Os {
     final List<String> logs = new ArrayList<>();
     final List<Happening> happenings = new ArrayList<>();
     final Set<Integer> alive = new LinkedHashSet<>();
+    String metricsText;
+    boolean watching;
+    final List<Object> watchers = new ArrayList<>();
+    /** Every check started, and those still running by id. */
+    final List<CheckRun> checks = new ArrayList<>();
+    final Map<Long, CheckRun> running = new LinkedHashMap<>();
+    final List<Long> cancelled = new ArrayList<>();
+    /** What startCheck answers (null: started). */
+    String checkFailure;
+    /** What rssBytes answers, by worker pid (default 10 MiB). */
+    final Map<Integer, Long> rss = new HashMap<>();
+    final List<Integer> rssSampled = new ArrayList<>();
 
     @Override
     public long nanoTime() {
@@ -44,6 +59,32 @@ final class FakeOs implements Os {
     }
 
     @Override
+    public String startCheck(CheckRun check) {
+        if (checkFailure != null) return checkFailure;
+        checks.add(check);
+        running.put(check.id(), check);
+        return null;
+    }
+
+    @Override
+    public String cancelCheck(long id) {
+        cancelled.add(id);
+        return running.remove(id) == null ? null : "still trying";
+    }
+
+    @Override
+    public long rssBytes(int workerPid) {
+        rssSampled.add(workerPid);
+        return rss.getOrDefault(workerPid, 10L << 20);
+    }
+
+    /** The check running for {@code pid}'s {@code kind}, or null. */
+    CheckRun runningCheck(int pid, CheckKind kind) {
+        for (CheckRun c : running.values()) if (c.workerPid() == pid && c.kind() == kind) return c;
+        return null;
+    }
+
+    @Override
     public void signal(int pid, String signal) {
         signals.add(new Sig(pid, signal, false));
     }
@@ -61,6 +102,17 @@ final class FakeOs implements Os {
     @Override
     public void happened(Happening happening) {
         happenings.add(happening);
+    }
+
+    @Override
+    public String metrics() {
+        return metricsText;
+    }
+
+    @Override
+    public boolean watch(Object client) {
+        if (watching) watchers.add(client);
+        return watching;
     }
 
     <T extends Happening> List<T> happened(Class<T> kind) {

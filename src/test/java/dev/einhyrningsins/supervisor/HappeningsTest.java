@@ -36,6 +36,27 @@ class HappeningsTest {
     }
 
     @Test
+    void theFirstLaunchIsAllStarts() {
+        Harness h = Harness.timer(3);
+        assertThat(h.os.happened(Happening.Spawned.class)).extracting(Happening.Spawned::reason)
+                .containsExactly(SpawnReason.START, SpawnReason.START, SpawnReason.START);
+    }
+
+    @Test
+    void aReplacementForAWorkerThatDiedBeforeItsAckIsARestartPacedByTheBackoff() {
+        Harness h = Harness.manual(1);
+        h.exit(h.pids().getFirst());
+        h.runToNextDeadline();
+        assertThat(h.os.happened(Happening.Spawned.class)).extracting(Happening.Spawned::reason)
+                .containsExactly(SpawnReason.START, SpawnReason.RESTART);
+        h.ack(h.lastPid());
+        h.cmd("inc", null);
+        h.runToNextDeadline();
+        assertThat(h.os.happened(Happening.Spawned.class)).last().extracting(Happening.Spawned::reason)
+                .as("an ack ended the streak: an added worker is no restart").isEqualTo(SpawnReason.REPLACE);
+    }
+
+    @Test
     void statusTellsWhenTheServiceIsReadyAndWhenItStops() {
         Harness h = Harness.manual(2);
         assertThat(h.os.happened(Happening.Status.class).getLast().ready()).isFalse();

@@ -16,12 +16,19 @@ import org.junit.jupiter.api.Test;
 final class Harness {
     static final Duration S1 = Duration.ofSeconds(1);
 
-    final FakeOs os = new FakeOs();
+    final FakeOs os;
     final Supervisor sup;
 
     Harness(Config cfg) {
+        os = new FakeOs();
         sup = new Supervisor(cfg, os, "test", Map.of("pid", 42));
         sup.start();
+    }
+
+    /** Drives a supervisor already running over {@code os} (one restored from a snapshot). */
+    Harness(Supervisor sup, FakeOs os) {
+        this.sup = sup;
+        this.os = os;
     }
 
     static Harness timer(int n) {

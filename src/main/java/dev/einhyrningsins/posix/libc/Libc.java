@@ -3486,6 +3486,67 @@ public class Libc extends Libc$shared {
         }
     }
 
+    private static class dup2 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_INT,
+            Libc.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dup2");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int dup2(int __fd, int __fd2)
+     * }
+     */
+    public static FunctionDescriptor dup2$descriptor() {
+        return dup2.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int dup2(int __fd, int __fd2)
+     * }
+     */
+    public static MethodHandle dup2$handle() {
+        return dup2.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int dup2(int __fd, int __fd2)
+     * }
+     */
+    public static MemorySegment dup2$address() {
+        return dup2.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int dup2(int __fd, int __fd2)
+     * }
+     */
+    public static int dup2(int __fd, int __fd2) {
+        var mh$ = dup2.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dup2", __fd, __fd2);
+            }
+            return (int)mh$.invokeExact(__fd, __fd2);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class execve {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Libc.C_INT,

@@ -1,0 +1,215 @@
+package dev.einhyrningsins.daemon;
+
+import dev.einhyrningsins.posix.Child;
+import dev.einhyrningsins.posix.ExitStatus;
+import dev.einhyrningsins.posix.Fds;
+import dev.einhyrningsins.posix.Poller;
+import dev.einhyrningsins.posix.PosixException;
+import dev.einhyrningsins.posix.Processes;
+import dev.einhyrningsins.posix.Sockets;
+import dev.einhyrningsins.posix.Spawn;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * A short-lived helper process of the supervisor's own, not a worker: reload's installation
+ * check, a health check. Started with posix_spawn in a process group of its own (the loop
+ * thread never waits for it), with stdin, stdout and stderr on one end of a socket pair: the
+ * loop polls the other end, keeping only the last line (stdin reads end of input), and the
+ * pidfd. When it exits, whatever it left running in its group is SIGKILLed, it is reaped, and
+ * {@code done} hears how it ended, unless it was {@link #cancel}led. It is registered in
+ * {@link Children} (so an exit seen by the orphan reaper is handed back here) from its start
+ * to its reaping. Loop thread only.
+ */
+final class Subprocess {
+    /** How it ended: its exit status, the last line it printed (null if none), and its run time. */
+    record Ended(ExitStatus status, String lastLine, long durationNanos) {
+        boolean passed() {
+            return !status.signaled() && status.code() == 0;
+        }
+    }
+
+    private final Child child;
+    private final long startedAt = System.nanoTime();
+    private final LastLine line = new LastLine();
+    private final byte[] buffer = new byte[8192];
+    private final Children children;
+    private Consumer<Ended> done;
+    private int output;
+    private boolean reaped;
+
+    private Subprocess(Child child, int output, Children children, Consumer<Ended> done) {
+        this.child = child;
+        this.output = output;
+        this.children = children;
+        this.done = done;
+    }
+
+    /**
+     * Starts {@code argv} ({@code argv[0]} an absolute path) with environment {@code env} and
+     * registers it in {@code children}.
+     *
+     * @throws PosixException if it cannot be started (nothing is left behind)
+     */
+    static Subprocess start(List<String> argv, List<String> env, Children children, Consumer<Ended> done) {
+        int[] pair = Sockets.socketPair();
+        try {
+            Fds.setNonBlocking(pair[0]);
+            Sockets.shutdownOutput(pair[0]); // its stdin reads end of input
+            Child child = Spawn.start(argv.getFirst(), argv, env, new int[0], Spawn.Stdio.all(pair[1]));
+            Subprocess p = new Subprocess(child, pair[0], children, done);
+            pair[0] = -1;
+            children.helper(p);
+            return p;
+        } finally {
+            Fds.closeQuietly(pair[1]);
+            if (pair[0] >= 0) Fds.closeQuietly(pair[0]);
+        }
+    }
+
+    int pid() {
+        return child.pid();
+    }
+
+    /** Not reaped yet. */
+    boolean running() {
+        return !reaped;
+    }
+
+    /** What the loop polls for it: its output while open, and its pidfd. */
+    void pollables(List<Pollable> into) {
+        if (reaped) return;
+        if (output >= 0) into.add(new Watch(output, this::drain));
+        into.add(new Watch(child.pidfd(), this::exited));
+    }
+
+    /** SIGKILL to its process group (what it started too) and to itself; it is reaped and reported as usual. */
+    void kill() {
+        if (reaped) return;
+        try {
+            child.signalGroup(Processes.SIGKILL);
+            child.signal(Processes.SIGKILL);
+        } catch (PosixException e) {
+            // exiting anyway: its pidfd tells when
+        }
+    }
+
+    /** Kills it and reaps it when it exits, without telling anyone; returns its last line so far (null if none). */
+    String cancel() {
+        done = null;
+        drain();
+        closeOutput();
+        kill();
+        return line.last();
+    }
+
+    /** Its pidfd is readable (or the orphan reaper saw it exit): clear what it left running, reap it, report. */
+    void exited() {
+        if (reaped) return;
+        drain();
+        try {
+            child.signalGroup(Processes.SIGKILL); // while it is unreaped its group id cannot be reused
+        } catch (PosixException e) {
+            // nothing left in the group
+        }
+        ExitStatus status = child.reap();
+        if (status == null) return;
+        reaped = true;
+        drain();
+        closeOutput();
+        child.close();
+        if (done != null) done.accept(new Ended(status, line.last(), System.nanoTime() - startedAt));
+    }
+
+    /** Kills and reaps it now, without telling anyone (the supervisor is leaving, or exec'ing). */
+    void close() {
+        if (reaped) return;
+        done = null;
+        closeOutput();
+        try {
+            child.signalGroup(Processes.SIGKILL);
+        } catch (PosixException e) {
+            // nothing left in the group
+        }
+        child.killAndReap();
+        reaped = true;
+    }
+
+    private void drain() {
+        if (output < 0) return;
+        try {
+            int n;
+            while ((n = Fds.read(output, buffer)) > 0) line.add(buffer, n);
+            if (n == 0) closeOutput();
+        } catch (PosixException e) {
+            closeOutput();
+        }
+    }
+
+    private void closeOutput() {
+        if (output >= 0) {
+            Fds.closeQuietly(output);
+            output = -1;
+        }
+    }
+
+    /** One fd of it for the loop's poll; the set is built afresh on every wake-up. */
+    private record Watch(int fd, Runnable ready) implements Pollable {
+        @Override
+        public short events() {
+            return Poller.IN;
+        }
+
+        @Override
+        public void ready(short revents) {
+            ready.run();
+        }
+
+        @Override
+        public boolean closed() {
+            return false;
+        }
+
+        @Override
+        public void close() {
+            // the Subprocess owns the fd
+        }
+    }
+
+    /** The last non-blank line of a stream, in bounded memory: longer lines are cut at {@link #MAX} bytes. */
+    static final class LastLine {
+        static final int MAX = 512;
+        private final byte[] current = new byte[MAX];
+        private int length;
+        private boolean cut;
+        private String last;
+
+        void add(byte[] bytes, int n) {
+            for (int i = 0; i < n; i++) {
+                byte b = bytes[i];
+                if (b == '\n') {
+                    String text = text();
+                    if (text != null) last = text;
+                    length = 0;
+                    cut = false;
+                } else if (length < MAX) {
+                    current[length++] = b;
+                } else {
+                    cut = true;
+                }
+            }
+        }
+
+        /** The last line, or the unfinished one after it if it is not blank; null if nothing but blanks came. */
+        String last() {
+            String partial = text();
+            return partial != null ? partial : last;
+        }
+
+        private String text() {
+            String s = new String(current, 0, length, StandardCharsets.UTF_8).replaceAll("\\p{Cntrl}", " ").strip();
+            return s.isEmpty() ? null : cut ? s + "…" : s;
+        }
+    }
+}
