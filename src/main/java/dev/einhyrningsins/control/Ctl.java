@@ -1,7 +1,6 @@
 package dev.einhyrningsins.control;
 
 import dev.einhyrningsins.json.Json;
-import dev.einhyrningsins.json.PlainJson;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -184,8 +183,8 @@ public final class Ctl {
                 if (field.getKey().equals("time") || field.getKey().equals("event")) continue;
                 Object v = field.getValue();
                 String plain = v instanceof String t && !t.isEmpty() && t.chars().noneMatch(c -> c <= ' ' || c == '"')
-                        ? t : PlainJson.write(v);
-                b.append(' ').append(field.getKey()).append('=').append(plain != null ? plain : Json.write(v));
+                        ? t : Json.write(v);
+                b.append(' ').append(field.getKey()).append('=').append(plain);
             }
             return b.toString();
         }
@@ -196,8 +195,6 @@ public final class Ctl {
         }
 
         private static Object parse(String s) {
-            Map<String, Object> flat = PlainJson.read(s);
-            if (flat != null) return flat;
             try {
                 return Json.readJson(s);
             } catch (IOException e) {

@@ -1,6 +1,5 @@
 package dev.einhyrningsins.control;
 
-import dev.einhyrningsins.json.PlainJson;
 import dev.einhyrningsins.json.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -40,19 +39,17 @@ public final class WireCodec {
         @SuppressWarnings("unchecked")
         Map<String, Object> raw = (Map<String, Object>) map;
         Object id = raw.get("id") != null ? raw.get("id") : raw.get("request_id");
-        return new Request(PlainJson.text(raw.get("command")), id, raw.get("args"), raw.get("pid"),
+        return new Request(Json.text(raw.get("command")), id, raw.get("args"), raw.get("pid"),
                 scalarText(raw.get("user")), raw);
     }
 
     /** A scalar's text; "" for a mapping or list (as the tree model's asText()); null for null. */
     private static String scalarText(Object value) {
-        return value instanceof Map || value instanceof List ? "" : PlainJson.text(value);
+        return value instanceof Map || value instanceof List ? "" : Json.text(value);
     }
 
     /** JSON text's value (a flat object without Jackson), or {@link #NOT_JSON}. */
     private static Object json(String text) {
-        Map<String, Object> flat = PlainJson.read(text);
-        if (flat != null) return flat;
         try {
             return Json.readJson(text);
         } catch (IOException e) {
@@ -156,8 +153,7 @@ public final class WireCodec {
     }
 
     private static String line(Map<String, Object> m) {
-        String json = PlainJson.write(m);
-        return escape(json != null ? json : Json.write(m)) + "\n";
+        return escape(Json.write(m)) + "\n";
     }
 
     /** Decodes a reply line (ours in JSON, or einhorn's escaped YAML). */

@@ -16,13 +16,13 @@ import java.util.Map;
  * numbers beyond a long, nested objects on the way in, anything that is not strict JSON) is
  * left to {@link Json}: {@link #read}, {@link #write} and {@link #writePretty} return null.
  */
-public final class PlainJson {
+final class PlainJson {
     private static final char[] HEX = "0123456789ABCDEF".toCharArray();
 
     private PlainJson() {}
 
     /** Compact JSON of {@code value}, as {@link Json#write} writes it; null if it is not plain. */
-    public static String write(Object value) {
+    static String write(Object value) {
         StringBuilder b = new StringBuilder(64);
         return write(b, value, -1) ? b.toString() : null;
     }
@@ -32,7 +32,7 @@ public final class PlainJson {
      * pretty printer: objects one entry a line, two spaces a level, {@code "key" : value};
      * lists on one line, {@code [ a, b ]}); null if it is not plain.
      */
-    public static String writePretty(Object value) {
+    static String writePretty(Object value) {
         StringBuilder b = new StringBuilder(1024);
         return write(b, value, 0) ? b.toString() : null;
     }
@@ -104,23 +104,10 @@ public final class PlainJson {
     }
 
     /**
-     * A value as text, as the tree model's {@code asText()} gives a scalar and {@code toString()}
-     * a mapping or list (compact JSON); null for null.
-     */
-    public static String text(Object value) {
-        if (value == null) return null;
-        if (value instanceof Map || value instanceof List) {
-            String json = write(value);
-            return json != null ? json : Json.write(value);
-        }
-        return value.toString();
-    }
-
-    /**
      * The object {@code text} starts with, as {@link Json#readJson} reads it (what follows it
      * is ignored there too); null if the text is not such a flat object — then ask {@link Json}.
      */
-    public static Map<String, Object> read(String text) {
+    static Map<String, Object> read(String text) {
         Reader r = new Reader(text);
         try {
             return r.object();

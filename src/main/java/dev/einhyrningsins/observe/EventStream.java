@@ -2,7 +2,6 @@ package dev.einhyrningsins.observe;
 
 import dev.einhyrningsins.control.ReplyTo;
 import dev.einhyrningsins.json.Json;
-import dev.einhyrningsins.json.PlainJson;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Happening;
 import java.time.Instant;
@@ -126,8 +125,7 @@ public final class EventStream implements Consumer<Happening> {
 
     /** Events are rendered only once somebody watches; Jackson only for one with seconds in it. */
     private static String json(Map<String, Object> m) {
-        String plain = PlainJson.write(m);
-        return plain != null ? plain : Json.write(m);
+        return Json.write(m);
     }
 
     private static double seconds(long nanos) {

@@ -2,7 +2,6 @@ package dev.einhyrningsins.supervisor;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import dev.einhyrningsins.json.PlainJson;
 import dev.einhyrningsins.json.Json;
 import java.io.IOException;
 import java.util.AbstractMap.SimpleEntry;
@@ -53,7 +52,7 @@ final class ConfigArgs {
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String key = p.currentName();
                 p.nextToken();
-                entries.add(new SimpleEntry<>(key, PlainJson.text(Json.readValue(p))));
+                entries.add(new SimpleEntry<>(key, Json.text(Json.readValue(p))));
             }
             if (p.nextToken() != null) return problem("Could not parse argument. Must be a single YAML-encoded hash");
             return new Parsed(List.copyOf(entries), null);

@@ -49,6 +49,7 @@ class JsonTest {
     void jsonReadsAsTheTreeModelConvertsIt() throws Exception {
         for (String text : JSON_TEXTS) {
             assertThat(Json.readJson(text)).as(text).isEqualTo(treeValue(MAPPER, text));
+            assertThat(Jackson.readJson(text)).as(text).isEqualTo(treeValue(MAPPER, text));
             assertThat(types(Json.readJson(text))).as(text).isEqualTo(types(treeValue(MAPPER, text)));
         }
     }
@@ -73,6 +74,7 @@ class JsonTest {
         for (String text : JSON_TEXTS) {
             Object value = Json.readJson(text);
             assertThat(Json.write(value)).as(text).isEqualTo(MAPPER.writeValueAsString(value));
+            assertThat(Jackson.write(value, false)).as(text).isEqualTo(MAPPER.writeValueAsString(value));
             assertThat(Json.writePretty(value)).as(text).isEqualTo(PRETTY.writeValueAsString(value));
         }
         Map<String, Object> state = stateLike();
@@ -89,11 +91,11 @@ class JsonTest {
                 for (Map.Entry<?, ?> e : m.entrySet()) {
                     JsonNode node = tree.get((String) e.getKey());
                     String expected = node.isNull() ? null : node.isValueNode() ? node.asText() : node.toString();
-                    assertThat(PlainJson.text(e.getValue())).as(text + " " + e.getKey()).isEqualTo(expected);
+                    assertThat(Json.text(e.getValue())).as(text + " " + e.getKey()).isEqualTo(expected);
                 }
             }
         }
-        assertThat(PlainJson.text(null)).isNull();
+        assertThat(Json.text(null)).isNull();
     }
 
     /** A state dump's shapes: nested maps and lists, empty ones, nulls, numbers, escapes. */
