@@ -9,11 +9,11 @@ package dev.einhyrningsins;
  * <p>On Java 25 or newer it hands over to {@link Main}; {@code Main} (class file version
  * 69) is resolved only when that call runs, after the check.
  */
-public final class Launch {
+public final class Bootstrap {
     /** The Java feature release the rest of the code is compiled for. */
     static final int NEEDED = 25;
 
-    private Launch() {}
+    private Bootstrap() {}
 
     public static void main(String[] args) {
         if (!supported(System.getProperty("java.specification.version"))) {

@@ -18,45 +18,45 @@ class LaunchTest {
         "22, 22", "24, 24", "25, 25", "25.0.1, 25", "26, 26", "26-ea, 26", "100, 100", "' 21 ', 21",
     })
     void featureReleaseOfAVersionString(String version, int feature) {
-        assertThat(Launch.feature(version)).isEqualTo(feature);
+        assertThat(Bootstrap.feature(version)).isEqualTo(feature);
     }
 
     @ParameterizedTest
     @CsvSource({"''", "ea", "-1", "1.", "x17"})
     void unreadableVersionsHaveNoFeatureRelease(String version) {
-        assertThat(Launch.feature(version)).isEqualTo(-1);
-        assertThat(Launch.feature(null)).isEqualTo(-1);
+        assertThat(Bootstrap.feature(version)).isEqualTo(-1);
+        assertThat(Bootstrap.feature(null)).isEqualTo(-1);
     }
 
     @ParameterizedTest
     @CsvSource({"1.8, false", "9, false", "17, false", "21.0.2, false", "24, false",
         "25, true", "25.0.1, true", "26, true", "26-ea, true", "30, true"})
     void onlyJava25AndNewerAreSupported(String spec, boolean supported) {
-        assertThat(Launch.supported(spec)).isEqualTo(supported);
+        assertThat(Bootstrap.supported(spec)).isEqualTo(supported);
     }
 
     @Test
     void anUnreadableVersionIsLetThrough() {
         // The JVM then says for itself what it cannot load; refusing a Java we cannot read would be worse.
-        assertThat(Launch.supported(null)).isTrue();
-        assertThat(Launch.supported("weird")).isTrue();
+        assertThat(Bootstrap.supported(null)).isTrue();
+        assertThat(Bootstrap.supported("weird")).isTrue();
     }
 
     @Test
     void thisJavaIsSupported() {
-        assertThat(Launch.supported(System.getProperty("java.specification.version"))).isTrue();
+        assertThat(Bootstrap.supported(System.getProperty("java.specification.version"))).isTrue();
     }
 
     @Test
     void theMessageSaysWhatIsNeededWhatWasFoundAndWhatToDo() {
-        String m = Launch.tooOld(false, "17.0.15", "/usr/lib/jvm/java-17-openjdk-amd64");
+        String m = Bootstrap.tooOld(false, "17.0.15", "/usr/lib/jvm/java-17-openjdk-amd64");
         assertThat(m).startsWith("einhyrningsins: needs Java 25 or newer")
                 .contains("found Java 17.0.15 in /usr/lib/jvm/java-17-openjdk-amd64")
                 .contains("bin/einhyrningsins ").contains("target/image/bin/einhyrningsins ")
                 .contains("needs no system Java")
                 .doesNotContain("\n").doesNotContain("einhyrningsinsctl");
 
-        String ctl = Launch.tooOld(true, "1.8.0_392", "/opt/jdk8/jre");
+        String ctl = Bootstrap.tooOld(true, "1.8.0_392", "/opt/jdk8/jre");
         assertThat(ctl).startsWith("einhyrningsins ctl: needs Java 25 or newer")
                 .contains("found Java 1.8.0_392 in /opt/jdk8/jre")
                 .contains("target/image/bin/einhyrningsinsctl ")
@@ -65,7 +65,7 @@ class LaunchTest {
 
     @Test
     void theEntryPointIsCompiledForJava8SoOldJavasCanLoadIt() throws IOException {
-        assertThat(classFileMajorVersion(Launch.class)).as("Launch.class major version").isEqualTo(52);
+        assertThat(classFileMajorVersion(Bootstrap.class)).as("Bootstrap.class major version").isEqualTo(52);
         assertThat(classFileMajorVersion(Main.class)).as("Main.class major version").isEqualTo(69);
     }
 
