@@ -65,7 +65,13 @@ final class Children implements AutoCloseable {
 
     /** Kills and reaps every helper process now (before an exec, on the way out). */
     void stopHelpers() {
-        helpers.values().forEach(Subprocess::close);
+        for (Subprocess p : helpers.values()) {
+            try {
+                p.close();
+            } catch (RuntimeException e) {
+                // it is killed; one that cannot be reaped now must not keep the others running
+            }
+        }
         helpers.clear();
     }
 

@@ -131,11 +131,16 @@ final class Loop implements AutoCloseable {
                 }
             }
             if (orphansMayHaveExited.getAndSet(false)) reapOrphans(sup);
-            Event e;
-            while ((e = queue.poll()) != null) sup.handle(e);
+            handlePending(sup);
             sup.tick();
             log.verbosity(sup.verbosity());
         }
+    }
+
+    /** Hands every queued event to the core (also right before a reload's snapshot, so none is lost). */
+    void handlePending(Supervisor sup) {
+        Event e;
+        while ((e = queue.poll()) != null) sup.handle(e);
     }
 
     private void runTimers() {

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -139,9 +140,11 @@ final class Reload {
     // ------------------------------------------------------------------ the exec
 
     private void exec(Object client, String then) {
+        loop.handlePending(sup); // an ack or a command queued before this moment is handled, not lost
         Map<Object, String> refs = new IdentityHashMap<>();
-        Snapshot core = sup.snapshot(c -> refs.computeIfAbsent(c, k -> "c" + refs.size()));
-        String requester = client == null ? null : refs.computeIfAbsent(client, k -> "c" + refs.size());
+        Function<Object, String> ref = c -> refs.computeIfAbsent(c, k -> "c" + refs.size());
+        sup.snapshot(ref); // names the clients that follow an upgrade: they are kept
+        String requester = client == null ? null : ref.apply(client);
         List<ReplyTo> keep = new ArrayList<>();
         refs.keySet().forEach(c -> {
             if (c instanceof ReplyTo r) keep.add(r);
@@ -155,7 +158,12 @@ final class Reload {
         int memfd = -1;
         int savedStdin = stdinFd;
         List<Processes.Disposition> ignored = new ArrayList<>();
+        boolean checksStopped = false;
         try {
+            // what arrived until the control socket paused (its clients that are not kept were
+            // told to reconnect, so replies to them go nowhere), then the state as it is now
+            loop.handlePending(sup);
+            Snapshot core = sup.snapshot(ref);
             int controlFd = fdOfControlSocket();
             if (savedStdin < 0) savedStdin = Fds.dupAtLeast(0, 3);
             List<Handover.Client> clients = new ArrayList<>();
@@ -181,6 +189,7 @@ final class Reload {
                 if (number > 0) ignored.add(Processes.ignore(number));
             }
             // checks in flight cannot cross the exec: the core starts new ones when it is back
+            checksStopped = true;
             shell.children().stopHelpers();
             if (shell.notifier() != null) shell.notifier().reloading();
             Map<String, String> env = new LinkedHashMap<>(System.getenv());
@@ -197,6 +206,7 @@ final class Reload {
                 Fds.closeQuietly(savedStdin);
             }
             if (memfd >= 0) Fds.closeQuietly(memfd);
+            if (checksStopped) sup.checksLost();
             shell.control().resume();
             throw e;
         }

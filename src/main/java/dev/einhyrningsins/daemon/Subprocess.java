@@ -30,6 +30,11 @@ final class Subprocess {
         }
     }
 
+    /** Output read per wake-up, at most. */
+    static final int MAX_READ_PER_WAKEUP = 64 * 1024;
+    /** How long {@link #close} waits for a killed helper to exit. */
+    static final int CLOSE_WAIT_MILLIS = 1000;
+
     private final Child child;
     private final long startedAt = System.nanoTime();
     private final LastLine line = new LastLine();
@@ -38,6 +43,7 @@ final class Subprocess {
     private Consumer<Ended> done;
     private int output;
     private boolean reaped;
+    private long bytesRead;
 
     private Subprocess(Child child, int output, Children children, Consumer<Ended> done) {
         this.child = child;
@@ -72,6 +78,11 @@ final class Subprocess {
         return child.pid();
     }
 
+    /** How much of its output has been read so far. */
+    long bytesRead() {
+        return bytesRead;
+    }
+
     /** Not reaped yet. */
     boolean running() {
         return !reaped;
@@ -98,16 +109,15 @@ final class Subprocess {
     /** Kills it and reaps it when it exits, without telling anyone; returns its last line so far (null if none). */
     String cancel() {
         done = null;
+        kill();
         drain();
         closeOutput();
-        kill();
         return line.last();
     }
 
     /** Its pidfd is readable (or the orphan reaper saw it exit): clear what it left running, reap it, report. */
     void exited() {
         if (reaped) return;
-        drain();
         try {
             child.signalGroup(Processes.SIGKILL); // while it is unreaped its group id cannot be reused
         } catch (PosixException e) {
@@ -116,15 +126,20 @@ final class Subprocess {
         ExitStatus status = child.reap();
         if (status == null) return;
         reaped = true;
-        drain();
+        drain(); // what it wrote before it exited (a writer that left its group is cut off at the bound)
         closeOutput();
         child.close();
         if (done != null) done.accept(new Ended(status, line.last(), System.nanoTime() - startedAt));
     }
 
-    /** Kills and reaps it now, without telling anyone (the supervisor is leaving, or exec'ing). */
+    /**
+     * Kills it now and reaps it if it exits within {@link #CLOSE_WAIT_MILLIS}, without telling
+     * anyone (the supervisor is leaving, or exec'ing). One stuck in the kernel is left unreaped
+     * rather than holding the supervisor up.
+     */
     void close() {
         if (reaped) return;
+        reaped = true;
         done = null;
         closeOutput();
         try {
@@ -132,15 +147,26 @@ final class Subprocess {
         } catch (PosixException e) {
             // nothing left in the group
         }
-        child.killAndReap();
-        reaped = true;
+        try {
+            child.killAndReapWithin(CLOSE_WAIT_MILLIS);
+        } finally {
+            child.close();
+        }
     }
 
+    /**
+     * Reads what it wrote, at most {@link #MAX_READ_PER_WAKEUP} bytes (a helper that writes
+     * without pause must not hold the loop: the rest waits for the next poll); closes the
+     * output at its end.
+     */
     private void drain() {
         if (output < 0) return;
         try {
-            int n;
-            while ((n = Fds.read(output, buffer)) > 0) line.add(buffer, n);
+            int n = 0;
+            for (int total = 0; total < MAX_READ_PER_WAKEUP && (n = Fds.read(output, buffer)) > 0; total += n) {
+                line.add(buffer, n);
+                bytesRead += n;
+            }
             if (n == 0) closeOutput();
         } catch (PosixException e) {
             closeOutput();

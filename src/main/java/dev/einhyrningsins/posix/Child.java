@@ -185,21 +185,16 @@ public final class Child implements AutoCloseable {
         throw new IllegalStateException("waitid " + pid + ": unexpected si_code " + code);
     }
 
-    /** SIGKILLs the child and waits for it (a helper that must not outlive the supervisor). */
-    public ExitStatus killAndReap() {
+    /**
+     * SIGKILLs the child and reaps it once it has exited, waiting at most {@code timeoutMillis}
+     * (a helper that must not outlive the supervisor; one stuck in the kernel must not hold it).
+     *
+     * @return its exit status, or null if it had not exited in time (it stays unreaped)
+     */
+    public ExitStatus killAndReapWithin(int timeoutMillis) {
         if (status != null || pidfd < 0) return status;
         signal(Libc.SIGKILL());
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment st = captureState(arena);
-            MemorySegment info = siginfo_t.allocate(arena);
-            int fd = pidfd;
-            while (call(() -> (int) WAITID.handle().invokeExact(st, Libc.P_PIDFD(), fd, info, Libc.WEXITED())) < 0) {
-                if (errno(st) != Libc.EINTR()) throw failure("waitid P_PIDFD " + pid, st);
-            }
-            status = exitStatus(info, pid);
-            close();
-            return status;
-        }
+        return Poller.readable(pidfd, timeoutMillis) ? reap() : null;
     }
 
     /** Closes the pidfd (the child itself is not touched). */

@@ -107,6 +107,24 @@ public final class Poller implements AutoCloseable {
         return woken;
     }
 
+    /**
+     * Waits up to {@code timeoutMillis} for {@code fd} to be readable (or hung up): a single fd,
+     * without a Poller (a pidfd waited for on a way out).
+     */
+    public static boolean readable(int fd, int timeoutMillis) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = captureState(a);
+            MemorySegment one = pollfd.allocate(a);
+            one.set(ValueLayout.JAVA_INT, FD, fd);
+            one.set(ValueLayout.JAVA_SHORT, EVENTS, IN);
+            int ready;
+            while ((ready = call(() -> (int) POLL.handle().invokeExact(st, one, 1L, timeoutMillis))) < 0) {
+                if (errno(st) != Libc.EINTR()) throw failure("poll", st);
+            }
+            return ready > 0;
+        }
+    }
+
     /** Fills pollfd {@code index} by offset (a slice per fd would be garbage on every wake-up). */
     private void set(long index, int fd, short events) {
         long at = index * SIZE;

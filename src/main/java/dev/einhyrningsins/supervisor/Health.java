@@ -147,6 +147,13 @@ final class Health {
         }
     }
 
+    /** The shell lost {@code w}'s checks in flight without an outcome (they did not cross a failed exec). */
+    void lost(Worker w) {
+        for (Worker.Probe p : new Worker.Probe[] {w.ready, w.live}) {
+            if (p.running()) p.dropped();
+        }
+    }
+
     /**
      * Retires sick workers while the rest keep the target acked (outside upgrades; reconcile
      * calls it). The replacement that made room was started by reconcile, because of

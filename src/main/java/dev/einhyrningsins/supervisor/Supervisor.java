@@ -177,6 +177,14 @@ public final class Supervisor {
         return sup;
     }
 
+    /**
+     * The shell lost the health checks in flight (it killed them for a reload whose exec then
+     * failed): nothing is recorded for them, and the next ones start when due.
+     */
+    public void checksLost() {
+        for (Worker w : pool.all()) health.lost(w);
+    }
+
     /** Goes on after {@link #restore}: runs whatever timers came due meanwhile. */
     public void resume() {
         tick();

@@ -203,6 +203,27 @@ class SpawnTest {
         assertThat(got.split("\n")).containsExactly(link("self", listener), socket, socket);
     }
 
+    /** One fd of ours as an inherited socket and as stdin, another as stdout and stderr: every copy lands. */
+    @Test
+    void aSourceUsedTwiceOrForSeveralTargetsReachesEachOfThem(@TempDir Path dir) throws IOException {
+        int[] pair = Sockets.socketPair();
+        fd(pair[0]);
+        int listener = fd(Sockets.listenUnix(dir.resolve("s"), false, 1));
+        String socket = link("self", pair[1]);
+        Child child;
+        try {
+            child = Spawn.start("/bin/sh", List.of("sh", "-c", "readlink /proc/self/fd/0 /proc/self/fd/3 /proc/self/fd/4 /proc/self/fd/2"),
+                    List.of(), new int[] {listener, pair[1]}, new Spawn.Stdio(listener, pair[1], pair[1]));
+            children.add(child);
+        } finally {
+            Fds.close(pair[1]);
+        }
+        awaitExit(child);
+        byte[] buf = new byte[4096];
+        String got = new String(buf, 0, Fds.read(pair[0], buf), StandardCharsets.UTF_8);
+        assertThat(got.split("\n")).containsExactly(link("self", listener), link("self", listener), socket, socket);
+    }
+
     @Test
     void childWithoutInheritedFdsHasNothingAboveStderr() throws IOException {
         Child child = idleChild(List.of());

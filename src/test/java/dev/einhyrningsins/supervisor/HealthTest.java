@@ -129,6 +129,22 @@ class HealthTest {
     }
 
     @Test
+    void checksTheShellLostAreDroppedWithoutAnOutcomeAndRunAgain() {
+        Harness h = new Harness(liveChecked(1).with(Setting.LIVE_FAILURES, 1));
+        h.ack(100);
+        h.runToNextDeadline();
+        CheckRun lost = h.os.runningCheck(100, CheckKind.LIVE);
+        assertThat(lost).isNotNull();
+        h.sup.checksLost(); // killed for a reload whose exec then failed
+        h.sup.tick();
+        CheckRun again = h.os.checks.getLast();
+        assertThat(again.id()).as("a new check at once").isNotEqualTo(lost.id());
+        assertThat(again.workerPid()).isEqualTo(100);
+        assertThat(worker(h, 100)).containsEntry("phase", "acked");
+        assertThat(h.os.logs).noneMatch(l -> l.contains("timed out"));
+    }
+
+    @Test
     void aCheckThatCannotStartFailsAndIsRetriedAnIntervalLater() {
         Harness h = new Harness(readyChecked(1));
         h.os.checkFailure = "posix_spawn /bin/sh: EMFILE (Too many open files)";

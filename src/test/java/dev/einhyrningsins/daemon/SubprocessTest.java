@@ -1,0 +1,71 @@
+package dev.einhyrningsins.daemon;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.einhyrningsins.posix.Poller;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** A helper process that never stops writing cannot hold the loop, and leaving kills and reaps it. */
+class SubprocessTest {
+    final Children children = new Children();
+    final List<Subprocess.Ended> ended = new ArrayList<>();
+
+    @AfterEach
+    void cleanUp() {
+        children.close();
+    }
+
+    @Test
+    void aHelperWritingWithoutPauseIsReadABoundedAmountPerWakeUp() {
+        Subprocess p = Subprocess.start(List.of("/bin/sh", "-c", "exec cat /dev/zero"), List.of(), children, ended::add);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        int wakeUps = 0;
+        try (Poller poller = new Poller()) {
+            while (wakeUps < 20) {
+                assertThat(System.nanoTime()).as("20 wake-ups with output").isLessThan(deadline);
+                List<Pollable> ps = children.attached();
+                int n = ps.size();
+                int[] fds = new int[n];
+                short[] in = new short[n];
+                short[] out = new short[n];
+                for (int i = 0; i < n; i++) {
+                    fds[i] = ps.get(i).fd();
+                    in[i] = ps.get(i).events();
+                }
+                poller.await(fds, in, out, n, 100);
+                for (int i = 0; i < n; i++) {
+                    if (out[i] == 0) continue;
+                    long before = p.bytesRead();
+                    ps.get(i).ready(out[i]);
+                    assertThat(p.bytesRead() - before).isLessThanOrEqualTo(Subprocess.MAX_READ_PER_WAKEUP);
+                    if (p.bytesRead() > before) wakeUps++;
+                }
+            }
+        }
+        assertThat(p.running()).as("still writing").isTrue();
+        p.cancel();
+        children.stopHelpers();
+        assertThat(p.running()).isFalse();
+        assertThat(Files.exists(Path.of("/proc", Integer.toString(p.pid())))).as("killed and reaped").isFalse();
+        assertThat(ended).as("a cancelled helper reports nothing").isEmpty();
+    }
+
+    @Test
+    void stoppingTheHelpersKillsAndReapsThemAtOnce() {
+        Subprocess a = Subprocess.start(List.of("/bin/sleep", "1006"), List.of(), children, ended::add);
+        Subprocess b = Subprocess.start(List.of("/bin/sh", "-c", "sleep 1007 & wait"), List.of(), children, ended::add);
+        children.stopHelpers();
+        for (Subprocess p : List.of(a, b)) {
+            assertThat(p.running()).isFalse();
+            assertThat(Files.exists(Path.of("/proc", Integer.toString(p.pid())))).isFalse();
+        }
+        assertThat(children.helper(a.pid())).isNull();
+        assertThat(ended).isEmpty();
+    }
+}
