@@ -239,12 +239,6 @@ final class RealOs implements Os {
         }
     }
 
-    private static List<String> concat(List<String> a, List<String> b) {
-        List<String> all = new ArrayList<>(a);
-        all.addAll(b);
-        return all;
-    }
-
     @Override
     public String startCheck(CheckRun check) {
         if (checks.exiting(check.workerPid(), check.kind())) {

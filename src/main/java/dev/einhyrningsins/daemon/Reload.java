@@ -2,7 +2,6 @@ package dev.einhyrningsins.daemon;
 
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.control.ReplyTo;
-import dev.einhyrningsins.posix.ExitStatus;
 import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Processes;
@@ -19,8 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Function;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * The supervisor replacing itself in place ({@code reload}): same pid, so workers stay its

@@ -5,7 +5,6 @@ import dev.einhyrningsins.posix.libc.__sigset_t;
 import dev.einhyrningsins.posix.libc.posix_spawn_file_actions_t;
 import dev.einhyrningsins.posix.libc.posix_spawnattr_t;
 import dev.einhyrningsins.posix.libc.sigset_t;
-
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
@@ -60,11 +59,6 @@ public final class Spawn {
     static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds, Stdio stdio,
                        IntUnaryOperator pidfdOpen) {
         return Child.adopt(posixSpawn(program, argv, envp, inheritFds, stdio), pidfdOpen);
-    }
-
-    static Child start(String program, List<String> argv, List<String> envp, int[] inheritFds,
-                       IntUnaryOperator pidfdOpen) {
-        return start(program, argv, envp, inheritFds, Stdio.INHERIT, pidfdOpen);
     }
 
     private static int posixSpawn(String program, List<String> argv, List<String> envp, int[] inheritFds, Stdio stdio) {

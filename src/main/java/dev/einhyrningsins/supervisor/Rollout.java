@@ -284,11 +284,6 @@ final class Rollout {
         }
     }
 
-    /** Adds a client to the running upgrade's followers (a reload that had an upgrade waiting). */
-    void follow(Object client) {
-        if (upgrade != null) upgrade.subscribers.add(client);
-    }
-
     /** The upgrade in progress for {@code state}, or null. */
     Map<String, Object> current() {
         return upgrade == null ? null : record(upgrade, "in progress", null);

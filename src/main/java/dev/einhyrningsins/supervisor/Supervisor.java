@@ -190,11 +190,6 @@ public final class Supervisor {
         tick();
     }
 
-    /** Adds a client to the running upgrade's followers. */
-    public void followUpgrade(Object client) {
-        rollout.follow(client);
-    }
-
     // ------------------------------------------------------------------ for the rooms
 
     WorkerPool pool() {

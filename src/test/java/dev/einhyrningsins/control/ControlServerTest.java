@@ -1,5 +1,6 @@
 package dev.einhyrningsins.control;
 
+import static dev.einhyrningsins.Await.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -181,7 +182,7 @@ class ControlServerTest {
         } finally {
             for (Client c : clients) c.close();
         }
-        awaitTrue(() -> {
+        await("a connection served again once the others closed", () -> {
             try (Client c = new Client(sock())) {
                 c.write("{\"command\":\"again\"}\n");
                 return "echo again null".equals(c.message());
@@ -191,14 +192,6 @@ class ControlServerTest {
         });
     }
 
-    static void awaitTrue(java.util.function.BooleanSupplier s) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!s.getAsBoolean()) {
-            if (System.nanoTime() > deadline) throw new AssertionError("condition not reached");
-            Thread.sleep(10);
-        }
-    }
-
     @Test
     void workerAckClosesTheConnectionLikeEinhorn() throws Exception {
         open();
@@ -206,7 +199,7 @@ class ControlServerTest {
             c.write("{\"command\":\"worker:ack\",\"pid\":1}\n{\"command\":\"state\"}\n");
             assertThat(c.in.readLine()).as("closed after the ack; nothing after it is read").isNull();
         }
-        awaitTrue(() -> {
+        await("the ack received", () -> {
             synchronized (received) {
                 return received.contains("worker:ack");
             }
@@ -363,8 +356,8 @@ class ControlServerTest {
             assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
             assertThat(server.counts().open()).isEqualTo(1);
         }
-        awaitTrue(() -> !watchers.getFirst().open());
-        awaitTrue(() -> server.counts().open() == 0);
+        await("the watcher seen closed", () -> !watchers.getFirst().open());
+        await("no connection open", () -> server.counts().open() == 0);
         assertThat(server.counts().dropped()).as("a client that left is not a drop").isZero();
     }
 
@@ -402,14 +395,14 @@ class ControlServerTest {
         openWatching();
         try (Client c = new Client(sock())) {
             c.write("{\"id\":1,\"command\":\"watch\"}\n");
-            awaitTrue(() -> !watchers.isEmpty());
+            await("a watcher", () -> !watchers.isEmpty());
             ReplyTo w = watchers.getFirst();
             String event = "{\"event\":\"progress\",\"message\":\"" + "x".repeat(1000) + "\"}";
             // the client never reads: the kernel's buffers fill, then the session's 1 MiB budget
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
             while (w.open() && System.nanoTime() < deadline) w.send(event, false, true);
             assertThat(w.open()).isFalse();
-            awaitTrue(() -> server.counts().dropped() == 1 && server.counts().open() == 0);
+            await("the slow watcher dropped", () -> server.counts().dropped() == 1 && server.counts().open() == 0);
         }
         synchronized (logs) {
             assertThat(logs).anyMatch(l -> l.contains("is not reading its replies"));

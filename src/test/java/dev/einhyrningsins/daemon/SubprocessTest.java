@@ -2,12 +2,10 @@ package dev.einhyrningsins.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.einhyrningsins.posix.Poller;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -24,30 +22,13 @@ class SubprocessTest {
     @Test
     void aHelperWritingWithoutPauseIsReadABoundedAmountPerWakeUp() {
         Subprocess p = Subprocess.start(List.of("/bin/sh", "-c", "exec cat /dev/zero"), List.of(), children, ended::add);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        int wakeUps = 0;
-        try (Poller poller = new Poller()) {
-            while (wakeUps < 20) {
-                assertThat(System.nanoTime()).as("20 wake-ups with output").isLessThan(deadline);
-                List<Pollable> ps = children.attached();
-                int n = ps.size();
-                int[] fds = new int[n];
-                short[] in = new short[n];
-                short[] out = new short[n];
-                for (int i = 0; i < n; i++) {
-                    fds[i] = ps.get(i).fd();
-                    in[i] = ps.get(i).events();
-                }
-                poller.await(fds, in, out, n, 100);
-                for (int i = 0; i < n; i++) {
-                    if (out[i] == 0) continue;
-                    long before = p.bytesRead();
-                    ps.get(i).ready(out[i]);
-                    assertThat(p.bytesRead() - before).isLessThanOrEqualTo(Subprocess.MAX_READ_PER_WAKEUP);
-                    if (p.bytesRead() > before) wakeUps++;
-                }
-            }
-        }
+        int[] wakeUps = new int[1];
+        Wakeups.until("20 wake-ups with output", children, () -> wakeUps[0] >= 20, (ready, revents) -> {
+            long before = p.bytesRead();
+            ready.ready(revents);
+            assertThat(p.bytesRead() - before).isLessThanOrEqualTo(Subprocess.MAX_READ_PER_WAKEUP);
+            if (p.bytesRead() > before) wakeUps[0]++;
+        });
         assertThat(p.running()).as("still writing").isTrue();
         p.cancel();
         children.stopHelpers();

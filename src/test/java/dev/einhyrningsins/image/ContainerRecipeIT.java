@@ -1,11 +1,13 @@
 package dev.einhyrningsins.image;
 
+import static dev.einhyrningsins.Await.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.einhyrningsins.Await;
 import dev.einhyrningsins.cli.CommandLine;
 import dev.einhyrningsins.cli.Options;
 import java.io.IOException;
@@ -18,7 +20,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,7 +38,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Then TERM, as {@code docker stop} and the kubelet send it: exit status 0, nothing left.
  */
 class ContainerRecipeIT {
-    static final Duration WAIT = Duration.ofSeconds(30);
+    static final Duration WAIT = Await.WAIT;
     static final Path RECIPE = Path.of("examples/container");
     static final Path REPO = Path.of("").toAbsolutePath();
     static final Path IMAGE = Path.of(System.getProperty("einhyrningsins.jar", "target/einhyrningsins.jar"))
@@ -257,14 +258,6 @@ class ContainerRecipeIT {
             throw new AssertionError("did not finish: " + cmd);
         }
         return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
-    }
-
-    static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting for " + what);
-            Thread.sleep(50); // polling interval of a deadline-bounded wait
-        }
     }
 
     @ParameterizedTest(name = "{0}")

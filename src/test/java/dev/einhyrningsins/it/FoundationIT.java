@@ -1,6 +1,6 @@
 package dev.einhyrningsins.it;
 
-import static dev.einhyrningsins.it.SupervisorProcess.await;
+import static dev.einhyrningsins.Await.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;

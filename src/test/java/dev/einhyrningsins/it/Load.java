@@ -1,5 +1,7 @@
 package dev.einhyrningsins.it;
 
+import static dev.einhyrningsins.Await.await;
+
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -41,7 +43,7 @@ final class Load implements AutoCloseable {
 
     /** Waits until more requests succeeded than {@code before}. */
     void awaitFlowing(long before) throws InterruptedException {
-        SupervisorProcess.await("requests flowing", () -> ok.get() > before);
+        await("requests flowing", () -> ok.get() > before);
     }
 
     @Override

@@ -1,6 +1,6 @@
 package dev.einhyrningsins.it;
 
-import static dev.einhyrningsins.it.SupervisorProcess.await;
+import static dev.einhyrningsins.Await.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -144,7 +144,8 @@ class Pid1IT {
     @EnumSource(Adopter.class)
     void healthChecksAreNotTakenForOrphans(Adopter how) throws Exception {
         assumeRoot();
-        try (var sup = start(how, Map.of(), "-n", "2", "-m", "0", "--live-check", "true", "--check-interval", "0.05",
+        // -v: a check taken for an orphan would be logged as "Reaped orphan" (debug)
+        try (var sup = start(how, Map.of(), "-v", "-n", "2", "-m", "0", "--live-check", "true", "--check-interval", "0.05",
                 "--check-timeout", "2", "sleep", "3600")) {
             supervisorPid(sup, how);
             sup.awaitLine(how.logLine);

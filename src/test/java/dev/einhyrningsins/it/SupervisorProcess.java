@@ -1,7 +1,10 @@
 package dev.einhyrningsins.it;
 
+import static dev.einhyrningsins.Await.await;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.einhyrningsins.Await;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -20,7 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -30,7 +32,7 @@ import java.util.regex.Pattern;
  */
 final class SupervisorProcess implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
-    static final Duration WAIT = Duration.ofSeconds(30);
+    static final Duration WAIT = Await.WAIT;
 
     final Process process;
     final Path dir;
@@ -112,11 +114,7 @@ final class SupervisorProcess implements AutoCloseable {
     static SupervisorProcess launch(List<String> launch, Path dir, Map<String, String> env, String... args)
             throws IOException {
         SupervisorProcess sup = launchOnly(launch, dir, env, args);
-        try {
-            await("control socket " + sup.socket, () -> Files.exists(sup.socket) || !sup.process.isAlive());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        await("control socket " + sup.socket, () -> Files.exists(sup.socket) || !sup.process.isAlive());
         return sup;
     }
 
@@ -195,15 +193,6 @@ final class SupervisorProcess implements AutoCloseable {
                 }
                 lines.wait(Math.max(1, Math.min(200, left / 1_000_000)));
             }
-        }
-    }
-
-    /** Polls a condition until it holds or the deadline passes. */
-    static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting for " + what);
-            Thread.sleep(10); // polling interval of a deadline-bounded wait, not a synchronisation sleep
         }
     }
 

@@ -1,10 +1,11 @@
 package dev.einhyrningsins.it;
 
-import static dev.einhyrningsins.it.SupervisorProcess.await;
+import static dev.einhyrningsins.Await.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.einhyrningsins.Await;
 import dev.einhyrningsins.posix.Datagrams;
 import dev.einhyrningsins.posix.Fds;
 import java.io.IOException;
@@ -137,7 +138,7 @@ class SystemdIT {
         /** Waits until a message matching {@code what} arrives; returns it. */
         String await(String description, Predicate<String> what) throws InterruptedException {
             String[] found = new String[1];
-            SupervisorProcess.await(description, () -> {
+            Await.await(description, () -> {
                 Datagrams.Received r;
                 while ((r = Datagrams.receive(fd, 4096)) != null) messages.add(new String(r.data(), StandardCharsets.UTF_8));
                 for (String m : messages) {

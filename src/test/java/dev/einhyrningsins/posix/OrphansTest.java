@@ -1,13 +1,12 @@
 package dev.einhyrningsins.posix;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.List;
-import java.util.concurrent.TimeUnit;
-
+import static dev.einhyrningsins.Await.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
 
 /**
  * Looking at and reaping children that are not {@link Child}ren, on real processes of this
@@ -20,14 +19,10 @@ class OrphansTest {
     }
 
     /** Waits (with a deadline) until {@code peekExited} names an exited child. */
-    private static int awaitPeek() throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        int pid;
-        while ((pid = Orphans.peekExited()) == 0) {
-            if (System.nanoTime() > deadline) throw new AssertionError("no exited child within 20 s");
-            Thread.sleep(5); // polling interval of a deadline-bounded wait
-        }
-        return pid;
+    private static int awaitPeek() {
+        int[] pid = new int[1];
+        await("an exited child", () -> (pid[0] = Orphans.peekExited()) != 0);
+        return pid[0];
     }
 
     @Test

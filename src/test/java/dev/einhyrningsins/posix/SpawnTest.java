@@ -183,45 +183,41 @@ class SpawnTest {
                 .containsExactly("0", "1", "2", "3");
     }
 
-    @Test
-    void stdioAndInheritedSocketsTogether(@TempDir Path dir) throws IOException {
-        int[] pair = Sockets.socketPair();
+    /**
+     * The targets of the child's {@code childFds} ({@code readlink}, one line each), which it
+     * writes to its stdout; {@code pair} is a socket pair whose write end the caller gave it
+     * (closed here once the child has it) and whose read end gets the lines.
+     */
+    private List<String> childLinks(String childFds, int[] pair, int[] inherit, Spawn.Stdio stdio) {
         fd(pair[0]);
-        int listener = fd(Sockets.listenUnix(dir.resolve("s"), false, 1));
-        String socket = link("self", pair[1]);
-        Child child;
         try {
-            child = Spawn.start("/bin/sh", List.of("sh", "-c", "readlink /proc/self/fd/3 /proc/self/fd/1 /proc/self/fd/2"),
-                    List.of(), new int[] {listener}, Spawn.Stdio.all(pair[1]));
-            children.add(child);
+            children.add(Spawn.start("/bin/sh", List.of("sh", "-c", "readlink " + childFds), List.of(), inherit, stdio));
         } finally {
             Fds.close(pair[1]);
         }
-        awaitExit(child);
+        awaitExit(children.getLast());
         byte[] buf = new byte[4096];
-        String got = new String(buf, 0, Fds.read(pair[0], buf), StandardCharsets.UTF_8);
-        assertThat(got.split("\n")).containsExactly(link("self", listener), socket, socket);
+        return List.of(new String(buf, 0, Fds.read(pair[0], buf), StandardCharsets.UTF_8).split("\n"));
+    }
+
+    @Test
+    void stdioAndInheritedSocketsTogether(@TempDir Path dir) throws IOException {
+        int listener = fd(Sockets.listenUnix(dir.resolve("s"), false, 1));
+        int[] pair = Sockets.socketPair();
+        String socket = link("self", pair[1]);
+        assertThat(childLinks("/proc/self/fd/3 /proc/self/fd/1 /proc/self/fd/2", pair, new int[] {listener},
+                Spawn.Stdio.all(pair[1]))).containsExactly(link("self", listener), socket, socket);
     }
 
     /** One fd of ours as an inherited socket and as stdin, another as stdout and stderr: every copy lands. */
     @Test
     void aSourceUsedTwiceOrForSeveralTargetsReachesEachOfThem(@TempDir Path dir) throws IOException {
-        int[] pair = Sockets.socketPair();
-        fd(pair[0]);
         int listener = fd(Sockets.listenUnix(dir.resolve("s"), false, 1));
+        int[] pair = Sockets.socketPair();
         String socket = link("self", pair[1]);
-        Child child;
-        try {
-            child = Spawn.start("/bin/sh", List.of("sh", "-c", "readlink /proc/self/fd/0 /proc/self/fd/3 /proc/self/fd/4 /proc/self/fd/2"),
-                    List.of(), new int[] {listener, pair[1]}, new Spawn.Stdio(listener, pair[1], pair[1]));
-            children.add(child);
-        } finally {
-            Fds.close(pair[1]);
-        }
-        awaitExit(child);
-        byte[] buf = new byte[4096];
-        String got = new String(buf, 0, Fds.read(pair[0], buf), StandardCharsets.UTF_8);
-        assertThat(got.split("\n")).containsExactly(link("self", listener), link("self", listener), socket, socket);
+        assertThat(childLinks("/proc/self/fd/0 /proc/self/fd/3 /proc/self/fd/4 /proc/self/fd/2", pair,
+                new int[] {listener, pair[1]}, new Spawn.Stdio(listener, pair[1], pair[1])))
+                .containsExactly(link("self", listener), link("self", listener), socket, socket);
     }
 
     @Test

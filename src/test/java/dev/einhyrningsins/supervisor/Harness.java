@@ -1,16 +1,14 @@
 package dev.einhyrningsins.supervisor;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.einhyrningsins.supervisor.Config.AckMode;
 import dev.einhyrningsins.supervisor.Event.ChildExited;
 import dev.einhyrningsins.supervisor.Event.Command;
-import dev.einhyrningsins.supervisor.Event.SignalReceived;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Nested;
-import org.junit.jupiter.api.Test;
 
 /** Drives a Supervisor over a FakeOs; every helper advances logical time only. */
 final class Harness {

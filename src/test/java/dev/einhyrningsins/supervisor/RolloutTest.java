@@ -1,17 +1,14 @@
 package dev.einhyrningsins.supervisor;
 
+import static dev.einhyrningsins.supervisor.Harness.S1;
 import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.einhyrningsins.supervisor.Config.AckMode;
-import dev.einhyrningsins.supervisor.Event.ChildExited;
-import dev.einhyrningsins.supervisor.Event.Command;
 import dev.einhyrningsins.supervisor.Event.SignalReceived;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-
-import static dev.einhyrningsins.supervisor.Harness.S1;
 
 /** Upgrades: smooth and fleet, surge cap, overlap, aborts, count changes. */
 class RolloutTest {
