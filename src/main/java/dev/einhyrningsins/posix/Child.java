@@ -1,19 +1,15 @@
 package dev.einhyrningsins.posix;
 
 import dev.einhyrningsins.posix.libc.Libc;
-import dev.einhyrningsins.posix.libc.siginfo_t;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-import static dev.einhyrningsins.posix.Downcall.call;
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
 import static dev.einhyrningsins.posix.Downcall.failure;
-import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 
 /**
  * A child process of ours and the pidfd that watches it. Its pid cannot be reused while it
@@ -29,14 +25,9 @@ public final class Child implements AutoCloseable {
      * before 2.36.
      */
     private static final Downcall SYSCALL = Downcall.of("syscall",
-            FunctionDescriptor.of(Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG),
-            Linker.Option.firstVariadicArg(1));
+            FunctionDescriptor.of(Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG));
     private static final Downcall WAITID = Downcall.of("waitid",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
-    static final long SI_PID = siginfo_t.layout().byteOffset(
-            groupElement("_sifields"), groupElement("_sigchld"), groupElement("si_pid"));
-    private static final long SI_STATUS = siginfo_t.layout().byteOffset(
-            groupElement("_sifields"), groupElement("_sigchld"), groupElement("si_status"));
 
     private final int pid;
     private int pidfd;
@@ -72,8 +63,8 @@ public final class Child implements AutoCloseable {
     static int pidfdOpen(int pid) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            long fd = call(() -> (long) SYSCALL.handle().invokeExact(st, (long) Libc.SYS_pidfd_open(), (long) pid,
-                    0L, 0L, 0L));
+            long fd = SYSCALL.call(st, (long) Libc.SYS_pidfd_open(), (long) pid,
+                    0L, 0L, 0L);
             if (fd < 0) {
                 throw failure("pidfd_open " + pid, st);
             }
@@ -86,8 +77,8 @@ public final class Child implements AutoCloseable {
         Processes.kill(pid, Libc.SIGKILL());
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment info = siginfo_t.allocate(arena);
-            while (call(() -> (int) WAITID.handle().invokeExact(st, Libc.P_PID(), pid, info, Libc.WEXITED())) < 0) {
+            MemorySegment info = CStructs.allocate(arena, CStructs.SIGINFO_SIZE);
+            while (WAITID.call(st, Libc.P_PID(), pid, info.address(), Libc.WEXITED()) < 0) {
                 if (errno(st) != Libc.EINTR()) {
                     throw failure("waitid P_PID " + pid, st);
                 }
@@ -120,8 +111,8 @@ public final class Child implements AutoCloseable {
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            if (call(() -> (long) SYSCALL.handle().invokeExact(st, (long) Libc.SYS_pidfd_send_signal(),
-                    (long) pidfd, (long) signal, 0L, 0L)) < 0) {
+            if (SYSCALL.call(st, (long) Libc.SYS_pidfd_send_signal(),
+                    (long) pidfd, (long) signal, 0L, 0L) < 0) {
                 if (errno(st) == Libc.ESRCH()) {
                     return false;
                 }
@@ -153,15 +144,15 @@ public final class Child implements AutoCloseable {
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment info = siginfo_t.allocate(arena);
+            MemorySegment info = CStructs.allocate(arena, CStructs.SIGINFO_SIZE);
             int fd = pidfd;
             int options = Libc.WEXITED() | Libc.WNOHANG();
-            while (call(() -> (int) WAITID.handle().invokeExact(st, Libc.P_PIDFD(), fd, info, options)) < 0) {
+            while (WAITID.call(st, Libc.P_PIDFD(), fd, info.address(), options) < 0) {
                 if (errno(st) != Libc.EINTR()) {
                     throw failure("waitid P_PIDFD " + pid, st);
                 }
             }
-            if (info.get(ValueLayout.JAVA_INT, SI_PID) == 0) {
+            if (info.get(ValueLayout.JAVA_INT, CStructs.SI_PID) == 0) {
                 return null;
             }
             status = exitStatus(info, pid);
@@ -171,8 +162,8 @@ public final class Child implements AutoCloseable {
     }
 
     static ExitStatus exitStatus(MemorySegment info, int pid) {
-        int code = siginfo_t.si_code(info);
-        int value = info.get(ValueLayout.JAVA_INT, SI_STATUS);
+        int code = info.get(ValueLayout.JAVA_INT, CStructs.SI_CODE);
+        int value = info.get(ValueLayout.JAVA_INT, CStructs.SI_STATUS);
         if (code == Libc.CLD_EXITED()) {
             return new ExitStatus(pid, false, value, false);
         }

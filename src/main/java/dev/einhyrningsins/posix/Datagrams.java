@@ -11,7 +11,6 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-import static dev.einhyrningsins.posix.Downcall.call;
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
 import static dev.einhyrningsins.posix.Downcall.failure;
@@ -66,7 +65,7 @@ public final class Datagrams {
                 MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_INT, 1);
                 Sockets.setsockopt(st, fd, Libc.SOL_SOCKET(), Libc.SO_PASSCRED(), one, "SO_PASSCRED " + address);
                 MemorySegment sa = Sockets.unixAddress(arena, address, "address " + address);
-                if (call(() -> (int) BIND.handle().invokeExact(st, fd, sa, (int) sa.byteSize())) < 0) {
+                if (BIND.call(st, fd, sa.address(), (int) sa.byteSize()) < 0) {
                     throw failure("bind " + address, st);
                 }
                 ok = true;
@@ -100,7 +99,7 @@ public final class Datagrams {
             msghdr.msg_iov(msg, iov);
             msghdr.msg_iovlen(msg, 1);
             int flags = Libc.MSG_DONTWAIT() | Libc.MSG_NOSIGNAL();
-            while (call(() -> (long) SENDMSG.handle().invokeExact(st, fd, msg, flags)) < 0) {
+            while (SENDMSG.call(st, fd, msg.address(), flags) < 0) {
                 int e = errno(st);
                 if (e == Libc.EAGAIN()) return false;
                 if (e != Libc.EINTR()) throw failure("sendmsg " + address, st);
@@ -130,7 +129,7 @@ public final class Datagrams {
             msghdr.msg_controllen(msg, CRED_SPACE);
             int flags = Libc.MSG_DONTWAIT() | Libc.MSG_TRUNC();
             long n;
-            while ((n = call(() -> (long) RECVMSG.handle().invokeExact(st, fd, msg, flags))) < 0) {
+            while ((n = RECVMSG.call(st, fd, msg.address(), flags)) < 0) {
                 int e = errno(st);
                 if (e == Libc.EAGAIN()) return null;
                 if (e != Libc.EINTR()) throw failure("recvmsg fd " + fd, st);

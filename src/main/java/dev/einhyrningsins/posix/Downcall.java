@@ -1,62 +1,111 @@
 package dev.einhyrningsins.posix;
 
+import java.lang.foreign.AddressLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 
 /**
- * One libc function linked with {@code Linker.Option.captureCallState("errno")}, on first
- * use only: linking a downcall of a new shape costs milliseconds, and most runs need only
- * a few of them. The linked handle takes the capture-state segment as its first argument,
- * so the errno read afterwards is the one this call set (the JVM's own libc use in
- * between cannot clobber it).
+ * One libc function, called through the one downcall handle this package links: six
+ * integer-class arguments in, one integer-class result out, errno captured
+ * ({@code Linker.Option.captureCallState("errno")}, so the errno read afterwards is the one
+ * this call set — the JVM's own libc use in between cannot clobber it).
  *
- * <p>Declare it by name and descriptor ({@link #of(String, FunctionDescriptor, Linker.Option...)}),
- * the descriptor spelled out from jextract's layouts ({@code Libc.C_INT}, ...): asking the
- * generated {@code Libc.f$address()} or {@code Libc.f$descriptor()} initialises jextract's
- * holder class of {@code f}, which links its own handle (without errno capture) as well —
- * a second link per function, several milliseconds each on the start path. {@code DowncallTest}
- * checks every spelled-out descriptor against the generated one.
+ * <p>Why one handle: the linker spins classes for every new descriptor, about 3–5 ms each
+ * (measured; the first link of a JVM ~8 ms with the image's AOT cache, ~40 ms without).
+ * A supervisor's start needs some fifteen descriptors before its first worker runs, so
+ * linking each function's own descriptor was most of the time from exec to the first
+ * worker. Every function here takes only C integers and pointers (at most six) and returns
+ * an integer or a pointer, and on the 64-bit Linux ABIs this package runs on (x86-64
+ * System V, AArch64 AAPCS64) such a call passes each argument in its own 64-bit register
+ * whatever its C type: an {@code int} argument is the low half of a {@code long}, a pointer
+ * is its address, unused registers are ignored by the callee, and variadic arguments
+ * ({@code fcntl}, {@code prctl}, {@code syscall}) travel exactly like named ones (the
+ * x86-64 linker always sets {@code %al}, the vector-register count, to 0). So every
+ * function is linked once, by address, through the same handle.
  *
- * <p>Callers invoke it exactly through {@link #call(IntCall)} / {@link #call(LongCall)},
- * which turn the {@code Throwable} of {@code invokeExact} into unchecked exceptions:
- * <pre>{@code int fd = call(() -> (int) SOCKET.handle().invokeExact(st, domain, type, 0));}</pre>
+ * <p>Each {@code Downcall} still declares the function's real C descriptor, spelled out
+ * from jextract's layouts; {@code DowncallTest} checks it against the generated
+ * {@code Libc.f$descriptor()} and that it fits the shared shape. Its result is narrowed
+ * back to the declared C type ({@code int} results sign-extended from the low 32 bits), and
+ * a call with a different number of arguments than declared throws.
+ *
+ * <p>Callers pass C ints as they are, pointers as {@code segment.address()}:
+ * <pre>{@code int fd = (int) SOCKET.call(st, domain, type, 0);}</pre>
  */
 final class Downcall {
     /** The C library's symbols (what jextract's lookup finds them in, without its holder classes). */
     private static final SymbolLookup LIBC = Linker.nativeLinker().defaultLookup();
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(groupElement("errno"));
-    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+    /** errno's offset in the capture state (read with a plain get: a layout VarHandle costs ms at start). */
+    private static final long ERRNO_OFFSET = CAPTURE_LAYOUT.byteOffset(groupElement("errno"));
+    /** The most arguments the shared shape passes (x86-64 has six integer argument registers). */
+    static final int MAX_ARGUMENTS = 6;
+
+    /** The shared handle, linked at the first call of any function. */
+    private static final class Shared {
+        /** {@code (MemorySegment function, MemorySegment captureState, long × 6) long} */
+        static final MethodHandle HANDLE = link();
+
+        @SuppressWarnings("restricted")
+        private static MethodHandle link() {
+            MemoryLayout[] args = new MemoryLayout[MAX_ARGUMENTS];
+            Arrays.fill(args, ValueLayout.JAVA_LONG);
+            return Linker.nativeLinker().downcallHandle(FunctionDescriptor.of(ValueLayout.JAVA_LONG, args),
+                    Linker.Option.captureCallState("errno"));
+        }
+    }
+
+    /** How a raw 64-bit result becomes the declared C result. */
+    private enum Result { VOID, INT, SHORT, WIDE }
 
     private final String name;
     private final FunctionDescriptor descriptor;
-    private final Linker.Option[] options;
-    private volatile MethodHandle handle;
+    private final int arity;
+    private final Result result;
+    private volatile MemorySegment address;
 
-    private Downcall(String name, FunctionDescriptor descriptor, Linker.Option[] more) {
+    private Downcall(String name, FunctionDescriptor descriptor) {
         this.name = name;
         this.descriptor = descriptor;
-        this.options = new Linker.Option[more.length + 1];
-        options[0] = CAPTURE_ERRNO;
-        System.arraycopy(more, 0, options, 1, more.length);
+        this.arity = descriptor.argumentLayouts().size();
+        if (arity > MAX_ARGUMENTS) {
+            throw new IllegalArgumentException(name + ": " + arity + " arguments, the shared downcall passes "
+                    + MAX_ARGUMENTS);
+        }
+        for (MemoryLayout l : descriptor.argumentLayouts()) {
+            if (!integerClass(l)) throw new IllegalArgumentException(name + ": argument " + l + " is not a C integer or pointer");
+        }
+        this.result = descriptor.returnLayout().map(l -> {
+            if (!integerClass(l)) throw new IllegalArgumentException(name + ": result " + l + " is not a C integer or pointer");
+            return l instanceof ValueLayout.OfInt ? Result.INT : l instanceof ValueLayout.OfShort ? Result.SHORT : Result.WIDE;
+        }).orElse(Result.VOID);
+    }
+
+    /** C integers up to 64 bits and pointers: what a general-purpose register carries. */
+    private static boolean integerClass(MemoryLayout l) {
+        return l instanceof ValueLayout.OfInt || l instanceof ValueLayout.OfLong || l instanceof ValueLayout.OfShort
+                || l instanceof ValueLayout.OfByte || l instanceof AddressLayout;
     }
 
     /**
      * @param name       the C function, looked up in the C library when it is first called
-     * @param descriptor its descriptor in jextract's layouts (checked against the generated
-     *                   {@code Libc.name$descriptor()} by DowncallTest, where there is one)
-     * @param more       linker options beside the errno capture (e.g. firstVariadicArg)
+     * @param descriptor its C descriptor in jextract's layouts, variadic arguments included as
+     *                   they are passed (checked against the generated {@code Libc.name$descriptor()}
+     *                   by DowncallTest, where there is one)
+     * @throws IllegalArgumentException if the function does not fit the shared shape
      */
-    static Downcall of(String name, FunctionDescriptor descriptor, Linker.Option... more) {
-        return new Downcall(name, descriptor, more);
+    static Downcall of(String name, FunctionDescriptor descriptor) {
+        return new Downcall(name, descriptor);
     }
 
     /** The C function's name. */
@@ -64,25 +113,64 @@ final class Downcall {
         return name;
     }
 
-    /** The descriptor it is linked with. */
+    /** Its C descriptor. */
     FunctionDescriptor descriptor() {
         return descriptor;
     }
 
-    /** The linked handle; its first parameter is the capture-state segment. */
-    @SuppressWarnings("restricted")
-    MethodHandle handle() {
-        MethodHandle h = handle;
-        if (h == null) {
-            synchronized (this) {
-                h = handle;
-                if (h == null) {
-                    h = Linker.nativeLinker().downcallHandle(LIBC.findOrThrow(name), descriptor, options);
-                    handle = h;
-                }
-            }
+    /** The function's address in the C library (looked up once). */
+    MemorySegment address() {
+        MemorySegment a = address;
+        if (a == null) {
+            a = LIBC.findOrThrow(name);
+            address = a;
         }
-        return h;
+        return a;
+    }
+
+    long call(MemorySegment state) {
+        return invoke(0, state, 0, 0, 0, 0, 0, 0);
+    }
+
+    long call(MemorySegment state, long a) {
+        return invoke(1, state, a, 0, 0, 0, 0, 0);
+    }
+
+    long call(MemorySegment state, long a, long b) {
+        return invoke(2, state, a, b, 0, 0, 0, 0);
+    }
+
+    long call(MemorySegment state, long a, long b, long c) {
+        return invoke(3, state, a, b, c, 0, 0, 0);
+    }
+
+    long call(MemorySegment state, long a, long b, long c, long d) {
+        return invoke(4, state, a, b, c, d, 0, 0);
+    }
+
+    long call(MemorySegment state, long a, long b, long c, long d, long e) {
+        return invoke(5, state, a, b, c, d, e, 0);
+    }
+
+    long call(MemorySegment state, long a, long b, long c, long d, long e, long f) {
+        return invoke(6, state, a, b, c, d, e, f);
+    }
+
+    private long invoke(int n, MemorySegment state, long a, long b, long c, long d, long e, long f) {
+        if (n != arity) {
+            throw new IllegalArgumentException(name + " takes " + arity + " arguments, called with " + n);
+        }
+        long raw;
+        try {
+            raw = (long) Shared.HANDLE.invokeExact(address(), state, a, b, c, d, e, f);
+        } catch (RuntimeException | Error t) {
+            throw t;
+        } catch (Throwable t) {
+            throw new IllegalStateException("unexpected exception from " + name, t);
+        }
+        if (result == Result.INT) return (int) raw;
+        if (result == Result.SHORT) return (short) raw;
+        return result == Result.WIDE ? raw : 0;
     }
 
     /** A capture-state segment for one or more calls in {@code arena}. */
@@ -92,49 +180,11 @@ final class Downcall {
 
     /** The errno the last call through {@code state} captured. */
     static int errno(MemorySegment state) {
-        return (int) ERRNO.get(state, 0L);
+        return state.get(ValueLayout.JAVA_INT, ERRNO_OFFSET);
     }
 
     /** {@code call: ENAME (strerror)} for the errno captured in {@code state}. */
     static PosixException failure(String call, MemorySegment state) {
         return new PosixException(call, errno(state));
-    }
-
-    /** An exact invocation returning a C int. */
-    @FunctionalInterface
-    interface IntCall {
-        int invoke() throws Throwable;
-    }
-
-    /** An exact invocation returning a C long (ssize_t, syscall). */
-    @FunctionalInterface
-    interface LongCall {
-        long invoke() throws Throwable;
-    }
-
-    static int call(IntCall c) {
-        try {
-            return c.invoke();
-        } catch (Throwable t) {
-            throw unchecked(t);
-        }
-    }
-
-    static long call(LongCall c) {
-        try {
-            return c.invoke();
-        } catch (Throwable t) {
-            throw unchecked(t);
-        }
-    }
-
-    private static RuntimeException unchecked(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            return r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new IllegalStateException("unexpected exception from a downcall", t);
     }
 }

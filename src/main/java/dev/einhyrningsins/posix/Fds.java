@@ -4,11 +4,9 @@ import dev.einhyrningsins.posix.libc.Libc;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-import static dev.einhyrningsins.posix.Downcall.call;
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
 import static dev.einhyrningsins.posix.Downcall.failure;
@@ -29,14 +27,12 @@ public final class Fds {
             FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
 
     /**
-     * {@code int fcntl(int fd, int cmd, ...)} with one variadic argument, passed as a
-     * {@code long} so no garbage ends up in the upper half of the register (glibc reads it
-     * with {@code va_arg(ap, void *)}). jextract gives variadic functions an invoker
-     * factory instead of a descriptor, so the fixed part is spelled out here.
+     * {@code int fcntl(int fd, int cmd, ...)} with one variadic argument, a {@code long}
+     * (glibc reads it with {@code va_arg(ap, void *)}). jextract gives variadic functions an
+     * invoker factory instead of a descriptor, so the whole descriptor is spelled out here.
      */
     private static final Downcall FCNTL = Downcall.of("fcntl",
-            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG),
-            Linker.Option.firstVariadicArg(2));
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG));
 
     /** What a non-blocking read or write returns when it would block. */
     public static final int WOULD_BLOCK = -1;
@@ -45,7 +41,7 @@ public final class Fds {
     public static void close(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            if (call(() -> (int) CLOSE.handle().invokeExact(st, fd)) < 0 && errno(st) != Libc.EINTR()) {
+            if (CLOSE.call(st, fd) < 0 && errno(st) != Libc.EINTR()) {
                 throw failure("close fd " + fd, st);
             }
         }
@@ -70,7 +66,7 @@ public final class Fds {
             MemorySegment st = captureState(arena);
             MemorySegment b = arena.allocate(buf.length);
             while (true) {
-                long n = call(() -> (long) READ.handle().invokeExact(st, fd, b, (long) buf.length));
+                long n = READ.call(st, fd, b.address(), (long) buf.length);
                 if (n >= 0) {
                     MemorySegment.copy(b, ValueLayout.JAVA_BYTE, 0, buf, 0, (int) n);
                     return (int) n;
@@ -101,7 +97,7 @@ public final class Fds {
             MemorySegment b = arena.allocate(Math.max(1, len));
             MemorySegment.copy(buf, off, b, ValueLayout.JAVA_BYTE, 0, len);
             while (true) {
-                long n = call(() -> (long) WRITE.handle().invokeExact(st, fd, b, (long) len));
+                long n = WRITE.call(st, fd, b.address(), (long) len);
                 if (n >= 0) {
                     return (int) n;
                 }
@@ -120,7 +116,7 @@ public final class Fds {
     public static void dup2(int from, int to) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            while (call(() -> (int) DUP2.handle().invokeExact(st, from, to)) < 0) {
+            while (DUP2.call(st, from, to) < 0) {
                 if (errno(st) != Libc.EINTR()) throw failure("dup2 " + from + " " + to, st);
             }
         }
@@ -141,7 +137,7 @@ public final class Fds {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
             MemorySegment n = arena.allocateFrom(name);
-            int fd = call(() -> (int) MEMFD_CREATE.handle().invokeExact(st, n, Libc.MFD_CLOEXEC()));
+            int fd = (int) MEMFD_CREATE.call(st, n.address(), Libc.MFD_CLOEXEC());
             if (fd < 0) throw failure("memfd_create " + name, st);
             return fd;
         }
@@ -203,6 +199,6 @@ public final class Fds {
     }
 
     private static int fcntl(MemorySegment st, int fd, int cmd, long arg) {
-        return call(() -> (int) FCNTL.handle().invokeExact(st, fd, cmd, arg));
+        return (int) FCNTL.call(st, fd, cmd, arg);
     }
 }

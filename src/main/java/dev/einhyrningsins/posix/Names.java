@@ -2,6 +2,8 @@ package dev.einhyrningsins.posix;
 
 import dev.einhyrningsins.posix.libc.Libc;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -16,13 +18,20 @@ final class Names {
     private Names() {
     }
 
+    private static final Downcall STRERROR = Downcall.of("strerror", FunctionDescriptor.of(Libc.C_POINTER, Libc.C_INT));
+    private static final Downcall STRERRORNAME_NP = Downcall.of("strerrorname_np",
+            FunctionDescriptor.of(Libc.C_POINTER, Libc.C_INT));
+    private static final Downcall SIGABBREV_NP = Downcall.of("sigabbrev_np",
+            FunctionDescriptor.of(Libc.C_POINTER, Libc.C_INT));
+
     /** The C library's message for {@code errno}, e.g. "Address already in use". */
     static String strerror(int errno) {
-        return Libc.strerror(errno).getString(0);
+        String message = text(STRERROR, errno);
+        return message != null ? message : "errno " + errno;
     }
 
     static String errnoName(int errno) {
-        String name = text(Libc.strerrorname_np(errno));
+        String name = text(STRERRORNAME_NP, errno);
         return name != null ? name : "errno " + errno;
     }
 
@@ -35,7 +44,7 @@ final class Names {
 
         static {
             for (int i = 1; i < LIMIT; i++) {
-                NAMES[i] = text(Libc.sigabbrev_np(i));
+                NAMES[i] = text(SIGABBREV_NP, i);
                 if (NAMES[i] != null) {
                     NUMBERS.put(NAMES[i], i);
                 }
@@ -47,8 +56,14 @@ final class Names {
         }
     }
 
-    private static String text(MemorySegment cString) {
-        return cString.address() == 0 ? null : cString.reinterpret(64).getString(0);
+    /** The C string {@code f(number)} returns (static storage), or null for NULL. */
+    @SuppressWarnings("restricted")
+    private static String text(Downcall f, int number) {
+        long address;
+        try (Arena arena = Arena.ofConfined()) {
+            address = f.call(Downcall.captureState(arena), number);
+        }
+        return address == 0 ? null : MemorySegment.ofAddress(address).reinterpret(256).getString(0);
     }
 
     static int signalNumber(String name) {

@@ -1,15 +1,12 @@
 package dev.einhyrningsins.posix;
 
 import dev.einhyrningsins.posix.libc.Libc;
-import dev.einhyrningsins.posix.libc.siginfo_t;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-import static dev.einhyrningsins.posix.Downcall.call;
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
 import static dev.einhyrningsins.posix.Downcall.failure;
@@ -29,7 +26,7 @@ public final class Orphans {
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
     /** {@code int prctl(int option, ...)} with one pointer argument. */
     private static final Downcall PRCTL = Downcall.of("prctl",
-            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER), Linker.Option.firstVariadicArg(1));
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER));
 
     /**
      * True if orphans are re-parented to this process: it is PID 1 of its pid namespace
@@ -45,7 +42,7 @@ public final class Orphans {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
             MemorySegment flag = arena.allocate(ValueLayout.JAVA_INT);
-            if (call(() -> (int) PRCTL.handle().invokeExact(st, Libc.PR_GET_CHILD_SUBREAPER(), flag)) < 0) {
+            if (PRCTL.call(st, Libc.PR_GET_CHILD_SUBREAPER(), flag.address()) < 0) {
                 throw failure("prctl PR_GET_CHILD_SUBREAPER", st);
             }
             return flag.get(ValueLayout.JAVA_INT, 0) != 0;
@@ -61,9 +58,9 @@ public final class Orphans {
     public static int peekExited() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment info = siginfo_t.allocate(arena);
+            MemorySegment info = CStructs.allocate(arena, CStructs.SIGINFO_SIZE);
             int options = Libc.WEXITED() | Libc.WNOHANG() | Libc.WNOWAIT();
-            while (call(() -> (int) WAITID.handle().invokeExact(st, Libc.P_ALL(), 0, info, options)) < 0) {
+            while (WAITID.call(st, Libc.P_ALL(), 0, info.address(), options) < 0) {
                 int e = errno(st);
                 if (e == Libc.ECHILD()) {
                     return 0;
@@ -72,7 +69,7 @@ public final class Orphans {
                     throw failure("waitid P_ALL WNOWAIT", st);
                 }
             }
-            return info.get(ValueLayout.JAVA_INT, Child.SI_PID);
+            return info.get(ValueLayout.JAVA_INT, CStructs.SI_PID);
         }
     }
 
@@ -88,9 +85,9 @@ public final class Orphans {
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment info = siginfo_t.allocate(arena);
+            MemorySegment info = CStructs.allocate(arena, CStructs.SIGINFO_SIZE);
             int options = Libc.WEXITED() | Libc.WNOHANG();
-            while (call(() -> (int) WAITID.handle().invokeExact(st, Libc.P_PID(), pid, info, options)) < 0) {
+            while (WAITID.call(st, Libc.P_PID(), pid, info.address(), options) < 0) {
                 int e = errno(st);
                 if (e == Libc.ECHILD()) {
                     return null;
@@ -99,7 +96,7 @@ public final class Orphans {
                     throw failure("waitid P_PID " + pid, st);
                 }
             }
-            if (info.get(ValueLayout.JAVA_INT, Child.SI_PID) == 0) {
+            if (info.get(ValueLayout.JAVA_INT, CStructs.SI_PID) == 0) {
                 return null;
             }
             return Child.exitStatus(info, pid);

@@ -8,7 +8,6 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-import static dev.einhyrningsins.posix.Downcall.call;
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
 import static dev.einhyrningsins.posix.Downcall.failure;
@@ -46,7 +45,7 @@ public final class Poller implements AutoCloseable {
 
     /** {@code eventfd(0, EFD_CLOEXEC|EFD_NONBLOCK)} as the wake-up fd. */
     public Poller() {
-        int fd = call(() -> (int) EVENTFD.handle().invokeExact(state, 0, Libc.EFD_CLOEXEC() | Libc.EFD_NONBLOCK()));
+        int fd = (int) EVENTFD.call(state, 0, Libc.EFD_CLOEXEC() | Libc.EFD_NONBLOCK());
         if (fd < 0) {
             throw failure("eventfd", state);
         }
@@ -61,7 +60,7 @@ public final class Poller implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = captureState(a);
             MemorySegment one = a.allocateFrom(ValueLayout.JAVA_LONG, 1L);
-            while (call(() -> (long) Fds.WRITE.handle().invokeExact(st, wakeFd, one, 8L)) < 0) {
+            while (Fds.WRITE.call(st, wakeFd, one.address(), 8L) < 0) {
                 int e = errno(st);
                 if (e == Libc.EAGAIN()) {
                     return; // the counter is full: a wake-up is pending anyway
@@ -93,7 +92,7 @@ public final class Poller implements AutoCloseable {
         }
         MemorySegment p = pollfds;
         long count = n + 1L;
-        int ready = call(() -> (int) POLL.handle().invokeExact(state, p, count, timeoutMillis));
+        int ready = (int) POLL.call(state, p.address(), count, timeoutMillis);
         if (ready < 0 && errno(state) != Libc.EINTR()) {
             throw failure("poll", state);
         }
@@ -118,7 +117,7 @@ public final class Poller implements AutoCloseable {
             one.set(ValueLayout.JAVA_INT, FD, fd);
             one.set(ValueLayout.JAVA_SHORT, EVENTS, IN);
             int ready;
-            while ((ready = call(() -> (int) POLL.handle().invokeExact(st, one, 1L, timeoutMillis))) < 0) {
+            while ((ready = (int) POLL.call(st, one.address(), 1L, timeoutMillis)) < 0) {
                 if (errno(st) != Libc.EINTR()) throw failure("poll", st);
             }
             return ready > 0;
@@ -136,7 +135,7 @@ public final class Poller implements AutoCloseable {
     /** Resets the eventfd counter: reads until EAGAIN. */
     private void drain() {
         while (true) {
-            if (call(() -> (long) Fds.READ.handle().invokeExact(state, wakeFd, counter, 8L)) < 0) {
+            if (Fds.READ.call(state, wakeFd, counter.address(), 8L) < 0) {
                 int e = errno(state);
                 if (e == Libc.EAGAIN()) {
                     return;

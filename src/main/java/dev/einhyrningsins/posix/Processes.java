@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
-import static dev.einhyrningsins.posix.Downcall.call;
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
 import static dev.einhyrningsins.posix.Downcall.failure;
@@ -25,6 +24,15 @@ public final class Processes {
 
     private static final Downcall KILL = Downcall.of("kill",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT));
+    private static final Downcall GETPID = Downcall.of("getpid", FunctionDescriptor.of(Libc.C_INT));
+    private static final Downcall GETEUID = Downcall.of("geteuid", FunctionDescriptor.of(Libc.C_INT));
+    private static final Downcall MALLOC_TRIM = Downcall.of("malloc_trim", FunctionDescriptor.of(Libc.C_INT, Libc.C_LONG));
+    /** {@code sighandler_t signal(int, sighandler_t)}: handlers as addresses (SIG_DFL 0, SIG_IGN 1, SIG_ERR -1). */
+    private static final Downcall SIGNAL = Downcall.of("signal",
+            FunctionDescriptor.of(Libc.C_POINTER, Libc.C_INT, Libc.C_POINTER));
+    private static final long SIG_DFL = 0;
+    private static final long SIG_IGN = 1;
+    private static final long SIG_ERR = -1;
 
     /**
      * This process's pid, read from {@code /proc/self}: no downcall to link on the start path,
@@ -35,13 +43,13 @@ public final class Processes {
         try {
             return Integer.parseInt(Files.readSymbolicLink(Path.of("/proc/self")).toString());
         } catch (IOException | NumberFormatException e) {
-            return Libc.getpid(); // no procfs mounted
+            return (int) call(GETPID); // no procfs mounted
         }
     }
 
     /** This process's effective uid. */
     public static int geteuid() {
-        return Libc.geteuid();
+        return (int) call(GETEUID);
     }
 
     /**
@@ -52,7 +60,9 @@ public final class Processes {
      * @return true if memory was released
      */
     public static boolean trimNativeHeap() {
-        return Libc.malloc_trim(0) == 1;
+        try (Arena arena = Arena.ofConfined()) {
+            return MALLOC_TRIM.call(captureState(arena), 0) == 1;
+        }
     }
 
     /**
@@ -63,7 +73,7 @@ public final class Processes {
     public static boolean kill(int pid, int signal) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            if (call(() -> (int) KILL.handle().invokeExact(st, pid, signal)) < 0) {
+            if (KILL.call(st, pid, signal) < 0) {
                 if (errno(st) == Libc.ESRCH()) {
                     return false;
                 }
@@ -79,8 +89,7 @@ public final class Processes {
      * install a handler over an ignored signal, so this must come first.
      */
     public static void resetToDefault(int signal) {
-        MemorySegment previous = Libc.signal(signal, MemorySegment.NULL); // SIG_DFL
-        if (previous.address() == -1L) { // SIG_ERR: only EINVAL is possible
+        if (signal(signal, SIG_DFL) == SIG_ERR) { // only EINVAL is possible
             throw new PosixException("signal SIG" + signalName(signal), Libc.EINVAL());
         }
     }
@@ -92,9 +101,9 @@ public final class Processes {
      * @return the previous disposition, for {@link #restore}
      */
     public static Disposition ignore(int signal) {
-        MemorySegment previous = Libc.signal(signal, MemorySegment.ofAddress(1)); // SIG_IGN
-        if (previous.address() == -1L) throw new PosixException("signal SIG" + signalName(signal), Libc.EINVAL());
-        return new Disposition(signal, previous.address());
+        long previous = signal(signal, SIG_IGN);
+        if (previous == SIG_ERR) throw new PosixException("signal SIG" + signalName(signal), Libc.EINVAL());
+        return new Disposition(signal, previous);
     }
 
     /** A signal's disposition as {@link #ignore} found it (a handler's address, SIG_DFL or SIG_IGN). */
@@ -102,8 +111,22 @@ public final class Processes {
 
     /** Puts back a disposition {@link #ignore} returned. */
     public static void restore(Disposition d) {
-        if (Libc.signal(d.signal(), MemorySegment.ofAddress(d.handler())).address() == -1L) {
+        if (signal(d.signal(), d.handler()) == SIG_ERR) {
             throw new PosixException("signal SIG" + signalName(d.signal()), Libc.EINVAL());
+        }
+    }
+
+    /** {@code signal(number, handler)}: the previous handler, or SIG_ERR. */
+    private static long signal(int number, long handler) {
+        try (Arena arena = Arena.ofConfined()) {
+            return SIGNAL.call(captureState(arena), number, handler);
+        }
+    }
+
+    /** A call without arguments. */
+    private static long call(Downcall d) {
+        try (Arena arena = Arena.ofConfined()) {
+            return d.call(captureState(arena));
         }
     }
 

@@ -1,10 +1,6 @@
 package dev.einhyrningsins.posix;
 
 import dev.einhyrningsins.posix.libc.Libc;
-import dev.einhyrningsins.posix.libc.sockaddr_in;
-import dev.einhyrningsins.posix.libc.sockaddr_in6;
-import dev.einhyrningsins.posix.libc.sockaddr_storage;
-import dev.einhyrningsins.posix.libc.sockaddr_un;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -19,7 +15,6 @@ import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
-import static dev.einhyrningsins.posix.Downcall.call;
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.failure;
 
@@ -96,17 +91,17 @@ public final class Sockets {
 
     private static MemorySegment inetAddress(Arena arena, InetAddress ip, int port) {
         if (ip instanceof Inet6Address v6) {
-            MemorySegment sa = sockaddr_in6.allocate(arena);
-            sockaddr_in6.sin6_family(sa, (short) Libc.AF_INET6());
-            sa.set(NET_SHORT, sockaddr_in6.sin6_port$offset(), (short) port);
-            MemorySegment.copy(ip.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, sockaddr_in6.sin6_addr$offset(), 16);
-            sockaddr_in6.sin6_scope_id(sa, v6.getScopeId());
+            MemorySegment sa = CStructs.allocate(arena, CStructs.SOCKADDR_IN6_SIZE);
+            sa.set(ValueLayout.JAVA_SHORT, CStructs.SIN6_FAMILY, (short) Libc.AF_INET6());
+            sa.set(NET_SHORT, CStructs.SIN6_PORT, (short) port);
+            MemorySegment.copy(ip.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, CStructs.SIN6_ADDR, 16);
+            sa.set(ValueLayout.JAVA_INT, CStructs.SIN6_SCOPE_ID, v6.getScopeId());
             return sa;
         }
-        MemorySegment sa = sockaddr_in.allocate(arena);
-        sockaddr_in.sin_family(sa, (short) Libc.AF_INET());
-        sa.set(NET_SHORT, sockaddr_in.sin_port$offset(), (short) port);
-        MemorySegment.copy(ip.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, sockaddr_in.sin_addr$offset(), 4);
+        MemorySegment sa = CStructs.allocate(arena, CStructs.SOCKADDR_IN_SIZE);
+        sa.set(ValueLayout.JAVA_SHORT, CStructs.SIN_FAMILY, (short) Libc.AF_INET());
+        sa.set(NET_SHORT, CStructs.SIN_PORT, (short) port);
+        MemorySegment.copy(ip.getAddress(), 0, sa, ValueLayout.JAVA_BYTE, CStructs.SIN_ADDR, 4);
         return sa;
     }
 
@@ -138,7 +133,7 @@ public final class Sockets {
             MemorySegment st = captureState(arena);
             MemorySegment sa = unixAddress(arena, path.toString(), "connect " + path);
             int fd = socket(st, Libc.AF_UNIX(), Libc.SOCK_STREAM(), path.toString());
-            if (call(() -> (int) CONNECT.handle().invokeExact(st, fd, sa, (int) sa.byteSize())) < 0) {
+            if (CONNECT.call(st, fd, sa.address(), (int) sa.byteSize()) < 0) {
                 PosixException e = failure("connect " + path, st);
                 Fds.closeQuietly(fd);
                 throw e;
@@ -158,7 +153,7 @@ public final class Sockets {
             MemorySegment st = captureState(arena);
             MemorySegment fds = arena.allocate(ValueLayout.JAVA_INT, 2);
             int type = Libc.SOCK_STREAM() | Libc.SOCK_CLOEXEC();
-            if (call(() -> (int) SOCKETPAIR.handle().invokeExact(st, Libc.AF_UNIX(), type, 0, fds)) < 0) {
+            if (SOCKETPAIR.call(st, Libc.AF_UNIX(), type, 0, fds.address()) < 0) {
                 throw failure("socketpair", st);
             }
             return new int[] {fds.getAtIndex(ValueLayout.JAVA_INT, 0), fds.getAtIndex(ValueLayout.JAVA_INT, 1)};
@@ -169,7 +164,7 @@ public final class Sockets {
     public static void shutdownOutput(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            if (call(() -> (int) SHUTDOWN.handle().invokeExact(st, fd, Libc.SHUT_WR())) < 0) {
+            if (SHUTDOWN.call(st, fd, Libc.SHUT_WR()) < 0) {
                 throw failure("shutdown SHUT_WR fd " + fd, st);
             }
         }
@@ -179,22 +174,22 @@ public final class Sockets {
     public static InetSocketAddress localInetAddress(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment ss = sockaddr_storage.allocate(arena);
+            MemorySegment ss = CStructs.allocate(arena, CStructs.SOCKADDR_STORAGE_SIZE);
             MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, (int) ss.byteSize());
-            if (call(() -> (int) GETSOCKNAME.handle().invokeExact(st, fd, ss, len)) < 0) {
+            if (GETSOCKNAME.call(st, fd, ss.address(), len.address()) < 0) {
                 throw failure("getsockname fd " + fd, st);
             }
-            int family = sockaddr_storage.ss_family(ss) & 0xffff;
+            int family = ss.get(ValueLayout.JAVA_SHORT, CStructs.SS_FAMILY) & 0xffff;
             try {
                 if (family == Libc.AF_INET()) {
-                    byte[] ip = ss.asSlice(sockaddr_in.sin_addr$offset(), 4).toArray(ValueLayout.JAVA_BYTE);
-                    int port = ss.get(NET_SHORT, sockaddr_in.sin_port$offset()) & 0xffff;
+                    byte[] ip = ss.asSlice(CStructs.SIN_ADDR, 4).toArray(ValueLayout.JAVA_BYTE);
+                    int port = ss.get(NET_SHORT, CStructs.SIN_PORT) & 0xffff;
                     return new InetSocketAddress(InetAddress.getByAddress(ip), port);
                 }
                 if (family == Libc.AF_INET6()) {
-                    byte[] ip = ss.asSlice(sockaddr_in6.sin6_addr$offset(), 16).toArray(ValueLayout.JAVA_BYTE);
-                    int port = ss.get(NET_SHORT, sockaddr_in6.sin6_port$offset()) & 0xffff;
-                    int scope = ss.get(ValueLayout.JAVA_INT, sockaddr_in6.sin6_scope_id$offset());
+                    byte[] ip = ss.asSlice(CStructs.SIN6_ADDR, 16).toArray(ValueLayout.JAVA_BYTE);
+                    int port = ss.get(NET_SHORT, CStructs.SIN6_PORT) & 0xffff;
+                    int scope = ss.get(ValueLayout.JAVA_INT, CStructs.SIN6_SCOPE_ID);
                     InetAddress address = scope != 0
                             ? Inet6Address.getByAddress(null, ip, scope)
                             : InetAddress.getByAddress(ip);
@@ -235,14 +230,14 @@ public final class Sockets {
     public static String localUnixAddress(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment sa = sockaddr_un.allocate(arena);
+            MemorySegment sa = CStructs.allocate(arena, CStructs.SOCKADDR_UN_SIZE);
             MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, (int) sa.byteSize());
-            if (call(() -> (int) GETSOCKNAME.handle().invokeExact(st, fd, sa, len)) < 0) {
+            if (GETSOCKNAME.call(st, fd, sa.address(), len.address()) < 0) {
                 throw failure("getsockname fd " + fd, st);
             }
-            long pathLength = len.get(ValueLayout.JAVA_INT, 0) - sockaddr_un.sun_path$offset();
+            long pathLength = len.get(ValueLayout.JAVA_INT, 0) - CStructs.SUN_PATH;
             if (pathLength <= 0) return "";
-            byte[] path = sa.asSlice(sockaddr_un.sun_path$offset(), pathLength).toArray(ValueLayout.JAVA_BYTE);
+            byte[] path = sa.asSlice(CStructs.SUN_PATH, pathLength).toArray(ValueLayout.JAVA_BYTE);
             if (path[0] == 0) return "@" + new String(path, 1, path.length - 1, FILE_NAME_CHARSET);
             int end = 0;
             while (end < path.length && path[end] != 0) end++;
@@ -261,7 +256,7 @@ public final class Sockets {
             MemorySegment st = captureState(arena);
             MemorySegment value = arena.allocate(ValueLayout.JAVA_INT);
             MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, 4);
-            if (call(() -> (int) GETSOCKOPT.handle().invokeExact(st, fd, level, option, value, len)) < 0) {
+            if (GETSOCKOPT.call(st, fd, level, option, value.address(), len.address()) < 0) {
                 throw failure("getsockopt " + level + "/" + option + " fd " + fd, st);
             }
             return value.get(ValueLayout.JAVA_INT, 0);
@@ -270,7 +265,7 @@ public final class Sockets {
 
     /** {@code socket(domain, type|SOCK_CLOEXEC)}, failing with {@code socket LABEL: …}. */
     static int socket(MemorySegment st, int domain, int type, String label) {
-        int fd = call(() -> (int) SOCKET.handle().invokeExact(st, domain, type | Libc.SOCK_CLOEXEC(), 0));
+        int fd = (int) SOCKET.call(st, domain, type | Libc.SOCK_CLOEXEC(), 0);
         if (fd < 0) {
             throw failure("socket " + label, st);
         }
@@ -279,17 +274,17 @@ public final class Sockets {
 
     /** {@code setsockopt} of {@code value}, failing with {@code setsockopt WHAT: …}. */
     static void setsockopt(MemorySegment st, int fd, int level, int option, MemorySegment value, String what) {
-        if (call(() -> (int) SETSOCKOPT.handle().invokeExact(st, fd, level, option, value, (int) value.byteSize())) < 0) {
+        if (SETSOCKOPT.call(st, fd, level, option, value.address(), (int) value.byteSize()) < 0) {
             throw failure("setsockopt " + what, st);
         }
     }
 
     private static void bindAndListen(MemorySegment st, int fd, MemorySegment sa, int backlog, String label,
                                       boolean nonBlocking) {
-        if (call(() -> (int) BIND.handle().invokeExact(st, fd, sa, (int) sa.byteSize())) < 0) {
+        if (BIND.call(st, fd, sa.address(), (int) sa.byteSize()) < 0) {
             throw failure("bind " + label, st);
         }
-        if (call(() -> (int) LISTEN.handle().invokeExact(st, fd, backlog)) < 0) {
+        if (LISTEN.call(st, fd, backlog) < 0) {
             throw failure("listen " + label, st);
         }
         if (nonBlocking) {
@@ -304,13 +299,13 @@ public final class Sockets {
     static MemorySegment unixAddress(Arena arena, String address, String call) {
         boolean isAbstract = address.startsWith("@");
         byte[] bytes = (isAbstract ? address.substring(1) : address).getBytes(FILE_NAME_CHARSET);
-        long pathOffset = sockaddr_un.sun_path$offset();
-        long capacity = sockaddr_un.sun_path$dimensions()[0];
+        long pathOffset = CStructs.SUN_PATH;
+        long capacity = CStructs.SUN_PATH_LENGTH;
         if (bytes.length == 0 || bytes.length + 1 > capacity) {
             throw new PosixException(call, Libc.ENAMETOOLONG());
         }
-        MemorySegment sa = sockaddr_un.allocate(arena);
-        sockaddr_un.sun_family(sa, (short) Libc.AF_UNIX());
+        MemorySegment sa = CStructs.allocate(arena, CStructs.SOCKADDR_UN_SIZE);
+        sa.set(ValueLayout.JAVA_SHORT, CStructs.SUN_FAMILY, (short) Libc.AF_UNIX());
         long at = pathOffset + (isAbstract ? 1 : 0);
         MemorySegment.copy(bytes, 0, sa, ValueLayout.JAVA_BYTE, at, bytes.length);
         return sa.asSlice(0, at + bytes.length + (isAbstract ? 0 : 1));

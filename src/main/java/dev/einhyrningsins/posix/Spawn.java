@@ -1,10 +1,6 @@
 package dev.einhyrningsins.posix;
 
 import dev.einhyrningsins.posix.libc.Libc;
-import dev.einhyrningsins.posix.libc.__sigset_t;
-import dev.einhyrningsins.posix.libc.posix_spawn_file_actions_t;
-import dev.einhyrningsins.posix.libc.posix_spawnattr_t;
-import dev.einhyrningsins.posix.libc.sigset_t;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
@@ -19,6 +15,28 @@ public final class Spawn {
 
     private static final Downcall EXECVE = Downcall.of("execve",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_POINTER, Libc.C_POINTER));
+    private static final Downcall POSIX_SPAWN = Downcall.of("posix_spawn", FunctionDescriptor.of(Libc.C_INT,
+            Libc.C_POINTER, Libc.C_POINTER, Libc.C_POINTER, Libc.C_POINTER, Libc.C_POINTER, Libc.C_POINTER));
+    private static final Downcall FILE_ACTIONS_INIT = Downcall.of("posix_spawn_file_actions_init",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER));
+    private static final Downcall FILE_ACTIONS_DESTROY = Downcall.of("posix_spawn_file_actions_destroy",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER));
+    private static final Downcall ADDDUP2 = Downcall.of("posix_spawn_file_actions_adddup2",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_INT, Libc.C_INT));
+    private static final Downcall ADDCLOSEFROM = Downcall.of("posix_spawn_file_actions_addclosefrom_np",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
+    private static final Downcall SPAWNATTR_INIT = Downcall.of("posix_spawnattr_init",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER));
+    private static final Downcall SPAWNATTR_DESTROY = Downcall.of("posix_spawnattr_destroy",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER));
+    private static final Downcall SETSIGMASK = Downcall.of("posix_spawnattr_setsigmask",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_POINTER));
+    private static final Downcall SETSIGDEFAULT = Downcall.of("posix_spawnattr_setsigdefault",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_POINTER));
+    private static final Downcall SETPGROUP = Downcall.of("posix_spawnattr_setpgroup",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
+    private static final Downcall SETFLAGS = Downcall.of("posix_spawnattr_setflags",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_SHORT));
 
     /**
      * Starts {@code program} with {@code posix_spawn} (no PATH search: the caller resolves it)
@@ -71,11 +89,12 @@ public final class Spawn {
             maxSource = Math.max(maxSource, fd);
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment actions = posix_spawn_file_actions_t.allocate(arena);
-            check(Libc.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
+            MemorySegment st = Downcall.captureState(arena);
+            long actions = CStructs.allocate(arena, CStructs.POSIX_SPAWN_FILE_ACTIONS_SIZE).address();
+            check(FILE_ACTIONS_INIT.call(st, actions), "posix_spawn_file_actions_init");
             try {
-                MemorySegment attr = posix_spawnattr_t.allocate(arena);
-                check(Libc.posix_spawnattr_init(attr), "posix_spawnattr_init");
+                long attr = CStructs.allocate(arena, CStructs.POSIX_SPAWNATTR_SIZE).address();
+                check(SPAWNATTR_INIT.call(st, attr), "posix_spawnattr_init");
                 try {
                     // Two stages, so a source fd that equals some target (3+j, or 0..2 for
                     // stdio) is never overwritten before it is copied: first everything to fds
@@ -93,41 +112,35 @@ public final class Spawn {
                     for (int k = 0; k < 3; k++) targets[n + k] = k;
                     int temp = Math.max(maxSource, 3 + n) + 1;
                     for (int k = 0; k < sources.length; k++) {
-                        if (sources[k] >= 0) dup2(actions, sources[k], temp + k);
+                        if (sources[k] >= 0) check(ADDDUP2.call(st, actions, sources[k], temp + k), "posix_spawn_file_actions_adddup2");
                     }
                     for (int k = 0; k < sources.length; k++) {
-                        if (sources[k] >= 0) dup2(actions, temp + k, targets[k]);
+                        if (sources[k] >= 0) check(ADDDUP2.call(st, actions, temp + k, targets[k]), "posix_spawn_file_actions_adddup2");
                     }
-                    check(Libc.posix_spawn_file_actions_addclosefrom_np(actions, 3 + n),
-                            "posix_spawn_file_actions_addclosefrom_np");
+                    check(ADDCLOSEFROM.call(st, actions, 3 + n), "posix_spawn_file_actions_addclosefrom_np");
 
-                    MemorySegment mask = sigset_t.allocate(arena);
-                    Libc.sigemptyset(mask);
-                    check(Libc.posix_spawnattr_setsigmask(attr, mask), "posix_spawnattr_setsigmask");
-                    check(Libc.posix_spawnattr_setsigdefault(attr, allSignals(arena)), "posix_spawnattr_setsigdefault");
-                    check(Libc.posix_spawnattr_setpgroup(attr, 0), "posix_spawnattr_setpgroup");
+                    long mask = CStructs.allocate(arena, CStructs.SIGSET_SIZE).address(); // zeroed: empty
+                    check(SETSIGMASK.call(st, attr, mask), "posix_spawnattr_setsigmask");
+                    check(SETSIGDEFAULT.call(st, attr, allSignals(arena)), "posix_spawnattr_setsigdefault");
+                    check(SETPGROUP.call(st, attr, 0), "posix_spawnattr_setpgroup");
                     int flags = Libc.POSIX_SPAWN_SETSIGMASK() | Libc.POSIX_SPAWN_SETSIGDEF()
                             | Libc.POSIX_SPAWN_SETPGROUP();
-                    check(Libc.posix_spawnattr_setflags(attr, (short) flags), "posix_spawnattr_setflags");
+                    check(SETFLAGS.call(st, attr, flags), "posix_spawnattr_setflags");
 
                     MemorySegment pid = arena.allocate(ValueLayout.JAVA_INT);
-                    int err = Libc.posix_spawn(pid, arena.allocateFrom(program), actions, attr,
-                            stringArray(arena, argv), stringArray(arena, envp));
+                    int err = (int) POSIX_SPAWN.call(st, pid.address(), arena.allocateFrom(program).address(), actions,
+                            attr, stringArray(arena, argv).address(), stringArray(arena, envp).address());
                     if (err != 0) {
                         throw new PosixException("posix_spawn " + program, err);
                     }
                     return pid.get(ValueLayout.JAVA_INT, 0);
                 } finally {
-                    Libc.posix_spawnattr_destroy(attr);
+                    SPAWNATTR_DESTROY.call(st, attr);
                 }
             } finally {
-                Libc.posix_spawn_file_actions_destroy(actions);
+                FILE_ACTIONS_DESTROY.call(st, actions);
             }
         }
-    }
-
-    private static void dup2(MemorySegment actions, int from, int to) {
-        check(Libc.posix_spawn_file_actions_adddup2(actions, from, to), "posix_spawn_file_actions_adddup2");
     }
 
     /**
@@ -135,26 +148,21 @@ public final class Spawn {
      * SIGCANCEL and SIGSETXID (kernel signals 32 and 33). sigfillset leaves those two out,
      * and glibc's spawn child then sets them to SIG_IGN (because the parent has handlers for
      * them), which survives the exec: without this, every child would start with signals 32
-     * and 33 ignored (SigIgn 0000000180000000, as children of ProcessBuilder do). The bits
-     * are set directly (sigaddset refuses internal signals); sigset_t is the kernel's bit
-     * array, signal s at bit (s-1).
+     * and 33 ignored (SigIgn 0000000180000000, as children of ProcessBuilder do). sigset_t is
+     * the kernel's bit array, signal s at bit (s-1) of the first 64-bit word for Linux's 64
+     * signals; the bits are set directly (sigaddset refuses glibc's internal signals).
      */
-    private static MemorySegment allSignals(Arena arena) {
-        MemorySegment set = sigset_t.allocate(arena);
-        Libc.sigfillset(set);
-        for (int sig = Libc.__SIGRTMIN(); sig <= Libc.__SIGRTMIN() + 1; sig++) {
-            long word = __sigset_t.__val(set, (sig - 1) / 64);
-            __sigset_t.__val(set, (sig - 1) / 64, word | (1L << ((sig - 1) % 64)));
-        }
-        Libc.sigdelset(set, Libc.SIGKILL());
-        Libc.sigdelset(set, Libc.SIGSTOP());
-        return set;
+    private static long allSignals(Arena arena) {
+        MemorySegment set = CStructs.allocate(arena, CStructs.SIGSET_SIZE);
+        long all = -1L & ~(1L << (Libc.SIGKILL() - 1)) & ~(1L << (Libc.SIGSTOP() - 1));
+        set.set(ValueLayout.JAVA_LONG, 0, all);
+        return set.address();
     }
 
     /** posix_spawn* functions return an error number instead of setting errno. */
-    private static void check(int err, String call) {
+    private static void check(long err, String call) {
         if (err != 0) {
-            throw new PosixException(call, err);
+            throw new PosixException(call, (int) err);
         }
     }
 
@@ -177,7 +185,7 @@ public final class Spawn {
             MemorySegment p = arena.allocateFrom(path);
             MemorySegment a = stringArray(arena, argv);
             MemorySegment e = stringArray(arena, envp);
-            Downcall.call(() -> (int) EXECVE.handle().invokeExact(st, p, a, e));
+            EXECVE.call(st, p.address(), a.address(), e.address());
             throw Downcall.failure("execve " + path, st);
         }
     }

@@ -3,7 +3,9 @@ package dev.einhyrningsins.posix;
 import dev.einhyrningsins.posix.libc.Libc;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
@@ -12,27 +14,58 @@ import java.util.List;
 import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** The errno-capturing downcalls: spelled-out descriptors match jextract's, and every one links. */
+/** The downcalls: declared descriptors are jextract's, all fit the one shared handle, and results keep their C type. */
 class DowncallTest {
     /** Every class of the package that declares downcalls. */
-    private static final List<Class<?>> DECLARERS = List.of(Child.class, Datagrams.class, Fds.class, Orphans.class,
-            Poller.class, Processes.class, Sockets.class, Spawn.class);
+    private static final List<Class<?>> DECLARERS = List.of(Child.class, Datagrams.class, Fds.class, Names.class,
+            Orphans.class, Poller.class, Processes.class, Sockets.class, Spawn.class);
     /** Variadic functions: jextract generates an invoker factory for them instead of a descriptor. */
     private static final Set<String> VARIADIC = Set.of("fcntl", "syscall", "prctl");
 
     @Test
-    void descriptorsAreTheGeneratedOnesAndLink() throws Exception {
+    void descriptorsAreTheGeneratedOnesAndEveryFunctionIsThere() throws Exception {
         List<String> checked = new ArrayList<>();
         for (Downcall d : declared()) {
             if (!VARIADIC.contains(d.name())) {
                 Method generated = Libc.class.getMethod(d.name() + "$descriptor");
                 assertThat(d.descriptor()).as(d.name()).isEqualTo((FunctionDescriptor) generated.invoke(null));
             }
-            assertThat(d.handle()).as(d.name()).isNotNull();
+            assertThat(d.address().address()).as(d.name()).isNotZero();
             checked.add(d.name());
         }
-        assertThat(checked).contains("socket", "bind", "listen", "poll", "waitid", "close", "fcntl", "syscall", "prctl");
+        assertThat(checked).contains("socket", "bind", "listen", "poll", "waitid", "close", "fcntl", "syscall", "prctl",
+                "posix_spawn", "posix_spawnattr_setflags", "signal", "strerror");
+    }
+
+    @Test
+    void intResultsAreSignExtendedFromTheirLow32Bits() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = Downcall.captureState(arena);
+            // close(-1): int -1, EBADF. Read as the raw 64-bit register it would be 4294967295.
+            assertThat(Fds.CLOSE.call(st, -1)).isEqualTo(-1L);
+            assertThat(Downcall.errno(st)).isEqualTo(Libc.EBADF());
+        }
+    }
+
+    @Test
+    void aCallWithTheWrongNumberOfArgumentsThrows() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = Downcall.captureState(arena);
+            assertThatThrownBy(() -> Fds.CLOSE.call(st, 3, 4))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("close takes 1 arguments, called with 2");
+        }
+    }
+
+    @Test
+    void functionsThatDoNotFitTheSharedShapeAreRefused() {
+        assertThatThrownBy(() -> Downcall.of("ldexp", FunctionDescriptor.of(Libc.C_DOUBLE, Libc.C_DOUBLE, Libc.C_INT)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a C integer or pointer");
+        assertThatThrownBy(() -> Downcall.of("seven", FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT,
+                Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_INT)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("7 arguments");
     }
 
     private static List<Downcall> declared() throws IllegalAccessException {
