@@ -12,8 +12,6 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.util.Arrays;
 
-import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
-
 /**
  * One libc function, called through the one downcall handle this package links: six
  * integer-class arguments in, one integer-class result out, errno captured
@@ -46,8 +44,11 @@ final class Downcall {
     /** The C library's symbols (what jextract's lookup finds them in, without its holder classes). */
     private static final SymbolLookup LIBC = Linker.nativeLinker().defaultLookup();
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    /** errno's offset in the capture state (read with a plain get: a layout VarHandle costs ms at start). */
-    private static final long ERRNO_OFFSET = CAPTURE_LAYOUT.byteOffset(groupElement("errno"));
+    /**
+     * errno's offset in the capture state, read with a plain get: a layout VarHandle, or even
+     * a layout path, costs milliseconds at start.
+     */
+    private static final long ERRNO_OFFSET = offsetOf(CAPTURE_LAYOUT, "errno");
     /** The most arguments the shared shape passes (x86-64 has six integer argument registers). */
     static final int MAX_ARGUMENTS = 6;
 
@@ -89,6 +90,16 @@ final class Downcall {
             if (!integerClass(l)) throw new IllegalArgumentException(name + ": result " + l + " is not a C integer or pointer");
             return l instanceof ValueLayout.OfInt ? Result.INT : l instanceof ValueLayout.OfShort ? Result.SHORT : Result.WIDE;
         }).orElse(Result.VOID);
+    }
+
+    /** The offset of the member {@code name} of {@code struct}, from its members' sizes (padding is a member too). */
+    static long offsetOf(StructLayout struct, String name) {
+        long offset = 0;
+        for (MemoryLayout m : struct.memberLayouts()) {
+            if (m.name().filter(name::equals).isPresent()) return offset;
+            offset += m.byteSize();
+        }
+        throw new IllegalArgumentException(struct + " has no member " + name);
     }
 
     /** C integers up to 64 bits and pointers: what a general-purpose register carries. */

@@ -166,11 +166,14 @@ public final class Spawn {
         }
     }
 
-    /** A NULL-terminated {@code char *[]}. */
+    /**
+     * A NULL-terminated {@code char *[]}, its pointers written as the 64-bit addresses they are
+     * (the ADDRESS layout's accessor is one more thing to spin up at start).
+     */
     private static MemorySegment stringArray(Arena arena, List<String> strings) {
-        MemorySegment array = arena.allocate(ValueLayout.ADDRESS, strings.size() + 1L);
+        MemorySegment array = arena.allocate(ValueLayout.JAVA_LONG, strings.size() + 1L);
         for (int i = 0; i < strings.size(); i++) {
-            array.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(strings.get(i)));
+            array.setAtIndex(ValueLayout.JAVA_LONG, i, arena.allocateFrom(strings.get(i)).address());
         }
         return array;
     }

@@ -46,10 +46,16 @@ final class Commands {
             worker:ping: Used by workers: report that worker PID is alive (pid: PID, request_id: ID)
             """;
 
-    /** Command names with their help text. */
-    static final Map<String, String> HELP = help();
+    /** Command names with their help text (built on first use: a supervisor's start needs none of it). */
+    private static final class Help {
+        static final Map<String, String> HELP = table();
+    }
 
-    private static Map<String, String> help() {
+    static Map<String, String> help() {
+        return Help.HELP;
+    }
+
+    private static Map<String, String> table() {
         Map<String, String> m = new LinkedHashMap<>();
         for (String line : TABLE.formatted(Settings.known(), Config.MAX_WORKERS).split("\n")) {
             int colon = line.indexOf(": ");
@@ -59,8 +65,8 @@ final class Commands {
     }
 
     static String descriptions() {
-        return new TreeSet<>(HELP.keySet()).stream()
-                .map(name -> name + ": " + HELP.get(name))
+        return new TreeSet<>(help().keySet()).stream()
+                .map(name -> name + ": " + help().get(name))
                 .collect(Collectors.joining("\n"));
     }
 

@@ -5,6 +5,8 @@ import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.StructLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -47,6 +50,13 @@ class DowncallTest {
             assertThat(Fds.CLOSE.call(st, -1)).isEqualTo(-1L);
             assertThat(Downcall.errno(st)).isEqualTo(Libc.EBADF());
         }
+    }
+
+    @Test
+    void errnoIsFoundInTheCaptureStateWithoutALayoutPath() {
+        StructLayout capture = Linker.Option.captureStateLayout();
+        assertThat(Downcall.offsetOf(capture, "errno")).isEqualTo(capture.byteOffset(groupElement("errno")));
+        assertThatThrownBy(() -> Downcall.offsetOf(capture, "nope")).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test

@@ -47,7 +47,7 @@ class CommandsTest {
             assertThat(r.ok()).isFalse();
         });
         assertThat(h.last(h.cmd("watch", null))).isEqualTo("watch is not available in this supervisor");
-        assertThat(Commands.HELP).containsKeys("metrics", "watch");
+        assertThat(Commands.help()).containsKeys("metrics", "watch");
 
         h.os.metricsText = "# EOF\n";
         assertThat(h.last(h.cmd("metrics", null))).isEqualTo("# EOF\n");
@@ -111,7 +111,7 @@ class CommandsTest {
         Harness h = Harness.timer(1);
         String unknown = h.last(h.cmd("frobnicate", null));
         assertThat(unknown).startsWith("Unrecognized command: \"frobnicate\"\n\n");
-        for (String name : Commands.HELP.keySet()) assertThat(unknown).contains(name + ": ");
+        for (String name : Commands.help().keySet()) assertThat(unknown).contains(name + ": ");
         assertThat(h.last(h.cmd(null, null)))
                 .isEqualTo("No \"command\" parameter provided; not sure what you want me to do.");
     }

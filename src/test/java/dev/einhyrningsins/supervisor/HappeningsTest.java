@@ -119,4 +119,20 @@ class HappeningsTest {
         assertThat(h.os.happened(Happening.ConfigChanged.class))
                 .containsExactly(new Happening.ConfigChanged(List.of("seconds=2 (was 1)")));
     }
+
+    @Test
+    void statusesAreEqualExactlyWhenEveryComponentIs() {
+        Happening.Status base = new Happening.Status(2, 3, 1, 4, false, false, false);
+        assertThat(new Happening.Status(2, 3, 1, 4, false, false, false)).isEqualTo(base).hasSameHashCodeAs(base);
+        assertThat(List.of(new Happening.Status(9, 3, 1, 4, false, false, false),
+                new Happening.Status(2, 9, 1, 4, false, false, false),
+                new Happening.Status(2, 3, 9, 4, false, false, false),
+                new Happening.Status(2, 3, 1, 9, false, false, false),
+                new Happening.Status(2, 3, 1, 4, true, false, false),
+                new Happening.Status(2, 3, 1, 4, false, true, false),
+                new Happening.Status(2, 3, 1, 4, false, false, true)))
+                .allSatisfy(other -> assertThat(other).isNotEqualTo(base))
+                .doesNotHaveDuplicates();
+        assertThat(base).isNotEqualTo(null).isNotEqualTo("status");
+    }
 }
