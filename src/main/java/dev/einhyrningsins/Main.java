@@ -58,8 +58,13 @@ public final class Main {
         }
     }
 
-    /** The project version, from a resource Maven filters at build time. */
+    /** The project version: the jar manifest's Implementation-Version, else a resource Maven filters at build time. */
     public static String version() {
+        // from the jar: its manifest, already parsed when this package was defined (reading a
+        // resource out of the jar instead cost ~3 ms of every java -jar start)
+        String v = Main.class.getPackage().getImplementationVersion();
+        if (v != null) return v;
+        // from a classes directory (tests): the filtered resource
         try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
             Properties p = new Properties();
             if (in != null) p.load(in);

@@ -96,7 +96,7 @@ final class Downcall {
     static long offsetOf(StructLayout struct, String name) {
         long offset = 0;
         for (MemoryLayout m : struct.memberLayouts()) {
-            if (m.name().filter(name::equals).isPresent()) return offset;
+            if (m.name().isPresent() && m.name().get().equals(name)) return offset;
             offset += m.byteSize();
         }
         throw new IllegalArgumentException(struct + " has no member " + name);
