@@ -1,5 +1,6 @@
 package dev.einhyrningsins.daemon;
 
+import dev.einhyrningsins.json.Json;
 import dev.einhyrningsins.cli.BindSpec;
 import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
@@ -339,7 +340,7 @@ public final class Daemon {
         for (int i = 0; i < bound.size(); i++) sockets.add(bound.get(i).describe(i));
         info.put("sockets", sockets);
         info.put("metrics", s.endpoint() == null ? null : "http://" + Addresses.format(s.endpoint().address()) + "/metrics");
-        info.put("started_at", java.time.Instant.ofEpochMilli(s.startedWall()).toString());
+        info.put("started_at", Json.timestamp(s.startedWall()));
         info.put("reloads", s.reloads());
         return info;
     }

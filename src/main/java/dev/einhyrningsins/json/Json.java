@@ -2,6 +2,7 @@ package dev.einhyrningsins.json;
 
 import com.fasterxml.jackson.core.JsonParser;
 import java.io.IOException;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
@@ -59,5 +60,45 @@ public final class Json {
     public static String text(Object value) {
         if (value == null) return null;
         return value instanceof Map || value instanceof List ? write(value) : value.toString();
+    }
+
+    /**
+     * A UTC instant in milliseconds as ISO-8601 text, exactly as {@code Instant.toString()}
+     * writes it ("2026-11-30T07:24:53.120Z", "2026-11-30T07:24:53Z" on a whole second): how
+     * state, events and rollouts give times. Not {@code Instant.toString()} itself: its
+     * DateTimeFormatter brings ~100 classes (the formatter, regex, locale data; java.time's
+     * date classes a few more), and the
+     * image's AOT cache preloads into every supervisor whatever its training run used.
+     */
+    public static String timestamp(long epochMillis) {
+        long seconds = Math.floorDiv(epochMillis, 1000L);
+        int millis = (int) Math.floorMod(epochMillis, 1000L);
+        // the proleptic Gregorian date of a day count from 1970-01-01 (H. Hinnant's civil_from_days)
+        long z = Math.floorDiv(seconds, 86_400L) + 719_468L;
+        long era = Math.floorDiv(z, 146_097L);
+        long dayOfEra = z - era * 146_097L;
+        long yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365;
+        long dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100);
+        long mp = (5 * dayOfYear + 2) / 153;
+        int day = (int) (dayOfYear - (153 * mp + 2) / 5 + 1);
+        int month = (int) (mp < 10 ? mp + 3 : mp - 9);
+        long year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+        if (year < 0 || year > 9999) return Instant.ofEpochMilli(epochMillis).toString();
+        int secondOfDay = (int) Math.floorMod(seconds, 86_400L);
+        StringBuilder b = new StringBuilder(24);
+        pad(b, (int) year, 4).append('-');
+        pad(b, month, 2).append('-');
+        pad(b, day, 2).append('T');
+        pad(b, secondOfDay / 3600, 2).append(':');
+        pad(b, secondOfDay / 60 % 60, 2).append(':');
+        pad(b, secondOfDay % 60, 2);
+        if (millis != 0) pad(b.append('.'), millis, 3);
+        return b.append('Z').toString();
+    }
+
+    private static StringBuilder pad(StringBuilder b, int value, int digits) {
+        String s = Integer.toString(value);
+        for (int i = s.length(); i < digits; i++) b.append('0');
+        return b.append(s);
     }
 }

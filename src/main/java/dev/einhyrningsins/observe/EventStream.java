@@ -4,7 +4,6 @@ import dev.einhyrningsins.control.ReplyTo;
 import dev.einhyrningsins.json.Json;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Happening;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -113,7 +112,7 @@ public final class EventStream implements Consumer<Happening> {
 
     private Map<String, Object> event(String name) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("time", Instant.ofEpochMilli(wallClock.getAsLong()).toString());
+        m.put("time", Json.timestamp(wallClock.getAsLong()));
         m.put("event", name);
         return m;
     }

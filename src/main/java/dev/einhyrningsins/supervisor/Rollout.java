@@ -1,9 +1,9 @@
 package dev.einhyrningsins.supervisor;
 
+import dev.einhyrningsins.json.Json;
 import dev.einhyrningsins.supervisor.Event.Command;
 import dev.einhyrningsins.supervisor.Os.Level;
 import dev.einhyrningsins.supervisor.Os.SpawnResult;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -299,8 +299,8 @@ final class Rollout {
         m.put("generation", u.generation);
         m.put("mode", u.fleet ? "fleet" : "smooth");
         m.put("outcome", outcome);
-        m.put("started_at", Instant.ofEpochMilli(u.startedWall).toString());
-        m.put("ended_at", outcome.equals("in progress") ? null : Instant.ofEpochMilli(os.currentTimeMillis()).toString());
+        m.put("started_at", Json.timestamp(u.startedWall));
+        m.put("ended_at", outcome.equals("in progress") ? null : Json.timestamp(os.currentTimeMillis()));
         m.put("message", message);
         return m;
     }

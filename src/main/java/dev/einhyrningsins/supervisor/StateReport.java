@@ -1,6 +1,6 @@
 package dev.einhyrningsins.supervisor;
 
-import java.time.Instant;
+import dev.einhyrningsins.json.Json;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -25,7 +25,7 @@ final class StateReport {
         exit.put("success", success);
         exit.put("acked", w.acked());
         exit.put("expected", expected);
-        exit.put("at", Instant.ofEpochMilli(wall).toString());
+        exit.put("at", Json.timestamp(wall));
         recentExits.addFirst(exit);
         while (recentExits.size() > RECENT_EXITS) recentExits.removeLast();
     }
@@ -97,12 +97,12 @@ final class StateReport {
         m.put("pid", w.pid);
         m.put("slot", w.slot);
         m.put("generation", w.generation);
-        m.put("spawned_at", Instant.ofEpochMilli(w.spawnedWall).toString());
+        m.put("spawned_at", Json.timestamp(w.spawnedWall));
         m.put("acked", w.acked());
-        m.put("acked_at", w.ack() == null ? null : Instant.ofEpochMilli(w.ack().wall()).toString());
+        m.put("acked_at", w.ack() == null ? null : Json.timestamp(w.ack().wall()));
         m.put("signaled", w.signals().stream().map(x -> Map.of("signal", x.signal(),
-                "at", Instant.ofEpochMilli(x.atWall()).toString())).toList());
-        m.put("last_ping_at", w.ping() == null ? null : Instant.ofEpochMilli(w.ping().wall()).toString());
+                "at", Json.timestamp(x.atWall()))).toList());
+        m.put("last_ping_at", w.ping() == null ? null : Json.timestamp(w.ping().wall()));
         m.put("last_ping_id", w.ping() == null ? null : w.ping().id());
         m.put("status", w.status());
         m.put("retiring", w.retiring());
@@ -133,7 +133,7 @@ final class StateReport {
         m.put("outcome", r == null ? null : r.outcome());
         m.put("duration_ms", r == null ? null : Math.round(r.durationNanos() / 1e6));
         m.put("last_line", r == null ? null : r.lastLine());
-        m.put("at", r == null ? null : Instant.ofEpochMilli(r.atWall()).toString());
+        m.put("at", r == null ? null : Json.timestamp(r.atWall()));
         if (live) m.put("consecutive_failures", p.failuresInRow());
         return m;
     }

@@ -129,4 +129,17 @@ class JsonTest {
         if (value instanceof List<?> l) return l.stream().map(JsonTest::types).toList();
         return value == null ? "null" : value.getClass().getSimpleName();
     }
+
+    @Test
+    void timestampsAreWhatInstantToStringWrites() {
+        java.util.Random random = new java.util.Random(7);
+        List<Long> millis = new ArrayList<>(List.of(0L, 1L, 999L, 1000L, 60_000L, 86_400_000L,
+                951_782_400_000L /* 2000-02-29 */, 1_795_939_200_000L, 253_402_300_799_999L /* 9999-12-31 */,
+                253_402_300_800_000L /* 10000-01-01: Instant's own form */, -1L));
+        for (int i = 0; i < 2000; i++) millis.add(random.nextLong(0, 4_102_444_800_000L)); // 1970..2100
+        for (int i = 0; i < 200; i++) millis.add(random.nextLong(0, 4_102_444_800L) * 1000); // whole seconds
+        for (long m : millis) {
+            assertThat(Json.timestamp(m)).as("%d", m).isEqualTo(java.time.Instant.ofEpochMilli(m).toString());
+        }
+    }
 }
