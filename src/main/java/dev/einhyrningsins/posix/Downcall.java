@@ -26,10 +26,11 @@ import java.util.Arrays;
  * an integer or a pointer, and on the 64-bit Linux ABIs this package runs on (x86-64
  * System V, AArch64 AAPCS64) such a call passes each argument in its own 64-bit register
  * whatever its C type: an {@code int} argument is the low half of a {@code long}, a pointer
- * is its address, unused registers are ignored by the callee, and variadic arguments
- * ({@code fcntl}, {@code prctl}, {@code syscall}) travel exactly like named ones (the
- * x86-64 linker always sets {@code %al}, the vector-register count, to 0). So every
- * function is linked once, by address, through the same handle.
+ * is its address, unused registers are ignored by the callee, and variadic integer
+ * arguments ({@code fcntl}, {@code prctl}, {@code syscall}) travel exactly like named ones.
+ * The handle is linked as variadic after its first argument, so on x86-64 {@code %al} (the
+ * number of vector registers, which a variadic callee's prologue reads) is 0; other callees
+ * ignore it. So every function is linked once, by address, through the same handle.
  *
  * <p>Each {@code Downcall} still declares the function's real C descriptor, spelled out
  * from jextract's layouts; {@code DowncallTest} checks it against the generated
@@ -61,8 +62,10 @@ final class Downcall {
         private static MethodHandle link() {
             MemoryLayout[] args = new MemoryLayout[MAX_ARGUMENTS];
             Arrays.fill(args, ValueLayout.JAVA_LONG);
+            // variadic after the first argument, so that the x86-64 linker sets %al (the
+            // vector-register count a variadic callee's prologue reads) to 0
             return Linker.nativeLinker().downcallHandle(FunctionDescriptor.of(ValueLayout.JAVA_LONG, args),
-                    Linker.Option.captureCallState("errno"));
+                    Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
         }
     }
 
