@@ -1,0 +1,44 @@
+package dev.einhyrningsins.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a supervisor loads from its start through its first {@code state}: the start-up and
+ * footprint work of issue 10 held in place (bench/footprint.sh has the figures). Under
+ * {@code java -jar}, with the JVM's class-load log.
+ */
+class StartPathIT {
+    @TempDir
+    Path dir;
+
+    @Test
+    void oneDowncallIsLinkedAndNeitherJacksonNorAJavaTimeFormatterIsLoaded() throws Exception {
+        Path classes = dir.resolve("classes.log");
+        List<String> launch = List.of(SupervisorProcess.java(), "-Xlog:class+load:file=" + classes,
+                "-jar", SupervisorProcess.jar().toString());
+        try (SupervisorProcess sup = SupervisorProcess.launch(launch, dir, Map.of(),
+                "-n", "2", "-b", "127.0.0.1:0", "-m", "0", "--", "sleep", "600")) {
+            sup.awaitLine("Up to 2 / 2");
+            // the state dump gives times (spawned_at, started_at...): rendered without a DateTimeFormatter
+            assertThat(sup.state().path("workers")).hasSize(2);
+            sup.signal("TERM");
+            assertThat(sup.awaitExit()).as("exit status; log:%n%s", sup.log()).isZero();
+        }
+        List<String> loaded = Files.readAllLines(classes);
+        assertThat(loaded).as("the class-load log").anyMatch(l -> l.contains(" dev.einhyrningsins.daemon.Daemon "));
+        // every libc call goes through one linked handle: the JDK's linker spins one stub class for it
+        assertThat(loaded.stream().filter(l -> l.contains(" jdk.internal.foreign.abi.DowncallStub/")))
+                .as("downcall stubs spun").hasSize(1);
+        assertThat(loaded).as("java.time's formatter (Instant.toString)")
+                .noneMatch(l -> l.contains(" java.time.format.DateTimeFormatter "));
+        assertThat(loaded).as("Jackson (the plain JSON path needs none)")
+                .noneMatch(l -> l.contains(" com.fasterxml.jackson."));
+    }
+}
