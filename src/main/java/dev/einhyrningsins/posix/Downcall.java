@@ -19,7 +19,7 @@ import java.util.Arrays;
  * this call set — the JVM's own libc use in between cannot clobber it).
  *
  * <p>Why one handle: the linker spins classes for every new descriptor, about 3–5 ms each
- * (measured; the first link of a JVM ~8 ms with the image's AOT cache, ~40 ms without).
+ * (measured; the first link of a JVM ~8 ms with the image's AOT cache, ~40–50 ms without).
  * A supervisor's start needs some fifteen descriptors before its first worker runs, so
  * linking each function's own descriptor was most of the time from exec to the first
  * worker. Every function here takes only C integers and pointers (at most six) and returns
@@ -60,6 +60,13 @@ final class Downcall {
 
         @SuppressWarnings("restricted")
         private static MethodHandle link() {
+            String os = System.getProperty("os.name");
+            String arch = System.getProperty("os.arch");
+            if (!"Linux".equals(os) || !("amd64".equals(arch) || "aarch64".equals(arch))) {
+                // elsewhere arguments of different C types, or variadic ones, are passed differently
+                throw new UnsupportedOperationException("einhyrningsins calls the C library as on Linux x86-64 and"
+                        + " AArch64 only, not on " + os + " " + arch);
+            }
             MemoryLayout[] args = new MemoryLayout[MAX_ARGUMENTS];
             Arrays.fill(args, ValueLayout.JAVA_LONG);
             // variadic after the first argument, so that the x86-64 linker sets %al (the
@@ -90,7 +97,9 @@ final class Downcall {
             if (!integerClass(l)) throw new IllegalArgumentException(name + ": argument " + l + " is not a C integer or pointer");
         }
         this.result = descriptor.returnLayout().map(l -> {
-            if (!integerClass(l)) throw new IllegalArgumentException(name + ": result " + l + " is not a C integer or pointer");
+            if (!integerClass(l) || l instanceof ValueLayout.OfByte) {
+                throw new IllegalArgumentException(name + ": result " + l + " is not a C short, int, long or pointer");
+            }
             return l instanceof ValueLayout.OfInt ? Result.INT : l instanceof ValueLayout.OfShort ? Result.SHORT : Result.WIDE;
         }).orElse(Result.VOID);
     }

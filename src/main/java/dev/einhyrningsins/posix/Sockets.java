@@ -246,7 +246,8 @@ public final class Sockets {
             if (GETSOCKNAME.call(st, fd, sa.address(), len.address()) < 0) {
                 throw failure("getsockname fd " + fd, st);
             }
-            long pathLength = len.get(ValueLayout.JAVA_INT, 0) - CStructs.SUN_PATH;
+            // a path of the full 108 bytes has no NUL, and the kernel then reports one byte more
+            long pathLength = Math.min(len.get(ValueLayout.JAVA_INT, 0) - CStructs.SUN_PATH, CStructs.SUN_PATH_LENGTH);
             if (pathLength <= 0) return "";
             byte[] path = sa.asSlice(CStructs.SUN_PATH, pathLength).toArray(ValueLayout.JAVA_BYTE);
             if (path[0] == 0) return "@" + new String(path, 1, path.length - 1, FILE_NAME_CHARSET);

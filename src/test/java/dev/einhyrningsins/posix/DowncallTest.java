@@ -46,7 +46,13 @@ class DowncallTest {
     void intResultsAreSignExtendedFromTheirLow32Bits() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Downcall.captureState(arena);
-            // close(-1): int -1, EBADF. Read as the raw 64-bit register it would be 4294967295.
+            // labs returns its argument whole; declared as returning an int, only the low half counts
+            Downcall lowHalf = Downcall.of("labs", FunctionDescriptor.of(Libc.C_INT, Libc.C_LONG));
+            assertThat(lowHalf.call(st, 0x1_FFFF_FFFFL)).isEqualTo(-1L);
+            assertThat(lowHalf.call(st, 0x7_0000_0005L)).isEqualTo(5L);
+            Downcall whole = Downcall.of("labs", FunctionDescriptor.of(Libc.C_LONG, Libc.C_LONG));
+            assertThat(whole.call(st, 0x1_FFFF_FFFFL)).isEqualTo(0x1_FFFF_FFFFL);
+            // close(-1): int -1, EBADF
             assertThat(Fds.CLOSE.call(st, -1)).isEqualTo(-1L);
             assertThat(Downcall.errno(st)).isEqualTo(Libc.EBADF());
         }
@@ -73,6 +79,8 @@ class DowncallTest {
     void functionsThatDoNotFitTheSharedShapeAreRefused() {
         assertThatThrownBy(() -> Downcall.of("ldexp", FunctionDescriptor.of(Libc.C_DOUBLE, Libc.C_DOUBLE, Libc.C_INT)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a C integer or pointer");
+        assertThatThrownBy(() -> Downcall.of("toupper_l", FunctionDescriptor.of(Libc.C_CHAR, Libc.C_INT)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not a C short, int, long or pointer");
         assertThatThrownBy(() -> Downcall.of("seven", FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT,
                 Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_INT)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("7 arguments");

@@ -5,11 +5,16 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -166,6 +171,32 @@ class SocketsTest {
                     assertThat(e.errnoName()).isEqualTo("ENOENT");
                     assertThat(e.call()).isEqualTo("connect " + path);
                 });
+    }
+
+    @Test
+    void aUnixSocketBoundToAPathOfAllOf108BytesIsNamed(@TempDir Path dir) {
+        // such a socket comes from elsewhere (systemd, say): its path has no NUL, and the kernel
+        // reports an address one byte longer than sockaddr_un
+        String path = dir.resolve("s").toString();
+        path = path + "x".repeat((int) CStructs.SUN_PATH_LENGTH - path.length());
+        Downcall socket = Downcall.of("socket", FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_INT));
+        Downcall bind = Downcall.of("bind", FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = Downcall.captureState(arena);
+            int fd = (int) socket.call(st, Libc.AF_UNIX(), Libc.SOCK_STREAM() | Libc.SOCK_CLOEXEC(), 0);
+            assertThat(fd).isNotNegative();
+            try {
+                MemorySegment sa = arena.allocate(CStructs.SOCKADDR_UN_SIZE);
+                sa.set(ValueLayout.JAVA_SHORT, CStructs.SUN_FAMILY, (short) Libc.AF_UNIX());
+                MemorySegment.copy(path.getBytes(StandardCharsets.UTF_8), 0, sa, ValueLayout.JAVA_BYTE, CStructs.SUN_PATH,
+                        (int) CStructs.SUN_PATH_LENGTH);
+                assertThat(bind.call(st, fd, sa.address(), (int) sa.byteSize())).as("bind errno %d", Downcall.errno(st))
+                        .isZero();
+                assertThat(Sockets.localUnixAddress(fd)).isEqualTo(path);
+            } finally {
+                Fds.close(fd);
+            }
+        }
     }
 
     @Test
