@@ -222,18 +222,13 @@ public final class Daemon {
     private static int serve(Shell s, RealOs os, Supervisor sup, boolean resumed, Runnable started) {
         os.reload().supervisor(sup);
         SignalHandlers.install(SIGNALS, name -> s.loop().post(new Event.SignalReceived(name)), s.log(), resumed);
-        if (Orphans.adopted()) {
-            // PID 1 or a subreaper: the workers' orphans become ours; SIGCHLD says one exited
-            SignalHandlers.install(List.of("CHLD"), name -> s.loop().childSignal(), s.log(), resumed);
-            s.loop().childSignal();
-            if (!resumed) {
-                s.log().info((s.pid() == 1 ? "Running as PID 1" : "Running as a child subreaper")
-                        + ": orphaned processes are reaped too");
-            }
-        }
         Pidfile pidfile = s.pidfile();
         try {
             s.loop().run(sup, resumed, () -> {
+                // once the first workers are started: prctl is a variadic call, whose link
+                // the first worker need not wait for; the first look finds any orphan that
+                // exited before the handler was there
+                if (Orphans.adopted()) reapOrphans(s, resumed);
                 if (pidfile != null && !pidfile.written()) pidfile.write();
                 started.run();
             });
@@ -247,6 +242,16 @@ public final class Daemon {
         s.log().info("All workers are gone; exiting");
         s.events().end(0);
         return 0;
+    }
+
+    /** PID 1 or a subreaper: the workers' orphans become ours; SIGCHLD says one exited. */
+    private static void reapOrphans(Shell s, boolean resumed) {
+        SignalHandlers.install(List.of("CHLD"), name -> s.loop().childSignal(), s.log(), resumed);
+        s.loop().childSignal();
+        if (!resumed) {
+            s.log().info((s.pid() == 1 ? "Running as PID 1" : "Running as a child subreaper")
+                    + ": orphaned processes are reaped too");
+        }
     }
 
     /**

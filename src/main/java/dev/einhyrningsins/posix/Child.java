@@ -24,7 +24,7 @@ public final class Child implements AutoCloseable {
      * are ignored by the kernel): pidfd_open and pidfd_send_signal have no glibc wrapper
      * before 2.36.
      */
-    private static final Downcall SYSCALL = Downcall.of("syscall",
+    private static final Downcall SYSCALL = Downcall.variadic("syscall",
             FunctionDescriptor.of(Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG));
     private static final Downcall WAITID = Downcall.of("waitid",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));

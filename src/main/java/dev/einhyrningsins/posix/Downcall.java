@@ -13,12 +13,13 @@ import java.lang.invoke.MethodHandle;
 import java.util.Arrays;
 
 /**
- * One libc function, called through the one downcall handle this package links: six
- * integer-class arguments in, one integer-class result out, errno captured
+ * One libc function, called through the one downcall handle this package links for its kind
+ * (fixed or variadic arguments): six integer-class arguments in, one integer-class result
+ * out, errno captured
  * ({@code Linker.Option.captureCallState("errno")}, so the errno read afterwards is the one
  * this call set — the JVM's own libc use in between cannot clobber it).
  *
- * <p>Why one handle: the linker spins classes for every new descriptor, about 3–5 ms each
+ * <p>Why shared handles: the linker spins classes for every new descriptor, about 3–5 ms each
  * (measured; the first link of a JVM ~8 ms with the image's AOT cache, ~40–50 ms without).
  * A supervisor's start needs some fifteen descriptors before its first worker runs, so
  * linking each function's own descriptor was most of the time from exec to the first
@@ -28,9 +29,9 @@ import java.util.Arrays;
  * whatever its C type: an {@code int} argument is the low half of a {@code long}, a pointer
  * is its address, unused registers are ignored by the callee, and variadic integer
  * arguments ({@code fcntl}, {@code prctl}, {@code syscall}) travel exactly like named ones.
- * The handle is linked as variadic after its first argument, so on x86-64 {@code %al} (the
- * number of vector registers, which a variadic callee's prologue reads) is 0; other callees
- * ignore it. So every function is linked once, by address, through the same handle.
+ * Variadic functions go through a second handle, linked as variadic after its first argument,
+ * so that on x86-64 {@code %al} (the number of vector registers, which a variadic callee's
+ * prologue reads) is 0. So a start links once, or twice, whatever the functions it calls.
  *
  * <p>Each {@code Downcall} still declares the function's real C descriptor, spelled out
  * from jextract's layouts; {@code DowncallTest} checks it against the generated
@@ -53,27 +54,40 @@ final class Downcall {
     /** The most arguments the shared shape passes (x86-64 has six integer argument registers). */
     static final int MAX_ARGUMENTS = 6;
 
-    /** The shared handle, linked at the first call of any function. */
+    /**
+     * The shared handle for functions with a fixed argument list, linked at the first call of
+     * one: {@code (MemorySegment function, MemorySegment captureState, long × 6) long}.
+     */
     private static final class Shared {
-        /** {@code (MemorySegment function, MemorySegment captureState, long × 6) long} */
-        static final MethodHandle HANDLE = link();
+        static final MethodHandle HANDLE = link(false);
+    }
 
-        @SuppressWarnings("restricted")
-        private static MethodHandle link() {
-            String os = System.getProperty("os.name");
-            String arch = System.getProperty("os.arch");
-            if (!"Linux".equals(os) || !("amd64".equals(arch) || "aarch64".equals(arch))) {
-                // elsewhere arguments of different C types, or variadic ones, are passed differently
-                throw new UnsupportedOperationException("einhyrningsins calls the C library as on Linux x86-64 and"
-                        + " AArch64 only, not on " + os + " " + arch);
-            }
-            MemoryLayout[] args = new MemoryLayout[MAX_ARGUMENTS];
-            Arrays.fill(args, ValueLayout.JAVA_LONG);
-            // variadic after the first argument, so that the x86-64 linker sets %al (the
-            // vector-register count a variadic callee's prologue reads) to 0
-            return Linker.nativeLinker().downcallHandle(FunctionDescriptor.of(ValueLayout.JAVA_LONG, args),
-                    Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
+    /**
+     * The same for variadic functions ({@code fcntl}, {@code prctl}, {@code syscall}), linked
+     * as variadic after the first argument so that the x86-64 linker sets {@code %al} (the
+     * number of vector registers, which a variadic callee's prologue reads) to 0. A second
+     * handle, because linking as variadic costs more (measured ~2.5 ms of the image's start)
+     * and a start calls no variadic function before its first worker runs.
+     */
+    private static final class SharedVariadic {
+        static final MethodHandle HANDLE = link(true);
+    }
+
+    @SuppressWarnings("restricted")
+    private static MethodHandle link(boolean variadic) {
+        String os = System.getProperty("os.name");
+        String arch = System.getProperty("os.arch");
+        if (!"Linux".equals(os) || !("amd64".equals(arch) || "aarch64".equals(arch))) {
+            // elsewhere arguments of different C types, or variadic ones, are passed differently
+            throw new UnsupportedOperationException("einhyrningsins calls the C library as on Linux x86-64 and"
+                    + " AArch64 only, not on " + os + " " + arch);
         }
+        MemoryLayout[] args = new MemoryLayout[MAX_ARGUMENTS];
+        Arrays.fill(args, ValueLayout.JAVA_LONG);
+        FunctionDescriptor shape = FunctionDescriptor.of(ValueLayout.JAVA_LONG, args);
+        Linker.Option capture = Linker.Option.captureCallState("errno");
+        return variadic ? Linker.nativeLinker().downcallHandle(shape, Linker.Option.firstVariadicArg(1), capture)
+                : Linker.nativeLinker().downcallHandle(shape, capture);
     }
 
     /** How a raw 64-bit result becomes the declared C result. */
@@ -83,11 +97,13 @@ final class Downcall {
     private final FunctionDescriptor descriptor;
     private final int arity;
     private final Result result;
+    private final boolean variadic;
     private volatile MemorySegment address;
 
-    private Downcall(String name, FunctionDescriptor descriptor) {
+    private Downcall(String name, FunctionDescriptor descriptor, boolean variadic) {
         this.name = name;
         this.descriptor = descriptor;
+        this.variadic = variadic;
         this.arity = descriptor.argumentLayouts().size();
         if (arity > MAX_ARGUMENTS) {
             throw new IllegalArgumentException(name + ": " + arity + " arguments, the shared downcall passes "
@@ -128,7 +144,20 @@ final class Downcall {
      * @throws IllegalArgumentException if the function does not fit the shared shape
      */
     static Downcall of(String name, FunctionDescriptor descriptor) {
-        return new Downcall(name, descriptor);
+        return new Downcall(name, descriptor, false);
+    }
+
+    /**
+     * A variadic function ({@code int fcntl(int, int, ...)}), {@code descriptor} with the
+     * variadic arguments as they are passed (integers and pointers, promoted to 64 bits).
+     */
+    static Downcall variadic(String name, FunctionDescriptor descriptor) {
+        return new Downcall(name, descriptor, true);
+    }
+
+    /** Whether it is called as a variadic function. */
+    boolean isVariadic() {
+        return variadic;
     }
 
     /** The C function's name. */
@@ -185,7 +214,8 @@ final class Downcall {
         }
         long raw;
         try {
-            raw = (long) Shared.HANDLE.invokeExact(address(), state, a, b, c, d, e, f);
+            raw = variadic ? (long) SharedVariadic.HANDLE.invokeExact(address(), state, a, b, c, d, e, f)
+                    : (long) Shared.HANDLE.invokeExact(address(), state, a, b, c, d, e, f);
         } catch (RuntimeException | Error t) {
             throw t;
         } catch (Throwable t) {

@@ -31,7 +31,7 @@ public final class Fds {
      * (glibc reads it with {@code va_arg(ap, void *)}). jextract gives variadic functions an
      * invoker factory instead of a descriptor, so the whole descriptor is spelled out here.
      */
-    private static final Downcall FCNTL = Downcall.of("fcntl",
+    private static final Downcall FCNTL = Downcall.variadic("fcntl",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG));
 
     /** What a non-blocking read or write returns when it would block. */

@@ -25,7 +25,7 @@ public final class Orphans {
     private static final Downcall WAITID = Downcall.of("waitid",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_POINTER, Libc.C_INT));
     /** {@code int prctl(int option, ...)} with one pointer argument. */
-    private static final Downcall PRCTL = Downcall.of("prctl",
+    private static final Downcall PRCTL = Downcall.variadic("prctl",
             FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER));
 
     /**

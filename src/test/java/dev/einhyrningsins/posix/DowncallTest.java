@@ -31,6 +31,7 @@ class DowncallTest {
     void descriptorsAreTheGeneratedOnesAndEveryFunctionIsThere() throws Exception {
         List<String> checked = new ArrayList<>();
         for (Downcall d : declared()) {
+            assertThat(d.isVariadic()).as("%s is variadic", d.name()).isEqualTo(VARIADIC.contains(d.name()));
             if (!VARIADIC.contains(d.name())) {
                 Method generated = Libc.class.getMethod(d.name() + "$descriptor");
                 assertThat(d.descriptor()).as(d.name()).isEqualTo((FunctionDescriptor) generated.invoke(null));
