@@ -197,7 +197,8 @@ class HealthIT {
                 "--check-timeout", "0.3", "--check-interval", "0.05", dir.resolve("app").toString())) {
             List<Integer> workers = sup.awaitAcked(2);
             for (int i = 0; i < 10; i++) {
-                sup.awaitLine("live check failed \\(timed out after 0.3s, 0.3s\\): probing \\d+", i);
+                // the limit, then how long the check ran: the loop notices the deadline a few ms late under load
+                sup.awaitLine("live check failed \\(timed out after 0.3s, 0\\.3\\d*s\\): probing \\d+", i);
                 assertThat(processes(marker)).as("at most one check in flight per worker").isLessThanOrEqualTo(2);
             }
             for (int pid : workers) {
