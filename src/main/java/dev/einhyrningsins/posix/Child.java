@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
 
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
-import static dev.einhyrningsins.posix.Downcall.failure;
+import static dev.einhyrningsins.posix.PosixException.failure;
 
 /**
  * A child process of ours and the pidfd that watches it. Its pid cannot be reused while it

@@ -13,7 +13,7 @@ import java.lang.foreign.ValueLayout;
 
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
-import static dev.einhyrningsins.posix.Downcall.failure;
+import static dev.einhyrningsins.posix.PosixException.failure;
 
 /**
  * UNIX datagram sockets, as sd_notify(3) uses them: a sender that writes to an address

@@ -235,9 +235,4 @@ final class Downcall {
     static int errno(MemorySegment state) {
         return state.get(ValueLayout.JAVA_INT, ERRNO_OFFSET);
     }
-
-    /** {@code call: ENAME (strerror)} for the errno captured in {@code state}. */
-    static PosixException failure(String call, MemorySegment state) {
-        return new PosixException(call, errno(state));
-    }
 }

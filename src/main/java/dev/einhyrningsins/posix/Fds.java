@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
 
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
-import static dev.einhyrningsins.posix.Downcall.failure;
+import static dev.einhyrningsins.posix.PosixException.failure;
 
 /** File descriptors as such: close, non-blocking read and write, and their flags. */
 public final class Fds {

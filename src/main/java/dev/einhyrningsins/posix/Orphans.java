@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
 
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
-import static dev.einhyrningsins.posix.Downcall.failure;
+import static dev.einhyrningsins.posix.PosixException.failure;
 
 /**
  * Children this process did not start: processes re-parented to it because it is PID 1 of

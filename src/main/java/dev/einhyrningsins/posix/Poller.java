@@ -10,7 +10,7 @@ import java.lang.foreign.ValueLayout;
 
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
-import static dev.einhyrningsins.posix.Downcall.failure;
+import static dev.einhyrningsins.posix.PosixException.failure;
 
 /**
  * {@code poll(2)} over a caller's fds plus a wake-up eventfd that any thread may write.

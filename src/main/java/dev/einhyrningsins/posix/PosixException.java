@@ -1,5 +1,7 @@
 package dev.einhyrningsins.posix;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * A failed libc call. The message names the call with its context, the errno name and
  * the strerror text, e.g. {@code bind [::1]:8080: EADDRINUSE (Address already in use)}.
@@ -16,6 +18,11 @@ public final class PosixException extends RuntimeException {
         super(call + ": " + Names.errnoName(errno) + " (" + Names.strerror(errno) + ")");
         this.call = call;
         this.errno = errno;
+    }
+
+    /** {@code call: ENAME (strerror)} for the errno a downcall captured in {@code state}. */
+    static PosixException failure(String call, MemorySegment state) {
+        return new PosixException(call, Downcall.errno(state));
     }
 
     /** The call with its context, e.g. {@code "bind 127.0.0.1:8080"}. */

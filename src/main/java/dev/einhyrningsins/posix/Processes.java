@@ -12,7 +12,7 @@ import java.util.Map;
 
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.Downcall.errno;
-import static dev.einhyrningsins.posix.Downcall.failure;
+import static dev.einhyrningsins.posix.PosixException.failure;
 
 /** This process and signals by number or name: pid, kill, dispositions, the name tables. */
 public final class Processes {

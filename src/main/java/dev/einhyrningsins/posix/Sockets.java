@@ -17,7 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 import static dev.einhyrningsins.posix.Downcall.captureState;
-import static dev.einhyrningsins.posix.Downcall.failure;
+import static dev.einhyrningsins.posix.PosixException.failure;
 
 /** Listening TCP and UNIX sockets, UNIX clients and socket pairs, and what they can tell. */
 public final class Sockets {

@@ -189,7 +189,7 @@ public final class Spawn {
             MemorySegment a = stringArray(arena, argv);
             MemorySegment e = stringArray(arena, envp);
             EXECVE.call(st, p.address(), a.address(), e.address());
-            throw Downcall.failure("execve " + path, st);
+            throw PosixException.failure("execve " + path, st);
         }
     }
 }

@@ -132,7 +132,8 @@ class ChecksTest {
         pump("checks started", () -> alive("sleep 1004") && alive("sleep 1005"));
         children.stopHelpers();
         assertThat(checks.size()).isZero();
-        assertThat(alive("sleep 1004")).as("the check itself is reaped").isFalse();
+        // killed and, unless the machine is too busy to let it exit within close()'s second, reaped
+        await("the check itself gone", () -> !alive("sleep 1004"));
         // what it started got SIGKILL with its group; its death is the kernel's business
         await("the check's own child killed", () -> !alive("sleep 1005"));
         assertThat(events).isEmpty();
