@@ -228,7 +228,7 @@ public final class Daemon {
                 // once the first workers are started: prctl is a variadic call, whose link
                 // the first worker need not wait for; the first look finds any orphan that
                 // exited before the handler was there
-                if (Orphans.adopted()) reapOrphans(s, resumed);
+                if (Orphans.adopted()) watchOrphans(s, resumed);
                 if (pidfile != null && !pidfile.written()) pidfile.write();
                 started.run();
             });
@@ -245,7 +245,7 @@ public final class Daemon {
     }
 
     /** PID 1 or a subreaper: the workers' orphans become ours; SIGCHLD says one exited. */
-    private static void reapOrphans(Shell s, boolean resumed) {
+    private static void watchOrphans(Shell s, boolean resumed) {
         SignalHandlers.install(List.of("CHLD"), name -> s.loop().childSignal(), s.log(), resumed);
         s.loop().childSignal();
         if (!resumed) {
