@@ -1,12 +1,10 @@
 package dev.einhyrningsins.control;
 
-import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,12 +15,13 @@ import java.util.function.Consumer;
 /** A control socket client: sends einhorn requests, reads replies until the final one. */
 public final class ControlClient implements AutoCloseable {
     private final SocketChannel ch;
-    private final BufferedReader in;
     private final String user = userName();
+    /** Bytes read and not yet taken as lines; a reply line (state of many workers) can be large. */
+    private final ByteBuffer in = ByteBuffer.allocate(16 * 1024).flip();
+    private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
 
     private ControlClient(SocketChannel ch) {
         this.ch = ch;
-        this.in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
     }
 
     public static ControlClient connect(Path socket) throws ControlException {
@@ -58,7 +57,7 @@ public final class ControlClient implements AutoCloseable {
         while (true) {
             String line;
             try {
-                line = in.readLine();
+                line = readLine();
             } catch (IOException e) {
                 if (writeFailure != null) throw writeFailure;
                 throw e;
@@ -82,6 +81,35 @@ public final class ControlClient implements AutoCloseable {
         }
     }
 
+    /**
+     * The next line without its end ("\n", or "\r\n" as BufferedReader takes it), or null at the end
+     * of input. Read from the channel itself: a Reader over it asks the socket for available()
+     * bytes, which initialises NIO's whole inet side (sun.nio.ch.Net, InetAddress) in every ctl.
+     */
+    private String readLine() throws IOException {
+        while (true) {
+            byte[] a = in.array();
+            for (int i = in.position(); i < in.limit(); i++) {
+                if (a[i] != '\n') continue;
+                partial.write(a, in.position(), i - in.position());
+                in.position(i + 1);
+                return takeLine();
+            }
+            partial.write(a, in.position(), in.remaining());
+            in.clear();
+            int n = ch.read(in);
+            in.flip();
+            if (n < 0) return partial.size() > 0 ? takeLine() : null;
+        }
+    }
+
+    private String takeLine() {
+        byte[] bytes = partial.toByteArray();
+        partial.reset();
+        int len = bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
+        return new String(bytes, 0, len, StandardCharsets.UTF_8);
+    }
+
     /** Our user name for einhorn's {@code user} field; the uid when it has no name (containers). */
     private static String userName() {
         String name = System.getProperty("user.name");
@@ -93,8 +121,17 @@ public final class ControlClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes the connection. In non-blocking mode: closing a connected channel in blocking mode
+     * first asks {@code sun.nio.ch.Net} whether to shut the output down (a TCP linger rule),
+     * and initialising Net (InetAddress, socket options) costs every ctl a millisecond or two.
+     */
     @Override
     public void close() throws IOException {
-        ch.close();
+        try {
+            ch.configureBlocking(false);
+        } finally {
+            ch.close();
+        }
     }
 }

@@ -11,18 +11,19 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What a supervisor loads from its start through its first {@code state}: the start-up and
- * footprint work of issue 10 held in place (bench/footprint.sh has the figures). Under
- * {@code java -jar}, with the JVM's class-load log.
+ * What a supervisor loads from its start through its first {@code state}, and what a
+ * {@code ctl -e state} loads: the start-up and footprint work of issue 10 held in place
+ * (bench/footprint.sh has the figures). Under {@code java -jar}, with the JVM's class-load log.
  */
 class StartPathIT {
     @TempDir
     Path dir;
 
     @Test
-    void twoDowncallsAreLinkedTheSecondAfterTheFirstSpawnAndNeitherJacksonNorAJavaTimeFormatterIsLoaded()
+    void twoDowncallsAreLinkedTheSecondAfterTheFirstSpawnNeitherJacksonNorAJavaTimeFormatterIsLoadedAndCtlLeavesNioInetAlone()
             throws Exception {
         Path classes = dir.resolve("classes.log");
+        Path ctlClasses = dir.resolve("ctl-classes.log");
         List<String> launch = List.of(SupervisorProcess.java(), "-Xlog:class+load:file=" + classes,
                 "-jar", SupervisorProcess.jar().toString());
         try (SupervisorProcess sup = SupervisorProcess.launch(launch, dir, Map.of(),
@@ -30,10 +31,21 @@ class StartPathIT {
             sup.awaitLine("Up to 2 / 2");
             // the state dump gives times (spawned_at, started_at...): rendered without a DateTimeFormatter
             assertThat(sup.state().path("workers")).hasSize(2);
+            SupervisorProcess.Result ctl = SupervisorProcess.runToExitIn(dir, "", SupervisorProcess.java(),
+                    "-Xlog:class+load:file=" + ctlClasses, "-jar", SupervisorProcess.jar().toString(),
+                    "ctl", "-d", sup.socket.toString(), "-e", "state");
+            assertThat(ctl.status()).as("ctl -e state: %s", ctl.stderr()).isZero();
+            assertThat(ctl.stdout()).contains("\"workers\"");
             sup.signal("TERM");
             assertThat(sup.awaitExit()).as("exit status; log:%n%s", sup.log()).isZero();
         }
         List<String> loaded = Files.readAllLines(classes);
+        List<String> ctlLoaded = Files.readAllLines(ctlClasses);
+        assertThat(ctlLoaded).as("ctl's class-load log").anyMatch(l -> l.contains(" dev.einhyrningsins.control.Ctl "));
+        // ctl reads its replies from the channel itself: a Reader over the socket's stream asks for
+        // available() bytes, and that initialises NIO's inet side (Net, InetAddress) in every ctl
+        assertThat(ctlLoaded).as("ctl: NIO's inet side").noneMatch(l -> l.contains(" sun.nio.ch.Net "));
+        assertThat(ctlLoaded).as("ctl: Jackson").noneMatch(l -> l.contains(" com.fasterxml.jackson."));
         assertThat(loaded).as("the class-load log").anyMatch(l -> l.contains(" dev.einhyrningsins.daemon.Daemon "));
         // every libc call goes through one of two linked handles (fixed and variadic arguments):
         // the JDK's linker spins one stub class for each; the variadic one is first needed by

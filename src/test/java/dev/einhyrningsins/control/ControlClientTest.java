@@ -1,0 +1,77 @@
+package dev.einhyrningsins.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The client's own line reading, against a raw UNIX socket server that writes chosen bytes. */
+class ControlClientTest {
+    @TempDir
+    Path dir;
+
+    /** Accepts one connection, reads the request line, writes {@code reply} in pieces of {@code chunk} bytes, closes. */
+    private CompletableFuture<String> serveOnce(ServerSocketChannel server, byte[] reply, int chunk) {
+        return CompletableFuture.supplyAsync(() -> {
+            try (SocketChannel ch = server.accept()) {
+                ByteBuffer in = ByteBuffer.allocate(4096);
+                StringBuilder request = new StringBuilder();
+                while (request.indexOf("\n") < 0 && ch.read(in) > 0) {
+                    request.append(new String(in.array(), 0, in.position(), StandardCharsets.UTF_8));
+                    in.clear();
+                }
+                for (int off = 0; off < reply.length; off += chunk) {
+                    ByteBuffer b = ByteBuffer.wrap(reply, off, Math.min(chunk, reply.length - off));
+                    while (b.hasRemaining()) ch.write(b);
+                }
+                return request.toString();
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+    }
+
+    @Test
+    void repliesLargerThanOneReadAndSplitInsideACharacterAreWholeLines() throws Exception {
+        Path sock = dir.resolve("raw.sock");
+        // a long message of multi-byte characters, streamed (wait: true), then a CRLF final reply,
+        // written 7 bytes at a time so that reads end inside characters and inside "\r\n"
+        String big = "ø€".repeat(20_000);
+        String replies = WireCodec.encodeReply(big, 7, false, true)
+                + WireCodec.encodeReply("done", 7, true, true).replace("\n", "\r\n");
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(sock));
+            CompletableFuture<String> request = serveOnce(server, replies.getBytes(StandardCharsets.UTF_8), 7);
+            List<Reply> seen = new ArrayList<>();
+            try (ControlClient client = ControlClient.connect(sock)) {
+                Reply last = client.send("state", List.of(), 7, seen::add);
+                assertThat(last.message()).isEqualTo("done");
+            }
+            assertThat(seen).extracting(Reply::message).containsExactly(big, "done");
+            assertThat(request.get()).contains("\"command\":\"state\"");
+        }
+    }
+
+    @Test
+    void aFinalReplyWithoutItsNewlineBeforeTheEndOfInputIsStillRead() throws Exception {
+        Path sock = dir.resolve("raw.sock");
+        String reply = WireCodec.encodeReply("bye", null, true, true).strip();
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(sock));
+            serveOnce(server, reply.getBytes(StandardCharsets.UTF_8), 1 << 16);
+            try (ControlClient client = ControlClient.connect(sock)) {
+                assertThat(client.send("ehlo", List.of(), null, r -> { }).message()).isEqualTo("bye");
+            }
+        }
+    }
+}
