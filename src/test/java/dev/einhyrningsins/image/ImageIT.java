@@ -190,6 +190,29 @@ class ImageIT {
     }
 
     @Test
+    void ctlLoadsEveryClassFromItsAotCacheAndSpinsNone() throws Exception {
+        Path sock = dir.resolve("ctl.sock");
+        Path classes = dir.resolve("ctl-classes.log");
+        try (Supervisor sup = Supervisor.start(dir, LAUNCHER.toString(), "-b", "127.0.0.1:0", "-m", "manual",
+                "-d", sock.toString(), "--", WORKER.toString())) {
+            sup.awaitAckedWorkers(sock, 1);
+            Result state = run(dir, Map.of("EINHYRNINGSINS_JAVA_OPTS", "-Xlog:class+load:file=" + classes),
+                    CTL.toString(), "-d", sock.toString(), "-e", "state");
+            assertThat(state.exit()).as("ctl -e state: %s", state).isZero();
+            sup.process.destroy();
+            assertThat(sup.awaitExit()).as("exit status after TERM; log:%n%s", sup.log()).isZero();
+        }
+        // Not from the cache: a class the training run did not load (the jar's manifest read by
+        // -jar, a ServiceLoader's scan) or one spun at run time (method-handle accessors of
+        // core reflection). JFR's event classes are never archived.
+        List<String> loaded = Files.readAllLines(classes);
+        assertThat(loaded).as("ctl's class-load log").anyMatch(l -> l.contains(" dev.einhyrningsins.control.Ctl "));
+        assertThat(loaded).as("classes ctl loads from elsewhere than its AOT cache")
+                .filteredOn(l -> l.contains(" source: ") && !l.contains("source: shared objects file"))
+                .allMatch(l -> l.contains("] jdk.internal.event."));
+    }
+
+    @Test
     void imageLayoutIsWhatPackagersExpect() throws IOException {
         for (String f : List.of("bin/einhyrningsins", "bin/einhyrningsinsctl", "bin/java")) {
             assertThat(IMAGE.resolve(f)).as(f).isExecutable();
