@@ -44,6 +44,8 @@ public final class ControlServer implements AutoCloseable {
     public static final int MAX_CONNECTIONS = 256;
     /** Queued reply bytes beyond which a client that does not read is dropped. */
     static final long MAX_QUEUED_OUTPUT = 16L << 20;
+    /** What clients send, all connections together, that counts as a burst: about a thousand request lines. */
+    public static final long BURST_BYTES = 128 * 1024;
 
     /** Where the server's own messages go. */
     public interface Log {
@@ -86,6 +88,9 @@ public final class ControlServer implements AutoCloseable {
     private volatile long dropped;
     private volatile long ids;
     private volatile boolean closed;
+    /** Bytes read since the last burst was reported; the selector thread's own. */
+    private long readSinceBurst;
+    private volatile Runnable burst = () -> { };
 
     private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log) throws IOException {
         this.server = server;
@@ -162,6 +167,15 @@ public final class ControlServer implements AutoCloseable {
 
     public Counts counts() {
         return new Counts(ids, connections, refusedUser, refusedLimit, dropped);
+    }
+
+    /**
+     * Runs {@code r}, on the selector thread, each time the clients together have sent another
+     * {@link #BURST_BYTES}: what a burst of control traffic made the process take (the YAML
+     * parser's classes, the JIT's scratch memory, heap) can then be given back.
+     */
+    public void afterBursts(Runnable r) {
+        this.burst = r;
     }
 
     // ------------------------------------------------------------------ the selector thread
@@ -435,6 +449,11 @@ public final class ControlServer implements AutoCloseable {
                 session.endOfInput();
             } else {
                 session.received(readBuffer.array(), 0, n);
+                readSinceBurst += n;
+                if (readSinceBurst >= BURST_BYTES) {
+                    readSinceBurst = 0;
+                    burst.run();
+                }
             }
             flush();
         }

@@ -207,7 +207,7 @@ public final class Session {
         }
     }
 
-    /** A failed reply of the session's own (encoded), in request order; {@code farewell}: the connection ends with it. */
+    /** A failed reply of the session's own, encoded, in request order; {@code farewell}: the connection ends with it. */
     private void answer(byte[] line, boolean farewell) {
         if (unanswered.isEmpty()) {
             queue(line);

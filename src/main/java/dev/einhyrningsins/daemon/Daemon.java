@@ -206,7 +206,9 @@ public final class Daemon {
                 s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads(), o.killChildrenOnExit()),
                 s.loop(), s.log(), s.version(), stdinFd);
         os.reloads(reload, s.launch());
-        os.listen(Settle.memory(s.log()));
+        Settle settle = Settle.memory(s.log());
+        os.listen(settle);
+        s.control().afterBursts(settle::burst);
         // the monotonic clock goes on across a reload's exec; the start is the first process's
         long startNanos = System.nanoTime() - (System.currentTimeMillis() - s.startedWall()) * 1_000_000L;
         os.observe(new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts, s.events()::size),

@@ -132,6 +132,30 @@ class ControlServerTest {
     }
 
     @Test
+    void everyBurstOfClientBytesIsReportedOnceWhateverTheConnections() throws Exception {
+        open();
+        java.util.concurrent.atomic.AtomicInteger bursts = new java.util.concurrent.atomic.AtomicInteger();
+        server.afterBursts(bursts::incrementAndGet);
+        String line = "x".repeat(1023) + "\n"; // 1 KiB, answered "Could not parse command"
+        int perBurst = (int) (ControlServer.BURST_BYTES / line.length());
+        try (Client a = new Client(sock()); Client b = new Client(sock())) {
+            for (int i = 0; i < perBurst - 1; i++) {
+                (i % 2 == 0 ? a : b).write(line);
+                assertThat((i % 2 == 0 ? a : b).message()).isEqualTo("Could not parse command");
+            }
+            assertThat(bursts).as("one line short of a burst, every line answered").hasValue(0);
+            a.write(line);
+            assertThat(a.message()).isEqualTo("Could not parse command");
+            assertThat(bursts).as("the line that completes it, answered").hasValue(1);
+            for (int i = 0; i < perBurst; i++) {
+                b.write(line);
+                assertThat(b.message()).isEqualTo("Could not parse command");
+            }
+            assertThat(bursts).as("a second burst").hasValue(2);
+        }
+    }
+
+    @Test
     void aLineOverOneMebibyteIsRefusedAndTheConnectionClosed() throws Exception {
         open();
         try (Client c = new Client(sock())) {

@@ -13,7 +13,7 @@ class SettleTest {
     }
 
     @Test
-    void settlesWhenFirstUpAndAfterEveryUpgrade() {
+    void settlesWhenFirstUpAfterEveryUpgradeAndAfterControlBursts() {
         AtomicInteger scheduled = new AtomicInteger();
         Settle settle = new Settle(scheduled::incrementAndGet);
         settle.accept(new Happening.Spawned(100, 0, 1, Happening.SpawnReason.START));
@@ -26,5 +26,7 @@ class SettleTest {
         assertThat(scheduled).as("start-up settles once").hasValue(1);
         settle.accept(new Happening.UpgradeEnded(2, "done", "Upgrade done", 1_000_000));
         assertThat(scheduled).as("after an upgrade").hasValue(2);
+        settle.burst();
+        assertThat(scheduled).as("after a burst of control traffic").hasValue(3);
     }
 }

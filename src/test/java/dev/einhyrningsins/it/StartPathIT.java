@@ -2,6 +2,15 @@ package dev.einhyrningsins.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.einhyrningsins.control.ControlServer;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,5 +71,36 @@ class StartPathIT {
                 .noneMatch(l -> l.contains(" java.time.format.DateTimeFormatter "));
         assertThat(loaded).as("Jackson (the plain JSON path needs none)")
                 .noneMatch(l -> l.contains(" com.fasterxml.jackson."));
+    }
+
+    /**
+     * What start-up and a burst of control lines took is given back once they are over
+     * (daemon.Settle: a collection and malloc_trim), and the settling first initialises
+     * BigDecimal, so that the first YAML request's share of it is given back too.
+     */
+    @Test
+    void settlingFollowsStartUpAndABurstOfControlLinesAndInitialisesBigDecimalBeforeItsCollection() throws Exception {
+        Path inits = dir.resolve("init.log");
+        List<String> launch = List.of(SupervisorProcess.java(), "-Xlog:class+init=info:file=" + inits,
+                "-jar", SupervisorProcess.jar().toString());
+        try (SupervisorProcess sup = SupervisorProcess.launch(launch, dir, Map.of(),
+                "-v", "-n", "1", "-m", "0", "--", "sleep", "600")) {
+            sup.awaitLine("Settled: heap"); // Settle.DELAY after the worker is up
+            String line = "x".repeat(1023) + "\n"; // not a request: "Could not parse command"
+            int lines = (int) (ControlServer.BURST_BYTES / line.length());
+            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                ch.connect(UnixDomainSocketAddress.of(sup.socket));
+                BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+                for (int i = 0; i < lines; i++) {
+                    ch.write(ByteBuffer.wrap(line.getBytes(StandardCharsets.US_ASCII)));
+                    assertThat(in.readLine()).contains("Could not parse command");
+                }
+            }
+            sup.awaitLine("Settled: heap", 1); // Settle.DELAY after the burst
+            sup.signal("TERM");
+            assertThat(sup.awaitExit()).as("exit status; log:%n%s", sup.log()).isZero();
+        }
+        assertThat(Files.readAllLines(inits)).as("class initialisations")
+                .anyMatch(l -> l.contains("Initializing 'java/math/BigDecimal'") && l.contains("\"einhyrningsins-settle\""));
     }
 }
