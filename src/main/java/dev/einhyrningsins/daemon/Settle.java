@@ -41,6 +41,14 @@ final class Settle implements Consumer<Happening> {
             long when = System.nanoTime() + DELAY.toNanos();
             if (due.getAndSet(when == 0 ? 1 : when) != 0) return;
             Thread.ofPlatform().name("einhyrningsins-settle").daemon(true).start(() -> {
+                // The first YAML request (einhorn's Ruby client and einhornsh send nothing
+                // else) initialises BigDecimal, which Jackson's parsers refer to: JDK 25's
+                // initialiser squares its way up to 5^65536, 2.2 MB of garbage and C2
+                // compilations of BigInteger's arithmetic. Done here, a settling ahead of the
+                // collection and the trim (the compilations finished and their memory freed by
+                // then), both are given back; done at that request, they stay (java -jar's growth
+                // under a burst of control lines 12.9 -> 10.0 MB; idle RSS +0.6 MB).
+                BigDecimal.ONE.signum();
                 try {
                     while (true) {
                         long d = due.get();
@@ -62,13 +70,6 @@ final class Settle implements Consumer<Happening> {
     private static void settle(Log log) {
         Runtime rt = Runtime.getRuntime();
         long before = rt.totalMemory();
-        // The first YAML request (einhorn's Ruby client and einhornsh send nothing else)
-        // initialises BigDecimal, which Jackson's parsers refer to: JDK 25's initialiser squares
-        // its way up to 5^65536, 2.2 MB of garbage and C2 compilations of BigInteger's
-        // arithmetic. Done here, right before the collection and the trim, both are given back
-        // at once; done at that request, they stay (bench/footprint.sh: java -jar's growth under
-        // a burst of control lines 12.9 -> 8.0 MB). The class is loaded already; its state is small.
-        BigDecimal.ONE.signum();
         System.gc();
         boolean trimmed = Processes.trimNativeHeap();
         log.debug("Settled: heap " + (before >> 10) + " -> " + (rt.totalMemory() >> 10) + " KiB committed"

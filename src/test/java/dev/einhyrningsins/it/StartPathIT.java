@@ -75,11 +75,11 @@ class StartPathIT {
 
     /**
      * What start-up and a burst of control lines took is given back once they are over
-     * (daemon.Settle: a collection and malloc_trim), and the settling first initialises
-     * BigDecimal, so that the first YAML request's share of it is given back too.
+     * (daemon.Settle: a collection and malloc_trim), and the settling initialises BigDecimal
+     * while it waits, so that the first YAML request's share of it is given back too.
      */
     @Test
-    void settlingFollowsStartUpAndABurstOfControlLinesAndInitialisesBigDecimalBeforeItsCollection() throws Exception {
+    void settlingFollowsStartUpAndABurstOfControlLinesAndInitialisesBigDecimalAheadOfItsCollection() throws Exception {
         Path inits = dir.resolve("init.log");
         List<String> launch = List.of(SupervisorProcess.java(), "-Xlog:class+init=info:file=" + inits,
                 "-jar", SupervisorProcess.jar().toString());
