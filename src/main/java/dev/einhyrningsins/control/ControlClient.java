@@ -1,11 +1,13 @@
 package dev.einhyrningsins.control;
 
-import java.io.ByteArrayOutputStream;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,13 +17,18 @@ import java.util.function.Consumer;
 /** A control socket client: sends einhorn requests, reads replies until the final one. */
 public final class ControlClient implements AutoCloseable {
     private final SocketChannel ch;
+    private final BufferedReader in;
     private final String user = userName();
-    /** Bytes read and not yet taken as lines; a reply line (state of many workers) can be large. */
-    private final ByteBuffer in = ByteBuffer.allocate(16 * 1024).flip();
-    private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
 
+    /**
+     * Replies are read through a Reader over the channel itself, not over its InputStream: a
+     * Reader over a socket's stream asks it for {@code available()} bytes, and that initialises
+     * NIO's whole inet side ({@code sun.nio.ch.Net}, InetAddress) in every ctl.
+     */
     private ControlClient(SocketChannel ch) {
         this.ch = ch;
+        this.in = new BufferedReader(Channels.newReader(ch, StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPLACE).onUnmappableCharacter(CodingErrorAction.REPLACE), -1));
     }
 
     public static ControlClient connect(Path socket) throws ControlException {
@@ -57,7 +64,7 @@ public final class ControlClient implements AutoCloseable {
         while (true) {
             String line;
             try {
-                line = readLine();
+                line = in.readLine();
             } catch (IOException e) {
                 if (writeFailure != null) throw writeFailure;
                 throw e;
@@ -81,35 +88,6 @@ public final class ControlClient implements AutoCloseable {
         }
     }
 
-    /**
-     * The next line without its end ("\n", or "\r\n" as BufferedReader takes it), or null at the end
-     * of input. Read from the channel itself: a Reader over it asks the socket for available()
-     * bytes, which initialises NIO's whole inet side (sun.nio.ch.Net, InetAddress) in every ctl.
-     */
-    private String readLine() throws IOException {
-        while (true) {
-            byte[] a = in.array();
-            for (int i = in.position(); i < in.limit(); i++) {
-                if (a[i] != '\n') continue;
-                partial.write(a, in.position(), i - in.position());
-                in.position(i + 1);
-                return takeLine();
-            }
-            partial.write(a, in.position(), in.remaining());
-            in.clear();
-            int n = ch.read(in);
-            in.flip();
-            if (n < 0) return partial.size() > 0 ? takeLine() : null;
-        }
-    }
-
-    private String takeLine() {
-        byte[] bytes = partial.toByteArray();
-        partial.reset();
-        int len = bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
-        return new String(bytes, 0, len, StandardCharsets.UTF_8);
-    }
-
     /** Our user name for einhorn's {@code user} field; the uid when it has no name (containers). */
     private static String userName() {
         String name = System.getProperty("user.name");
@@ -128,10 +106,12 @@ public final class ControlClient implements AutoCloseable {
      */
     @Override
     public void close() throws IOException {
+        if (!ch.isOpen()) return;
         try {
             ch.configureBlocking(false);
-        } finally {
-            ch.close();
+        } catch (IOException e) {
+            // closed below all the same
         }
+        ch.close();
     }
 }

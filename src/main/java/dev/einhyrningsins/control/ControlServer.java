@@ -44,7 +44,7 @@ public final class ControlServer implements AutoCloseable {
     public static final int MAX_CONNECTIONS = 256;
     /** Queued reply bytes beyond which a client that does not read is dropped. */
     static final long MAX_QUEUED_OUTPUT = 16L << 20;
-    /** What clients send, all connections together, that counts as a burst: about a thousand request lines. */
+    /** Bytes from clients, all connections together, after which the server reports a burst: 128 KiB. */
     public static final long BURST_BYTES = 128 * 1024;
 
     /** Where the server's own messages go. */
@@ -171,8 +171,9 @@ public final class ControlServer implements AutoCloseable {
 
     /**
      * Runs {@code r}, on the selector thread, each time the clients together have sent another
-     * {@link #BURST_BYTES}: what a burst of control traffic made the process take (the YAML
-     * parser's classes, the JIT's scratch memory, heap) can then be given back.
+     * {@link #BURST_BYTES} (a running total, not a rate): what control traffic made the process
+     * take (the YAML parser's classes, the JIT's scratch memory, heap) can then be given back.
+     * {@code r} should not block; what it throws is logged.
      */
     public void afterBursts(Runnable r) {
         this.burst = r;
@@ -451,8 +452,12 @@ public final class ControlServer implements AutoCloseable {
                 session.received(readBuffer.array(), 0, n);
                 readSinceBurst += n;
                 if (readSinceBurst >= BURST_BYTES) {
-                    readSinceBurst = 0;
-                    burst.run();
+                    readSinceBurst -= BURST_BYTES;
+                    try {
+                        burst.run();
+                    } catch (RuntimeException e) {
+                        log.warn("After a burst of control traffic: " + e);
+                    }
                 }
             }
             flush();

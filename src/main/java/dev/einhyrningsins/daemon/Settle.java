@@ -7,11 +7,12 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
  * After a burst of work — start-up (the first {@link Happening.Status} that is ready: the
- * target number of workers acked), every finished upgrade, and a burst of control traffic
- * ({@link #burst}) — gives back what the burst needed and an idle supervisor does not,
+ * target number of workers acked), every finished upgrade, and every 128 KiB of control
+ * traffic ({@link #burst}) — gives back what the burst needed and an idle supervisor does not,
  * {@link #DELAY} after the last of them: a full collection, so the heap
  * shrinks to what is live and the young generation is sized for an idle supervisor (under
  * {@code java -jar}'s G1 the garbage of start-up alone fills tens of MB of regions), then
@@ -36,35 +37,75 @@ final class Settle implements Consumer<Happening> {
      * at a time: asked again while one waits, it waits until {@link #DELAY} after the last ask.
      */
     static Settle memory(Log log) {
-        AtomicLong due = new AtomicLong(); // System.nanoTime() of the pending settling; 0: none
-        return new Settle(() -> {
-            long when = System.nanoTime() + DELAY.toNanos();
+        return new Settle(new Debounce(System::nanoTime, TimeUnit.NANOSECONDS::sleep,
+                waiting -> Thread.ofPlatform().name("einhyrningsins-settle").daemon(true).start(() -> {
+                    // The first YAML request (einhorn's Ruby client and einhornsh send nothing
+                    // else) initialises BigDecimal, which Jackson's parsers refer to: JDK 25's
+                    // initialiser squares its way up to 5^65536, 2.2 MB of garbage and C2
+                    // compilations of BigInteger's arithmetic. Done here, a settling ahead of the
+                    // collection and the trim (the compilations finished and their memory freed
+                    // by then), both are given back; done at that request, they stay (java -jar's
+                    // growth under a burst of control lines 12.9 -> 10.0 MB; idle RSS +0.6 MB).
+                    BigDecimal.ONE.signum();
+                    waiting.run();
+                }), () -> settle(log), log));
+    }
+
+    /**
+     * Asked to, runs {@code action} once {@link #DELAY} has passed since the last time it was
+     * asked: the first ask starts a thread (through {@code starter}) that waits, and asks while
+     * it waits move the time on; an ask after it stopped waiting starts another. A thread that
+     * cannot be started (a full process table) is logged and the next ask tries again.
+     */
+    static final class Debounce implements Runnable {
+        interface Sleeper {
+            void sleep(long nanos) throws InterruptedException;
+        }
+
+        private final AtomicLong due = new AtomicLong(); // the clock's time to run at; 0: none waiting
+        private final LongSupplier clock;
+        private final Sleeper sleeper;
+        private final Consumer<Runnable> starter;
+        private final Runnable action;
+        private final Log log;
+
+        Debounce(LongSupplier clock, Sleeper sleeper, Consumer<Runnable> starter, Runnable action, Log log) {
+            this.clock = clock;
+            this.sleeper = sleeper;
+            this.starter = starter;
+            this.action = action;
+            this.log = log;
+        }
+
+        @Override
+        public void run() {
+            long when = clock.getAsLong() + DELAY.toNanos();
             if (due.getAndSet(when == 0 ? 1 : when) != 0) return;
-            Thread.ofPlatform().name("einhyrningsins-settle").daemon(true).start(() -> {
-                // The first YAML request (einhorn's Ruby client and einhornsh send nothing
-                // else) initialises BigDecimal, which Jackson's parsers refer to: JDK 25's
-                // initialiser squares its way up to 5^65536, 2.2 MB of garbage and C2
-                // compilations of BigInteger's arithmetic. Done here, a settling ahead of the
-                // collection and the trim (the compilations finished and their memory freed by
-                // then), both are given back; done at that request, they stay (java -jar's growth
-                // under a burst of control lines 12.9 -> 10.0 MB; idle RSS +0.6 MB).
-                BigDecimal.ONE.signum();
-                try {
-                    while (true) {
-                        long d = due.get();
-                        long wait = d - System.nanoTime();
-                        if (wait > 0) {
-                            TimeUnit.NANOSECONDS.sleep(wait);
-                        } else if (due.compareAndSet(d, 0)) {
-                            break;
-                        }
+            try {
+                starter.accept(this::waitAndAct);
+            } catch (RuntimeException | Error e) {
+                due.set(0);
+                log.warn("Cannot settle memory after a burst of work: " + e);
+            }
+        }
+
+        private void waitAndAct() {
+            try {
+                while (true) {
+                    long d = due.get();
+                    long wait = d - clock.getAsLong();
+                    if (wait > 0) {
+                        sleeper.sleep(wait);
+                    } else if (due.compareAndSet(d, 0)) {
+                        break;
                     }
-                } catch (InterruptedException e) {
-                    return;
                 }
-                settle(log);
-            });
-        });
+            } catch (InterruptedException e) {
+                due.set(0);
+                return;
+            }
+            action.run();
+        }
     }
 
     private static void settle(Log log) {
@@ -76,7 +117,7 @@ final class Settle implements Consumer<Happening> {
                 + (trimmed ? ", freed C heap returned to the OS" : ""));
     }
 
-    /** A burst of control traffic has been served (the control server counts it). */
+    /** Another {@code ControlServer.BURST_BYTES} of control traffic has been read. */
     void burst() {
         schedule.run();
     }

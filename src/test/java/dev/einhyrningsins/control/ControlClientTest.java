@@ -74,4 +74,18 @@ class ControlClientTest {
             }
         }
     }
+
+    @Test
+    void aReplyThatIsNotUtf8IsReadWithReplacementsAndClosingTwiceIsHarmless() throws Exception {
+        Path sock = dir.resolve("raw.sock");
+        byte[] reply = "{\"message\":\"caf\u00ff\"}\n".getBytes(StandardCharsets.ISO_8859_1); // a lone 0xff
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(sock));
+            serveOnce(server, reply, 1 << 16);
+            ControlClient client = ControlClient.connect(sock);
+            assertThat(client.send("ehlo", List.of(), null, r -> { }).message()).isEqualTo("caf\ufffd");
+            client.close();
+            client.close();
+        }
+    }
 }
