@@ -10,7 +10,6 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -254,7 +253,7 @@ public final class ControlServer implements AutoCloseable {
     private static void refuse(SocketChannel ch, String message) {
         try (ch) {
             ch.configureBlocking(false);
-            ch.write(ByteBuffer.wrap(WireCodec.encodeReply(message, null, true, false).getBytes(StandardCharsets.UTF_8)));
+            ch.write(ByteBuffer.wrap(WireCodec.failureLine(message)));
         } catch (IOException ignored) {
             // the peer is gone already
         }
@@ -431,7 +430,7 @@ public final class ControlServer implements AutoCloseable {
         /** Tells the client why it is dropped, as far as its send buffer allows, and closes. */
         void farewell(String message) {
             try {
-                ch.write(ByteBuffer.wrap(WireCodec.encodeReply(message, null, true, false).getBytes(StandardCharsets.UTF_8)));
+                ch.write(ByteBuffer.wrap(WireCodec.failureLine(message)));
             } catch (IOException ignored) {
                 // gone already
             }

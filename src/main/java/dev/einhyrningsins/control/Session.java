@@ -60,7 +60,7 @@ public final class Session {
      * burst of garbage is not encoded, and allocated for, line by line.
      */
     private static final class Unparsable {
-        static final byte[] REPLY = utf8(WireCodec.encodeReply("Could not parse command", null, true, false));
+        static final byte[] REPLY = WireCodec.failureLine("Could not parse command");
     }
 
     private final Dispatcher dispatcher;
@@ -125,8 +125,7 @@ public final class Session {
     private boolean tooLong() {
         if (partial.size() <= MAX_LINE) return false;
         stopReading();
-        answer(utf8(WireCodec.encodeReply("Command too long (over " + MAX_LINE + " bytes); closing the connection",
-                null, true, false)), true);
+        answer(WireCodec.failureLine("Command too long (over " + MAX_LINE + " bytes); closing the connection"), true);
         return true;
     }
 

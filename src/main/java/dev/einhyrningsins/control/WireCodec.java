@@ -143,6 +143,11 @@ public final class WireCodec {
         return line(m);
     }
 
+    /** A reply the server gives of its own accord (no request id, final, {@code ok: false}), as the bytes to send. */
+    public static byte[] failureLine(String message) {
+        return encodeReply(message, null, true, false).getBytes(StandardCharsets.UTF_8);
+    }
+
     public static String encodeRequest(String command, List<String> args, Object id, String user) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("command", command);
