@@ -1,8 +1,9 @@
 package dev.einhyrningsins.cli;
 
+import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.supervisor.Config;
-import dev.einhyrningsins.supervisor.Settings;
 import dev.einhyrningsins.supervisor.Settings.Setting;
+import dev.einhyrningsins.supervisor.Settings;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,6 @@
 package dev.einhyrningsins.control;
 
+import dev.einhyrningsins.shell.Log;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.StandardSocketOptions;

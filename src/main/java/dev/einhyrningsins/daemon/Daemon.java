@@ -1,24 +1,42 @@
 package dev.einhyrningsins.daemon;
 
-import dev.einhyrningsins.json.Json;
+import dev.einhyrningsins.checks.Checks;
 import dev.einhyrningsins.cli.BindSpec;
 import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.json.Json;
+import dev.einhyrningsins.listen.Addresses;
+import dev.einhyrningsins.listen.Listeners;
 import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
 import dev.einhyrningsins.observe.MetricsEndpoint;
 import dev.einhyrningsins.posix.Child;
-import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Orphans;
+import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Processes;
+import dev.einhyrningsins.reload.Handover;
+import dev.einhyrningsins.reload.Launch;
+import dev.einhyrningsins.reload.Reload;
+import dev.einhyrningsins.shell.Children;
+import dev.einhyrningsins.shell.Log;
+import dev.einhyrningsins.shell.Loop;
+import dev.einhyrningsins.shell.Pidfile;
+import dev.einhyrningsins.shell.Program;
+import dev.einhyrningsins.shell.Settle;
+import dev.einhyrningsins.shell.SignalHandlers;
+import dev.einhyrningsins.shell.StartupException;
+import dev.einhyrningsins.shell.WorkerChannel;
 import dev.einhyrningsins.supervisor.Config;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.supervisor.Snapshot;
 import dev.einhyrningsins.supervisor.Supervisor;
+import dev.einhyrningsins.systemd.Notifier;
+import dev.einhyrningsins.systemd.NotifyChannel;
+import dev.einhyrningsins.systemd.SocketActivation;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;
@@ -37,9 +55,6 @@ import java.util.function.UnaryOperator;
  * control socket, runs the loop, cleans up.
  */
 public final class Daemon {
-
-    /** Signals the supervisor takes; USR2 only when the JVM leaves it free (_JAVA_SR_SIGNUM). */
-    static final List<String> SIGNALS = List.of("TERM", "INT", "HUP", "USR2", "TTIN", "TTOU");
 
     /** How long workers get to exit after the loop failed, when -t is off. */
     static final Duration FAILURE_STOP_WAIT = Duration.ofSeconds(30);
@@ -223,7 +238,7 @@ public final class Daemon {
     /** Runs the loop to the end; the stop path if it fails. */
     private static int serve(Shell s, RealOs os, Supervisor sup, boolean resumed, Runnable started) {
         os.reload().supervisor(sup);
-        SignalHandlers.install(SIGNALS, name -> s.loop().post(new Event.SignalReceived(name)), s.log(), resumed);
+        SignalHandlers.install(SignalHandlers.SIGNALS, name -> s.loop().post(new Event.SignalReceived(name)), s.log(), resumed);
         Pidfile pidfile = s.pidfile();
         try {
             s.loop().run(sup, resumed, () -> {
@@ -350,10 +365,5 @@ public final class Daemon {
         info.put("started_at", Json.timestamp(s.startedWall()));
         info.put("reloads", s.reloads());
         return info;
-    }
-
-    /** A -b spec as the previous process wrote it (null for a socket systemd passed). */
-    static BindSpec spec(String text) {
-        return text == null ? null : BindSpec.parse(text);
     }
 }

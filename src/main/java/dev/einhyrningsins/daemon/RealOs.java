@@ -1,5 +1,7 @@
 package dev.einhyrningsins.daemon;
 
+import dev.einhyrningsins.checks.Checks;
+import dev.einhyrningsins.checks.ProcessTree;
 import dev.einhyrningsins.control.ReplyTo;
 import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
@@ -9,9 +11,18 @@ import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.posix.Sockets;
 import dev.einhyrningsins.posix.Spawn;
+import dev.einhyrningsins.reload.Launch;
+import dev.einhyrningsins.reload.Reload;
+import dev.einhyrningsins.shell.Children;
+import dev.einhyrningsins.shell.Log;
+import dev.einhyrningsins.shell.Program;
+import dev.einhyrningsins.shell.StartupException;
+import dev.einhyrningsins.shell.WorkerChannel;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Os;
+import dev.einhyrningsins.systemd.NotifyChannel;
+import dev.einhyrningsins.systemd.SocketActivation;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,7 +32,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /** The supervisor's {@link Os} on the real machine: posix_spawn, pidfds, the control connections. */
-final class RealOs implements Os {
+public final class RealOs implements Os {
 
     /**
      * How workers are started.
@@ -121,6 +132,7 @@ final class RealOs implements Os {
         Map<String, String> env = new LinkedHashMap<>(ours);
         drop.forEach(env::remove);
         env.keySet().removeAll(SocketActivation.OURS);
+        env.keySet().removeAll(Reload.OURS);
         env.keySet().removeIf(k -> k.startsWith("EINHORN_FD_") || k.equals("EINHORN_SOCK_FD"));
         env.put("EINHORN_FD_COUNT", Integer.toString(fdCount));
         List<String> fds = new ArrayList<>();
@@ -139,7 +151,7 @@ final class RealOs implements Os {
      * to (EINHORN_FD_n = 127.0.0.1:8080, [::1]:80, unix:/path; it inherits no fds), so no
      * EINHORN_FDS or EINHORN_SOCK_FD. EINHORN_WORKER_PID and EINHORN_CHILD_INDEX come per check.
      */
-    static Map<String, String> checkEnvironment(Map<String, String> workerEnv, List<String> addresses) {
+    public static Map<String, String> checkEnvironment(Map<String, String> workerEnv, List<String> addresses) {
         Map<String, String> env = new LinkedHashMap<>(workerEnv);
         env.keySet().removeIf(k -> k.startsWith("EINHORN_FD") || k.equals("EINHORN_SOCK_FD"));
         env.put("EINHORN_FD_COUNT", Integer.toString(addresses.size()));
