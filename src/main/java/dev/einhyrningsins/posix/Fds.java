@@ -62,13 +62,22 @@ public final class Fds {
      * @return the number of bytes read, 0 at end of input, or {@link #WOULD_BLOCK}
      */
     public static int read(int fd, byte[] buf) {
+        return read(fd, buf, 0, buf.length);
+    }
+
+    /**
+     * Reads what is there from a non-blocking fd into {@code buf[off..off+len)}.
+     *
+     * @return the number of bytes read, 0 at end of input, or {@link #WOULD_BLOCK}
+     */
+    public static int read(int fd, byte[] buf, int off, int len) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment b = arena.allocate(buf.length);
+            MemorySegment b = arena.allocate(Math.max(1, len));
             while (true) {
-                long n = READ.call(st, fd, b.address(), (long) buf.length);
+                long n = READ.call(st, fd, b.address(), (long) len);
                 if (n >= 0) {
-                    MemorySegment.copy(b, ValueLayout.JAVA_BYTE, 0, buf, 0, (int) n);
+                    MemorySegment.copy(b, ValueLayout.JAVA_BYTE, 0, buf, off, (int) n);
                     return (int) n;
                 }
                 int e = errno(st);

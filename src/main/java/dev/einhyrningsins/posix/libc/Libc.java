@@ -4917,6 +4917,66 @@ public class Libc extends Libc$shared {
         }
     }
 
+    private static class raise {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("raise");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int raise(int __sig)
+     * }
+     */
+    public static FunctionDescriptor raise$descriptor() {
+        return raise.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int raise(int __sig)
+     * }
+     */
+    public static MethodHandle raise$handle() {
+        return raise.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int raise(int __sig)
+     * }
+     */
+    public static MemorySegment raise$address() {
+        return raise.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int raise(int __sig)
+     * }
+     */
+    public static int raise(int __sig) {
+        var mh$ = raise.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("raise", __sig);
+            }
+            return (int)mh$.invokeExact(__sig);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class sigemptyset {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Libc.C_INT,
