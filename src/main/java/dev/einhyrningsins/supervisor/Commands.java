@@ -114,7 +114,7 @@ final class Commands {
             case "signal" -> signal(c);
             case "die" -> die(c);
             case "metrics" -> {
-                String text = os.metrics();
+                String text = os.metrics(sup.gauges());
                 reply(c, text != null ? text : "metrics are not kept by this supervisor", text != null);
             }
             case "watch" -> {

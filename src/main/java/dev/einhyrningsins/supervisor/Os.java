@@ -65,8 +65,11 @@ public interface Os {
     /** Tells the world what happened (metrics, event streams, notifications); the default ignores it. */
     default void happened(Happening happening) {}
 
-    /** The {@code metrics} command's text (OpenMetrics), from what the shell counted; null if it keeps none. */
-    default String metrics() {
+    /**
+     * The {@code metrics} command's text (OpenMetrics): the gauges from the core's state now,
+     * the rest from what the shell counted; null if it keeps none.
+     */
+    default String metrics(Gauges gauges) {
         return null;
     }
 

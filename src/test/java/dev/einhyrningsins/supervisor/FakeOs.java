@@ -104,8 +104,12 @@ final class FakeOs implements Os {
         happenings.add(happening);
     }
 
+    /** The gauges the core handed over with the last {@code metrics} command. */
+    public Gauges gauges;
+
     @Override
-    public String metrics() {
+    public String metrics(Gauges g) {
+        gauges = g;
         return metricsText;
     }
 
