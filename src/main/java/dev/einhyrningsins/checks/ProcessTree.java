@@ -54,6 +54,11 @@ public final class ProcessTree {
         return total;
     }
 
+    /** The pids whose parent is {@code pid}, from /proc (empty if /proc cannot tell). */
+    public static List<Integer> childrenOf(int pid) {
+        return scan().getOrDefault(pid, List.of());
+    }
+
     /** {@code VmRSS} of one process in bytes; 0 for a zombie, -1 if it is gone. */
     static long rss(int pid) {
         String status = read(PROC.resolve(pid + "/status"));

@@ -1,14 +1,12 @@
 package dev.einhyrningsins.control;
 
-import dev.einhyrningsins.shell.Log;
+import dev.einhyrningsins.posix.Fds;
+import dev.einhyrningsins.posix.Pollable;
+import dev.einhyrningsins.posix.Poller;
 import java.io.Closeable;
 import java.io.IOException;
-import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedSelectorException;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.FileSystems;
@@ -19,22 +17,19 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.UserPrincipal;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
-import java.util.function.IntUnaryOperator;
+import java.util.function.Predicate;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 
 /**
- * The einhorn control socket, served with java.nio on a UNIX socket by one platform thread
- * running a {@link Selector}: accepting is never held up by a slow client, idle connections
- * cost nothing, and replies come back from the supervisor loop through {@link ReplyTo}
- * without ever blocking it. Each connection's protocol is a {@link Session}.
+ * The einhorn control socket, served with java.nio on a UNIX socket by the supervisor's loop
+ * thread: the listening channel and every connection are non-blocking channels whose fds the
+ * loop polls together with the workers' pidfds ({@link #pollables}). Nothing here runs on a
+ * thread of its own, so a request, its reply and a reload's hand-over of the connections all
+ * happen on the thread that owns the supervisor, in order, and never wait for a client.
+ * Each connection's protocol is a {@link Session}, its transport a {@link Connection} —
+ * the same transport a worker's {@code -g} channel has ({@link #workerChannel}).
  *
  * <p>Only the socket's owner and root may connect, compared by uid ({@code SO_PEERCRED}),
  * so it works under a uid that has no user name (containers). Refused clients are told why.
@@ -46,6 +41,8 @@ public final class ControlServer implements AutoCloseable {
     static final long MAX_QUEUED_OUTPUT = 16L << 20;
     /** Bytes from clients, all connections together, after which the server reports a burst: 128 KiB. */
     public static final long BURST_BYTES = 128 * 1024;
+    /** Connections taken from the listen queue in one wake-up: a burst of clients cannot hold the loop. */
+    static final int ACCEPTS_PER_WAKEUP = 64;
 
     /** Where the server's own messages go. */
     public interface Log {
@@ -60,7 +57,7 @@ public final class ControlServer implements AutoCloseable {
     public record Inbound(Request request, ReplyTo replyTo) {}
 
     /**
-     * What the server counted since it opened, for metrics; safe to read from any thread.
+     * What the server counted since it opened, for metrics.
      *
      * @param accepted     connections served
      * @param open         connections open now
@@ -71,26 +68,28 @@ public final class ControlServer implements AutoCloseable {
     public record Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped) {}
 
     private final ServerSocketChannel server;
-    private final Selector selector;
+    private final int serverFd;
     private final Path path;
     private final Object fileKey;
     private final Consumer<Inbound> sink;
     private final Log log;
     private final UserPrincipal owner;
     private final UserPrincipal root;
-    private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
-    private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
-    private final Thread thread;
-    // written by the selector thread only; volatile so that counts() can read them anywhere
-    private volatile int connections;
-    private volatile long refusedUser;
-    private volatile long refusedLimit;
-    private volatile long dropped;
-    private volatile long ids;
-    private volatile boolean closed;
-    /** Bytes read since the last burst was reported; the selector thread's own. */
+    private final ByteBuffer readBuffer = ByteBuffer.allocate(Connection.READ_CAP);
+    /** The control socket's clients, in the order they came (kept ones from a previous process first). */
+    private final List<Connection> connections = new ArrayList<>();
+    private final Connection.Owner counted = new Owner(true);
+    private final Connection.Owner uncounted = new Owner(false);
+    private final Pollable listener = new Listener();
+    private long ids;
+    private long refusedUser;
+    private long refusedLimit;
+    private long dropped;
+    private boolean accepting = true;
+    private boolean closed;
+    /** Bytes read since the last burst was reported. */
     private long readSinceBurst;
-    private volatile Runnable burst = () -> { };
+    private Runnable burst = () -> { };
 
     private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log) throws IOException {
         this.server = server;
@@ -100,10 +99,8 @@ public final class ControlServer implements AutoCloseable {
         this.log = log;
         this.owner = Files.getOwner(path, LinkOption.NOFOLLOW_LINKS);
         this.root = FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName("0");
-        this.selector = Selector.open();
         server.configureBlocking(false);
-        server.register(selector, SelectionKey.OP_ACCEPT);
-        this.thread = Thread.ofPlatform().name("einhyrningsins-control").daemon(true).unstarted(this::run);
+        this.serverFd = NioFd.of(server);
     }
 
     /**
@@ -116,9 +113,7 @@ public final class ControlServer implements AutoCloseable {
         Path path = socketPath.toAbsolutePath();
         ServerSocketChannel channel = ControlSocketFile.bind(path, lockfile, log);
         try {
-            ControlServer s = new ControlServer(channel, path, sink, log);
-            s.thread.start();
-            return s;
+            return new ControlServer(channel, path, sink, log);
         } catch (IOException | RuntimeException e) {
             closeQuietly(channel);
             try {
@@ -140,10 +135,8 @@ public final class ControlServer implements AutoCloseable {
             if (!(System.inheritedChannel() instanceof ServerSocketChannel channel)) {
                 throw new ControlException("the control socket " + path + " was not handed over as standard input");
             }
-            ControlServer s = new ControlServer(channel, path, sink, log);
-            s.thread.start();
-            return s;
-        } catch (IOException e) {
+            return new ControlServer(channel, path, sink, log);
+        } catch (IOException | RuntimeException e) {
             throw new ControlException("cannot take over the control socket " + path + ": " + e.getMessage());
         }
     }
@@ -152,71 +145,91 @@ public final class ControlServer implements AutoCloseable {
         return path;
     }
 
-    /**
-     * The name the listening socket was bound to, as getsockname reports it for it and for
-     * every connection it accepted: a private directory's path, since the socket was renamed
-     * into place after binding.
-     */
-    public String boundName() {
-        try {
-            return server.getLocalAddress() instanceof UnixDomainSocketAddress a ? a.getPath().toString() : "";
-        } catch (IOException e) {
-            return "";
-        }
+    /** The listening socket's fd (what a reload hands over as the next process's standard input). */
+    public int listeningFd() {
+        return serverFd;
     }
 
     public Counts counts() {
-        return new Counts(ids, connections, refusedUser, refusedLimit, dropped);
+        return new Counts(ids, connections.size(), refusedUser, refusedLimit, dropped);
     }
 
     /**
-     * Runs {@code r}, on the selector thread, each time the clients together have sent another
-     * {@link #BURST_BYTES} (a running total, not a rate): what control traffic made the process
-     * take (the YAML parser's classes, the JIT's scratch memory, heap) can then be given back.
-     * {@code r} should not block; what it throws is logged.
+     * Runs {@code r} each time the clients together have sent another {@link #BURST_BYTES}
+     * (a running total, not a rate): what control traffic made the process take (the YAML
+     * parser's classes, the JIT's scratch memory, heap) can then be given back. {@code r}
+     * should not block; what it throws is logged.
      */
     public void afterBursts(Runnable r) {
         this.burst = r;
     }
 
-    // ------------------------------------------------------------------ the selector thread
+    /** Adds what the loop polls for the control socket: the listening socket (while accepting) and every connection. */
+    public void pollables(List<Pollable> out) {
+        if (closed) return;
+        if (accepting) out.add(listener);
+        out.addAll(connections);
+    }
 
-    private void run() {
-        try {
-            while (!closed) {
-                selector.select();
-                Runnable task;
-                while ((task = tasks.poll()) != null) task.run();
-                for (SelectionKey key : selector.selectedKeys()) {
-                    if (!key.isValid()) continue;
-                    if (key.isAcceptable()) {
-                        acceptAll();
-                    } else {
-                        Connection c = (Connection) key.attachment();
-                        if (key.isReadable()) c.read();
-                        if (key.isValid() && key.isWritable()) c.flush();
-                    }
-                }
-                selector.selectedKeys().clear();
-            }
-        } catch (IOException | ClosedSelectorException e) {
-            if (!closed) log.warn("control socket stopped: " + e.getMessage());
-        } finally {
-            // replies handed over before close (a watch's last event) get one non-blocking try
-            Runnable task;
-            while ((task = tasks.poll()) != null) {
-                try {
-                    task.run();
-                } catch (RuntimeException e) {
-                    break; // the selector is gone: nothing more can be written
-                }
-            }
-            shutdown();
+    /**
+     * A worker's own control channel ({@code -g}, our end of its socket pair, non-blocking): the
+     * same protocol and transport as a client of the control socket, but it does not count
+     * against {@link #MAX_CONNECTIONS}, so a big fleet cannot crowd out operators. The loop
+     * polls it with the worker and closes it when the worker is reaped.
+     */
+    public Connection workerChannel(int fd, int pid) {
+        return Connection.overFd(++ids, "Worker " + pid + "'s control channel", fd, this::dispatch, uncounted, readBuffer,
+                MAX_QUEUED_OUTPUT);
+    }
+
+    /**
+     * A client connection a previous process of this supervisor handed over ({@code fd}, made
+     * non-blocking here): served as if it had just connected, counted like any other.
+     */
+    public Connection keep(int fd) {
+        Fds.setNonBlocking(fd);
+        long id = ++ids;
+        Connection c = Connection.overFd(id, "Control client " + id + " (kept across a reload)", fd, this::dispatch,
+                counted, readBuffer, MAX_QUEUED_OUTPUT);
+        connections.add(c);
+        return c;
+    }
+
+    private void dispatch(Request request, ReplyTo replyTo) {
+        sink.accept(new Inbound(request, replyTo));
+    }
+
+    // ------------------------------------------------------------------ accepting
+
+    private final class Listener implements Pollable {
+        @Override
+        public int fd() {
+            return serverFd;
+        }
+
+        @Override
+        public short events() {
+            return Poller.IN;
+        }
+
+        @Override
+        public void ready(short revents) {
+            acceptSome();
+        }
+
+        @Override
+        public boolean closed() {
+            return closed || !accepting;
+        }
+
+        @Override
+        public void close() {
+            // the server closes it
         }
     }
 
-    private void acceptAll() {
-        while (true) {
+    private void acceptSome() {
+        for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
             SocketChannel ch;
             try {
                 ch = server.accept();
@@ -234,17 +247,17 @@ public final class ControlServer implements AutoCloseable {
                             + ") and root only");
                     continue;
                 }
-                if (connections >= MAX_CONNECTIONS) {
+                if (connections.size() >= MAX_CONNECTIONS) {
                     log.warn("Refused a control connection: " + MAX_CONNECTIONS + " are open already");
                     refusedLimit++;
                     refuse(ch, "Too many connections (" + MAX_CONNECTIONS + " open); try again later");
                     continue;
                 }
                 ch.configureBlocking(false);
-                Connection c = new Connection(++ids, ch);
-                c.key = ch.register(selector, SelectionKey.OP_READ, c);
-                connections++;
-            } catch (IOException e) {
+                long id = ++ids;
+                connections.add(Connection.overChannel(id, "Control client " + id, ch, this::dispatch, counted, readBuffer,
+                        MAX_QUEUED_OUTPUT));
+            } catch (IOException | RuntimeException e) {
                 closeQuietly(ch);
             }
         }
@@ -268,122 +281,102 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    // ------------------------------------------------------------------ hand-over (reload)
+    /** Hears a connection's reads (for the burst count) and its end. */
+    private final class Owner implements Connection.Owner {
+        private final boolean counts;
 
-    /** A client connection kept across the supervisor's exec: its fd and its requests still owed replies. */
-    public record Kept(int fd, List<Session.Handle> owed) {}
+        Owner(boolean counts) {
+            this.counts = counts;
+        }
 
-    private final Semaphore paused = new Semaphore(0);
-
-    /**
-     * Gets ready for the supervisor's exec: the selector thread writes out what is queued for
-     * the connections {@code keep} belongs to, stops accepting and reading, and parks. Each
-     * kept connection's socket is tagged with a distinct send buffer size so that
-     * {@code fdOfTag} (which looks at this process's fds) finds its number. Other connections
-     * are told the supervisor is reloading and closed. Connections that arrive meanwhile wait
-     * in the listen queue. {@link #resume} undoes it if the exec does not happen.
-     *
-     * @param fdOfTag the fd whose send buffer the kernel reports as {@code 2 × tag}, or -1
-     * @throws IOException if a kept connection could not be prepared (then it goes on serving)
-     */
-    public List<Kept> handOver(List<ReplyTo> keep, IntUnaryOperator fdOfTag) throws IOException {
-        CompletableFuture<List<Kept>> result = new CompletableFuture<>();
-        post(() -> {
-            List<Connection> kept = new ArrayList<>();
-            try {
-                result.complete(prepareHandOver(keep, fdOfTag, kept));
-            } catch (IOException | RuntimeException e) {
-                reregister(kept);
-                result.completeExceptionally(e);
-                return;
+        @Override
+        public void read(Connection c, int bytes) {
+            readSinceBurst += bytes;
+            if (readSinceBurst >= BURST_BYTES) {
+                readSinceBurst -= BURST_BYTES;
+                try {
+                    burst.run();
+                } catch (RuntimeException e) {
+                    log.warn("After a burst of control traffic: " + e);
+                }
             }
-            paused.acquireUninterruptibly(); // until resume(), or the exec replaces the process
-            reregister(kept);
-        });
-        try {
-            return result.get(10, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-        } catch (InterruptedException | TimeoutException e) {
-            throw new IOException("the control socket did not get ready for the hand-over: " + e);
+        }
+
+        @Override
+        public void closed(Connection c, String why) {
+            if (why != null) {
+                log.warn(c.label() + " " + why + "; closing it");
+                dropped++;
+            }
+            if (counts) connections.remove(c);
         }
     }
 
-    private List<Kept> prepareHandOver(List<ReplyTo> keep, IntUnaryOperator fdOfTag,
-                                       List<Connection> keptConnections) throws IOException {
-        List<Kept> kept = new ArrayList<>();
-        int tag = 4096;
-        for (SelectionKey key : List.copyOf(selector.keys())) {
-            if (!(key.attachment() instanceof Connection c)) continue;
-            List<Session.Handle> owed = new ArrayList<>();
-            for (ReplyTo r : keep) {
-                if (r instanceof Session.Handle h && h.session() == c.session) owed.add(h);
-            }
-            if (owed.isEmpty()) continue;
-            keptConnections.add(c);
-            c.drain();
-            c.ch.setOption(StandardSocketOptions.SO_SNDBUF, ++tag);
-            int fd = fdOfTag.applyAsInt(tag);
-            if (fd < 0) throw new IOException("cannot find the fd of control client " + c.id);
-            kept.add(new Kept(fd, owed));
-        }
-        for (SelectionKey key : List.copyOf(selector.keys())) {
-            if (key.attachment() instanceof Connection c && !keptConnections.contains(c)) {
+    // ------------------------------------------------------------------ hand-over (reload)
+
+    /** A client connection kept across the supervisor's exec: its fd and its session. */
+    public record Kept(int fd, Session session) {}
+
+    /**
+     * A reload's first step: stops accepting (new clients wait in the listen queue for the next
+     * process) and reading requests; the connections {@code keep} picks (the requester, an
+     * upgrade's followers) go on writing what they owe, every other one is told the
+     * supervisor is reloading and closed. Nothing here waits: the loop goes on, and the
+     * reload looks at {@link #draining()} until it is empty or its deadline has passed.
+     */
+    public void quiesce(Predicate<Session> keep) {
+        accepting = false;
+        for (Connection c : List.copyOf(connections)) {
+            c.reading(false);
+            if (keep.test(c.session())) {
+                c.flush();
+            } else {
                 c.farewell("The supervisor is reloading itself; reconnect to go on");
             }
         }
-        return kept;
     }
 
-    /** Puts connections the hand-over took out back under the selector. */
-    private void reregister(List<Connection> kept) {
-        for (Connection c : kept) {
-            try {
-                c.ch.configureBlocking(false);
-                c.key = c.ch.register(selector, SelectionKey.OP_READ, c);
-                c.flush();
-            } catch (IOException e) {
-                c.session.closed();
-                closeQuietly(c.ch);
-                connections--;
-            }
+    /** The kept connections that still have replies to write. */
+    public List<Connection> draining() {
+        List<Connection> out = new ArrayList<>();
+        for (Connection c : connections) {
+            if (!c.written()) out.add(c);
         }
+        return out;
     }
 
-    /** Serves again after {@link #handOver}, when the exec did not happen. */
+    /** Drops every kept connection that did not take its replies in time (logged and counted, with {@code why}). */
+    public void dropDraining(String why) {
+        for (Connection c : draining()) c.close(why);
+    }
+
+    /** The kept connections, each with its fd (for the next process) and its session. */
+    public List<Kept> kept() {
+        List<Kept> out = new ArrayList<>();
+        for (Connection c : connections) out.add(new Kept(c.fd(), c.session()));
+        return out;
+    }
+
+    /** Serves again after {@link #quiesce}, when the reload did not happen. */
     public void resume() {
-        paused.release();
+        accepting = true;
+        for (Connection c : connections) c.reading(true);
     }
 
-    /** Runs {@code task} on the selector thread. */
-    private void post(Runnable task) {
-        if (closed) return;
-        tasks.add(task);
-        selector.wakeup();
-    }
+    // ------------------------------------------------------------------ the end
 
-    /** Stops accepting, closes every connection, and removes the socket file if it is still ours. */
+    /**
+     * Stops accepting, gives every connection one last non-blocking write of what it was
+     * handed (a watcher's last event), closes them, and removes the socket file if it is still ours.
+     */
     @Override
     public void close() {
+        if (closed) return;
         closed = true;
-        selector.wakeup();
-        if (Thread.currentThread() != thread) {
-            try {
-                thread.join(5000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        for (Connection c : List.copyOf(connections)) {
+            c.flush();
+            c.close();
         }
-        shutdown();
-    }
-
-    private synchronized void shutdown() {
-        if (!selector.isOpen()) return;
-        for (SelectionKey key : selector.keys()) {
-            if (key.attachment() instanceof Connection c) c.session.closed();
-            closeQuietly(key.channel());
-        }
-        closeQuietly(selector);
         closeQuietly(server);
         if (fileKey != null && fileKey.equals(fileKey(path))) {
             try {
@@ -402,95 +395,12 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    /** One client connection, touched by the selector thread only. */
-    private final class Connection {
-        private final long id;
-        private final SocketChannel ch;
-        private final Session session;
-        private SelectionKey key;
-
-        Connection(long id, SocketChannel ch) {
-            this.id = id;
-            this.ch = ch;
-            this.session = new Session((request, replyTo) -> sink.accept(new Inbound(request, replyTo)),
-                    update -> post(() -> {
-                        if (!key.isValid()) return;
-                        update.run();
-                        flush();
-                    }), MAX_QUEUED_OUTPUT);
-        }
-
-        /** Writes out everything queued, blocking if it must (the hand-over), and leaves the selector. */
-        void drain() throws IOException {
-            key.cancel();
-            selector.selectNow();
-            ch.configureBlocking(true);
-            for (ByteBuffer b = session.output(); b != null; b = session.output()) ch.write(b);
-        }
-
-        /** Tells the client why it is dropped, as far as its send buffer allows, and closes. */
-        void farewell(String message) {
-            try {
-                ch.write(ByteBuffer.wrap(WireCodec.failureLine(message)));
-            } catch (IOException ignored) {
-                // gone already
-            }
-            close(null);
-        }
-
-        void read() {
-            readBuffer.clear();
-            int n;
-            try {
-                n = ch.read(readBuffer);
-            } catch (IOException e) {
-                n = -1; // reset by the peer: treat it as the end of its input
-            }
-            if (n < 0) {
-                session.endOfInput();
-            } else {
-                session.received(readBuffer.array(), 0, n);
-                readSinceBurst += n;
-                if (readSinceBurst >= BURST_BYTES) {
-                    readSinceBurst -= BURST_BYTES;
-                    try {
-                        burst.run();
-                    } catch (RuntimeException e) {
-                        log.warn("After a burst of control traffic: " + e);
-                    }
-                }
-            }
-            flush();
-        }
-
-        void flush() {
-            try {
-                for (ByteBuffer b = session.output(); b != null && !session.done(); b = session.output()) {
-                    ch.write(b);
-                    if (b.hasRemaining()) break;
-                }
-            } catch (IOException e) {
-                close(null); // the peer is gone: nothing more to say to it
-                return;
-            }
-            if (session.done()) {
-                close(session.farewell());
-                return;
-            }
-            int ops = (session.reading() ? SelectionKey.OP_READ : 0) | (session.output() != null ? SelectionKey.OP_WRITE : 0);
-            if (key.interestOps() != ops) key.interestOps(ops);
-        }
-
-        private void close(String why) {
-            if (!key.isValid()) return;
-            if (why != null) {
-                log.warn("Control client " + id + " " + why + "; closing it");
-                dropped++;
-            }
-            session.closed();
-            key.cancel();
-            closeQuietly(ch);
-            connections--;
+    /** The name the listening socket was bound to (a private directory's path: it was renamed into place). */
+    String boundName() {
+        try {
+            return server.getLocalAddress() instanceof UnixDomainSocketAddress a ? a.getPath().toString() : "";
+        } catch (IOException e) {
+            return "";
         }
     }
 }

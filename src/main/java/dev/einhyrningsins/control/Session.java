@@ -4,6 +4,8 @@ import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Base64;
+import java.util.List;
 import java.util.TreeSet;
 
 /**
@@ -168,6 +170,39 @@ public final class Session {
         Handle h = owe(requestId, maxOutput);
         unanswered.remove(h.seq);
         return h;
+    }
+
+    /** A request still owed replies, named for the hand-over ({@code ref}: the name the core's snapshot uses). */
+    public record Owed(String ref, Object requestId) {}
+
+    /**
+     * A session as a reload hands it to the next process: the requests it still owes replies
+     * to that the core named, the start of a request line not finished yet ({@code input}) and
+     * the reply bytes not written yet ({@code output}), both base64 or null.
+     */
+    public record Handed(List<Owed> owed, String input, String output) {}
+
+    /** This session's state for a reload's hand-over, with {@code owed} the requests the core named. */
+    public Handed handOver(List<Owed> owed) {
+        String input = reading && partial.size() > 0 ? Base64.getEncoder().encodeToString(partial.toByteArray()) : null;
+        ByteArrayOutputStream unwritten = new ByteArrayOutputStream();
+        for (ByteBuffer b : output) unwritten.write(b.array(), b.arrayOffset() + b.position(), b.remaining());
+        String out = unwritten.size() > 0 ? Base64.getEncoder().encodeToString(unwritten.toByteArray()) : null;
+        return new Handed(List.copyOf(owed), input, out);
+    }
+
+    /**
+     * Goes on from a session a previous process handed over: its owed requests get handles
+     * here ({@code named} hears each ref with its handle), its unwritten replies are queued
+     * first and its unfinished line is read on.
+     */
+    public void adopt(Handed h, java.util.function.BiConsumer<String, ReplyTo> named) {
+        if (h.output() != null) queue(Base64.getDecoder().decode(h.output()));
+        for (Owed o : h.owed()) named.accept(o.ref(), adopt(o.requestId()));
+        if (h.input() != null) {
+            byte[] in = Base64.getDecoder().decode(h.input());
+            partial.write(in, 0, in.length);
+        }
     }
 
     /** Where one request's replies go; any thread may send, the transport brings it home. */

@@ -1,50 +1,40 @@
 package dev.einhyrningsins.daemon;
 
 import dev.einhyrningsins.checks.Checks;
-import dev.einhyrningsins.cli.BindSpec;
+import dev.einhyrningsins.checks.ProcessTree;
 import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.control.ReplyTo;
 import dev.einhyrningsins.json.Json;
-import dev.einhyrningsins.listen.Addresses;
 import dev.einhyrningsins.listen.Listeners;
 import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
-import dev.einhyrningsins.observe.MetricsEndpoint;
-import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.Orphans;
-import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Processes;
+import dev.einhyrningsins.reload.Effects;
 import dev.einhyrningsins.reload.Handover;
 import dev.einhyrningsins.reload.Launch;
 import dev.einhyrningsins.reload.Reload;
+import dev.einhyrningsins.reload.Takeover;
 import dev.einhyrningsins.shell.Children;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Loop;
 import dev.einhyrningsins.shell.Pidfile;
 import dev.einhyrningsins.shell.Program;
 import dev.einhyrningsins.shell.Settle;
-import dev.einhyrningsins.shell.SignalHandlers;
+import dev.einhyrningsins.shell.SignalIntake;
 import dev.einhyrningsins.shell.StartupException;
-import dev.einhyrningsins.shell.WorkerChannel;
 import dev.einhyrningsins.supervisor.Config;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
-import dev.einhyrningsins.supervisor.Snapshot;
 import dev.einhyrningsins.supervisor.Supervisor;
 import dev.einhyrningsins.systemd.Notifier;
-import dev.einhyrningsins.systemd.NotifyChannel;
 import dev.einhyrningsins.systemd.SocketActivation;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -79,7 +69,7 @@ public final class Daemon {
             String handover = System.getenv(Handover.ENV);
             Launch launch = Launch.current(System.getenv(), args);
             return handover == null ? supervise(o, version, pid, log, os, launch)
-                    : resume(o, version, pid, log, os, launch, Handover.read(handover));
+                    : resume(o, version, pid, log, os, launch, handover);
         } catch (StartupException e) {
             log.error(e.getMessage());
             return 1;
@@ -98,23 +88,28 @@ public final class Daemon {
             Processes.getpid();
             Program.resolve(o.program().getFirst(), System.getenv("PATH"));
             String format = System.getenv(Reload.FORMAT_ENV);
-            if (format != null && !format.trim().equals(Integer.toString(Snapshot.FORMAT))) {
-                throw new StartupException("einhyrningsins " + version + " reads hand-over format " + Snapshot.FORMAT
-                        + ", the running supervisor writes format " + format.trim());
-            }
-            Handover.selfTest();
+            Takeover.check(format == null ? Handover.FORMAT : parseFormat(format));
         } catch (StartupException e) {
             err.println("einhyrningsins: cannot take over: " + e.getMessage());
             return 1;
         }
-        out.println("einhyrningsins " + version + " can take over (hand-over format " + Snapshot.FORMAT + ")");
+        out.println("einhyrningsins " + version + " can take over (hand-over formats " + Handover.OLDEST + " to "
+                + Handover.FORMAT + ")");
         return 0;
+    }
+
+    private static int parseFormat(String text) {
+        try {
+            return Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw new StartupException(Reload.FORMAT_ENV + "=" + text + " is not a format number");
+        }
     }
 
     /** What the start and the take-over share once the sockets are there. */
     private record Shell(Options o, String version, long pid, Log log, Path socketPath, Listeners listeners,
                          Children children, Loop loop, ControlServer control, Notifier notifier, Pidfile pidfile,
-                         Launch launch, long startedWall, int reloads, MetricsEndpoint endpoint, EventStream events) {}
+                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events) {}
 
     private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
@@ -129,70 +124,86 @@ public final class Daemon {
              Children children = new Children();
              Loop loop = new Loop(children, log);
              ControlServer control = openControl(socketPath, lockfile, loop, log);
-             MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
+             Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null) {
+            loop.poll(control::pollables);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
                     launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis));
-            RealOs os = realOs(shell, -1);
+            SignalIntake signals = signals(shell, false);
+            RealOs os = realOs(shell, -1, signals);
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), wrap.apply(os),
                     version, staticInfo(shell));
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
-            return serve(shell, os, sup, false, () -> { });
+            return serve(shell, os, sup, false, List.of(), () -> { });
         }
     }
 
     /**
      * Takes over from the previous process of this supervisor (same pid, {@code reload}):
-     * its listening sockets, control socket (fd 0), workers, their channels, the clients it
-     * still owed replies, and the core's state.
+     * its workers first, then its listening sockets, control socket (fd 0), the workers'
+     * channels, the clients it still owed replies, the core's state and the signals it could
+     * not handle any more. If the hand-over cannot be read, every child process this process
+     * has is stopped; if anything after the workers' adoption fails, the adopted workers are:
+     * either way the stop path, never orphans (exit status 1).
      */
     private static int resume(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch,
-                              Handover h) {
-        if (h.format() != Snapshot.FORMAT) {
-            throw new StartupException("cannot take over: the hand-over has format " + h.format() + ", this is "
-                    + version + " with format " + Snapshot.FORMAT);
-        }
-        Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
-        Pidfile pidfile = o.pidfile().map(p -> Pidfile.taken(p, pid, h.pidfileWritten())).orElse(null);
-        try (Notifier notifier = Notifier.fromEnvironment(System.getenv(), pid, log);
-             Listeners listeners = Listeners.adopt(h.listeners(), log);
-             Children children = new Children();
-             Loop loop = new Loop(children, log);
-             ControlServer control = adoptControl(socketPath, loop, log);
-             MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
-            for (int worker : h.core().pids()) {
-                try {
-                    children.inherit(Child.adopt(worker));
-                } catch (PosixException e) {
-                    log.warn("Worker " + worker + " is gone (" + e.getMessage() + ")");
+                              String handover) {
+        Effects fx = Effects.real();
+        Takeover t;
+        try (Children children = new Children(); Loop loop = new Loop(children, log)) {
+            try {
+                t = Takeover.read(handover, fx, log);
+                t.adoptWorkers(children);
+            } catch (RuntimeException | Error e) {
+                // the hand-over cannot be read: what this process has of children are the previous
+                // process's workers, unsupervised; stop them rather than leave them behind
+                for (int child : ProcessTree.childrenOf((int) pid)) {
+                    try {
+                        children.inherit(fx.adopt().apply(child));
+                    } catch (RuntimeException killed) {
+                        // killed and reaped already
+                    }
                 }
+                failStop(o, log, loop, children, e);
+                return 1;
             }
-            for (Handover.Channel c : h.channels()) children.attach(c.pid(), loop.channel(c.fd(), c.pid()));
-            int uid = Processes.geteuid();
-            for (Handover.Notify n : h.notifies()) {
-                NotifyChannel channel = NotifyChannel.adopt(n.fd(), n.address(), uid, log);
-                channel.attach(n.pid(), loop::post);
-                children.attach(n.pid(), channel);
+            try {
+                return resume(o, version, pid, log, wrap, launch, t, children, loop);
+            } catch (RuntimeException | Error e) {
+                failStop(o, log, loop, children, e);
+                return 1;
             }
-            Map<String, ReplyTo> clients = new HashMap<>();
-            for (Handover.Client c : h.clients()) {
-                WorkerChannel kept = loop.keptClient(c.fd());
-                children.poll(kept);
-                for (Handover.Owed owed : c.owed()) clients.put(owed.ref(), kept.session().adopt(owed.requestId()));
-            }
+        }
+    }
+
+    private static int resume(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch,
+                              Takeover t, Children children, Loop loop) {
+        Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
+        Handover.Process p = t.process();
+        Pidfile pidfile = o.pidfile().map(f -> Pidfile.taken(f, pid, p.pidfileWritten())).orElse(null);
+        try (Notifier notifier = Notifier.fromEnvironment(System.getenv(), pid, log);
+             Listeners listeners = Listeners.adopt(t.listeners(), log);
+             ControlServer control = adoptControl(socketPath, loop, log);
+             Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null) {
+            loop.poll(control::pollables);
+            t.adoptChannels(children, control, Processes.geteuid(), loop::post);
+            t.adoptClients(control);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, h.startedWall(), h.reloads(), endpoint, new EventStream(System::currentTimeMillis));
-            RealOs os = realOs(shell, h.stdinFd());
-            Supervisor sup = Supervisor.restore(h.core(), wrap.apply(os), version, staticInfo(shell), clients::get);
-            int workers = h.core().workers().size();
-            String done = "Reloaded: einhyrningsins " + version + " (was " + h.from() + ") took over as pid " + pid
-                    + " with " + workers + " worker" + (workers == 1 ? "" : "s");
+                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis));
+            SignalIntake signals = signals(shell, true);
+            RealOs os = realOs(shell, p.stdinFd(), signals);
+            Supervisor sup = Supervisor.restore(t.core(), wrap.apply(os), version, staticInfo(shell), t::client);
+            int workers = t.core().workers().size() - t.lost().size();
+            String done = "Reloaded: einhyrningsins " + version + " (was " + t.handover().from() + ") took over as pid "
+                    + pid + " with " + workers + " worker" + (workers == 1 ? "" : "s");
             log.info(done);
-            ReplyTo requester = h.reloadedBy() == null ? null : clients.get(h.reloadedBy());
-            // told once the signal handlers are back: a client that stops us right after hears it
-            return serve(shell, os, sup, true, () -> {
-                if (h.then() != null) {
-                    loop.post(new Event.UpgradeRequested(h.then().equals("upgrade_fleet"), requester,
+            ReplyTo requester = t.client(p.reloadedBy());
+            List<Event> first = new java.util.ArrayList<>(t.lostExits());
+            first.addAll(t.signals());
+            // told once the loop runs: a client that stops us right after hears it
+            return serve(shell, os, sup, true, first, () -> {
+                if (p.then() != null) {
+                    loop.post(new Event.UpgradeRequested(p.then().equals("upgrade_fleet"), requester,
                             requester != null, done + "; now upgrading the workers"));
                 } else if (requester != null) {
                     requester.send(done, true, true);
@@ -206,8 +217,16 @@ public final class Daemon {
         return o.killChildrenOnExit() ? RealOs.parentDeathSignal(o.gracefulSignal(), System.getenv("PATH")) : List.of();
     }
 
+    /** The supervisor's own signals: from the kernel (a signalfd the loop polls) or through the JVM's handlers. */
+    private static SignalIntake signals(Shell s, boolean resumed) {
+        SignalIntake signals = SignalIntake.install(SignalIntake.SIGNALS,
+                name -> s.loop().post(new Event.SignalReceived(name)), s.log(), resumed);
+        s.loop().poll(signals::pollables);
+        return signals;
+    }
+
     /** The core's {@link Os}, with reload wired in. */
-    private static RealOs realOs(Shell s, int stdinFd) {
+    private static RealOs realOs(Shell s, int stdinFd, SignalIntake signals) {
         Options o = s.o();
         Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(), s.listeners().bound().size(),
                 s.pid(), s.socketPath());
@@ -216,10 +235,17 @@ public final class Daemon {
         List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
         RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
                 o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses);
-        RealOs os = new RealOs(s.children(), new Checks(s.children()), s.loop()::channel, s.loop()::post, s.log(), setup);
-        Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(),
-                s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads(), o.killChildrenOnExit()),
-                s.loop(), s.log(), s.version(), stdinFd);
+        RealOs os = new RealOs(s.children(), new Checks(s.children()), s.control()::workerChannel, s.loop()::post, s.log(),
+                setup);
+        Endpoint endpoint = s.endpoint();
+        Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(), s.notifier(),
+                s.pidfile(), signals, s.startedWall(), s.reloads(), o.killChildrenOnExit(),
+                () -> {
+                    if (endpoint != null) endpoint.stop();
+                },
+                () -> {
+                    if (endpoint != null) endpoint.restart();
+                }), loopPort(s.loop()), s.log(), s.version(), stdinFd, Effects.real(), Reload.helperProcess(s.children()));
         os.reloads(reload, s.launch());
         Settle settle = Settle.memory(s.log());
         os.listen(settle);
@@ -235,10 +261,34 @@ public final class Daemon {
         return os;
     }
 
-    /** Runs the loop to the end; the stop path if it fails. */
-    private static int serve(Shell s, RealOs os, Supervisor sup, boolean resumed, Runnable started) {
+    private static Reload.LoopPort loopPort(Loop loop) {
+        return new Reload.LoopPort() {
+            @Override
+            public void at(long nanoTime, Runnable action) {
+                loop.at(nanoTime, action);
+            }
+
+            @Override
+            public void handlePending(Supervisor sup) {
+                loop.handlePending(sup);
+            }
+
+            @Override
+            public List<String> takeSignals() {
+                return loop.takeSignals();
+            }
+
+            @Override
+            public void post(Event event) {
+                loop.post(event);
+            }
+        };
+    }
+
+    /** Runs the loop to the end; the stop path if it fails. {@code first}: events the core hears before anything else. */
+    private static int serve(Shell s, RealOs os, Supervisor sup, boolean resumed, List<Event> first, Runnable started) {
         os.reload().supervisor(sup);
-        SignalHandlers.install(SignalHandlers.SIGNALS, name -> s.loop().post(new Event.SignalReceived(name)), s.log(), resumed);
+        for (Event e : first) s.loop().post(e);
         Pidfile pidfile = s.pidfile();
         try {
             s.loop().run(sup, resumed, () -> {
@@ -263,7 +313,7 @@ public final class Daemon {
 
     /** PID 1 or a subreaper: the workers' orphans become ours; SIGCHLD says one exited. */
     private static void watchOrphans(Shell s, boolean resumed) {
-        SignalHandlers.install(List.of("CHLD"), name -> s.loop().childSignal(), s.log(), resumed);
+        SignalIntake.install(List.of("CHLD"), name -> s.loop().childSignal(), s.log(), resumed);
         s.loop().childSignal();
         if (!resumed) {
             s.log().info((s.pid() == 1 ? "Running as PID 1" : "Running as a child subreaper")
@@ -273,10 +323,10 @@ public final class Daemon {
 
     /**
      * The loop failed (a bug, OutOfMemoryError, StackOverflowError, a linkage error, the
-     * pidfile could not be written after the first workers started): leave
-     * nothing behind. Workers get the graceful signal and -t seconds (30 if -t is off) to
-     * exit, then SIGKILL; the caller's try-with-resources then removes the control socket,
-     * and the pidfile goes too.
+     * pidfile could not be written after the first workers started), or a take-over could not
+     * be finished: leave nothing behind. Workers get the graceful signal and -t seconds (30 if
+     * -t is off) to exit, then SIGKILL; the caller's try-with-resources then removes the
+     * control socket, and the pidfile goes too.
      */
     private static void failStop(Options o, Log log, Loop loop, Children children, Throwable failure) {
         long wait = (o.signalTimeout().isZero() ? FAILURE_STOP_WAIT : o.signalTimeout()).toNanos();
@@ -296,29 +346,6 @@ public final class Daemon {
                     serverLog(log));
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
-        }
-    }
-
-    /**
-     * {@code --metrics}: the HTTP endpoint, bound before any worker starts (a failure is a
-     * start-up error that leaves nothing behind). Each scrape asks the loop for the text.
-     */
-    private static MetricsEndpoint openMetrics(BindSpec where, Loop loop, Log log) {
-        String what = "cannot serve --metrics " + where.text() + ": ";
-        InetSocketAddress address;
-        try {
-            address = where.host().isEmpty() ? new InetSocketAddress(where.port())
-                    : new InetSocketAddress(InetAddress.getByName(where.host()), where.port());
-        } catch (UnknownHostException e) {
-            throw new StartupException(what + "unknown host " + where.host());
-        }
-        try {
-            MetricsEndpoint endpoint = MetricsEndpoint.start(address,
-                    replyTo -> loop.post(new Event.Command("metrics", null, null, null, null, false, replyTo)));
-            log.info("Serving metrics at http://" + Addresses.format(endpoint.address()) + "/metrics");
-            return endpoint;
-        } catch (IOException e) {
-            throw new StartupException(what + e.getMessage());
         }
     }
 
@@ -361,7 +388,7 @@ public final class Daemon {
         List<Map<String, Object>> sockets = new java.util.ArrayList<>();
         for (int i = 0; i < bound.size(); i++) sockets.add(bound.get(i).describe(i));
         info.put("sockets", sockets);
-        info.put("metrics", s.endpoint() == null ? null : "http://" + Addresses.format(s.endpoint().address()) + "/metrics");
+        info.put("metrics", s.endpoint() == null ? null : s.endpoint().url());
         info.put("started_at", Json.timestamp(s.startedWall()));
         info.put("reloads", s.reloads());
         return info;

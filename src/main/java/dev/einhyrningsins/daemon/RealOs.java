@@ -7,6 +7,7 @@ import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
 import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.Fds;
+import dev.einhyrningsins.posix.Pollable;
 import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.posix.Sockets;
@@ -17,8 +18,8 @@ import dev.einhyrningsins.shell.Children;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Program;
 import dev.einhyrningsins.shell.StartupException;
-import dev.einhyrningsins.shell.WorkerChannel;
 import dev.einhyrningsins.supervisor.Event;
+import dev.einhyrningsins.supervisor.Gauges;
 import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.systemd.NotifyChannel;
@@ -51,6 +52,12 @@ public final class RealOs implements Os {
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
                  boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid,
                  List<String> execPrefix, List<String> checkAddresses) {}
+
+    /** Makes a worker's {@code -g} control channel over our end {@code fd} of its socket pair. */
+    @FunctionalInterface
+    public interface Channels {
+        Pollable open(int fd, int pid);
+    }
 
     private Reload reload;
     private Launch launch;
@@ -103,7 +110,7 @@ public final class RealOs implements Os {
     private final Checks checks;
     private final ProcessTree processTree = new ProcessTree();
     private final List<String> checkEnv;
-    private final WorkerChannel.Opener channels;
+    private final Channels channels;
     private final Consumer<Event> events;
     private final Log log;
     private final Setup setup;
@@ -113,7 +120,7 @@ public final class RealOs implements Os {
     private EventStream stream;
 
     /** @param events where a worker's own notify messages and the checks' ends go (the loop's queue) */
-    RealOs(Children children, Checks checks, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
+    RealOs(Children children, Checks checks, Channels channels, Consumer<Event> events, Log log, Setup setup) {
         this.children = children;
         this.checks = checks;
         this.checkEnv = envp(checkEnvironment(setup.env(), setup.checkAddresses()));
@@ -323,8 +330,8 @@ public final class RealOs implements Os {
     }
 
     @Override
-    public String metrics() {
-        return metrics == null ? null : metrics.render();
+    public String metrics(Gauges gauges) {
+        return metrics == null ? null : metrics.render(gauges);
     }
 
     @Override

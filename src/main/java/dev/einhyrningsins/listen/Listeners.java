@@ -5,7 +5,6 @@ import dev.einhyrningsins.cli.Options.Family;
 import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Sockets;
-import dev.einhyrningsins.reload.Handover;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.StartupException;
 import dev.einhyrningsins.systemd.SocketActivation;
@@ -91,10 +90,27 @@ public final class Listeners implements AutoCloseable {
         return l;
     }
 
+    /**
+     * A listening socket as a reload hands it to the next process of this supervisor: its fd
+     * (kept open across the exec) and what it is. {@code unixPath} only for a UNIX socket file
+     * of ours, to remove on exit.
+     */
+    public record Handed(int fd, String bind, String address, int port, String unixPath, String name) {}
+
+    /** The sockets' state for a reload's hand-over. */
+    public List<Handed> handOver() {
+        List<Handed> out = new ArrayList<>();
+        for (Bound b : bound) {
+            out.add(new Handed(b.fd(), b.spec() == null ? null : b.spec().text(), b.address(), b.port(),
+                    b.unixPath() == null ? null : b.unixPath().toString(), b.name()));
+        }
+        return out;
+    }
+
     /** Takes over the listening sockets the previous process of this supervisor handed over (same fds). */
-    public static Listeners adopt(List<Handover.Listener> handed, Log log) {
+    public static Listeners adopt(List<Handed> handed, Log log) {
         Listeners l = new Listeners(log);
-        for (Handover.Listener h : handed) {
+        for (Handed h : handed) {
             Path unix = h.unixPath() == null ? null : Path.of(h.unixPath());
             l.bound.add(new Bound(h.bind() == null ? null : BindSpec.parse(h.bind()), h.fd(), h.address(), h.port(), unix,
                     unix == null ? null : fileKey(unix), h.name()));

@@ -1,7 +1,6 @@
 package dev.einhyrningsins.posix;
 
 import dev.einhyrningsins.posix.libc.Libc;
-
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -178,32 +177,35 @@ public final class Signals {
     }
 
     /**
-     * Whether every thread of this process blocks {@code signal} (read from each thread's
-     * {@code SigBlk} in /proc): then it waits in the kernel until a signalfd reads it, and an
-     * exec keeps it.
+     * The signals every thread of this process blocks (the low 64, as a mask: bit {@code n-1}
+     * for signal {@code n}), from each thread's {@code SigBlk} in /proc: such a signal waits in
+     * the kernel until a signalfd reads it, and an exec keeps it. 0 if /proc cannot tell.
      */
-    public static boolean blockedInEveryThread(int signal) {
-        long bit = 1L << (signal - 1);
+    public static long blockedInEveryThread() {
+        long all = -1L;
+        boolean any = false;
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
-            boolean any = false;
             for (Path task : tasks) {
-                long blocked;
                 try {
-                    blocked = maskOf(task.resolve("status"), "SigBlk:");
+                    all &= maskOf(task.resolve("status"), "SigBlk:");
+                    any = true;
                 } catch (IOException gone) {
-                    continue; // the thread ended meanwhile
+                    // the thread ended meanwhile
                 }
-                if ((blocked & bit) == 0) return false;
-                any = true;
             }
-            return any;
         } catch (IOException e) {
-            return false;
+            return 0;
         }
+        return any ? all : 0;
+    }
+
+    /** Whether {@code mask} (as {@link #blockedInEveryThread()} gives it) holds {@code signal}. */
+    public static boolean has(long mask, int signal) {
+        return signal >= 1 && signal <= 64 && (mask & (1L << (signal - 1))) != 0;
     }
 
     /** A mask line of a /proc status file ({@code SigBlk:}, {@code SigIgn:}), as the low 64 signals. */
-    static long maskOf(Path status, String key) throws IOException {
+    public static long maskOf(Path status, String key) throws IOException {
         for (String line : Files.readAllLines(status)) {
             if (line.startsWith(key)) return Long.parseUnsignedLong(line.substring(key.length()).trim(), 16);
         }

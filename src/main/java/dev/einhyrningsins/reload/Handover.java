@@ -1,93 +1,215 @@
 package dev.einhyrningsins.reload;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.einhyrningsins.posix.Fds;
-import dev.einhyrningsins.shell.StartupException;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.einhyrningsins.control.Session;
+import dev.einhyrningsins.listen.Listeners;
 import dev.einhyrningsins.supervisor.Snapshot;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * What a supervisor hands to the next process of itself when it reloads: the core's
- * {@link Snapshot} and what the shell holds — the fd numbers that stay open across the exec
- * (listening sockets, workers' -g channels and notify sockets, the clients still owed a
- * reply) and what they are. It travels as JSON in a memfd whose fd number is in
- * {@link #ENV}; the control socket's listening fd is standard input ({@code System.inheritedChannel()}).
+ * What a supervisor hands to the next process of itself when it reloads, as JSON in a memfd:
+ * facts about the process ({@link Process}) and its persistent parts, each in the state it
+ * writes and reads itself (as einhorn's persistent descriptors do): the listening sockets
+ * ({@link Listeners.Handed}), the core ({@link Snapshot}), the workers' {@code -g} channels
+ * and notify sockets, the control clients kept across the exec ({@link Session.Handed}), and
+ * the signals that arrived too late for this process.
  *
- * @param format      {@link Snapshot#FORMAT} of the process that wrote it
- * @param from        the version that wrote it
- * @param stdinFd     the supervisor's original standard input, which workers get as theirs
- * @param reloadedBy  the client that asked for the reload ({@link Client#ref}), null for none
- * @param then        "upgrade" or "upgrade_fleet" when an upgrade waits for the reload, else null
- * @param startedWall when the first process of this supervisor started (uptime survives reloads)
+ * <p>The format is strict: an unknown or missing field fails the read (a field added without
+ * a new {@link #FORMAT} cannot be quietly defaulted), an unknown part is logged and skipped by
+ * {@link Takeover}. Every earlier format this version can take over from is upgraded to the
+ * current one first ({@link #upgrade}); the golden files under {@code src/test/resources/handover}
+ * hold each format's shape.
+ *
+ * @param parts part name to its state, in the order they are adopted
  */
-public record Handover(int format, String from, Snapshot core, List<Listener> listeners, int stdinFd, boolean pidfileWritten,
-                List<Channel> channels, List<Notify> notifies, List<Client> clients, String reloadedBy, String then,
-                long startedWall, int reloads) {
+public record Handover(int format, String from, Process process, Map<String, JsonNode> parts) {
+
+    /**
+     * The shape's number, bumped with every change of it (with an upgrade from the one before
+     * in {@link #upgrade}). 2: the flat record of einhyrningsins 0.1; 3: process facts and parts.
+     */
+    public static final int FORMAT = 3;
+    /** The oldest format this version can take over from. */
+    public static final int OLDEST = 2;
 
     /** The environment variable with the memfd's fd number; the next process removes it. */
     public static final String ENV = "EINHYRNINGSINS_HANDOVER";
 
-    /** A listening socket: {@code unixPath} only for a UNIX socket file of ours, to remove on exit. */
-    public record Listener(int fd, String bind, String address, int port, String unixPath, String name) {}
+    /** The parts, by name. */
+    public static final String LISTENERS = "listeners";
+    public static final String CORE = "core";
+    public static final String CHANNELS = "channels";
+    public static final String NOTIFIES = "notifies";
+    public static final String CLIENTS = "clients";
+    public static final String SIGNALS = "signals";
 
-    /** A worker's {@code -g} channel. */
+    /**
+     * @param stdinFd     the supervisor's original standard input, which workers get as theirs
+     * @param reloadedBy  the client that asked for the reload ({@link Session.Owed#ref}), null for none
+     * @param then        "upgrade" or "upgrade_fleet" when an upgrade waits for the reload, else null
+     * @param startedWall when the first process of this supervisor started (uptime survives reloads)
+     * @param reloads     how many reloads this supervisor made, this one included
+     */
+    public record Process(int stdinFd, boolean pidfileWritten, long startedWall, int reloads, String reloadedBy,
+                          String then) {}
+
+    /** A worker's {@code -g} channel: our end's fd. */
     public record Channel(int pid, int fd) {}
 
     /** A worker's notify socket. */
     public record Notify(int pid, int fd, String address) {}
 
-    /** A control client kept across the exec, and its requests still owed replies ({@code ref} → request id). */
-    public record Client(int fd, List<Owed> owed) {}
+    /** A control client kept across the exec: its fd and its session's state. */
+    public record Client(int fd, Session.Handed session) {}
 
-    public record Owed(String ref, Object requestId) {}
-
-    private static ObjectMapper json() {
-        return new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+    /** The mapper for hand-overs: strict both ways. */
+    static ObjectMapper json() {
+        return new ObjectMapper()
+                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+                .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .enable(SerializationFeature.INDENT_OUTPUT);
     }
 
-    /** Writes and reads back an empty hand-over: everything it needs is on this class path. */
-    public static void selfTest() {
+    /** Builds a hand-over of the current format from its parts' states. */
+    static Handover of(String from, Process process, List<Listeners.Handed> listeners, Snapshot core,
+                       List<Channel> channels, List<Notify> notifies, List<Client> clients, List<String> signals) {
+        ObjectMapper json = json();
+        Map<String, JsonNode> parts = new LinkedHashMap<>();
+        parts.put(LISTENERS, json.valueToTree(listeners));
+        parts.put(CORE, json.valueToTree(core));
+        parts.put(CHANNELS, json.valueToTree(channels));
+        parts.put(NOTIFIES, json.valueToTree(notifies));
+        parts.put(CLIENTS, json.valueToTree(clients));
+        parts.put(SIGNALS, json.valueToTree(signals));
+        return new Handover(FORMAT, from, process, parts);
+    }
+
+    /** The text that goes into the memfd. */
+    byte[] bytes() {
         try {
-            ObjectMapper json = json();
-            Handover empty = new Handover(Snapshot.FORMAT, "check", null, List.of(), -1, false, List.of(), List.of(),
-                    List.of(), null, null, 0, 0);
-            json.readValue(json.writeValueAsBytes(empty), Handover.class);
-        } catch (IOException | LinkageError e) {
-            throw new StartupException("cannot read a hand-over: " + e);
+            return json().writeValueAsBytes(this);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write the hand-over: " + e.getMessage(), e);
         }
     }
 
-    /** Writes it to a fresh memfd (close-on-exec cleared: it must reach the next process); returns the fd. */
-    int write() {
-        int fd = Fds.memfd("einhyrningsins-handover");
-        try {
-            Files.write(Path.of("/proc/self/fd/" + fd), json().writeValueAsBytes(this));
-            Fds.setCloexec(fd, false);
-            return fd;
-        } catch (IOException | RuntimeException e) {
-            Fds.closeQuietly(fd);
-            throw new StartupException("cannot write the hand-over: " + e.getMessage());
+    /**
+     * Reads a hand-over of any format from {@link #OLDEST} on, upgraded to the current one.
+     *
+     * @throws IOException what is wrong with it, in one line
+     */
+    static Handover parse(byte[] text) throws IOException {
+        ObjectMapper json = json();
+        JsonNode tree = json.readTree(text);
+        if (tree == null || !tree.isObject() || !tree.path("format").isInt()) {
+            throw new IOException("it is not a hand-over (no format number)");
         }
+        int format = tree.get("format").intValue();
+        if (format < OLDEST || format > FORMAT) {
+            throw new IOException("format " + format + "; this version takes over formats " + OLDEST + " to " + FORMAT);
+        }
+        return json.treeToValue(upgrade((ObjectNode) tree, format), Handover.class);
     }
 
-    /** Reads the hand-over whose fd is in {@code value} (the {@link #ENV} variable) and closes that fd. */
-    public static Handover read(String value) {
-        int fd;
-        try {
-            fd = Integer.parseInt(value.trim());
-        } catch (NumberFormatException e) {
-            throw new StartupException(ENV + "=" + value + " is not an fd number");
+    /** A part's state as {@code type}, strictly. */
+    <T> T part(String name, Class<T> type) throws IOException {
+        return json().treeToValue(parts.get(name), type);
+    }
+
+    /** A part's state as a list of {@code element}, strictly. */
+    <T> List<T> list(String name, Class<T> element) throws IOException {
+        ObjectMapper json = json();
+        JsonNode node = parts.get(name);
+        List<T> out = new ArrayList<>();
+        if (node == null || node.isNull()) return out;
+        if (!node.isArray()) throw new IOException("part " + name + " is not a list");
+        for (JsonNode e : node) out.add(json.treeToValue(e, element));
+        return out;
+    }
+
+    /**
+     * Brings a hand-over of format {@code from} up to {@link #FORMAT}, one format at a time.
+     * 2 → 3: the flat record of 0.1 becomes process facts and parts; a kept client gets its
+     * session's (empty) input and output; the core loses its own format number.
+     */
+    static ObjectNode upgrade(ObjectNode h, int from) {
+        ObjectNode tree = h;
+        if (from <= 2) tree = from2(tree);
+        return tree;
+    }
+
+    private static ObjectNode from2(ObjectNode old) {
+        ObjectMapper json = json();
+        ObjectNode h = json.createObjectNode();
+        h.put("format", 3);
+        h.set("from", old.get("from"));
+        ObjectNode process = h.putObject("process");
+        process.set("stdinFd", old.get("stdinFd"));
+        process.set("pidfileWritten", old.get("pidfileWritten"));
+        process.set("startedWall", old.get("startedWall"));
+        process.set("reloads", old.get("reloads"));
+        process.set("reloadedBy", old.get("reloadedBy"));
+        process.set("then", old.get("then"));
+        ObjectNode parts = h.putObject("parts");
+        parts.set(LISTENERS, old.get("listeners"));
+        ObjectNode core = (ObjectNode) old.get("core").deepCopy();
+        core.remove("format");
+        parts.set(CORE, core);
+        parts.set(CHANNELS, old.get("channels"));
+        parts.set(NOTIFIES, old.get("notifies"));
+        ArrayNode clients = parts.putArray(CLIENTS);
+        for (JsonNode c : old.withArray("clients")) {
+            ObjectNode client = clients.addObject();
+            client.set("fd", c.get("fd"));
+            ObjectNode session = client.putObject("session");
+            session.set("owed", c.get("owed"));
+            session.putNull("input");
+            session.putNull("output");
         }
-        try {
-            return json().readValue(Files.readAllBytes(Path.of("/proc/self/fd/" + fd)), Handover.class);
-        } catch (IOException e) {
-            throw new StartupException("cannot read the hand-over in fd " + fd + ": " + e.getMessage());
-        } finally {
-            Fds.closeQuietly(fd);
-        }
+        parts.putArray(SIGNALS);
+        return h;
+    }
+
+    /**
+     * A hand-over in which every part and every field is set: what {@code --upgrade-check}
+     * writes and reads back (everything it needs is on this installation's class path), and
+     * what the golden file of the current format holds.
+     */
+    public static Handover sample() {
+        return of("0.1.0", new Process(7, true, 1_764_000_000_000L, 1, "c0", null),
+                List.of(new Listeners.Handed(3, "127.0.0.1:8080,r", "127.0.0.1:8080", 8080, null, null),
+                        new Listeners.Handed(4, "unix:/run/app.sock,mode=660", "unix:/run/app.sock", 0, "/run/app.sock", null),
+                        new Listeners.Handed(5, null, "[::]:9090", 9090, null, "web")),
+                Snapshot.sample(),
+                List.of(new Channel(4101, 11)),
+                List.of(new Notify(4101, 12, "@einhyrningsins-notify-1-4101-abcdef")),
+                List.of(new Client(13, new Session.Handed(List.of(new Session.Owed("c0", "reload-1")), null, null)),
+                        new Client(14, new Session.Handed(List.of(new Session.Owed("c1", 42)), "c3RhdGU=",
+                                "eyJtZXNzYWdlIjoiVXBncmFkaW5nIn0K"))),
+                List.of("TTIN"));
+    }
+
+    /** Writes the sample and reads it back: everything a take-over needs is on this class path. */
+    static void selfTest() throws IOException {
+        Handover h = sample();
+        Handover back = parse(h.bytes());
+        back.part(CORE, Snapshot.class);
+        back.list(LISTENERS, Listeners.Handed.class);
+        back.list(CHANNELS, Channel.class);
+        back.list(NOTIFIES, Notify.class);
+        back.list(CLIENTS, Client.class);
+        back.list(SIGNALS, String.class);
     }
 }

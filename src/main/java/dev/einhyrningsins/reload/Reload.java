@@ -3,19 +3,14 @@ package dev.einhyrningsins.reload;
 import dev.einhyrningsins.checks.Subprocess;
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.control.Session;
 import dev.einhyrningsins.listen.Listeners;
-import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.Pollable;
 import dev.einhyrningsins.posix.PosixException;
-import dev.einhyrningsins.posix.Processes;
-import dev.einhyrningsins.posix.Sockets;
-import dev.einhyrningsins.posix.Spawn;
 import dev.einhyrningsins.shell.Children;
 import dev.einhyrningsins.shell.Log;
-import dev.einhyrningsins.shell.Loop;
 import dev.einhyrningsins.shell.Pidfile;
-import dev.einhyrningsins.shell.SignalHandlers;
-import dev.einhyrningsins.shell.WorkerChannel;
+import dev.einhyrningsins.shell.SignalIntake;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Snapshot;
 import dev.einhyrningsins.supervisor.Supervisor;
@@ -30,51 +25,108 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
  * The supervisor replacing itself in place ({@code reload}): same pid, so workers stay its
  * children, EINHORN_MASTER_PID stays true and a service manager's main pid never changes.
+ * The plan, top to bottom (the new process's half is {@link Takeover}):
  *
  * <ol>
- *   <li>The new installation is started once with {@code --upgrade-check} (a helper process,
- *       polled by the loop): if it fails, the reload is refused with its last line and this
- *       process goes on untouched.</li>
- *   <li>The control socket's thread writes out what it owes, parks, and tags the connections
- *       to keep (the requester, an upgrade's followers) so their fds can be found.</li>
- *   <li>The core's {@link Snapshot} and the shell's fds go into a memfd ({@link Handover});
- *       the control socket's listening fd becomes fd 0 (the kernel queues connections
- *       meanwhile), the original stdin moves up for the workers; every other fd is marked
- *       close-on-exec; the signals we handle are ignored during the exec window.</li>
- *   <li>{@code execve} of the same launch. If it fails, everything above is undone.</li>
+ *   <li><b>check</b>: the new installation is started once with {@code --upgrade-check} (a
+ *       helper process, polled by the loop); if it fails, the reload is refused with its last
+ *       line and nothing changed.</li>
+ *   <li><b>quiesce</b>: the control socket stops accepting (new clients wait in its listen
+ *       queue for the next process) and reading; the clients the core still owes replies (an
+ *       upgrade's followers) and the requester are kept, every other one is told to reconnect;
+ *       threads that could open an fd stop (the metrics endpoint). The loop goes on meanwhile:
+ *       the kept clients get what they are owed, for at most {@link #DRAIN_NANOS}; one that
+ *       does not take it is dropped, with its reason in the log.</li>
+ *   <li><b>snapshot</b>: what is queued is handed to the core; if the supervisor began to
+ *       stop meanwhile the reload is refused; the core's {@link Snapshot} and every part's
+ *       state (listeners, channels, notify sockets, kept clients with what they were not sent
+ *       yet) go into a memfd ({@link Handover}); the control socket's fd becomes fd 0 (the
+ *       original stdin moves up, for the workers); every other fd is marked close-on-exec;
+ *       signals from now on wait in the kernel ({@link SignalIntake#beforeExec}), and those the
+ *       JVM took but the loop did not handle yet go into the hand-over.</li>
+ *   <li><b>exec</b> of the same launch. If anything above fails, each step is undone, the
+ *       control socket serves again, and the requester hears why.</li>
  * </ol>
  */
 public final class Reload {
     /** How long the new installation's check may take. */
-    static final long CHECK_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(60);
+    public static final long CHECK_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(60);
+    /** How long kept clients get to take the replies they are owed before the exec. */
+    public static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(2);
+    /** How often the loop looks whether they did. */
+    static final long DRAIN_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     /** The variable that tells {@code --upgrade-check} which hand-over format it must read. */
     public static final String FORMAT_ENV = "EINHYRNINGSINS_HANDOVER_FORMAT";
     /** The variables a supervisor passes to itself (the launcher's path, the hand-over's fd): never a worker's. */
     public static final Set<String> OURS = Set.of("EINHYRNINGSINS_LAUNCHER", Handover.ENV);
 
-    /** What the shell holds that the next process needs; {@link Daemon} fills it. */
-    public record Shell(Launch launch, Listeners listeners, Children children, ControlServer control, String boundName,
-                 Notifier notifier, Pidfile pidfile, long startedWall, int reloads, boolean parentDeathSignal) {}
+    /** What the shell holds that the next process needs; {@code Daemon} fills it. */
+    public record Shell(Launch launch, Listeners listeners, Children children, ControlServer control, Notifier notifier,
+                        Pidfile pidfile, SignalIntake signals, long startedWall, int reloads, boolean parentDeathSignal,
+                        Runnable quiesceThreads, Runnable resumeThreads) {}
+
+    /** What the reload asks of the loop: its timers and its queue. */
+    public interface LoopPort {
+        /** Runs {@code action} on the loop thread at {@code nanoTime} (or soon after). */
+        void at(long nanoTime, Runnable action);
+
+        /** Hands every queued event to the core. */
+        void handlePending(Supervisor sup);
+
+        /** Takes the signals still queued (by name): they go to the next process. */
+        List<String> takeSignals();
+
+        /** Queues an event for the core. */
+        void post(Event event);
+    }
+
+    /** Runs the new installation's check: {@code done} hears whether it passed, with its last line. */
+    @FunctionalInterface
+    public interface Checker {
+        /** @return what kills the check when its time is up */
+        Runnable start(List<String> argv, List<String> env, Consumer<Checked> done);
+    }
+
+    /** How the check ended; {@code why} describes a failure ({@code exited with status 1}…). */
+    public record Checked(boolean passed, String why, String lastLine) {}
 
     private final Shell shell;
-    private final Loop loop;
+    private final LoopPort loop;
     private final Log log;
     private final String version;
+    private final Effects fx;
+    private final Checker checker;
     private Supervisor sup;
     private int stdinFd;
     private boolean busy;
 
-    public Reload(Shell shell, Loop loop, Log log, String version, int stdinFd) {
+    /**
+     * @param stdinFd the fd workers get as their standard input: the original one, once a
+     *                reload made fd 0 the control socket; -1 before the first reload
+     */
+    public Reload(Shell shell, LoopPort loop, Log log, String version, int stdinFd, Effects fx, Checker checker) {
         this.shell = shell;
         this.loop = loop;
         this.log = log;
         this.version = version;
         this.stdinFd = stdinFd;
+        this.fx = fx;
+        this.checker = checker;
+    }
+
+    /** The real check: a helper process registered in {@code children}. */
+    public static Checker helperProcess(Children children) {
+        return (argv, env, done) -> {
+            Subprocess p = Subprocess.start(argv, env, children, ended -> done.accept(new Checked(ended.passed(),
+                    ended.status().describe(), ended.lastLine())));
+            return p::kill;
+        };
     }
 
     public void supervisor(Supervisor s) {
@@ -85,6 +137,13 @@ public final class Reload {
     public int stdinFd() {
         return stdinFd;
     }
+
+    /** Whether a reload is under way (checking, or quiescing before the exec). */
+    public boolean busy() {
+        return busy;
+    }
+
+    // ------------------------------------------------------------------ 1. check
 
     /** A reload asked by {@code client} (null: HUP), with an upgrade waiting for it when {@code then} is set. */
     public void request(Object client, boolean streaming, String then) {
@@ -108,27 +167,121 @@ public final class Reload {
         System.getenv().forEach((k, v) -> {
             if (!k.equals(Handover.ENV)) env.add(k + "=" + v);
         });
-        env.add(FORMAT_ENV + "=" + Snapshot.FORMAT);
+        env.add(FORMAT_ENV + "=" + Handover.FORMAT);
         log.info("Reload: checking the installation with " + String.join(" ", argv));
         try {
-            Subprocess check = Subprocess.start(argv, env, shell.children(), ended -> checked(client, streaming, then, ended));
-            loop.at(System.nanoTime() + CHECK_TIMEOUT_NANOS, check::kill);
+            Runnable kill = checker.start(argv, env, checked -> checked(client, streaming, then, checked));
+            loop.at(fx.nanoTime().getAsLong() + CHECK_TIMEOUT_NANOS, kill);
         } catch (PosixException e) {
             refused(client, streaming, then, "cannot start " + argv.getFirst() + ": " + e.getMessage());
         }
     }
 
-    private void checked(Object client, boolean streaming, String then, Subprocess.Ended check) {
+    private void checked(Object client, boolean streaming, String then, Checked check) {
         String last = check.lastLine() == null ? "" : check.lastLine();
         if (!check.passed()) {
-            refused(client, streaming, then, "the new installation's check " + check.status().describe()
-                    + (last.isEmpty() ? "" : ": " + last));
+            refused(client, streaming, then, "the new installation's check " + check.why() + (last.isEmpty() ? "" : ": " + last));
             return;
         }
         log.info("Reload: " + last);
+        quiesce(client, streaming, then);
+    }
+
+    // ------------------------------------------------------------------ 2. quiesce
+
+    private void quiesce(Object client, boolean streaming, String then) {
+        loop.handlePending(sup);
+        Set<Session> keep = new HashSet<>();
+        for (Object c : named(client).keySet()) {
+            if (c instanceof Session.Handle h) keep.add(h.session());
+        }
+        shell.control().quiesce(keep::contains);
+        shell.quiesceThreads().run();
+        drained(client, streaming, then, fx.nanoTime().getAsLong() + DRAIN_NANOS);
+    }
+
+    /** The clients the core names (an upgrade's followers) and the requester, with the names the hand-over gives them. */
+    private Map<Object, String> named(Object client) {
+        Map<Object, String> refs = new IdentityHashMap<>();
+        Function<Object, String> ref = c -> refs.computeIfAbsent(c, k -> "c" + refs.size());
+        if (client != null) ref.apply(client);
+        sup.snapshot(ref);
+        return refs;
+    }
+
+    private void drained(Object client, boolean streaming, String then, long deadline) {
+        long now = fx.nanoTime().getAsLong();
+        if (!shell.control().draining().isEmpty() && now - deadline < 0) {
+            loop.at(now + DRAIN_POLL_NANOS, () -> drained(client, streaming, then, deadline));
+            return;
+        }
+        shell.control().dropDraining("did not take the replies it was owed within "
+                + TimeUnit.NANOSECONDS.toSeconds(DRAIN_NANOS) + " s of a reload");
+        exec(client, streaming, then);
+    }
+
+    // ------------------------------------------------------------------ 3. snapshot and 4. exec
+
+    private void exec(Object client, boolean streaming, String then) {
+        int memfd = -1;
+        int savedStdin = stdinFd;
+        boolean gated = false;
+        boolean checksStopped = false;
+        List<String> carried = List.of();
         try {
-            exec(client, then);
-        } catch (RuntimeException e) {
+            // what arrived while the kept clients drained; a stop that began meanwhile wins
+            loop.handlePending(sup);
+            if (sup.stopping()) throw new IllegalStateException("the supervisor is stopping");
+            Map<Object, String> refs = new IdentityHashMap<>();
+            Function<Object, String> ref = c -> refs.computeIfAbsent(c, k -> "c" + refs.size());
+            String requester = client == null ? null : ref.apply(client);
+            Snapshot core = sup.snapshot(ref);
+            List<Handover.Client> clients = clients(refs);
+            int controlFd = shell.control().listeningFd();
+            if (savedStdin < 0) savedStdin = fx.dupAbove().dup(0, 3);
+            memfd = fx.memfd().get();
+            Handover.Process process = new Handover.Process(savedStdin,
+                    shell.pidfile() != null && shell.pidfile().written(), shell.startedWall(), shell.reloads() + 1,
+                    requester, then);
+            List<Listeners.Handed> listeners = shell.listeners().handOver();
+            List<Handover.Channel> channels = channels(core.pids());
+            List<Handover.Notify> notifies = notifies(core.pids());
+            Set<Integer> keepOpen = keepOpen(process, memfd, listeners, channels, notifies, clients);
+            if (controlFd != 0) fx.dup2().dup2(controlFd, 0);
+            for (int fd : fx.openFds().get()) {
+                try {
+                    fx.cloexec().set(fd, !keepOpen.contains(fd));
+                } catch (PosixException e) {
+                    // the directory listing's own fd, closed by now
+                }
+            }
+            // checks in flight cannot cross the exec: the core starts new ones when it is back
+            checksStopped = true;
+            shell.children().stopHelpers();
+            if (shell.notifier() != null) shell.notifier().reloading();
+            gated = true;
+            shell.signals().beforeExec();
+            carried = loop.takeSignals();
+            Handover h = Handover.of(version, process, listeners, core, channels, notifies, clients, carried);
+            fx.write().write(memfd, h.bytes());
+            Map<String, String> env = new LinkedHashMap<>(System.getenv());
+            env.put(Handover.ENV, Integer.toString(memfd));
+            List<String> envp = new ArrayList<>();
+            env.forEach((k, v) -> envp.add(k + "=" + v));
+            log.info("Reload: executing " + String.join(" ", shell.launch().argv()));
+            fx.exec().exec(shell.launch().executable(), shell.launch().argv(), envp);
+            throw new IllegalStateException("execve returned");
+        } catch (RuntimeException | IOException e) {
+            if (gated) shell.signals().afterFailedExec();
+            for (String signal : carried) loop.post(new Event.SignalReceived(signal));
+            if (savedStdin >= 0 && stdinFd < 0) {
+                fx.dup2().dup2(savedStdin, 0);
+                fx.close().close(savedStdin);
+            }
+            if (memfd >= 0) fx.close().close(memfd);
+            if (checksStopped) sup.checksLost();
+            shell.control().resume();
+            shell.resumeThreads().run();
             refused(client, streaming, then, e.getMessage());
         }
     }
@@ -145,114 +298,19 @@ public final class Reload {
         }
     }
 
-    private void reply(Object client, String message, boolean last, boolean ok) {
+    private static void reply(Object client, String message, boolean last, boolean ok) {
         if (client instanceof ReplyTo r) r.send(message, last, ok);
     }
 
-    // ------------------------------------------------------------------ the exec
-
-    private void exec(Object client, String then) {
-        loop.handlePending(sup); // an ack or a command queued before this moment is handled, not lost
-        Map<Object, String> refs = new IdentityHashMap<>();
-        Function<Object, String> ref = c -> refs.computeIfAbsent(c, k -> "c" + refs.size());
-        sup.snapshot(ref); // names the clients that follow an upgrade: they are kept
-        String requester = client == null ? null : ref.apply(client);
-        List<ReplyTo> keep = new ArrayList<>();
-        refs.keySet().forEach(c -> {
-            if (c instanceof ReplyTo r) keep.add(r);
-        });
-        List<ControlServer.Kept> kept;
-        try {
-            kept = shell.control().handOver(keep, this::fdOfTag);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot hand the control clients over: " + e.getMessage());
-        }
-        int memfd = -1;
-        int savedStdin = stdinFd;
-        List<Processes.Disposition> ignored = new ArrayList<>();
-        boolean checksStopped = false;
-        try {
-            // what arrived until the control socket paused (its clients that are not kept were
-            // told to reconnect, so replies to them go nowhere), then the state as it is now
-            loop.handlePending(sup);
-            Snapshot core = sup.snapshot(ref);
-            int controlFd = fdOfControlSocket();
-            if (savedStdin < 0) savedStdin = Fds.dupAtLeast(0, 3);
-            List<Handover.Client> clients = new ArrayList<>();
-            for (ControlServer.Kept k : kept) {
-                clients.add(new Handover.Client(k.fd(), k.owed().stream()
-                        .map(h -> new Handover.Owed(refs.get(h), h.requestId())).toList()));
-            }
-            Handover h = new Handover(Snapshot.FORMAT, version, core, listeners(), savedStdin,
-                    shell.pidfile() != null && shell.pidfile().written(), channels(core.pids()), notifies(core.pids()),
-                    clients, requester, then, shell.startedWall(), shell.reloads() + 1);
-            memfd = h.write();
-            Set<Integer> keepOpen = keepOpen(h, memfd);
-            if (controlFd != 0) Fds.dup2(controlFd, 0);
-            for (int fd : Fds.open()) {
-                try {
-                    Fds.setCloexec(fd, !keepOpen.contains(fd));
-                } catch (PosixException e) {
-                    // the directory listing's own fd, closed by now
-                }
-            }
-            for (String name : SignalHandlers.SIGNALS) {
-                int number = Processes.signalNumber(name);
-                if (number > 0) ignored.add(Processes.ignore(number));
-            }
-            // checks in flight cannot cross the exec: the core starts new ones when it is back
-            checksStopped = true;
-            shell.children().stopHelpers();
-            if (shell.notifier() != null) shell.notifier().reloading();
-            Map<String, String> env = new LinkedHashMap<>(System.getenv());
-            env.put(Handover.ENV, Integer.toString(memfd));
-            List<String> envp = new ArrayList<>();
-            env.forEach((k, v) -> envp.add(k + "=" + v));
-            log.info("Reload: executing " + String.join(" ", shell.launch().argv()));
-            Spawn.execve(shell.launch().executable(), shell.launch().argv(), envp);
-            throw new IllegalStateException("execve returned");
-        } catch (RuntimeException e) {
-            for (Processes.Disposition d : ignored) Processes.restore(d);
-            if (savedStdin >= 0 && stdinFd < 0) {
-                Fds.dup2(savedStdin, 0);
-                Fds.closeQuietly(savedStdin);
-            }
-            if (memfd >= 0) Fds.closeQuietly(memfd);
-            if (checksStopped) sup.checksLost();
-            shell.control().resume();
-            throw e;
-        }
-    }
-
-    /** The fd of a kept control connection: an accepted socket of our control socket whose send buffer is 2 × tag. */
-    private int fdOfTag(int tag) {
-        for (int fd : Fds.open()) {
-            Sockets.Kind kind = Sockets.kind(fd);
-            if (kind.socket() && kind.unix() && !kind.listeningStream() && Sockets.sendBufferSize(fd) == 2 * tag
-                    && shell.boundName().equals(Sockets.localUnixAddress(fd))) {
-                return fd;
-            }
-        }
-        return -1;
-    }
-
-    /** The control socket's listening fd: the one socket listening under the control socket's bound name. */
-    private int fdOfControlSocket() {
-        for (int fd : Fds.open()) {
-            Sockets.Kind kind = Sockets.kind(fd);
-            if (kind.socket() && kind.unix() && kind.listeningStream()
-                    && shell.boundName().equals(Sockets.localUnixAddress(fd))) {
-                return fd;
-            }
-        }
-        throw new IllegalStateException("cannot find the control socket's fd");
-    }
-
-    private List<Handover.Listener> listeners() {
-        List<Handover.Listener> out = new ArrayList<>();
-        for (Listeners.Bound b : shell.listeners().bound()) {
-            out.add(new Handover.Listener(b.fd(), b.spec() == null ? null : b.spec().text(), b.address(), b.port(),
-                    b.unixPath() == null ? null : b.unixPath().toString(), b.name()));
+    /** Every kept connection with the requests of it the core (or the reload) named. */
+    private List<Handover.Client> clients(Map<Object, String> refs) {
+        List<Handover.Client> out = new ArrayList<>();
+        for (ControlServer.Kept k : shell.control().kept()) {
+            List<Session.Owed> owed = new ArrayList<>();
+            refs.forEach((c, ref) -> {
+                if (c instanceof Session.Handle h && h.session() == k.session()) owed.add(new Session.Owed(ref, h.requestId()));
+            });
+            out.add(new Handover.Client(k.fd(), k.session().handOver(owed)));
         }
         return out;
     }
@@ -261,7 +319,7 @@ public final class Reload {
         List<Handover.Channel> out = new ArrayList<>();
         for (int pid : pids) {
             for (Pollable p : shell.children().attached(pid)) {
-                if (p instanceof WorkerChannel ch && !ch.closed()) out.add(new Handover.Channel(pid, ch.fd()));
+                if (p instanceof dev.einhyrningsins.control.Connection c && !c.closed()) out.add(new Handover.Channel(pid, c.fd()));
             }
         }
         return out;
@@ -278,12 +336,14 @@ public final class Reload {
     }
 
     /** 0, 1, 2 and every fd the hand-over names: everything else closes at the exec. */
-    private static Set<Integer> keepOpen(Handover h, int memfd) {
-        Set<Integer> keep = new HashSet<>(List.of(0, 1, 2, h.stdinFd(), memfd));
-        h.listeners().forEach(l -> keep.add(l.fd()));
-        h.channels().forEach(c -> keep.add(c.fd()));
-        h.notifies().forEach(n -> keep.add(n.fd()));
-        h.clients().forEach(c -> keep.add(c.fd()));
+    private static Set<Integer> keepOpen(Handover.Process process, int memfd, List<Listeners.Handed> listeners,
+                                         List<Handover.Channel> channels, List<Handover.Notify> notifies,
+                                         List<Handover.Client> clients) {
+        Set<Integer> keep = new HashSet<>(List.of(0, 1, 2, process.stdinFd(), memfd));
+        listeners.forEach(l -> keep.add(l.fd()));
+        channels.forEach(c -> keep.add(c.fd()));
+        notifies.forEach(n -> keep.add(n.fd()));
+        clients.forEach(c -> keep.add(c.fd()));
         return keep;
     }
 }

@@ -10,11 +10,13 @@ import dev.einhyrningsins.posix.Poller;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Supervisor;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * The loop thread: the only thread that touches the {@link Supervisor}. It polls the
@@ -33,7 +35,8 @@ public final class Loop implements AutoCloseable {
     private final Log log;
     /** SIGCHLD arrived (or a first look is due): exited orphans may be waiting to be reaped. */
     private final AtomicBoolean orphansMayHaveExited = new AtomicBoolean();
-    private final byte[] readBuffer = new byte[64 * 1024];
+    private final List<Consumer<List<Pollable>>> sources = new ArrayList<>();
+    private final List<Pollable> polled = new ArrayList<>();
     // poll arguments, reused from one wake-up to the next
     private int[] fds = new int[16];
     private short[] events = new short[16];
@@ -74,15 +77,9 @@ public final class Loop implements AutoCloseable {
         post(new Event.Command(r.command(), r.args(), r.pid(), r.user(), r.raw().get("request_id"), r.hasId(), replyTo));
     }
 
-    /** A channel for a worker's {@code -g} socket (fd already non-blocking); it posts its requests here. */
-    public WorkerChannel channel(int fd, int pid) {
-        return new WorkerChannel(fd, "Worker " + pid + "'s control channel", this::request, log, readBuffer);
-    }
-
-    /** A control client's connection a previous supervisor process handed over (fd made non-blocking here). */
-    public WorkerChannel keptClient(int fd) {
-        dev.einhyrningsins.posix.Fds.setNonBlocking(fd);
-        return new WorkerChannel(fd, "Control client on fd " + fd + " (kept across a reload)", this::request, log, readBuffer);
+    /** Polls what {@code source} adds to the list at each wake-up (the control socket and its connections). */
+    public void poll(Consumer<List<Pollable>> source) {
+        sources.add(source);
     }
 
     /** Runs {@code action} on the loop thread every {@code nanos} (the systemd watchdog), the first time at once. */
@@ -144,6 +141,18 @@ public final class Loop implements AutoCloseable {
         while ((e = queue.poll()) != null) sup.handle(e);
     }
 
+    /** Takes the signals still queued, by name, in order (a reload hands them to the next process). */
+    public List<String> takeSignals() {
+        List<String> out = new ArrayList<>();
+        for (java.util.Iterator<Event> it = queue.iterator(); it.hasNext(); ) {
+            if (it.next() instanceof Event.SignalReceived s) {
+                out.add(s.name());
+                it.remove();
+            }
+        }
+        return out;
+    }
+
     private void runTimers() {
         long now = System.nanoTime();
         while (!timers.isEmpty() && now - timers.peek().due() >= 0) timers.poll().action().run();
@@ -189,10 +198,13 @@ public final class Loop implements AutoCloseable {
         }
     }
 
-    /** Fills the poll arguments: every unreaped child's pidfd, then every open channel. */
+    /** Fills the poll arguments: every unreaped child's pidfd, then every open channel, then the sources'. */
     private int pollSet() {
         List<Child> all = children.all();
-        List<Pollable> channels = children.attached();
+        List<Pollable> channels = polled;
+        channels.clear();
+        channels.addAll(children.attached());
+        for (Consumer<List<Pollable>> source : sources) source.accept(channels);
         int n = all.size() + channels.size();
         if (n > fds.length) {
             int size = Math.max(n, fds.length * 2);

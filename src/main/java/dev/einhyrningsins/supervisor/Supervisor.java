@@ -94,10 +94,20 @@ public final class Supervisor {
 
     private Happening.Status lastStatus;
 
+    /** The target number of workers of the serving generation are acked, and no upgrade or stop runs. */
+    private boolean ready() {
+        return !rollout.active() && !stopping && pool.ackedServing(rollout.servingGeneration()) >= target;
+    }
+
+    /** The gauges of {@code metrics}, from the state as it is now. */
+    Gauges gauges() {
+        return Gauges.of(this, ready());
+    }
+
     /** Emits {@link Happening.Status} when a count changed. */
     private void status() {
         int generation = rollout.servingGeneration();
-        boolean ready = !rollout.active() && !stopping && pool.ackedServing(generation) >= target;
+        boolean ready = ready();
         Happening.Status s = new Happening.Status(target, pool.size(), pool.ackedServing(), generation,
                 rollout.active(), stopping, ready);
         if (!s.equals(lastStatus)) {
@@ -149,7 +159,7 @@ public final class Supervisor {
      * @param clients names a client that follows the upgrade (null: it cannot be handed over)
      */
     public Snapshot snapshot(Function<Object, String> clients) {
-        return new Snapshot(Snapshot.FORMAT, Snapshot.ConfigState.of(config), target, stopping, stopRequests,
+        return new Snapshot(Snapshot.ConfigState.of(config), target, stopping, stopRequests,
                 backoff.state(), rollout.state(clients), pool.all().stream().map(Worker::state).toList(),
                 report.recentExits());
     }
@@ -163,9 +173,6 @@ public final class Supervisor {
      */
     public static Supervisor restore(Snapshot s, Os os, String version, Map<String, Object> info,
                                      Function<String, Object> clients) {
-        if (s.format() != Snapshot.FORMAT) {
-            throw new IllegalArgumentException("hand-over format " + s.format() + ", this supervisor knows " + Snapshot.FORMAT);
-        }
         Supervisor sup = new Supervisor(s.config().toConfig(), os, version, info);
         sup.target = s.target();
         sup.stopping = s.stopping();
@@ -232,7 +239,8 @@ public final class Supervisor {
         config = c;
     }
 
-    boolean stopping() {
+    /** Whether a stop began (TERM, INT, {@code die}): no more workers are started. */
+    public boolean stopping() {
         return stopping;
     }
 

@@ -32,6 +32,7 @@ class ControlServerTest {
     Path dir;
 
     ControlServer server;
+    Pump pump;
     final List<String> logs = new ArrayList<>();
 
     final ControlServer.Log log = new ControlServer.Log() {
@@ -60,19 +61,34 @@ class ControlServerTest {
     final List<String> received = new ArrayList<>();
 
     ControlServer open() throws ControlException {
-        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), in -> {
+        return serve(in -> {
             synchronized (received) {
                 received.add(in.request().command());
             }
             if (!in.request().command().startsWith("worker:")) {
                 in.replyTo().send("echo " + in.request().command() + " " + in.request().args(), true, true);
             }
-        }, log);
+        });
+    }
+
+    /** Opens the server with {@code sink} and serves it from a loop thread of the test's own. */
+    ControlServer serve(java.util.function.Consumer<ControlServer.Inbound> sink) throws ControlException {
+        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), sink, log);
+        pump = new Pump(server::pollables);
         return server;
     }
 
+    ControlServer.Counts counts() {
+        try {
+            return pump.call(server::counts);
+        } catch (Exception e) {
+            throw new AssertionError("the loop thread did not answer", e);
+        }
+    }
+
     @AfterEach
-    void close() {
+    void close() throws InterruptedException {
+        if (pump != null) pump.close();
         if (server != null) server.close();
     }
 
@@ -202,7 +218,7 @@ class ControlServerTest {
             }
             assertThat(served).as("served").isEqualTo(256);
             assertThat(refused).as("refused").isEqualTo(44);
-            assertThat(server.counts()).isEqualTo(new ControlServer.Counts(256, 256, 0, 44, 0));
+            assertThat(counts()).isEqualTo(new ControlServer.Counts(256, 256, 0, 44, 0));
         } finally {
             for (Client c : clients) c.close();
         }
@@ -240,7 +256,7 @@ class ControlServerTest {
         try (var s = Files.list(dir)) {
             assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("ctl.sock", "ctl.lock");
         }
-        server.close();
+        pump.run(server::close);
         server = null;
         assertThat(sock()).doesNotExist();
     }
@@ -308,19 +324,17 @@ class ControlServerTest {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor()).as(out).isZero();
         assertThat(WireCodec.decodeReply(out.strip()).message()).startsWith("Permission denied");
-        assertThat(server.counts().refusedUser()).isEqualTo(1);
-        assertThat(server.counts().accepted()).isZero();
+        assertThat(counts().refusedUser()).isEqualTo(1);
+        assertThat(counts().accepted()).isZero();
     }
 
     @Test
     void aClientThatHalfClosesStillGetsEveryReplyItIsOwed() throws Exception {
-        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), in -> {
-            // a streamed reply that finishes later, from another thread, as an upgrade's does
-            Thread.ofPlatform().start(() -> {
-                in.replyTo().send("first of " + in.request().command(), false, true);
-                in.replyTo().send("last of " + in.request().command(), true, true);
-            });
-        }, log);
+        serve(in -> {
+            // a streamed reply that finishes later, as an upgrade's does
+            pump.post(() -> in.replyTo().send("first of " + in.request().command(), false, true));
+            pump.post(() -> in.replyTo().send("last of " + in.request().command(), true, true));
+        });
         try (Client c = new Client(sock())) {
             c.write("{\"id\":1,\"command\":\"upgrade\"}\n{\"id\":2,\"command\":\"state\"}\n");
             c.ch.shutdownOutput();
@@ -365,11 +379,10 @@ class ControlServerTest {
     final List<ReplyTo> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     ControlServer openWatching() throws ControlException {
-        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), in -> {
+        return serve(in -> {
             watchers.add(in.replyTo());
             in.replyTo().send("{\"event\":\"status\"}", false, true);
-        }, log);
-        return server;
+        });
     }
 
     @Test
@@ -378,11 +391,11 @@ class ControlServerTest {
         try (Client c = new Client(sock())) {
             c.write("{\"id\":1,\"command\":\"watch\"}\n");
             assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
-            assertThat(server.counts().open()).isEqualTo(1);
+            assertThat(counts().open()).isEqualTo(1);
         }
         await("the watcher seen closed", () -> !watchers.getFirst().open());
-        await("no connection open", () -> server.counts().open() == 0);
-        assertThat(server.counts().dropped()).as("a client that left is not a drop").isZero();
+        await("no connection open", () -> counts().open() == 0);
+        assertThat(counts().dropped()).as("a client that left is not a drop").isZero();
     }
 
     @Test
@@ -393,7 +406,7 @@ class ControlServerTest {
             c.ch.shutdownOutput();
             assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
             assertThat(c.message()).isEqualTo(Session.INPUT_CLOSED);
-            watchers.getFirst().send("{\"event\":\"spawned\"}", false, true);
+            pump.run(() -> watchers.getFirst().send("{\"event\":\"spawned\"}", false, true));
             assertThat(c.message()).isEqualTo("{\"event\":\"spawned\"}");
             assertThat(watchers.getFirst().open()).isTrue();
         }
@@ -405,8 +418,10 @@ class ControlServerTest {
         try (Client c = new Client(sock())) {
             c.write("{\"id\":1,\"command\":\"watch\"}\n");
             assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
-            watchers.getFirst().send("{\"event\":\"supervisor_exit\"}", true, true);
-            server.close();
+            pump.run(() -> {
+                watchers.getFirst().send("{\"event\":\"supervisor_exit\"}", true, true);
+                server.close();
+            });
             String line = c.in.readLine();
             assertThat(WireCodec.decodeReply(line).more()).isFalse();
             assertThat(WireCodec.decodeReply(line).message()).isEqualTo("{\"event\":\"supervisor_exit\"}");
@@ -424,9 +439,9 @@ class ControlServerTest {
             String event = "{\"event\":\"progress\",\"message\":\"" + "x".repeat(1000) + "\"}";
             // the client never reads: the kernel's buffers fill, then the session's 1 MiB budget
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (w.open() && System.nanoTime() < deadline) w.send(event, false, true);
+            while (w.open() && System.nanoTime() < deadline) pump.run(() -> w.send(event, false, true));
             assertThat(w.open()).isFalse();
-            await("the slow watcher dropped", () -> server.counts().dropped() == 1 && server.counts().open() == 0);
+            await("the slow watcher dropped", () -> counts().dropped() == 1 && counts().open() == 0);
         }
         synchronized (logs) {
             assertThat(logs).anyMatch(l -> l.contains("is not reading its replies"));

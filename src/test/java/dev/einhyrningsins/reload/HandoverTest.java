@@ -1,0 +1,111 @@
+package dev.einhyrningsins.reload;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.einhyrningsins.control.Session;
+import dev.einhyrningsins.listen.Listeners;
+import dev.einhyrningsins.supervisor.Snapshot;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The hand-over's shape is held by golden files, one per format: a change of shape fails
+ * here until {@link Handover#FORMAT} is bumped, its golden file written and an upgrade from
+ * the format before it added; every earlier format is still taken over.
+ */
+class HandoverTest {
+
+    static byte[] golden(int format) throws IOException {
+        try (InputStream in = HandoverTest.class.getResourceAsStream("/handover/format-" + format + ".json")) {
+            assertThat(in).as("src/test/resources/handover/format-%d.json", format).isNotNull();
+            return in.readAllBytes();
+        }
+    }
+
+    @Test
+    void theShapeIsTheGoldenFileOfTheCurrentFormat() throws IOException {
+        String now = new String(Handover.sample().bytes(), StandardCharsets.UTF_8) + "\n";
+        assertThat(now).as("the hand-over's shape changed: bump Handover.FORMAT, write its golden file "
+                + "(format-N.json) and an upgrade from format N-1 in Handover.upgrade")
+                .isEqualTo(new String(golden(Handover.FORMAT), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void everyFormatFromTheOldestHasAGoldenFileThisVersionTakesOver() throws IOException {
+        for (int format = Handover.OLDEST; format <= Handover.FORMAT; format++) {
+            Handover h = Handover.parse(golden(format));
+            assertThat(h.format()).isEqualTo(Handover.FORMAT);
+            assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format).isEqualTo(Snapshot.sample());
+            assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(
+                    Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class));
+        }
+    }
+
+    @Test
+    void theFormatOfEinhyrningsins01BecomesProcessFactsAndParts() throws IOException {
+        Handover h = Handover.parse(golden(2));
+        Handover sample = Handover.sample();
+        assertThat(h.from()).isEqualTo("0.1.0");
+        assertThat(h.process()).isEqualTo(sample.process());
+        assertThat(h.list(Handover.CHANNELS, Handover.Channel.class)).isEqualTo(sample.list(Handover.CHANNELS, Handover.Channel.class));
+        assertThat(h.list(Handover.NOTIFIES, Handover.Notify.class)).isEqualTo(sample.list(Handover.NOTIFIES, Handover.Notify.class));
+        // 0.1 kept no input or output of a client's session, and no late signals
+        assertThat(h.list(Handover.CLIENTS, Handover.Client.class)).containsExactly(
+                new Handover.Client(13, new Session.Handed(List.of(new Session.Owed("c0", "reload-1")), null, null)),
+                new Handover.Client(14, new Session.Handed(List.of(new Session.Owed("c1", 42)), null, null)));
+        assertThat(h.list(Handover.SIGNALS, String.class)).isEmpty();
+    }
+
+    @Test
+    void aFieldThatIsNotInTheFormatFailsTheReadInsteadOfBeingIgnored() throws IOException {
+        ObjectNode tree = (ObjectNode) Handover.json().readTree(Handover.sample().bytes());
+        ((ObjectNode) tree.get("parts").get("core")).put("addedWithoutABump", 1);
+        byte[] text = Handover.json().writeValueAsBytes(tree);
+        Handover h = Handover.parse(text);
+        assertThatThrownBy(() -> h.part(Handover.CORE, Snapshot.class)).hasMessageContaining("addedWithoutABump");
+    }
+
+    @Test
+    void aFieldThatIsMissingFailsTheReadInsteadOfBeingDefaulted() throws IOException {
+        ObjectNode tree = (ObjectNode) Handover.json().readTree(Handover.sample().bytes());
+        ((ObjectNode) tree.get("parts").get("core")).remove("target");
+        Handover h = Handover.parse(Handover.json().writeValueAsBytes(tree));
+        assertThatThrownBy(() -> h.part(Handover.CORE, Snapshot.class)).hasMessageContaining("target");
+        ObjectNode process = (ObjectNode) Handover.json().readTree(Handover.sample().bytes());
+        ((ObjectNode) process.get("process")).remove("stdinFd");
+        assertThatThrownBy(() -> Handover.parse(Handover.json().writeValueAsBytes(process))).hasMessageContaining("stdinFd");
+    }
+
+    @Test
+    void aFormatThisVersionDoesNotKnowIsRefusedInOneLine() {
+        assertThatThrownBy(() -> Handover.parse("{\"format\":99}".getBytes(StandardCharsets.UTF_8)))
+                .isInstanceOf(IOException.class).hasMessage("format 99; this version takes over formats 2 to 3");
+        assertThatThrownBy(() -> Handover.parse("{\"format\":1}".getBytes(StandardCharsets.UTF_8)))
+                .hasMessage("format 1; this version takes over formats 2 to 3");
+        assertThatThrownBy(() -> Handover.parse("[]".getBytes(StandardCharsets.UTF_8)))
+                .hasMessage("it is not a hand-over (no format number)");
+    }
+
+    @Test
+    void theSelfTestReadsBackAHandOverWithEveryPartAndFieldSet() throws IOException {
+        Handover.selfTest();
+        Snapshot core = Handover.sample().part(Handover.CORE, Snapshot.class);
+        assertThat(core.workers()).hasSize(3);
+        assertThat(core.rollout().current()).isNotNull();
+        assertThat(core.workers()).anySatisfy(w -> assertThat(w.signals()).isNotEmpty());
+        assertThat(Takeover.KNOWN).containsExactlyInAnyOrderElementsOf(Handover.sample().parts().keySet());
+    }
+
+    @Test
+    void theUpgradeCheckAcceptsTheFormatsThisVersionTakesOverAndNamesTheOthers() {
+        Takeover.check(2);
+        Takeover.check(3);
+        assertThatThrownBy(() -> Takeover.check(4)).hasMessage(
+                "this version reads hand-over formats 2 to 3, the running supervisor writes format 4");
+    }
+}
