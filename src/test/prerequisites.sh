@@ -83,9 +83,12 @@ need bsdutils all /usr/bin/script
 need iproute2 any /usr/sbin/ip /sbin/ip
 # OldJavaIT: the jar on a Java older than 25 says in one line what it needs
 need default-jre-headless older_java
-# the .deb: built with dpkg-deb, checked with lintian
+# the .deb: built with dpkg-deb (stripped with binutils), checked with lintian
 need dpkg all /usr/bin/dpkg-deb
+need binutils all /usr/bin/strip
 need lintian all /usr/bin/lintian
+# DebIT: what the package must depend on, as dpkg-shlibdeps finds it
+need dpkg-dev all /usr/bin/dpkg-shlibdeps
 
 if [ "$mode" = list ]; then
   [ -z "$missing" ] || printf '%s\n' $missing
