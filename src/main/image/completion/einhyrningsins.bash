@@ -188,7 +188,6 @@ _einhyrningsins_execute() {
     fi
     command=${segment%%[[:blank:]]*}
     head+=${segment%[[:blank:]]*}" "
-    local arg=${segment##*[[:blank:]]}
     case $command in
         signal | die) for w in $(_einhyrningsins_signals); do _einhyrningsins_reply "$prefix$head$w"; done ;;
         config)
@@ -196,7 +195,6 @@ _einhyrningsins_execute() {
             for w in "${_einhyrningsins_config_keys[@]}"; do _einhyrningsins_reply "$prefix$head$w="; done
             ;;
     esac
-    : "$arg"
 }
 
 # _einhyrningsins_options LIST METAVARS START: completes the current word among the options of
