@@ -50,6 +50,7 @@ class DebIT {
     @BeforeAll
     static void built() throws Exception {
         assumeTrue(Files.isExecutable(ImageIT.LAUNCHER), "no runtime image at " + ImageIT.IMAGE + " (built with -Dimage.skip=true?)");
+        assumeTrue(!Boolean.getBoolean("deb.skip"), "built with -Ddeb.skip");
         try (Stream<Path> s = Files.list(TARGET)) {
             List<Path> debs = s.filter(p -> p.getFileName().toString().matches("einhyrningsins_.*\\.deb")).toList();
             assertThat(debs).as("the package mvn package built beside the image").hasSize(1);
