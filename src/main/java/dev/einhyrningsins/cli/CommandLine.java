@@ -82,6 +82,8 @@ public final class CommandLine {
                     + "listens on 127.0.0.1, :PORT on every interface (default: only the metrics control command)"),
             new Opt("v", "verbose", null, "Log debug messages too"),
             new Opt("q", "quiet", null, "Log errors and warnings only"),
+            new Opt(null, "config", "FILE", "Read options and PROGRAM from FILE, written as on a command line (quotes, "
+                    + "no expansion; see CONFIGURATION FILE in einhyrningsins(1)); options after --config override it"),
             new Opt(null, "upgrade-check", null, "Check that this installation can take over a running supervisor "
                     + "with these options (what reload runs before it re-executes), print one line and exit"),
             new Opt("h", "help", null, "Print this help and exit"),
@@ -100,6 +102,28 @@ public final class CommandLine {
 
     public static Parsed parse(List<String> args) {
         State s = new State();
+        Scan scan = scan(s, args, null);
+        if (scan.early() != null) return scan.early();
+        List<String> program = scan.program();
+        if (!s.confProgram.isEmpty()) {
+            if (!program.isEmpty()) {
+                throw new UsageException("PROGRAM given twice: in --config " + s.conf + " and on the command line");
+            }
+            program = s.confProgram;
+        }
+        if (program.isEmpty()) throw new UsageException("no PROGRAM given: einhyrningsins [OPTIONS] -- PROGRAM [ARGS...]");
+        return new Parsed.Run(s.build(program));
+    }
+
+    /** What one list of words gave: a --help or --version that ends parsing, or the PROGRAM after the options. */
+    private record Scan(Parsed early, List<String> program) {}
+
+    /**
+     * Applies the options of {@code args} to {@code s} up to the PROGRAM. {@code --config FILE}
+     * scans the file's words in its place (its PROGRAM, if any, kept aside); {@code file} is the
+     * config file being scanned, or null for the command line.
+     */
+    private static Scan scan(State s, List<String> args, Path file) {
         int i = 0;
         while (i < args.size()) {
             String word = args.get(i);
@@ -117,7 +141,7 @@ public final class CommandLine {
                     inline = name.substring(eq + 1);
                     name = name.substring(0, eq);
                 }
-                Opt opt = byLong(name);
+                Opt opt = byLong(name, file);
                 String value = null;
                 if (opt.arg() != null) {
                     if (inline != null) {
@@ -125,17 +149,27 @@ public final class CommandLine {
                     } else if (opt.longName().equals("ack-mode") && !looksLikeAckMode(args, i)) {
                         value = "manual";
                     } else {
-                        if (i >= args.size()) throw new UsageException("option --" + name + " needs an argument " + opt.arg());
+                        if (i >= args.size()) throw new UsageException(in(file) + "option --" + name + " needs an argument " + opt.arg());
                         value = args.get(i++);
                     }
                 } else if (inline != null) {
-                    throw new UsageException("option --" + name + " takes no argument");
+                    throw new UsageException(in(file) + "option --" + name + " takes no argument");
                 }
-                Parsed early = s.apply(opt, value);
-                if (early != null) return early;
+                if (opt.longName().equals("config")) {
+                    if (file != null) throw new UsageException(in(file) + "--config cannot be used in a config file");
+                    if (s.conf != null) throw new UsageException("--config given twice");
+                    if (value.isEmpty()) throw new UsageException("--config needs a non-empty value");
+                    s.conf = Path.of(value);
+                    Scan conf = scan(s, ConfFile.words(s.conf), s.conf);
+                    if (conf.early() != null) return conf;
+                    s.confProgram = conf.program();
+                    continue;
+                }
+                Parsed early = s.apply(opt, value, file);
+                if (early != null) return new Scan(early, List.of());
             } else {
                 for (int k = 1; k < word.length(); k++) {
-                    Opt opt = byShort(word.charAt(k));
+                    Opt opt = byShort(word.charAt(k), file);
                     String value = null;
                     if (opt.arg() != null) {
                         if (k + 1 < word.length()) {
@@ -143,19 +177,24 @@ public final class CommandLine {
                         } else if (opt.shortName().equals("m") && !looksLikeAckMode(args, i)) {
                             value = "manual";
                         } else {
-                            if (i >= args.size()) throw new UsageException("option -" + opt.shortName() + " needs an argument " + opt.arg());
+                            if (i >= args.size()) {
+                                throw new UsageException(in(file) + "option -" + opt.shortName() + " needs an argument " + opt.arg());
+                            }
                             value = args.get(i++);
                         }
                         k = word.length();
                     }
-                    Parsed early = s.apply(opt, value);
-                    if (early != null) return early;
+                    Parsed early = s.apply(opt, value, file);
+                    if (early != null) return new Scan(early, List.of());
                 }
             }
         }
-        List<String> program = List.copyOf(args.subList(i, args.size()));
-        if (program.isEmpty()) throw new UsageException("no PROGRAM given: einhyrningsins [OPTIONS] -- PROGRAM [ARGS...]");
-        return new Parsed.Run(s.build(program));
+        return new Scan(null, List.copyOf(args.subList(i, args.size())));
+    }
+
+    /** The prefix of a complaint about a config file's words: which file. */
+    private static String in(Path file) {
+        return file == null ? "" : "in --config " + file + ": ";
     }
 
     /** einhyrningsins' bare -m: only "manual" or a number after -m is its value. */
@@ -165,15 +204,15 @@ public final class CommandLine {
         return next.equalsIgnoreCase("manual") || next.equalsIgnoreCase("notify") || next.matches("\\d+(\\.\\d*)?|\\.\\d+");
     }
 
-    private static Opt byLong(String name) {
+    private static Opt byLong(String name, Path file) {
         for (Opt o : OPTIONS) if (name.equals(o.longName())) return o;
-        throw new UsageException("unknown option --" + name);
+        throw new UsageException(in(file) + "unknown option --" + name);
     }
 
-    private static Opt byShort(char c) {
+    private static Opt byShort(char c, Path file) {
         for (Opt o : OPTIONS) if (String.valueOf(c).equals(o.shortName())) return o;
-        if (c == 'p') throw new UsageException("option -p/--preload loads Ruby code into einhorn and has no equivalent here");
-        throw new UsageException("unknown option -" + c);
+        if (c == 'p') throw new UsageException(in(file) + "option -p/--preload loads Ruby code into einhorn and has no equivalent here");
+        throw new UsageException(in(file) + "unknown option -" + c);
     }
 
     /** The --help text: every option of {@link #OPTIONS}, wrapped for an 80-column terminal. */
@@ -239,6 +278,18 @@ public final class CommandLine {
         boolean upgradeCheck;
         BindSpec metrics;
         boolean killChildrenOnExit;
+        Path conf;
+        List<String> confProgram = List.of();
+
+        /** Applies one option; a complaint about its value names the config file it came from, if any. */
+        Parsed apply(Opt opt, String v, Path file) {
+            try {
+                return apply(opt, v);
+            } catch (UsageException e) {
+                if (file == null) throw e;
+                throw new UsageException(in(file) + e.getMessage());
+            }
+        }
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
