@@ -200,7 +200,8 @@ public final class Daemon {
                 .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
         List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
         RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
-                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses);
+                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses,
+                s.listeners().stdinFd());
         RealOs os = new RealOs(s.children(), new Checks(s.children()), s.loop()::channel, s.loop()::post, s.log(), setup);
         Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(),
                 s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads(), o.killChildrenOnExit()),
