@@ -38,7 +38,7 @@ public final class ApiProbeWorker {
         List<String> listeners = new ArrayList<>();
         for (Listener l : einhorn.listeners()) {
             listeners.add("{\"index\":" + l.index() + ",\"fd\":" + l.fd() + ",\"address\":" + quote(String.valueOf(l.address()))
-                    + ",\"stdin\":" + l.stdin() + "}");
+                    + ",\"stdin\":" + l.stdin() + ",\"nonBlocking\":" + l.nonBlocking() + "}");
         }
         ServerSocketChannel channel = null;
         String channelText;

@@ -68,7 +68,7 @@ class WorkerApiIT {
     @Test
     void aTcpListenerOnStandardInputIsAChannelTheOthersDescriptorsWithAddresses() throws Exception {
         Path unix = dir.resolve("other.sock");
-        try (var sup = start(Map.of("PING", "1"), "127.0.0.1:0,stdin", "[::1]:0", "unix:" + unix)) {
+        try (var sup = start(Map.of("PING", "1"), "127.0.0.1:0,stdin", "[::1]:0,n", "unix:" + unix)) {
             // acked: worker:ack went through the API
             int pid = sup.awaitAcked(1).getFirst();
             JsonNode state = sup.state();
@@ -86,6 +86,7 @@ class WorkerApiIT {
             assertThat(l.get(1).path("fd").asInt()).isEqualTo(4);
             assertThat(l.get(1).path("address").asText()).isEqualTo("/[0:0:0:0:0:0:0:1]:" + port6);
             assertThat(l.get(1).path("stdin").asBoolean()).isFalse();
+            assertThat(l).extracting(x -> x.path("nonBlocking").asBoolean()).as("-b ...,n").containsExactly(false, true, false);
             assertThat(l.get(2).path("fd").asInt()).isEqualTo(5);
             assertThat(l.get(2).path("address").asText()).isEqualTo(unix.toString());
             assertThat(r.path("channel").path("local").asText()).isEqualTo("/127.0.0.1:" + port);

@@ -61,7 +61,11 @@ class EinhornTest {
     }
 
     int tcp(String host) {
-        int fd = Sockets.listenTcp(new InetSocketAddress(host, 0), host, false, false, false, 8);
+        return tcp(host, false);
+    }
+
+    int tcp(String host, boolean nonBlocking) {
+        int fd = Sockets.listenTcp(new InetSocketAddress(host, 0), host, false, false, nonBlocking, 8);
         fds.add(fd);
         return fd;
     }
@@ -119,6 +123,13 @@ class EinhornTest {
         assertThat(einhorn.pid()).isEqualTo(PID);
         assertThatThrownBy(() -> einhorn.listener(3)).isInstanceOf(IndexOutOfBoundsException.class)
                 .hasMessage("no EINHORN_FD_3: this worker inherited 3 sockets (one per -b)");
+    }
+
+    @Test
+    void theNonBlockingFlagIsReadFromTheDescriptor() throws Exception {
+        int blocking = tcp("127.0.0.1");
+        int nonBlocking = tcp("127.0.0.1", true);
+        assertThat(worker(env(blocking, nonBlocking)).listeners()).extracting(Listener::nonBlocking).containsExactly(false, true);
     }
 
     @Test

@@ -135,7 +135,8 @@ public final class Einhorn {
         long stdin = ProcNet.socketInode(proc, 0);
         List<Listener> listeners = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            listeners.add(new Listener(i, fds[i], addresses.get(inode[i]), inode[i] >= 0 && inode[i] == stdin));
+            listeners.add(new Listener(i, fds[i], addresses.get(inode[i]), inode[i] >= 0 && inode[i] == stdin,
+                    ProcNet.nonBlocking(proc, fds[i])));
         }
         String socket = env.get("EINHORN_SOCK_PATH");
         Integer index = env.containsKey("EINHORN_CHILD_INDEX") ? (int) number(env, "EINHORN_CHILD_INDEX") : null;

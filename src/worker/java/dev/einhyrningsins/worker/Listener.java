@@ -18,8 +18,12 @@ import java.nio.channels.ServerSocketChannel;
  *                ({@code getsockname} says the same)
  * @param stdin   it is also this process's standard input ({@code -b ...,stdin}), so
  *                {@link #channel()} can give it as a channel
+ * @param nonBlocking the descriptor is in non-blocking mode ({@code O_NONBLOCK}, from
+ *                {@code /proc/self/fdinfo}; {@code -b ...,n} sets it). The flag belongs to the
+ *                socket's open file description, which every worker shares: a library that
+ *                switches its channel's mode switches it for all of them
  */
-public record Listener(int index, int fd, SocketAddress address, boolean stdin) {
+public record Listener(int index, int fd, SocketAddress address, boolean stdin, boolean nonBlocking) {
 
     /**
      * This socket as a NIO channel: only possible for the socket that is also standard input,

@@ -38,6 +38,24 @@ final class ProcNet {
         return -1;
     }
 
+    /** O_NONBLOCK on Linux (x86, ARM, RISC-V; octal 04000). */
+    static final int O_NONBLOCK = 04000;
+
+    /**
+     * Whether descriptor {@code fd} is non-blocking: its open file description's flags, as
+     * {@code /proc/self/fdinfo/N} prints them in octal; false if they cannot be read.
+     */
+    static boolean nonBlocking(Path proc, int fd) {
+        try {
+            for (String line : Files.readAllLines(proc.resolve("fdinfo").resolve(Integer.toString(fd)), StandardCharsets.US_ASCII)) {
+                if (line.startsWith("flags:")) return (Integer.parseInt(line.substring(6).trim(), 8) & O_NONBLOCK) != 0;
+            }
+        } catch (IOException | RuntimeException e) {
+            // no /proc, or no such descriptor
+        }
+        return false;
+    }
+
     /** The local addresses of the sockets with these inodes that are listed; the others are missing from the map. */
     static Map<Long, SocketAddress> addresses(Path proc, Set<Long> inodes) {
         Map<Long, SocketAddress> found = new HashMap<>();
