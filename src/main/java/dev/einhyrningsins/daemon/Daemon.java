@@ -122,6 +122,10 @@ public final class Daemon {
                     version, staticInfo(shell));
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
+            if (o.gracefulSignal().equals("USR2") && Path.of(o.program().getFirst()).getFileName().toString().equals("java")) {
+                log.warn("The workers are JVMs and the graceful signal is USR2, which HotSpot keeps for itself: they will "
+                        + "not drain on it; use --graceful-signal TERM");
+            }
             return serve(shell, os, sup, false, () -> { });
         }
     }

@@ -137,6 +137,21 @@ class WorkerApiIT {
     }
 
     @Test
+    void javaWorkersWithUsr2AsTheGracefulSignalAreWarnedAbout() throws Exception {
+        // -t 1: the supervisor stops it with USR2 too, which the JVM does not take as a request to exit
+        List<String> args = new ArrayList<>(List.of("-n", "1", "-t", "1", "-b", "127.0.0.1:0,stdin"));
+        args.addAll(probeCommand());
+        try (var sup = SupervisorProcess.start(dir, Map.of(), args.toArray(String[]::new))) {
+            sup.awaitLine("WARN The workers are JVMs and the graceful signal is USR2, which HotSpot keeps for itself: they "
+                    + "will not drain on it; use --graceful-signal TERM");
+        }
+        try (var sup = start(Map.of(), "127.0.0.1:0,stdin")) {
+            sup.awaitAcked(1);
+            assertThat(sup.log()).doesNotContain("HotSpot");
+        }
+    }
+
+    @Test
     void outsideTheSupervisorTheWorkerHearsWhyInOneLine() throws Exception {
         List<String> cmd = probeCommand();
         var r = SupervisorProcess.runToExitIn(dir, "", cmd.toArray(String[]::new));
