@@ -11,9 +11,12 @@ import java.util.Locale;
  * @param name      its name for workers that take sockets the systemd way (LISTEN_FDNAMES); null = unnamed
  * @param access    a UNIX socket file's mode, group and owner ({@code mode=}, {@code group=},
  *                  {@code owner=}); null when none is given (the umask decides, as for any file)
+ * @param stdin     {@code stdin}: workers also get this socket as their standard input (fd 0), where
+ *                  the JDK's {@code System.inheritedChannel()} finds it; at most one -b may say so
  */
 public record BindSpec(String text, String host, int port, Path unixPath,
-                       boolean reuseAddr, boolean nonBlocking, boolean reusePort, String name, Access access) {
+                       boolean reuseAddr, boolean nonBlocking, boolean reusePort, String name, Access access,
+                       boolean stdin) {
 
     /**
      * Who may connect to a UNIX listener: set on the socket file before it appears at its path.
@@ -39,6 +42,7 @@ public record BindSpec(String text, String host, int port, Path unixPath,
         int mode = -1;
         String group = null;
         String owner = null;
+        boolean stdin = false;
         for (int i = 1; i < parts.length; i++) {
             String option = parts[i];
             int eq = option.indexOf('=');
@@ -52,8 +56,9 @@ public record BindSpec(String text, String host, int port, Path unixPath,
                 case "mode=" -> mode = mode(text, value);
                 case "group=" -> group = name(text, "group", value);
                 case "owner=" -> owner = name(text, "owner", value);
+                case "stdin" -> stdin = true;
                 default -> throw new UsageException("unknown bind option '" + option + "' in -b " + text
-                        + " (known: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, name=NAME, and for unix: mode=OCTAL, "
+                        + " (known: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, name=NAME, stdin, and for unix: mode=OCTAL, "
                         + "group=NAME|GID, owner=NAME|UID; separate several with commas)");
             }
         }
@@ -64,7 +69,8 @@ public record BindSpec(String text, String host, int port, Path unixPath,
             if (reuseAddr || reusePort) {
                 throw new UsageException("-b " + text + ": r and p apply to TCP sockets only");
             }
-            return new BindSpec(text, null, 0, Path.of(path).toAbsolutePath(), false, nonBlocking, false, name, access);
+            return new BindSpec(text, null, 0, Path.of(path).toAbsolutePath(), false, nonBlocking, false, name, access,
+                    stdin);
         }
         if (access != null) {
             throw new UsageException("-b " + text + ": mode=, group= and owner= apply to unix: sockets only");
@@ -96,7 +102,7 @@ public record BindSpec(String text, String host, int port, Path unixPath,
         if (port < 0 || port > 65535) {
             throw new UsageException("-b " + text + ": port must be a number in 0..65535");
         }
-        return new BindSpec(text, host, port, null, reuseAddr, nonBlocking, reusePort, name, null);
+        return new BindSpec(text, host, port, null, reuseAddr, nonBlocking, reusePort, name, null, stdin);
     }
 
     /** A name as systemd allows it in LISTEN_FDNAMES: 1..255 printable ASCII characters, no ':' or blank. */

@@ -34,7 +34,8 @@ public final class CommandLine {
     static final List<Opt> OPTIONS = List.of(
             new Opt("b", "bind", "ADDR:PORT[,OPT...]",
                     "Bind a listening socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
-                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport; "
+                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, "
+                            + "name=NAME, stdin (also the workers' fd 0, for System.inheritedChannel(); one -b at most); "
                             + "for unix: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone can connect"),
             new Opt("n", "number", "COUNT", "Number of workers to run, 1.." + Config.MAX_WORKERS + " (default 1)"),
             new Opt("l", "backlog", "N", "Listen backlog of bound sockets (default 128)"),
@@ -344,6 +345,11 @@ public final class CommandLine {
         }
 
         Options build(List<String> program) {
+            List<String> stdin = binds.stream().filter(BindSpec::stdin).map(BindSpec::text).toList();
+            if (stdin.size() > 1) {
+                throw new UsageException("-b " + stdin.get(0) + " and -b " + stdin.get(1)
+                        + " both say stdin: a worker has one standard input, give it to one socket");
+            }
             Config c = config;
             return new Options(c.number(), List.copyOf(binds), backlog, family, c.verbosity(), List.copyOf(dropEnv),
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),

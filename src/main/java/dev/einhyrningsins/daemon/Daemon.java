@@ -134,6 +134,10 @@ public final class Daemon {
                     version, staticInfo(shell));
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
+            if (o.gracefulSignal().equals("USR2") && Path.of(o.program().getFirst()).getFileName().toString().equals("java")) {
+                log.warn("The workers are JVMs and the graceful signal is USR2, which HotSpot keeps for itself: they will "
+                        + "not drain on it; use --graceful-signal TERM");
+            }
             return serve(shell, os, sup, false, List.of(), () -> { });
         }
     }
@@ -234,7 +238,8 @@ public final class Daemon {
                 .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
         List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
         RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
-                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses);
+                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses,
+                s.listeners().stdinFd());
         RealOs os = new RealOs(s.children(), new Checks(s.children()), s.control()::workerChannel, s.loop()::post, s.log(),
                 setup);
         Endpoint endpoint = s.endpoint();

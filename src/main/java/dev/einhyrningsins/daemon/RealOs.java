@@ -48,10 +48,13 @@ public final class RealOs implements Os {
      * @param execPrefix        a program that sets something up and then execs the worker in
      *                          its place (-k: {@link #parentDeathSignal}); empty for none
      * @param checkAddresses    where a check reaches each socket (EINHORN_FD_n of a check)
+     * @param stdinListener     the listening socket that is also each worker's fd 0 (-b ...,stdin),
+     *                          or -1: then workers get the supervisor's standard input
      */
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
                  boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid,
-                 List<String> execPrefix, List<String> checkAddresses) {}
+                 List<String> execPrefix, List<String> checkAddresses,
+                 int stdinListener) {}
 
     /** Makes a worker's {@code -g} control channel over our end {@code fd} of its socket pair. */
     @FunctionalInterface
@@ -234,7 +237,7 @@ public final class RealOs implements Os {
                 argv = chain;
                 path = argv.getFirst();
             }
-            int stdin = reload == null ? -1 : reload.stdinFd();
+            int stdin = setup.stdinListener() >= 0 ? setup.stdinListener() : reload == null ? -1 : reload.stdinFd();
             Child child = Spawn.start(path, argv, envp, fds, new Spawn.Stdio(stdin, -1, -1));
             children.add(child);
             if (pair != null) {

@@ -47,6 +47,11 @@ public final class Listeners implements AutoCloseable {
             return address;
         }
 
+        /** -b ...,stdin: workers get it as their fd 0 too. */
+        boolean stdin() {
+            return spec != null && spec.stdin();
+        }
+
         public Map<String, Object> describe(int index) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("bind", spec == null ? null : spec.text());
@@ -56,6 +61,7 @@ public final class Listeners implements AutoCloseable {
             m.put("port", port > 0 ? port : null);
             m.put("fd", 3 + index);
             m.put("env", "EINHORN_FD_" + index);
+            m.put("stdin", stdin());
             return m;
         }
     }
@@ -136,6 +142,11 @@ public final class Listeners implements AutoCloseable {
 
     public int[] fds() {
         return bound.stream().mapToInt(Bound::fd).toArray();
+    }
+
+    /** The socket workers get as their standard input (-b ...,stdin), or -1 for none. */
+    public int stdinFd() {
+        return bound.stream().filter(Bound::stdin).mapToInt(Bound::fd).findFirst().orElse(-1);
     }
 
     private static Bound bindTcp(BindSpec spec, Family family, int backlog) {

@@ -36,7 +36,7 @@ enum WorkerTimer {
 
     long dueAt(Worker w, Config c) {
         return switch (this) {
-            case ACK_DELAY -> !w.acked() && !w.retiring() && c.ackMode() instanceof Config.AckMode.Timer t
+            case ACK_DELAY -> !w.acked() && !w.checking() && !w.retiring() && c.ackMode() instanceof Config.AckMode.Timer t
                     ? w.spawnedAt + t.delay().toNanos() : NEVER;
             case ACK_TIMEOUT -> !w.acked() && !w.retiring() && !c.ackTimeout().isZero()
                     ? w.spawnedAt + c.ackTimeout().toNanos() : NEVER;

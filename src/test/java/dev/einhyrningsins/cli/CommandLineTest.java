@@ -96,6 +96,16 @@ class CommandLineTest {
     }
 
     @Test
+    void oneListenerAtMostCanBeTheWorkersStandardInput() {
+        Options o = run("-b", "127.0.0.1:8080", "-b", "unix:/tmp/j.sock,STDIN,mode=0600", "p");
+        assertThat(o.binds()).extracting(BindSpec::stdin).containsExactly(false, true);
+        assertThat(run("-b", "[::1]:0,r,stdin", "p").binds().getFirst().stdin()).isTrue();
+        usage("-b 127.0.0.1:1,stdin and -b unix:/a,stdin both say stdin: a worker has one standard input, give it to one socket",
+                "-b", "127.0.0.1:1,stdin", "-b", "unix:/a,stdin", "p");
+        usage("name=NAME, stdin, and for unix", "-b", "127.0.0.1:1,stdin=1", "p");
+    }
+
+    @Test
     void unixListenersTakeAModeAGroupAndAnOwnerByNameOrNumber() {
         Options o = run("-b", "unix:/run/app.sock,mode=0660,group=www-data,owner=1000", "-b", "unix:/x.sock,n,MODE=600",
                 "-b", "unix:/y.sock", "p");

@@ -59,6 +59,18 @@ class HealthTest {
     // ------------------------------------------------------------------ readiness
 
     @Test
+    void theAckTimerClaimsReadinessOnceAndTheReadyCheckRuns() {
+        Harness h = new Harness(Config.defaults(4).with(Setting.NUMBER, 1).with(Setting.ACK_MODE, new AckMode.Timer(S1))
+                .with(Setting.READY_CHECK, "true"));
+        h.advance(S1);
+        h.advance(S1);
+        assertThat(h.os.logs).filteredOn(l -> l.contains("so we are considering it alive")).hasSize(1);
+        assertThat(checksOf(h, 100, CheckKind.READY)).isEqualTo(1);
+        finish(h, 100, CheckKind.READY, true, "ok");
+        assertThat(worker(h, 100)).containsEntry("acked", true);
+    }
+
+    @Test
     void anAckStartsTheReadyCheckAndOnlyItsPassAcksTheWorker() {
         Harness h = new Harness(readyChecked(1));
         h.ack(100);
