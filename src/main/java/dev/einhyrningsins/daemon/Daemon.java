@@ -203,7 +203,7 @@ public final class Daemon {
             log.info(done);
             ReplyTo requester = t.client(p.reloadedBy());
             List<Event> first = new java.util.ArrayList<>(t.lostExits());
-            first.addAll(t.signals());
+            first.addAll(t.signals(System.getenv(Handover.LATE_SIGNALS_ENV)));
             // told once the loop runs: a client that stops us right after hears it
             return serve(shell, os, sup, true, first, () -> {
                 if (p.then() != null) {

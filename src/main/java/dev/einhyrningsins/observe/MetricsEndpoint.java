@@ -105,9 +105,15 @@ public final class MetricsEndpoint implements AutoCloseable {
         }
     }
 
+    /** Stops serving: the listening socket and the server's dispatcher thread are gone when it returns, the handler thread too. */
     @Override
     public void close() {
         server.stop(0);
         handler.shutdownNow();
+        try {
+            handler.awaitTermination(ANSWER_SECONDS + 1, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -44,6 +44,11 @@ public record Handover(int format, String from, Process process, Map<String, Jso
 
     /** The environment variable with the memfd's fd number; the next process removes it. */
     public static final String ENV = "EINHYRNINGSINS_HANDOVER";
+    /**
+     * Signals the JVM's handlers took after the hand-over was written, right before the exec
+     * (comma-separated names): they join the {@link #SIGNALS} part.
+     */
+    public static final String LATE_SIGNALS_ENV = "EINHYRNINGSINS_LATE_SIGNALS";
 
     /** The parts, by name. */
     public static final String LISTENERS = "listeners";

@@ -48,8 +48,9 @@ import java.util.function.Function;
  *       state (listeners, channels, notify sockets, kept clients with what they were not sent
  *       yet) go into a memfd ({@link Handover}); the control socket's fd becomes fd 0 (the
  *       original stdin moves up, for the workers); every other fd is marked close-on-exec;
- *       signals from now on wait in the kernel ({@link SignalIntake#beforeExec}), and those the
- *       JVM took but the loop did not handle yet go into the hand-over.</li>
+ *       signals wait in the kernel for the next process ({@link SignalIntake#blockForExec},
+ *       {@link SignalIntake#ignoreForExec}), and those the JVM took but the loop did not
+ *       handle go with the hand-over.</li>
  *   <li><b>exec</b> of the same launch. If anything above fails, each step is undone, the
  *       control socket serves again, and the requester hears why.</li>
  * </ol>
@@ -64,7 +65,7 @@ public final class Reload {
     /** The variable that tells {@code --upgrade-check} which hand-over format it must read. */
     public static final String FORMAT_ENV = "EINHYRNINGSINS_HANDOVER_FORMAT";
     /** The variables a supervisor passes to itself (the launcher's path, the hand-over's fd): never a worker's. */
-    public static final Set<String> OURS = Set.of("EINHYRNINGSINS_LAUNCHER", Handover.ENV);
+    public static final Set<String> OURS = Set.of("EINHYRNINGSINS_LAUNCHER", Handover.ENV, Handover.LATE_SIGNALS_ENV);
 
     /** What the shell holds that the next process needs; {@code Daemon} fills it. */
     public record Shell(Launch launch, Listeners listeners, Children children, ControlServer control, Notifier notifier,
@@ -165,7 +166,7 @@ public final class Reload {
         List<String> argv = shell.launch().argv("--upgrade-check");
         List<String> env = new ArrayList<>();
         System.getenv().forEach((k, v) -> {
-            if (!k.equals(Handover.ENV)) env.add(k + "=" + v);
+            if (!OURS.contains(k) || k.equals("EINHYRNINGSINS_LAUNCHER")) env.add(k + "=" + v);
         });
         env.add(FORMAT_ENV + "=" + Handover.FORMAT);
         log.info("Reload: checking the installation with " + String.join(" ", argv));
@@ -227,8 +228,11 @@ public final class Reload {
         int savedStdin = stdinFd;
         boolean gated = false;
         boolean checksStopped = false;
-        List<String> carried = List.of();
+        List<String> carried = new ArrayList<>();
         try {
+            // from here on the signals the JVM takes queue up for the hand-over, not the loop thread
+            gated = true;
+            shell.signals().blockForExec();
             // what arrived while the kept clients drained; a stop that began meanwhile wins
             loop.handlePending(sup);
             if (sup.stopping()) throw new IllegalStateException("the supervisor is stopping");
@@ -259,16 +263,21 @@ public final class Reload {
             checksStopped = true;
             shell.children().stopHelpers();
             if (shell.notifier() != null) shell.notifier().reloading();
-            gated = true;
-            shell.signals().beforeExec();
-            carried = loop.takeSignals();
+            carried = new ArrayList<>(loop.takeSignals());
             Handover h = Handover.of(version, process, listeners, core, channels, notifies, clients, carried);
             fx.write().write(memfd, h.bytes());
             Map<String, String> env = new LinkedHashMap<>(System.getenv());
+            env.remove(Handover.LATE_SIGNALS_ENV); // what this process was handed at its start: handled
             env.put(Handover.ENV, Integer.toString(memfd));
-            List<String> envp = new ArrayList<>();
-            env.forEach((k, v) -> envp.add(k + "=" + v));
             log.info("Reload: executing " + String.join(" ", shell.launch().argv()));
+            // the last moment: HUP, INT and TERM ignored for the exec, and what the JVM's handlers
+            // took since the hand-over was written goes with it, in the environment
+            shell.signals().ignoreForExec();
+            List<String> late = loop.takeSignals();
+            carried.addAll(late);
+            if (!late.isEmpty()) env.put(Handover.LATE_SIGNALS_ENV, String.join(",", late));
+            List<String> envp = new ArrayList<>(env.size());
+            env.forEach((k, v) -> envp.add(k + "=" + v));
             fx.exec().exec(shell.launch().executable(), shell.launch().argv(), envp);
             throw new IllegalStateException("execve returned");
         } catch (RuntimeException | IOException e) {

@@ -189,10 +189,19 @@ public final class Takeover {
         return ref == null ? null : clients.get(ref);
     }
 
-    /** The signals that arrived when the previous process could no longer handle them. */
-    public List<Event> signals() {
+    /**
+     * The signals that arrived when the previous process could no longer handle them: the
+     * hand-over's, then those taken after it was written ({@code late}, the value of
+     * {@link Handover#LATE_SIGNALS_ENV}, may be null).
+     */
+    public List<Event> signals(String late) {
         List<Event> out = new ArrayList<>();
         for (String s : list(Handover.SIGNALS, String.class)) out.add(new Event.SignalReceived(s));
+        if (late != null) {
+            for (String s : late.split(",")) {
+                if (!s.isBlank()) out.add(new Event.SignalReceived(s.trim()));
+            }
+        }
         return out;
     }
 

@@ -28,11 +28,12 @@ import sun.misc.Signal;
  *       install, never passing through SIG_DFL.</li>
  * </ul>
  *
- * <p>At a reload's exec ({@link #beforeExec}) the signals taken through the JVM are blocked in
- * the loop thread, which becomes the next process's only thread, and HUP, INT and TERM are
- * ignored (the JVM starting up then neither dies of them nor unblocks them): from then on
- * every signal waits in the kernel for the next process. A signal the JVM already took but
- * did not yet hand over is carried in the hand-over by the caller (the loop's queue).
+ * <p>At a reload's exec the signals taken through the JVM are blocked in the loop thread, which
+ * becomes the next process's only thread ({@link #blockForExec}), and right before
+ * {@code execve} HUP, INT and TERM are ignored ({@link #ignoreForExec}: the JVM starting up
+ * then neither dies of them nor unblocks them): the next process reads every one of them from
+ * the kernel. Those the JVM's handlers took meanwhile are carried by the caller (the loop's
+ * queue, into the hand-over).
  * QUIT stays the JVM's thread dump; USR2 is available only when the JVM was started with
  * _JAVA_SR_SIGNUM moved off it (the launchers do that).
  */
@@ -175,16 +176,23 @@ public final class SignalIntake implements Pollable {
     // ------------------------------------------------------------------ a reload's exec
 
     /**
-     * Right before a reload's exec, on the loop thread: from now on every signal waits in the
-     * kernel. The signals taken through the JVM are blocked in this thread (the exec makes it
-     * the next process's only thread, and the JVM leaves its mask to every thread it starts);
-     * HUP, INT and TERM are ignored, so that the next JVM neither dies of one pending nor
-     * unblocks them. The signals already in the kernel need nothing: they stay blocked
-     * everywhere. {@link #afterFailedExec} undoes it.
+     * Early in a reload's exec, on the loop thread: the signals taken through the JVM are
+     * blocked in this thread, which the exec makes the next process's only thread (and the JVM
+     * leaves its mask to every thread it starts). Until {@link #ignoreForExec} the JVM's other
+     * threads still take them and hand them to the loop's queue. The signals already in the
+     * kernel need nothing: they stay blocked everywhere and wait for the next process.
      */
-    public void beforeExec() {
-        if (throughJvm.isEmpty()) return;
-        Signals.block(throughJvm.keySet().stream().mapToInt(Integer::intValue).toArray());
+    public void blockForExec() {
+        if (!throughJvm.isEmpty()) Signals.block(throughJvm.keySet().stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    /**
+     * The last step before {@code execve}: HUP, INT and TERM taken through the JVM are ignored,
+     * so that the next JVM neither dies of one nor unblocks them while it starts. Ignoring
+     * discards one that arrives from now until the exec at another thread: the microseconds of
+     * a plain {@code java -jar}'s first reload; a JVM started with them blocked loses none.
+     */
+    public void ignoreForExec() {
         for (Map.Entry<Integer, String> e : throughJvm.entrySet()) {
             if (JVM_SHUTDOWN.contains(e.getValue())) saved.add(Signals.ignore(e.getKey()));
         }

@@ -178,4 +178,40 @@ class SessionTest {
         session.closed();
         assertThat(watch.open()).as("after the transport closed it").isFalse();
     }
+
+    @Test
+    void aSessionHandedToTheNextProcessGoesOnWithItsOwedRequestsUnwrittenRepliesAndUnfinishedLine() {
+        feed("{\"id\":7,\"command\":\"upgrade\"}\n{\"id\":8,\"command\":\"sta");
+        ReplyTo upgrade = dispatched.getFirst().replyTo();
+        upgrade.send("Upgrading smoothly", false, true);
+        deliver();
+        // the exec comes before the client read this line; the core names the upgrade's request "c1"
+        Session.Handed handed = session.handOver(List.of(new Session.Owed("c1", 7)));
+        assertThat(handed.owed()).containsExactly(new Session.Owed("c1", 7));
+
+        List<Dispatched> next = new ArrayList<>();
+        Session adopted = new Session((r, to) -> next.add(new Dispatched(r, to)), Runnable::run, 1 << 20);
+        java.util.Map<String, ReplyTo> named = new java.util.HashMap<>();
+        adopted.adopt(handed, named::put);
+        session = adopted;
+        assertThat(written()).isEqualTo("{\"message\":\"Upgrading smoothly\",\"request_id\":7,\"wait\":true}\n");
+        // the rest of the unfinished line arrives at the next process
+        feed("te\"}\n");
+        assertThat(next).singleElement().satisfies(d -> assertThat(d.request().command()).isEqualTo("state"));
+        next.getFirst().replyTo().send("{}", true, true);
+        named.get("c1").send("Upgrade done", true, true);
+        assertThat(written()).isEqualTo("{\"message\":\"{}\",\"request_id\":8}\n"
+                + "{\"message\":\"Upgrade done\",\"request_id\":7}\n");
+        session.endOfInput();
+        assertThat(session.done()).as("nothing owed any more").isTrue();
+    }
+
+    @Test
+    void aSessionWithNothingPendingHandsOverNoInputAndNoOutput() {
+        feed("{\"id\":1,\"command\":\"state\"}\n");
+        dispatched.getFirst().replyTo().send("{}", true, true);
+        deliver();
+        written();
+        assertThat(session.handOver(List.of())).isEqualTo(new Session.Handed(List.of(), null, null));
+    }
 }

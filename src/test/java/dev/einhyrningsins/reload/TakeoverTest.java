@@ -111,7 +111,9 @@ class TakeoverTest {
     void signalsThePreviousProcessCouldNotHandleReachTheCore() {
         Handover h = handOver(coreOf(), List.of("TTIN", "HUP"));
         Takeover t = Takeover.read("77", Effects.real().withRead(fd -> h.bytes()), log);
-        assertThat(t.signals()).containsExactly(new Event.SignalReceived("TTIN"), new Event.SignalReceived("HUP"));
+        assertThat(t.signals(null)).containsExactly(new Event.SignalReceived("TTIN"), new Event.SignalReceived("HUP"));
+        assertThat(t.signals("TERM,TTOU")).containsExactly(new Event.SignalReceived("TTIN"), new Event.SignalReceived("HUP"),
+                new Event.SignalReceived("TERM"), new Event.SignalReceived("TTOU"));
     }
 
     @Test
