@@ -69,7 +69,10 @@ class ReloadTortureIT {
             AtomicBoolean stop = new AtomicBoolean();
             AtomicInteger target = new AtomicInteger(4);
             List<String> sent = new ArrayList<>();
-            // signals at random moments: an upgrade (HUP), one worker more (TTIN) or fewer (TTOU)
+            // signals at random moments: an upgrade (HUP), one worker more (TTIN) or fewer (TTOU). The
+            // kernel merges a standard signal sent while the same one is still pending (POSIX: they
+            // do not queue), as it is during an exec's half second: a TTIN or TTOU is sent once the
+            // one before took effect, so that every one must count; HUPs go at any time
             Thread signaller = Thread.ofPlatform().start(() -> {
                 Random r = new Random(seed + 1);
                 try {
@@ -86,6 +89,16 @@ class ReloadTortureIT {
                             sent.add(s);
                         }
                         sup.signal(s);
+                        if (!s.equals("HUP")) {
+                            int expected = target.get();
+                            await(s + " taking effect (seed " + seed + ")", () -> {
+                                try {
+                                    return sup.state().path("target").asInt() == expected;
+                                } catch (IOException e) {
+                                    return false;
+                                }
+                            });
+                        }
                     }
                 } catch (Exception e) {
                     throw new AssertionError(e);
