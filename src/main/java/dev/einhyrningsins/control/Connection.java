@@ -34,9 +34,15 @@ public final class Connection implements Pollable {
         void close();
     }
 
-    /** Hears what a connection read, and that it ended ({@code why}: null for a normal end, else why it was dropped). */
+    /**
+     * Hears what a connection read, what it holds now (after every read and write), and that it
+     * ended ({@code why}: null for a normal end, else why it was dropped).
+     */
     public interface Owner {
         default void read(Connection c, int bytes) {
+        }
+
+        default void held(Connection c, long bytes) {
         }
 
         void closed(Connection c, String why);
@@ -50,6 +56,8 @@ public final class Connection implements Pollable {
     private final ByteBuffer readBuffer;
     private boolean reading = true;
     private boolean closed;
+    /** What the owner last counted of this connection against the clients' budget (its own bookkeeping). */
+    long accounted;
 
     /**
      * @param readBuffer the loop's shared buffer (heap, at least {@link #READ_CAP} bytes is enough)
@@ -97,10 +105,18 @@ public final class Connection implements Pollable {
         return bytes.fd();
     }
 
-    /** Input while the session wants it (and the connection is not paused), output while replies wait. */
+    /**
+     * Input while the session wants it (and neither the reload nor requests in flight paused
+     * it), output while replies wait. 0 when it only waits for replies the core will give: the
+     * loop then leaves it out of the poll (a peer that hung up would be reported at every turn).
+     */
     @Override
     public short events() {
-        return (short) ((reading && session.reading() ? Poller.IN : 0) | (session.output() != null ? Poller.OUT : 0));
+        return (short) ((wantsInput() ? Poller.IN : 0) | (session.output() != null ? Poller.OUT : 0));
+    }
+
+    private boolean wantsInput() {
+        return reading && session.reading() && !session.paused();
     }
 
     @Override
@@ -117,23 +133,28 @@ public final class Connection implements Pollable {
     @Override
     public void ready(short revents) {
         if (closed) return;
-        if ((revents & (Poller.IN | Poller.HUP)) != 0 && reading && session.reading()) {
-            readBuffer.clear();
-            readBuffer.limit(Math.min(readBuffer.capacity(), READ_CAP));
-            int n;
-            try {
-                n = bytes.read(readBuffer);
-            } catch (IOException e) {
-                n = -1; // reset by the peer: the end of its input
+        try {
+            if ((revents & (Poller.IN | Poller.HUP)) != 0 && wantsInput()) {
+                readBuffer.clear();
+                readBuffer.limit(Math.min(readBuffer.capacity(), READ_CAP));
+                int n;
+                try {
+                    n = bytes.read(readBuffer);
+                } catch (IOException e) {
+                    n = -1; // reset by the peer: the end of its input
+                }
+                if (n < 0) {
+                    session.endOfInput();
+                } else if (n > 0) {
+                    session.received(readBuffer.array(), readBuffer.arrayOffset(), n);
+                    owner.read(this, n);
+                }
             }
-            if (n < 0) {
-                session.endOfInput();
-            } else if (n > 0) {
-                session.received(readBuffer.array(), readBuffer.arrayOffset(), n);
-                owner.read(this, n);
-            }
+            flush();
+        } catch (OutOfMemoryError e) {
+            // what this peer sent did not fit: it goes, with what it held; the others are served on
+            close("ran out of memory serving it (" + e.getMessage() + ")");
         }
-        flush();
     }
 
     /** Writes what is queued, as far as the peer takes it; closes the connection once it is done. */
@@ -148,7 +169,11 @@ public final class Connection implements Pollable {
             close(null); // the peer is gone: nothing more to say to it
             return;
         }
-        if (session.done()) close(session.farewell());
+        if (session.done()) {
+            close(session.farewell());
+            return;
+        }
+        owner.held(this, session.held());
     }
 
     /** Whether everything queued has been written. */

@@ -1,5 +1,6 @@
 package dev.einhyrningsins.control;
 
+import dev.einhyrningsins.posix.Errors;
 import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.Pollable;
 import dev.einhyrningsins.posix.Poller;
@@ -15,9 +16,15 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.UserPrincipal;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
@@ -43,6 +50,24 @@ public final class ControlServer implements AutoCloseable {
     public static final long BURST_BYTES = 128 * 1024;
     /** Connections taken from the listen queue in one wake-up: a burst of clients cannot hold the loop. */
     static final int ACCEPTS_PER_WAKEUP = 64;
+    /**
+     * Descriptors the control plane keeps in reserve (open on /dev/null): when the process runs
+     * out of them (workers took them all), one is given up to accept an operator's connection,
+     * so that {@code state}, {@code dec} or {@code set_workers} still get through.
+     */
+    static final int SPARE_FDS = 4;
+    /** How long accepting waits when not even a spare descriptor is left (the pending client waits in the queue). */
+    static final long ACCEPT_PAUSE_NANOS = 100_000_000L;
+
+    /**
+     * The most the control clients together may make the supervisor hold (their unread replies,
+     * partial request lines, input waiting for requests in flight, watchers' backlog): a
+     * quarter of the maximum heap, between 4 and 64 MiB. Past it the client holding the most is
+     * dropped, with a line in the log; everyone else is served on.
+     */
+    public static long budgetFor(long maxHeap) {
+        return Math.max(4L << 20, Math.min(64L << 20, maxHeap / 4));
+    }
 
     /** Where the server's own messages go. */
     public interface Log {
@@ -63,9 +88,20 @@ public final class ControlServer implements AutoCloseable {
      * @param open         connections open now
      * @param refusedUser  connections refused: another user
      * @param refusedLimit connections refused: {@link #MAX_CONNECTIONS} open already
-     * @param dropped      clients cut off: not reading their replies (a slow watcher) or a line too long
+     * @param dropped      clients cut off: not reading their replies (a slow watcher), a line too long,
+     *                     or over the clients' budget
+     * @param overBudget   of those, the ones cut off because the clients together held more than the budget
+     * @param refusedFds   connections that waited in the listen queue because no descriptor was left
+     *                     for them, not even a spare (each such pause counts)
+     * @param held         what all control clients make the supervisor hold now, in bytes
+     * @param budget       what they may, in bytes ({@link #budgetFor})
      */
-    public record Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped) {}
+    public record Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped, long overBudget,
+                         long refusedFds, long held, long budget) {
+        public Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped) {
+            this(accepted, open, refusedUser, refusedLimit, dropped, 0, 0, 0, 0);
+        }
+    }
 
     private final ServerSocketChannel server;
     private final int serverFd;
@@ -81,12 +117,24 @@ public final class ControlServer implements AutoCloseable {
     private final Connection.Owner counted = new Owner(true);
     private final Connection.Owner uncounted = new Owner(false);
     private final Pollable listener = new Listener();
+    /** Every connection of the budget: the control socket's clients and the workers' -g channels. */
+    private final Set<Connection> all = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final List<FileChannel> spares = new ArrayList<>();
+    private long budget;
+    private long held;
     private long ids;
     private long refusedUser;
     private long refusedLimit;
+    private long refusedFds;
     private long dropped;
+    private long overBudget;
     private boolean accepting = true;
     private boolean closed;
+    /** Until when accepting waits (no descriptor left even for a refusal); 0 for not waiting. */
+    private long acceptPausedUntil;
+    private boolean outOfFds;
+    private long outOfFdsLogged;
+    private LongSupplier clock = System::nanoTime;
     /** Bytes read since the last burst was reported. */
     private long readSinceBurst;
     private Runnable burst = () -> { };
@@ -101,6 +149,8 @@ public final class ControlServer implements AutoCloseable {
         this.root = FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName("0");
         server.configureBlocking(false);
         this.serverFd = NioFd.of(server);
+        this.budget = budgetFor(Runtime.getRuntime().maxMemory());
+        replenishSpares();
     }
 
     /**
@@ -121,7 +171,8 @@ public final class ControlServer implements AutoCloseable {
             } catch (IOException gone) {
                 // nothing to remove
             }
-            throw new ControlException("cannot set up the control socket " + path + ": " + e.getMessage());
+            throw new ControlException("cannot set up the control socket " + path + ": "
+                    + (e instanceof IOException io ? Errors.describe(io) : e.getMessage()));
         }
     }
 
@@ -137,7 +188,8 @@ public final class ControlServer implements AutoCloseable {
             }
             return new ControlServer(channel, path, sink, log);
         } catch (IOException | RuntimeException e) {
-            throw new ControlException("cannot take over the control socket " + path + ": " + e.getMessage());
+            throw new ControlException("cannot take over the control socket " + path + ": "
+                    + (e instanceof IOException io ? Errors.describe(io) : e.getMessage()));
         }
     }
 
@@ -151,7 +203,22 @@ public final class ControlServer implements AutoCloseable {
     }
 
     public Counts counts() {
-        return new Counts(ids, connections.size(), refusedUser, refusedLimit, dropped);
+        return new Counts(ids, connections.size(), refusedUser, refusedLimit, dropped, overBudget, refusedFds, held, budget);
+    }
+
+    /** What the control clients together may make the supervisor hold ({@link #budgetFor}). */
+    public long budget() {
+        return budget;
+    }
+
+    /** What they hold now. */
+    public long held() {
+        return held;
+    }
+
+    /** Sets the budget (tests: a small one is reached with little data). */
+    void budget(long bytes) {
+        budget = bytes;
     }
 
     /**
@@ -167,8 +234,19 @@ public final class ControlServer implements AutoCloseable {
     /** Adds what the loop polls for the control socket: the listening socket (while accepting) and every connection. */
     public void pollables(List<Pollable> out) {
         if (closed) return;
-        if (accepting) out.add(listener);
+        if (accepting && (acceptPausedUntil == 0 || clock.getAsLong() - acceptPausedUntil >= 0)) {
+            acceptPausedUntil = 0;
+            out.add(listener);
+        }
         out.addAll(connections);
+    }
+
+    /**
+     * When the loop must look again though nothing is readable (accepting paused for want of
+     * descriptors), in {@code System.nanoTime()} terms; {@code Long.MAX_VALUE} if never.
+     */
+    public long wakeAt() {
+        return acceptPausedUntil == 0 ? Long.MAX_VALUE : acceptPausedUntil;
     }
 
     /**
@@ -178,8 +256,10 @@ public final class ControlServer implements AutoCloseable {
      * polls it with the worker and closes it when the worker is reaped.
      */
     public Connection workerChannel(int fd, int pid) {
-        return Connection.overFd(++ids, "Worker " + pid + "'s control channel", fd, this::dispatch, uncounted, readBuffer,
-                MAX_QUEUED_OUTPUT);
+        Connection c = Connection.overFd(++ids, "Worker " + pid + "'s control channel", fd, this::dispatch, uncounted,
+                readBuffer, MAX_QUEUED_OUTPUT);
+        all.add(c);
+        return c;
     }
 
     /**
@@ -192,6 +272,7 @@ public final class ControlServer implements AutoCloseable {
         Connection c = Connection.overFd(id, "Control client " + id + " (kept across a reload)", fd, this::dispatch,
                 counted, readBuffer, MAX_QUEUED_OUTPUT);
         connections.add(c);
+        all.add(c);
         return c;
     }
 
@@ -234,10 +315,17 @@ public final class ControlServer implements AutoCloseable {
             try {
                 ch = server.accept();
             } catch (IOException e) {
-                log.warn("control socket accept failed: " + e.getMessage());
+                if (!outOfDescriptors(e)) {
+                    log.warn("control socket accept failed: " + e.getMessage());
+                    return;
+                }
+                ch = acceptWithASpare();
+                if (ch == null) return;
+            }
+            if (ch == null) {
+                replenishSpares();
                 return;
             }
-            if (ch == null) return;
             try {
                 UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
                 if (!peer.user().equals(owner) && !peer.user().equals(root)) {
@@ -255,12 +343,79 @@ public final class ControlServer implements AutoCloseable {
                 }
                 ch.configureBlocking(false);
                 long id = ++ids;
-                connections.add(Connection.overChannel(id, "Control client " + id, ch, this::dispatch, counted, readBuffer,
-                        MAX_QUEUED_OUTPUT));
+                Connection c = Connection.overChannel(id, "Control client " + id, ch, this::dispatch, counted, readBuffer,
+                        MAX_QUEUED_OUTPUT);
+                connections.add(c);
+                all.add(c);
             } catch (IOException | RuntimeException e) {
                 closeQuietly(ch);
             }
         }
+    }
+
+    private static boolean outOfDescriptors(IOException e) {
+        String m = e.getMessage();
+        return m != null && (m.contains("Too many open files"));
+    }
+
+    /**
+     * The process is out of descriptors: one of the spares makes room for the client waiting in
+     * the queue. Without a spare left, accepting pauses ({@link #ACCEPT_PAUSE_NANOS}) so that a
+     * client that cannot be taken does not wake the loop at every turn; the episode is logged once.
+     */
+    private SocketChannel acceptWithASpare() {
+        outOfFds = true;
+        long now = clock.getAsLong();
+        if (outOfFdsLogged == 0 || now - outOfFdsLogged >= 60_000_000_000L) {
+            outOfFdsLogged = now == 0 ? 1 : now;
+            log.warn("Out of file descriptors (" + descriptorLimit() + "): control connections are served from the "
+                    + SPARE_FDS + " kept in reserve; lower the number of workers (dec, set_workers) or raise the limit"
+                    + " (at most one such line a minute)");
+        }
+        while (!spares.isEmpty()) {
+            closeQuietly(spares.removeLast());
+            try {
+                SocketChannel ch = server.accept();
+                if (ch != null) return ch;
+                return null;
+            } catch (IOException again) {
+                if (!outOfDescriptors(again)) return null;
+            }
+        }
+        refusedFds++;
+        acceptPausedUntil = clock.getAsLong() + ACCEPT_PAUSE_NANOS;
+        if (acceptPausedUntil == 0) acceptPausedUntil = 1;
+        return null;
+    }
+
+    /** Opens the spare descriptors that are missing, as far as the process has room; the end of an episode is logged. */
+    private void replenishSpares() {
+        while (spares.size() < SPARE_FDS) {
+            try {
+                spares.add(FileChannel.open(Path.of("/dev/null"), StandardOpenOption.READ));
+            } catch (IOException | RuntimeException e) {
+                return;
+            }
+        }
+        if (outOfFds) {
+            outOfFds = false;
+            log.debug("File descriptors are back: the control plane's " + SPARE_FDS + " spares are open again");
+        }
+    }
+
+    /** RLIMIT_NOFILE as /proc says it, for messages. */
+    static String descriptorLimit() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+                if (line.startsWith("Max open files")) {
+                    String[] w = line.substring("Max open files".length()).trim().split("\\s+");
+                    return "the limit is " + w[0];
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux-like
+        }
+        return "the limit is reached";
     }
 
     /** Tells a refused client why, then closes: a short line always fits the empty send buffer. */
@@ -303,13 +458,49 @@ public final class ControlServer implements AutoCloseable {
         }
 
         @Override
+        public void held(Connection c, long bytes) {
+            held += bytes - c.accounted;
+            c.accounted = bytes;
+            if (held > budget) evict();
+        }
+
+        @Override
         public void closed(Connection c, String why) {
             if (why != null) {
                 log.warn(c.label() + " " + why + "; closing it");
                 dropped++;
             }
-            if (counts) connections.remove(c);
+            held -= c.accounted;
+            c.accounted = 0;
+            all.remove(c);
+            if (counts) {
+                connections.remove(c);
+                // the descriptor it freed goes back to the reserve before a spawn can take it
+                if (spares.size() < SPARE_FDS) replenishSpares();
+            }
         }
+    }
+
+    /**
+     * The clients together hold more than the budget: the one holding the most goes (it is
+     * the one not reading its replies, or sending one endless line), with a line in the log
+     * and a count; until they fit again, the next one.
+     */
+    private void evict() {
+        while (held > budget) {
+            Connection biggest = null;
+            for (Connection c : all) {
+                if (!c.closed() && (biggest == null || c.accounted > biggest.accounted)) biggest = c;
+            }
+            if (biggest == null || biggest.accounted == 0) return;
+            overBudget++;
+            biggest.close("held " + kib(biggest.accounted) + " of the " + kib(budget) + " all control clients together "
+                    + "may make the supervisor hold (a quarter of the heap, at most 64 MiB)");
+        }
+    }
+
+    private static String kib(long bytes) {
+        return bytes >= 1 << 20 ? String.format("%.1f MiB", bytes / (double) (1 << 20)) : (bytes / 1024) + " KiB";
     }
 
     // ------------------------------------------------------------------ hand-over (reload)
@@ -378,11 +569,13 @@ public final class ControlServer implements AutoCloseable {
             c.close();
         }
         closeQuietly(server);
+        spares.forEach(ControlServer::closeQuietly);
+        spares.clear();
         if (fileKey != null && fileKey.equals(fileKey(path))) {
             try {
                 Files.deleteIfExists(path);
             } catch (IOException e) {
-                log.warn("cannot remove control socket " + path + ": " + e.getMessage());
+                log.warn("cannot remove control socket " + path + ": " + Errors.describe(e));
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.einhyrningsins.control;
 
+import dev.einhyrningsins.posix.Errors;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -41,7 +42,7 @@ final class ControlSocketFile {
             clearStale(path, log);
             return bindPrivately(path);
         } catch (IOException e) {
-            throw new ControlException("cannot set up the control socket " + path + ": " + e.getMessage());
+            throw new ControlException("cannot set up the control socket " + path + ": " + Errors.describe(e));
         }
     }
 

@@ -31,6 +31,7 @@ import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.supervisor.Supervisor;
 import dev.einhyrningsins.systemd.Notifier;
+import dev.einhyrningsins.systemd.NotifyDirectory;
 import dev.einhyrningsins.systemd.SocketActivation;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -109,7 +110,8 @@ public final class Daemon {
     /** What the start and the take-over share once the sockets are there. */
     private record Shell(Options o, String version, long pid, Log log, Path socketPath, Listeners listeners,
                          Children children, Loop loop, ControlServer control, Notifier notifier, Pidfile pidfile,
-                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events) {}
+                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events,
+                         NotifyDirectory notifyDirectory) {}
 
     private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
@@ -124,10 +126,13 @@ public final class Daemon {
              Children children = new Children();
              Loop loop = new Loop(children, log);
              ControlServer control = openControl(socketPath, lockfile, loop, log);
-             Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null) {
+             Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null;
+             NotifyDirectory notifyDirectory = new NotifyDirectory(socketPath.getParent())) {
             loop.poll(control::pollables);
+            loop.wakeBy(control::wakeAt);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis));
+                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis),
+                    notifyDirectory);
             SignalIntake signals = signals(shell, false);
             RealOs os = realOs(shell, -1, signals);
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), wrap.apply(os),
@@ -188,12 +193,15 @@ public final class Daemon {
         try (Notifier notifier = Notifier.fromEnvironment(System.getenv(), pid, log);
              Listeners listeners = Listeners.adopt(t.listeners(), log);
              ControlServer control = adoptControl(socketPath, loop, log);
-             Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null) {
+             Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null;
+             NotifyDirectory notifyDirectory = t.notifyDirectory(socketPath.getParent())) {
             loop.poll(control::pollables);
+            loop.wakeBy(control::wakeAt);
             t.adoptChannels(children, control, Processes.geteuid(), loop::post);
             t.adoptClients(control);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis));
+                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis),
+                    notifyDirectory);
             SignalIntake signals = signals(shell, true);
             RealOs os = realOs(shell, p.stdinFd(), signals);
             Supervisor sup = Supervisor.restore(t.core(), wrap.apply(os), version, staticInfo(shell), t::client);
@@ -238,8 +246,8 @@ public final class Daemon {
                 .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
         List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
         RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
-                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses,
-                s.listeners().stdinFd());
+                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify ? s.notifyDirectory() : null, s.pid(),
+                execPrefix(o), checkAddresses, s.listeners().stdinFd());
         RealOs os = new RealOs(s.children(), new Checks(s.children()), s.control()::workerChannel, s.loop()::post, s.log(),
                 setup);
         Endpoint endpoint = s.endpoint();
@@ -250,7 +258,7 @@ public final class Daemon {
                 },
                 () -> {
                     if (endpoint != null) endpoint.restart();
-                }), loopPort(s.loop()), s.log(), s.version(), stdinFd, Effects.real(), Reload.helperProcess(s.children()));
+                }), loopPort(s.loop()), s.log(), s.version(), stdinFd, Effects.real(), checker(s));
         os.reloads(reload, s.launch());
         Settle settle = Settle.memory(s.log());
         os.listen(settle);
@@ -264,6 +272,28 @@ public final class Daemon {
             if (s.notifier().watchdogIntervalNanos() > 0) s.loop().every(s.notifier().watchdogIntervalNanos(), s.notifier()::watchdog);
         }
         return os;
+    }
+
+    /**
+     * The reload's check of the installation it will exec: a helper process running it with
+     * {@code --upgrade-check} when it changed on disk since this process started; otherwise it
+     * is the running installation, and what the check asks of it (the program found, a full
+     * hand-over read back) is done here, without a second JVM start.
+     */
+    private static Reload.Checker checker(Shell s) {
+        Reload.Checker helper = Reload.helperProcess(s.children());
+        return (argv, env, done) -> {
+            if (s.launch().installationChanged()) return helper.start(argv, env, done);
+            try {
+                Program.resolve(s.o().program().getFirst(), System.getenv("PATH"));
+                Takeover.check(Handover.FORMAT);
+                done.accept(new Reload.Checked(true, null, "einhyrningsins " + s.version()
+                        + " can take over: it is the running installation (checked in this process)"));
+            } catch (StartupException e) {
+                done.accept(new Reload.Checked(false, "failed", e.getMessage()));
+            }
+            return () -> { };
+        };
     }
 
     private static Reload.LoopPort loopPort(Loop loop) {

@@ -23,6 +23,7 @@ import dev.einhyrningsins.supervisor.Gauges;
 import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.systemd.NotifyChannel;
+import dev.einhyrningsins.systemd.NotifyDirectory;
 import dev.einhyrningsins.systemd.SocketActivation;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,7 +45,7 @@ public final class RealOs implements Os {
      * @param fdNames           their names, for LISTEN_FDNAMES
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
      * @param listenFdsOut      --listen-fds: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID = the worker's pid
-     * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own
+     * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own, in this directory (else null)
      * @param execPrefix        a program that sets something up and then execs the worker in
      *                          its place (-k: {@link #parentDeathSignal}); empty for none
      * @param checkAddresses    where a check reaches each socket (EINHORN_FD_n of a check)
@@ -52,7 +53,7 @@ public final class RealOs implements Os {
      *                          or -1: then workers get the supervisor's standard input
      */
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
-                 boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid,
+                 boolean commandSocketAsFd, boolean listenFdsOut, NotifyDirectory notifySockets, long supervisorPid,
                  List<String> execPrefix, List<String> checkAddresses,
                  int stdinListener) {}
 
@@ -206,6 +207,11 @@ public final class RealOs implements Os {
         } catch (StartupException e) {
             return new SpawnResult.Failed(e.getMessage());
         }
+        if (shortOfFds) {
+            // an episode: try only when a spawn's descriptors fit beside the control plane's reserve
+            long free = freeDescriptors();
+            if (free < SPAWN_FDS) return new SpawnResult.Failed(outOfFds(), true);
+        }
         Map<String, String> env = new LinkedHashMap<>(setup.env());
         env.put("EINHORN_CHILD_INDEX", Integer.toString(slot));
         int[] listen = setup.listenFds();
@@ -220,8 +226,8 @@ public final class RealOs implements Os {
                 fds[listen.length] = pair[1];
                 env.put("EINHORN_SOCK_FD", Integer.toString(3 + listen.length));
             }
-            if (setup.notifySockets()) {
-                notify = NotifyChannel.open(setup.supervisorPid(), Processes.geteuid(), log);
+            if (setup.notifySockets() != null) {
+                notify = NotifyChannel.open(setup.notifySockets(), Processes.geteuid(), log);
                 env.put("NOTIFY_SOCKET", notify.address());
             }
             String path = program.toString();
@@ -249,8 +255,20 @@ public final class RealOs implements Os {
                 children.attach(child.pid(), notify);
                 notify = null;
             }
+            if (shortOfFds) {
+                shortOfFds = false;
+                log.info("File descriptors suffice again: workers are started as usual");
+            }
             return new SpawnResult.Spawned(child.pid());
         } catch (PosixException e) {
+            if (e.errno() == EMFILE || e.errno() == ENFILE) {
+                if (!shortOfFds) {
+                    shortOfFds = true;
+                    log.warn("Out of file descriptors (" + e.getMessage() + "): " + outOfFds()
+                            + "; until they suffice again, workers are started only when there is room (no line each time)");
+                }
+                return new SpawnResult.Failed(outOfFds(), true);
+            }
             return new SpawnResult.Failed(e.getMessage());
         } finally {
             if (pair != null) {
@@ -259,6 +277,31 @@ public final class RealOs implements Os {
             }
             if (notify != null) notify.close();
         }
+    }
+
+    /** Descriptors one spawn may take (pidfd, a -g pair, a notify socket) and a margin for the control plane. */
+    static final int SPAWN_FDS = 8;
+    private static final int EMFILE = dev.einhyrningsins.posix.libc.Libc.EMFILE();
+    private static final int ENFILE = dev.einhyrningsins.posix.libc.Libc.ENFILE();
+    /** In an episode of running out of file descriptors (see {@link #spawn}). */
+    private boolean shortOfFds;
+
+    private static long freeDescriptors() {
+        try {
+            return Fds.limit() - Fds.count();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private static String outOfFds() {
+        String limit;
+        try {
+            limit = Long.toString(Fds.limit());
+        } catch (RuntimeException e) {
+            limit = "?";
+        }
+        return "out of file descriptors (RLIMIT_NOFILE " + limit + "): lower the number of workers or raise the limit";
     }
 
     @Override
@@ -312,6 +355,11 @@ public final class RealOs implements Os {
     @Override
     public void reply(Object client, String message, boolean last, boolean ok) {
         ((ReplyTo) client).send(message, last, ok);
+    }
+
+    @Override
+    public boolean gone(Object client) {
+        return client instanceof ReplyTo r && !r.open();
     }
 
     /** Adds a listener for what the core tells (metrics, event streams, notifications); loop thread. */

@@ -1,5 +1,6 @@
 package dev.einhyrningsins.listen;
 
+import dev.einhyrningsins.posix.Errors;
 import dev.einhyrningsins.cli.BindSpec;
 import dev.einhyrningsins.cli.Options.Family;
 import dev.einhyrningsins.posix.Fds;
@@ -16,7 +17,6 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFileAttributeView;
@@ -294,9 +294,7 @@ public final class Listeners implements AutoCloseable {
     }
 
     private static String describe(IOException e) {
-        if (e instanceof NoSuchFileException n) return n.getFile() + ": No such file or directory";
-        if (e instanceof FileSystemException f && f.getReason() != null) return f.getFile() + ": " + f.getReason();
-        return e.getMessage();
+        return Errors.describe(e);
     }
 
     private static Object fileKey(Path p) {

@@ -195,7 +195,17 @@ public final class Metrics implements Consumer<Happening> {
         t.sample("einhyrningsins_control_refusals_total", labels("reason", "user"), c.refusedUser());
         t.sample("einhyrningsins_control_refusals_total", labels("reason", "limit"), c.refusedLimit());
         t.counter("einhyrningsins_control_clients_dropped", "Control clients cut off for not reading their replies (slow "
-                + "watchers) or for a line too long.", c.dropped());
+                + "watchers), for a line too long, or over the clients' budget.", c.dropped());
+        t.counter("einhyrningsins_control_budget_drops", "Control clients cut off because all of them together made the "
+                + "supervisor hold more than the budget (the one holding the most goes).", c.overBudget());
+        t.counter("einhyrningsins_control_accept_pauses", "Times accepting control connections paused for want of a "
+                + "file descriptor, the spares included.", c.refusedFds());
+        t.family("einhyrningsins_control_held_bytes", "gauge", "bytes", "What all control clients make the supervisor hold "
+                + "now: unread replies, partial request lines, waiting input.");
+        t.sample("einhyrningsins_control_held_bytes", "", c.held());
+        t.family("einhyrningsins_control_budget_bytes", "gauge", "bytes", "What all control clients together may make the "
+                + "supervisor hold: a quarter of the heap, 4 to 64 MiB.");
+        t.sample("einhyrningsins_control_budget_bytes", "", c.budget());
         t.gauge("einhyrningsins_watchers", "Clients following the event stream (watch).", watchers.getAsInt());
         t.b.append("# EOF\n");
         return t.b.toString();

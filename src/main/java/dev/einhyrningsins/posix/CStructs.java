@@ -52,6 +52,9 @@ final class CStructs {
     static final long SA_MASK = 8;
     static final long SA_FLAGS = 136;
 
+    static final long RLIMIT_SIZE = 16;
+    static final long RLIM_CUR = 0;
+
     static final long SIGNALFD_SIGINFO_SIZE = 128;
     static final long SSI_SIGNO = 0;
 

@@ -152,6 +152,31 @@ public final class Fds {
         }
     }
 
+    private static final Downcall GETRLIMIT = Downcall.of("getrlimit",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER));
+
+    /** {@code RLIMIT_NOFILE}'s soft limit: the fds this process may have open at once. */
+    public static long limit() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment rl = CStructs.allocate(arena, CStructs.RLIMIT_SIZE);
+            if (GETRLIMIT.call(st, Libc.RLIMIT_NOFILE(), rl.address()) < 0) throw failure("getrlimit RLIMIT_NOFILE", st);
+            return rl.get(ValueLayout.JAVA_LONG, CStructs.RLIM_CUR);
+        }
+    }
+
+    /** How many fds this process has open now (the entries of /proc/self/fd, less the listing's own). */
+    public static int count() {
+        try (java.nio.file.DirectoryStream<java.nio.file.Path> fds =
+                     java.nio.file.Files.newDirectoryStream(java.nio.file.Path.of("/proc/self/fd"))) {
+            int n = 0;
+            for (java.nio.file.Path ignored : fds) n++;
+            return Math.max(0, n - 1);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot list /proc/self/fd", e);
+        }
+    }
+
     /** The fds this process has open, in order (from /proc/self/fd). */
     public static java.util.List<Integer> open() {
         try (java.util.stream.Stream<java.nio.file.Path> fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {

@@ -169,9 +169,11 @@ public final class Reload {
             if (!OURS.contains(k) || k.equals("EINHYRNINGSINS_LAUNCHER")) env.add(k + "=" + v);
         });
         env.add(FORMAT_ENV + "=" + Handover.FORMAT);
-        log.info("Reload: checking the installation with " + String.join(" ", argv));
+        log.info("Reload: checking the installation (" + String.join(" ", argv) + " if it changed on disk)");
         try {
-            Runnable kill = checker.start(argv, env, checked -> checked(client, streaming, then, checked));
+            // heard on a turn of its own: a check done at once must not run the plan inside the command that asked
+            Runnable kill = checker.start(argv, env,
+                    checked -> loop.at(fx.nanoTime().getAsLong(), () -> checked(client, streaming, then, checked)));
             loop.at(fx.nanoTime().getAsLong() + CHECK_TIMEOUT_NANOS, kill);
         } catch (PosixException e) {
             refused(client, streaming, then, "cannot start " + argv.getFirst() + ": " + e.getMessage());

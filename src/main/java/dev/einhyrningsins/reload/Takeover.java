@@ -12,6 +12,7 @@ import dev.einhyrningsins.shell.StartupException;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Snapshot;
 import dev.einhyrningsins.systemd.NotifyChannel;
+import dev.einhyrningsins.systemd.NotifyDirectory;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -187,6 +188,17 @@ public final class Takeover {
     /** The client the core (or the reload) named {@code ref}, or null if it was not kept. */
     public ReplyTo client(String ref) {
         return ref == null ? null : clients.get(ref);
+    }
+
+    /**
+     * The directory the previous process made for the workers' notify sockets (where its
+     * sockets are), or a new one to be made in {@code base} when first needed.
+     */
+    public NotifyDirectory notifyDirectory(java.nio.file.Path base) {
+        for (Handover.Notify n : list(Handover.NOTIFIES, Handover.Notify.class)) {
+            if (n.address().startsWith("/")) return NotifyDirectory.adopt(java.nio.file.Path.of(n.address()));
+        }
+        return new NotifyDirectory(base);
     }
 
     /**

@@ -37,6 +37,7 @@ public final class Loop implements AutoCloseable {
     private final AtomicBoolean orphansMayHaveExited = new AtomicBoolean();
     private final List<Consumer<List<Pollable>>> sources = new ArrayList<>();
     private final List<Pollable> polled = new ArrayList<>();
+    private final List<java.util.function.LongSupplier> wakeBys = new ArrayList<>();
     // poll arguments, reused from one wake-up to the next
     private int[] fds = new int[16];
     private short[] events = new short[16];
@@ -82,6 +83,14 @@ public final class Loop implements AutoCloseable {
         sources.add(source);
     }
 
+    /**
+     * Wakes up by {@code when} ({@code System.nanoTime()} terms, {@code Long.MAX_VALUE} for never),
+     * asked at each wake-up: a source that must look again though nothing is readable.
+     */
+    public void wakeBy(java.util.function.LongSupplier when) {
+        wakeBys.add(when);
+    }
+
     /** Runs {@code action} on the loop thread every {@code nanos} (the systemd watchdog), the first time at once. */
     public void every(long nanos, Runnable action) {
         repeat(System.nanoTime(), nanos, action);
@@ -117,6 +126,10 @@ public final class Loop implements AutoCloseable {
             int n = pollSet();
             long wait = sup.nanosToNextDeadline();
             if (!timers.isEmpty()) wait = Math.min(wait, Math.max(0, timers.peek().due() - System.nanoTime()));
+            for (java.util.function.LongSupplier w : wakeBys) {
+                long at = w.getAsLong();
+                if (at != Long.MAX_VALUE) wait = Math.min(wait, Math.max(0, at - System.nanoTime()));
+            }
             poller.await(fds, events, revents, n, timeoutMillis(wait));
             for (int i = 0; i < n; i++) {
                 if (revents[i] == 0) continue;
@@ -220,8 +233,10 @@ public final class Loop implements AutoCloseable {
             owners[k++] = c;
         }
         for (Pollable ch : channels) {
+            short wanted = ch.events();
+            if (wanted == 0) continue; // it waits for the loop itself: hang-ups and errors are reported whatever it asks
             fds[k] = ch.fd();
-            events[k] = ch.events();
+            events[k] = wanted;
             owners[k++] = ch;
         }
         Arrays.fill(owners, k, owners.length, null);

@@ -1,5 +1,6 @@
 package dev.einhyrningsins.shell;
 
+import dev.einhyrningsins.posix.Errors;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -41,7 +42,7 @@ public final class Pidfile {
             } catch (IOException ignored) {
                 // best effort
             }
-            throw new StartupException("cannot write pidfile " + path + ": " + e.getMessage());
+            throw new StartupException("cannot write pidfile " + path + ": " + Errors.describe(e));
         }
     }
 

@@ -108,7 +108,41 @@ public final class Settle implements Consumer<Happening> {
         }
     }
 
+    /**
+     * At most this much of the heap stays free after a settling's collection (and at least
+     * {@link #MIN_HEAP_FREE_PERCENT}): the heap a burst of traffic grew is given back. The image's
+     * launcher passes them as flags; under {@code java -jar} (no flags of ours) the first settling
+     * sets them through HotSpot's diagnostic MXBean, where they are manageable.
+     */
+    static final int MAX_HEAP_FREE_PERCENT = 30;
+    static final int MIN_HEAP_FREE_PERCENT = 10;
+    private static volatile boolean heapBounded;
+
+    private static void boundHeap(Log log) {
+        if (heapBounded) return;
+        heapBounded = true;
+        if (ModuleLayer.boot().findModule("jdk.management").isEmpty()) return; // the image: its launcher's flags
+        try {
+            HeapFreeRatios.set(MIN_HEAP_FREE_PERCENT, MAX_HEAP_FREE_PERCENT);
+        } catch (RuntimeException | LinkageError e) {
+            log.debug("Cannot bound the heap's free share: " + e);
+        }
+    }
+
+    /** Loaded only where module jdk.management is. */
+    private static final class HeapFreeRatios {
+        static void set(int min, int max) {
+            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            // the minimum first: it may never be above the maximum
+            if (Integer.parseInt(bean.getVMOption("MaxHeapFreeRatio").getValue()) > max) {
+                bean.setVMOption("MinHeapFreeRatio", Integer.toString(min));
+                bean.setVMOption("MaxHeapFreeRatio", Integer.toString(max));
+            }
+        }
+    }
+
     private static void settle(Log log) {
+        boundHeap(log);
         Runtime rt = Runtime.getRuntime();
         long before = rt.totalMemory();
         System.gc();

@@ -62,6 +62,14 @@ public interface Os {
         return false;
     }
 
+    /**
+     * Whether a client is gone (its connection closed, broken or dropped): the core then stops
+     * keeping it, such as an upgrade's follower that left. The default: never.
+     */
+    default boolean gone(Object client) {
+        return false;
+    }
+
     /** Tells the world what happened (metrics, event streams, notifications); the default ignores it. */
     default void happened(Happening happening) {}
 
@@ -92,6 +100,15 @@ public interface Os {
     sealed interface SpawnResult {
         record Spawned(int pid) implements SpawnResult {}
 
-        record Failed(String reason) implements SpawnResult {}
+        /**
+         * The worker could not be started. {@code reported}: the shell has said so already (once
+         * for an episode, such as running out of file descriptors), so the core's own line about
+         * each try is only a debug line.
+         */
+        record Failed(String reason, boolean reported) implements SpawnResult {
+            public Failed(String reason) {
+                this(reason, false);
+            }
+        }
     }
 }

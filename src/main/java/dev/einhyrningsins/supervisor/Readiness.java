@@ -53,7 +53,21 @@ final class Readiness {
             sup.log(Level.ERROR, "Could not find state for PID " + rawPid + "; ignoring ping.");
             return;
         }
-        w.ping(os.nanoTime(), os.currentTimeMillis(), pingId);
+        w.ping(os.nanoTime(), os.currentTimeMillis(), boundedPingId(pingId));
+    }
+
+    /** The longest ping id kept: a worker sends what it likes, the supervisor keeps a short text of it. */
+    static final int MAX_PING_ID = 128;
+
+    /**
+     * A ping's id as the worker's state keeps it: a number or boolean as it is, anything else
+     * (a string, or any JSON a client sends) as text of at most {@link #MAX_PING_ID} characters.
+     */
+    static Object boundedPingId(Object id) {
+        if (id == null || id instanceof Boolean) return id;
+        String text = id.toString();
+        if (id instanceof Number && text.length() <= MAX_PING_ID) return id;
+        return text.length() <= MAX_PING_ID ? text : text.substring(0, MAX_PING_ID);
     }
 
     /** The worker says it is ready: acked now, or with a ready check once that passes. */

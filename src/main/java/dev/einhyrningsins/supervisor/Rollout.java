@@ -129,7 +129,12 @@ final class Rollout {
         int generation = nextGeneration++;
         Upgrade previous = upgrade;
         upgrade = new Upgrade(generation, fleet, os.nanoTime(), os.currentTimeMillis());
-        if (previous != null) upgrade.subscribers.addAll(previous.subscribers);
+        // the followers of the upgrade this one supersedes follow it, those still there
+        if (previous != null) {
+            for (Object c : previous.subscribers) {
+                if (!os.gone(c)) upgrade.subscribers.add(c);
+            }
+        }
         if (client != null && streaming) upgrade.subscribers.add(client);
         sup.backoff().reset();
         os.happened(new Happening.UpgradeStarted(generation, fleet, servingGeneration));
@@ -253,6 +258,7 @@ final class Rollout {
     void progress(Level level, String message) {
         sup.log(level, message);
         if (upgrade != null) {
+            upgrade.subscribers.removeIf(os::gone);
             for (Object client : upgrade.subscribers) os.reply(client, message, false, true);
             os.happened(new Happening.UpgradeProgress(upgrade.generation, message));
         }

@@ -364,7 +364,8 @@ public final class Supervisor {
     private void spawnOrBackOff(Happening.SpawnReason reason) {
         if (spawn(rollout.servingGeneration(), reason) instanceof SpawnResult.Failed f) {
             backoff.died();
-            log(Level.ERROR, "Could not start a worker: " + f.reason() + "; retrying in " + intervalText() + "s");
+            log(f.reported() ? Level.DEBUG : Level.ERROR, "Could not start a worker: " + f.reason() + "; retrying in "
+                    + intervalText() + "s");
         }
     }
 

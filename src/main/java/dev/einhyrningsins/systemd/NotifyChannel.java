@@ -7,21 +7,31 @@ import dev.einhyrningsins.posix.Poller;
 import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.supervisor.Event;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.function.Consumer;
 
 /**
- * A worker's own {@code NOTIFY_SOCKET} ({@code -m notify}): a datagram socket in the abstract
- * namespace, one per worker, so a message tells whose it is by where it arrives — the
- * sender is often a short-lived child (systemd-notify in a start script) that has exited
- * before the message is read. Messages from other users (credentials, SO_PASSCRED) are
- * dropped, as are oversized and garbled ones; it goes away with the worker.
+ * A worker's own {@code NOTIFY_SOCKET} ({@code -m notify}): a datagram socket, one per worker,
+ * so a message tells whose it is by where it arrives — the sender is often a short-lived
+ * child (systemd-notify in a start script) that has exited before the message is read. The
+ * socket is a file in a private 0700 directory ({@link NotifyDirectory}): other users cannot
+ * reach it at all (an abstract name is listed in /proc/net/unix for everyone). Messages from
+ * other users (credentials, SO_PASSCRED) are dropped anyway, as are oversized and garbled
+ * ones, each counted, with at most one line a minute about them; at most
+ * {@link #READS_PER_WAKEUP} are read in one wake-up. It goes away with the worker.
  */
 public final class NotifyChannel implements Pollable {
     /** sd_notify messages are small; systemd itself takes at most about this much. */
     static final int MAX_MESSAGE = 4096;
+    /** Datagrams read in one wake-up, at most: a flood cannot hold the loop. */
+    static final int READS_PER_WAKEUP = 64;
+    /** At most one line about dropped messages in this long. */
+    static final long DROP_LOG_NANOS = 60_000_000_000L;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final int fd;
@@ -31,6 +41,10 @@ public final class NotifyChannel implements Pollable {
     private Consumer<Event> sink;
     private int pid;
     private boolean closed;
+    private long dropped;
+    private long droppedSinceLine;
+    private long lastDropLine;
+    private String lastDrop;
 
     private NotifyChannel(int fd, String address, int uid, Log log) {
         this.fd = fd;
@@ -39,11 +53,11 @@ public final class NotifyChannel implements Pollable {
         this.log = log;
     }
 
-    /** Binds a fresh socket at an unguessable abstract address; {@link #address()} goes into the worker's environment. */
-    public static NotifyChannel open(long supervisorPid, int uid, Log log) {
+    /** Binds a fresh socket in {@code dir}, at an unguessable name; {@link #address()} goes into the worker's environment. */
+    public static NotifyChannel open(NotifyDirectory dir, int uid, Log log) {
         byte[] nonce = new byte[8];
         RANDOM.nextBytes(nonce);
-        String address = "@einhyrningsins/" + supervisorPid + "/" + HexFormat.of().formatHex(nonce);
+        String address = dir.path().resolve(HexFormat.of().formatHex(nonce)).toString();
         return new NotifyChannel(Datagrams.receiver(address), address, uid, log);
     }
 
@@ -82,20 +96,25 @@ public final class NotifyChannel implements Pollable {
         if (closed || sink == null) return;
         try {
             Datagrams.Received r;
-            while ((r = Datagrams.receive(fd, MAX_MESSAGE)) != null) handle(r);
+            for (int i = 0; i < READS_PER_WAKEUP && (r = Datagrams.receive(fd, MAX_MESSAGE)) != null; i++) handle(r);
         } catch (PosixException e) {
             log.warn("worker " + pid + "'s notify socket failed: " + e.getMessage() + "; closing it");
             close();
         }
     }
 
+    /** Messages dropped so far (another user's, oversized). */
+    public long dropped() {
+        return dropped;
+    }
+
     private void handle(Datagrams.Received r) {
         if (r.uid() != uid && r.uid() != 0) {
-            log.warn("Dropped a notify message for worker " + pid + " from uid " + r.uid() + " (pid " + r.pid() + ")");
+            drop("from uid " + r.uid() + " (pid " + r.pid() + ")");
             return;
         }
         if (r.truncated()) {
-            log.warn("Dropped a notify message for worker " + pid + " over " + MAX_MESSAGE + " bytes");
+            drop("over " + MAX_MESSAGE + " bytes");
             return;
         }
         boolean ready = false;
@@ -109,11 +128,32 @@ public final class NotifyChannel implements Pollable {
         if (ready || stopping || status != null) sink.accept(new Event.WorkerNotified(pid, ready, stopping, status));
     }
 
+    /** Counts a dropped message; says so at most once a minute, with how many since. */
+    private void drop(String why) {
+        dropped++;
+        droppedSinceLine++;
+        lastDrop = why;
+        long now = System.nanoTime();
+        if (lastDropLine == 0 || now - lastDropLine >= DROP_LOG_NANOS) {
+            log.warn("Dropped " + droppedSinceLine + " notify message" + (droppedSinceLine == 1 ? "" : "s") + " for worker "
+                    + pid + " (the last " + lastDrop + "); at most one such line a minute");
+            lastDropLine = now == 0 ? 1 : now;
+            droppedSinceLine = 0;
+        }
+    }
+
     @Override
     public void close() {
         if (!closed) {
             closed = true;
             Fds.closeQuietly(fd);
+            if (address.startsWith("/")) {
+                try {
+                    Files.deleteIfExists(Path.of(address));
+                } catch (IOException e) {
+                    // the directory goes with the supervisor anyway
+                }
+            }
         }
     }
 }

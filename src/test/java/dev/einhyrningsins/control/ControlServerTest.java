@@ -218,7 +218,9 @@ class ControlServerTest {
             }
             assertThat(served).as("served").isEqualTo(256);
             assertThat(refused).as("refused").isEqualTo(44);
-            assertThat(counts()).isEqualTo(new ControlServer.Counts(256, 256, 0, 44, 0));
+            ControlServer.Counts counts = counts();
+            assertThat(List.of(counts.accepted(), (long) counts.open(), counts.refusedUser(), counts.refusedLimit(),
+                    counts.dropped())).containsExactly(256L, 256L, 0L, 44L, 0L);
         } finally {
             for (Client c : clients) c.close();
         }
@@ -445,6 +447,95 @@ class ControlServerTest {
         }
         synchronized (logs) {
             assertThat(logs).anyMatch(l -> l.contains("is not reading its replies"));
+        }
+    }
+
+    // ------------------------------------------------------------------ bounds
+
+    /** Whether the server closed the client's connection (closed with input unread, it is reset). */
+    static boolean closed(Client c) {
+        try {
+            return c.in.readLine() == null;
+        } catch (IOException reset) {
+            return true;
+        }
+    }
+
+    @Test
+    void overTheClientsBudgetTheOneHoldingTheMostIsDroppedAndTheOthersAreServed() throws Exception {
+        open();
+        pump.run(() -> server.budget(1 << 20));
+        List<Client> clients = new ArrayList<>();
+        try {
+            // endless lines that never end: each holds its line so far
+            byte[] chunk = new byte[200 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'x');
+            for (int i = 0; i < 3; i++) {
+                Client c = new Client(sock());
+                clients.add(c);
+                c.write(chunk);
+            }
+            Client biggest = clients.get(1);
+            try {
+                biggest.write(chunk);
+                biggest.write(chunk); // 600 KiB: together over 1 MiB
+            } catch (IOException closedMidWrite) {
+                // dropped as soon as the total went over: the rest of it is not read
+            }
+            assertThat(closed(biggest)).as("the one holding the most was closed").isTrue();
+            await("counted", () -> counts().overBudget() == 1);
+            assertThat(counts().held()).isLessThanOrEqualTo(1 << 20);
+            synchronized (logs) {
+                assertThat(logs).anyMatch(l -> l.contains("held ") && l.contains(" of the 1.0 MiB all control clients together"));
+            }
+            // the others are served as before: 200 KiB of x is no command, answered, not dropped
+            clients.getFirst().write("\n{\"command\":\"state\"}\n");
+            assertThat(clients.getFirst().message()).isEqualTo("Could not parse command");
+            assertThat(clients.getFirst().message()).isEqualTo("echo state null");
+        } finally {
+            for (Client c : clients) c.close();
+        }
+        try (Client fresh = new Client(sock())) {
+            fresh.write("{\"command\":\"state\"}\n");
+            assertThat(fresh.message()).isEqualTo("echo state null");
+        }
+    }
+
+    @Test
+    void aClientWhoseRequestRunsTheSupervisorOutOfMemoryIsDroppedAndTheOthersAreServed() throws Exception {
+        serve(in -> {
+            if (in.request().command().equals("boom")) throw new OutOfMemoryError("Java heap space (injected)");
+            in.replyTo().send("echo " + in.request().command(), true, true);
+        });
+        try (Client a = new Client(sock()); Client b = new Client(sock())) {
+            a.write("{\"command\":\"boom\"}\n");
+            assertThat(closed(a)).isTrue();
+            b.write("{\"command\":\"state\"}\n");
+            assertThat(b.message()).isEqualTo("echo state");
+        }
+        synchronized (logs) {
+            assertThat(logs).anyMatch(l -> l.contains("ran out of memory serving it (Java heap space (injected))"));
+        }
+        assertThat(counts().dropped()).isEqualTo(1);
+    }
+
+    @Test
+    void aClientPipeliningPastTheInFlightLimitWaitsForItsRepliesAndGetsThemAll() throws Exception {
+        List<ReplyTo> owed = new java.util.concurrent.CopyOnWriteArrayList<>();
+        serve(in -> owed.add(in.replyTo()));
+        int n = Session.MAX_IN_FLIGHT * 3;
+        try (Client c = new Client(sock())) {
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < n; i++) b.append("{\"id\":").append(i).append(",\"command\":\"state\"}\n");
+            c.write(b.toString());
+            await("the limit reached", () -> owed.size() == Session.MAX_IN_FLIGHT);
+            assertThat(counts().held()).as("the rest waits, held").isPositive();
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                await("request " + k, () -> owed.size() > k);
+                pump.run(() -> owed.get(k).send("reply " + k, true, true));
+                assertThat(c.message()).isEqualTo("reply " + k);
+            }
         }
     }
 }

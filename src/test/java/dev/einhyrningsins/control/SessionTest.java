@@ -214,4 +214,53 @@ class SessionTest {
         written();
         assertThat(session.handOver(List.of())).isEqualTo(new Session.Handed(List.of(), null, null));
     }
+
+    @Test
+    void pastTheRequestsInFlightLimitItReadsOnOnlyAsRepliesComeAndKeepsTheOrder() {
+        StringBuilder many = new StringBuilder();
+        for (int i = 0; i < Session.MAX_IN_FLIGHT + 10; i++) many.append("{\"id\":").append(i).append(",\"command\":\"state\"}\n");
+        feed(many.toString());
+        assertThat(dispatched).hasSize(Session.MAX_IN_FLIGHT);
+        assertThat(session.paused()).as("no more input wanted while the limit is reached").isTrue();
+        assertThat(session.held()).as("the lines not parsed yet are held").isPositive();
+        // one reply: one more request is parsed
+        dispatched.getFirst().replyTo().send("{}", true, true);
+        deliver();
+        assertThat(dispatched).hasSize(Session.MAX_IN_FLIGHT + 1);
+        // replies to everything: the rest comes, in order, and reading resumes
+        for (int i = 1; i < Session.MAX_IN_FLIGHT + 10; i++) {
+            dispatched.get(i).replyTo().send("{}", true, true);
+            deliver();
+        }
+        assertThat(dispatched).hasSize(Session.MAX_IN_FLIGHT + 10);
+        assertThat(dispatched).extracting(d -> d.request().id()).containsExactlyElementsOf(
+                java.util.stream.IntStream.range(0, Session.MAX_IN_FLIGHT + 10).boxed().toList());
+        assertThat(session.paused()).isFalse();
+        assertThat(written().lines()).hasSize(Session.MAX_IN_FLIGHT + 10);
+    }
+
+    @Test
+    void whatASessionHoldsIsItsLineSoFarItsUnwrittenRepliesAndItsWaitingInput() {
+        assertThat(session.held()).isZero();
+        feed("{\"command\":\"st");
+        long partial = session.held();
+        assertThat(partial).as("the line's buffer").isPositive();
+        feed("ate\"}\n");
+        dispatched.getFirst().replyTo().send("x".repeat(10_000), true, true);
+        deliver();
+        assertThat(session.held()).as("a reply of 10,000 bytes queued").isGreaterThan(10_000);
+        written();
+        assertThat(session.held()).as("written: only the line buffer is left").isLessThanOrEqualTo(partial * 2);
+    }
+
+    @Test
+    void aLineOfAMebibyteNeverHoldsMuchMoreThanThat() {
+        byte[] chunk = new byte[64 * 1024];
+        java.util.Arrays.fill(chunk, (byte) 'x');
+        for (int i = 0; i < 15; i++) session.received(chunk, 0, chunk.length);
+        assertThat(session.held()).isLessThanOrEqualTo(Session.MAX_LINE + 1);
+        for (int i = 0; i < 2; i++) session.received(chunk, 0, chunk.length);
+        assertThat(session.reading()).as("over a mebibyte: refused").isFalse();
+        assertThat(session.held()).as("its buffer is let go").isLessThan(4096);
+    }
 }

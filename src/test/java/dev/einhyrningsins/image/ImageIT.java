@@ -120,7 +120,8 @@ class ImageIT {
             Result reload = run(dir, Map.of(), CTL.toString(), "-d", sock.toString(), "-e", "reload");
             assertThat(reload.exit()).as("ctl -e reload: %s", reload).isZero();
             assertThat(reload.out()).contains("took over as pid " + sup.process.pid() + " with 2 workers");
-            assertThat(sup.log()).contains("Reload: checking the installation with " + current + " --upgrade-check");
+            assertThat(sup.log()).contains("Reload: checking the installation (" + current + " --upgrade-check")
+                    .contains("Reload: executing " + current);
             assertThat(sup.state(sock).path("reloads").asInt()).isEqualTo(1);
             assertThat(sup.awaitAckedWorkers(sock, 2).stream().map(w -> w.path("pid").asLong()).toList()).isEqualTo(pids);
             sup.process.destroy();

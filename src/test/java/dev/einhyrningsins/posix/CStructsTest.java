@@ -63,6 +63,8 @@ class CStructsTest {
         assertThat(CStructs.SA_MASK).isEqualTo(sigaction.sa_mask$offset());
         assertThat(CStructs.SA_FLAGS).isEqualTo(sigaction.sa_flags$offset());
         assertThat(CStructs.SIGNALFD_SIGINFO_SIZE).isEqualTo(signalfd_siginfo.sizeof());
+        assertThat(CStructs.RLIMIT_SIZE).isEqualTo(dev.einhyrningsins.posix.libc.rlimit.sizeof());
+        assertThat(CStructs.RLIM_CUR).isEqualTo(dev.einhyrningsins.posix.libc.rlimit.rlim_cur$offset());
         assertThat(CStructs.SSI_SIGNO).isEqualTo(signalfd_siginfo.ssi_signo$offset());
     }
 }

@@ -104,6 +104,14 @@ final class FakeOs implements Os {
         happenings.add(happening);
     }
 
+    /** Clients whose connection is gone. */
+    final Set<Object> gone = new java.util.HashSet<>();
+
+    @Override
+    public boolean gone(Object client) {
+        return gone.contains(client);
+    }
+
     /** The gauges the core handed over with the last {@code metrics} command. */
     public Gauges gauges;
 
