@@ -56,6 +56,8 @@ public final class ControlServer implements AutoCloseable {
      * so that {@code state}, {@code dec} or {@code set_workers} still get through.
      */
     static final int SPARE_FDS = 4;
+    /** What a connection must hold to make room for a newcomer when all are open ({@link #makeRoom}). */
+    static final long ROOM_BYTES = 64 * 1024;
     /** How long accepting waits when not even a spare descriptor is left (the pending client waits in the queue). */
     static final long ACCEPT_PAUSE_NANOS = 100_000_000L;
 
@@ -335,7 +337,7 @@ public final class ControlServer implements AutoCloseable {
                             + ") and root only");
                     continue;
                 }
-                if (connections.size() >= MAX_CONNECTIONS) {
+                if (connections.size() >= MAX_CONNECTIONS && !makeRoom()) {
                     log.warn("Refused a control connection: " + MAX_CONNECTIONS + " are open already");
                     refusedLimit++;
                     refuse(ch, "Too many connections (" + MAX_CONNECTIONS + " open); try again later");
@@ -497,6 +499,24 @@ public final class ControlServer implements AutoCloseable {
             biggest.close("held " + kib(biggest.accounted) + " of the " + kib(budget) + " all control clients together "
                     + "may make the supervisor hold (a quarter of the heap, at most 64 MiB)");
         }
+    }
+
+    /**
+     * All {@link #MAX_CONNECTIONS} are open and another client comes: the connection holding the
+     * most goes if it holds {@link #ROOM_BYTES} or more (a client sending an endless line, a
+     * watcher that stopped reading), so that an operator gets in while others flood; else the
+     * newcomer is refused.
+     */
+    private boolean makeRoom() {
+        Connection biggest = null;
+        for (Connection c : connections) {
+            if (!c.closed() && (biggest == null || c.accounted > biggest.accounted)) biggest = c;
+        }
+        if (biggest == null || biggest.accounted < ROOM_BYTES) return false;
+        overBudget++;
+        biggest.close("held " + kib(biggest.accounted) + " when all " + MAX_CONNECTIONS + " connections were open and "
+                + "another client came");
+        return true;
     }
 
     private static String kib(long bytes) {

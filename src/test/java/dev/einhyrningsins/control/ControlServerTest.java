@@ -538,4 +538,30 @@ class ControlServerTest {
             }
         }
     }
+
+    @Test
+    void withEveryConnectionTakenANewcomerGetsTheSlotOfTheOneHoldingTheMost() throws Exception {
+        open();
+        List<Client> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < ControlServer.MAX_CONNECTIONS; i++) clients.add(new Client(sock()));
+            await("all open", () -> counts().open() == ControlServer.MAX_CONNECTIONS);
+            Client flooding = clients.get(7);
+            byte[] chunk = new byte[100 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'x');
+            flooding.write(chunk);
+            await("its line held", () -> counts().held() >= chunk.length);
+            try (Client operator = new Client(sock())) {
+                operator.write("{\"command\":\"state\"}\n");
+                assertThat(operator.message()).isEqualTo("echo state null");
+            }
+            assertThat(closed(flooding)).isTrue();
+            // with nobody holding much, a newcomer is refused as before
+            try (Client late = new Client(sock())) {
+                assertThat(late.message()).startsWith("Too many connections");
+            }
+        } finally {
+            for (Client c : clients) c.close();
+        }
+    }
 }
