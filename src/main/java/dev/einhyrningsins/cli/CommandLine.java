@@ -33,10 +33,12 @@ public final class CommandLine {
 
     static final List<Opt> OPTIONS = List.of(
             new Opt("b", "bind", "ADDR:PORT[,OPT...]",
-                    "Bind a listening socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
-                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, "
+                    "Bind a socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
+                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH; datagram sockets: udp:ADDR:PORT, unixgram:PATH. "
+                            + "OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, "
                             + "name=NAME, stdin (also the workers' fd 0, for System.inheritedChannel(); one -b at most); "
-                            + "for unix: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone can connect"),
+                            + "for unix and unixgram: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone "
+                            + "can connect"),
             new Opt("n", "number", "COUNT", "Number of workers to run, 1.." + Config.MAX_WORKERS + " (default 1)"),
             new Opt("l", "backlog", "N", "Listen backlog of bound sockets (default 128)"),
             new Opt("4", null, null, "Resolve -b host names to IPv4 addresses only"),

@@ -2,6 +2,7 @@ package dev.einhyrningsins.daemon;
 
 import dev.einhyrningsins.checks.Checks;
 import dev.einhyrningsins.checks.ProcessTree;
+import dev.einhyrningsins.cli.BindSpec;
 import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
@@ -30,6 +31,7 @@ import dev.einhyrningsins.supervisor.Config;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.supervisor.Supervisor;
+import dev.einhyrningsins.systemd.FdStore;
 import dev.einhyrningsins.systemd.Notifier;
 import dev.einhyrningsins.systemd.SocketActivation;
 import java.io.PrintStream;
@@ -120,7 +122,7 @@ public final class Daemon {
         Map<String, String> env = System.getenv();
         List<SocketActivation.Passed> passed = SocketActivation.passed(env, pid, log);
         try (Notifier notifier = Notifier.fromEnvironment(env, pid, log);
-             Listeners listeners = Listeners.bind(passed, o.binds(), o.family(), o.backlog(), log);
+             Listeners listeners = bind(passed, FdStore.fromEnvironment(env, notifier), o, log);
              Children children = new Children();
              Loop loop = new Loop(children, log);
              ControlServer control = openControl(socketPath, lockfile, loop, log);
@@ -140,6 +142,32 @@ public final class Daemon {
             }
             return serve(shell, os, sup, false, List.of(), () -> { });
         }
+    }
+
+    /**
+     * The sockets: those systemd passed, then every {@code -b}'s; with a service manager's fd
+     * store ({@code store}), a {@code -b}'s socket that the store kept is adopted, and what is
+     * bound here is kept there.
+     */
+    private static Listeners bind(List<SocketActivation.Passed> passed, FdStore store, Options o, Log log) {
+        if (store == null) return Listeners.bind(passed, o.binds(), o.family(), o.backlog(), log);
+        List<List<SocketActivation.Passed>> split = FdStore.split(passed);
+        return Listeners.bind(split.get(0), split.get(1), new Listeners.Store() {
+            @Override
+            public String name(int index, BindSpec spec) {
+                return FdStore.name(index, spec);
+            }
+
+            @Override
+            public void keep(int fd, String name) {
+                store.keep(fd, name);
+            }
+
+            @Override
+            public void release(String name) {
+                store.release(name);
+            }
+        }, o.binds(), o.family(), o.backlog(), log);
     }
 
     /**

@@ -118,7 +118,7 @@ class CommandLineTest {
         usage("mode= takes octal", "-b", "unix:/a,mode=rw", "p");
         usage("group= takes a group name or gid, e.g. group=www-data", "-b", "unix:/a,group=", "p");
         usage("owner= takes a user name or uid", "-b", "unix:/a,owner=a b", "p");
-        usage("mode=, group= and owner= apply to unix: sockets only", "-b", "127.0.0.1:80,mode=0660", "p");
+        usage("mode=, group= and owner= apply to unix: and unixgram: sockets only", "-b", "127.0.0.1:80,mode=0660", "p");
         usage("unknown bind option 'user=x'", "-b", "unix:/a,user=x", "p");
     }
 

@@ -41,9 +41,24 @@ class HandoverTest {
             Handover h = Handover.parse(golden(format));
             assertThat(h.format()).isEqualTo(Handover.FORMAT);
             assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format).isEqualTo(Snapshot.sample());
-            assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(
-                    Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class));
+            assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(format < 4 ? UNTYPED
+                    : Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class));
         }
+    }
+
+    /** The sample's listeners as formats 2 and 3 had them, upgraded: all stream sockets, none in an fd store. */
+    static final List<Listeners.Handed> UNTYPED = List.of(
+            new Listeners.Handed(3, "127.0.0.1:8080,r", "127.0.0.1:8080", 8080, null, null, "stream", null),
+            new Listeners.Handed(4, "unix:/run/app.sock,mode=660", "unix:/run/app.sock", 0, "/run/app.sock", null, "stream",
+                    null),
+            new Listeners.Handed(5, null, "[::]:9090", 9090, null, "web", "stream", null));
+
+    @Test
+    void format3ListenersBecomeStreamSocketsKeptInNoFdStore() throws IOException {
+        Handover h = Handover.parse(golden(3));
+        assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(UNTYPED);
+        assertThat(Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class))
+                .extracting(Listeners.Handed::type).contains("datagram");
     }
 
     @Test
@@ -84,9 +99,9 @@ class HandoverTest {
     @Test
     void aFormatThisVersionDoesNotKnowIsRefusedInOneLine() {
         assertThatThrownBy(() -> Handover.parse("{\"format\":99}".getBytes(StandardCharsets.UTF_8)))
-                .isInstanceOf(IOException.class).hasMessage("format 99; this version takes over formats 2 to 3");
+                .isInstanceOf(IOException.class).hasMessage("format 99; this version takes over formats 2 to 4");
         assertThatThrownBy(() -> Handover.parse("{\"format\":1}".getBytes(StandardCharsets.UTF_8)))
-                .hasMessage("format 1; this version takes over formats 2 to 3");
+                .hasMessage("format 1; this version takes over formats 2 to 4");
         assertThatThrownBy(() -> Handover.parse("[]".getBytes(StandardCharsets.UTF_8)))
                 .hasMessage("it is not a hand-over (no format number)");
     }
@@ -105,7 +120,8 @@ class HandoverTest {
     void theUpgradeCheckAcceptsTheFormatsThisVersionTakesOverAndNamesTheOthers() {
         Takeover.check(2);
         Takeover.check(3);
-        assertThatThrownBy(() -> Takeover.check(4)).hasMessage(
-                "this version reads hand-over formats 2 to 3, the running supervisor writes format 4");
+        Takeover.check(4);
+        assertThatThrownBy(() -> Takeover.check(5)).hasMessage(
+                "this version reads hand-over formats 2 to 4, the running supervisor writes format 5");
     }
 }
