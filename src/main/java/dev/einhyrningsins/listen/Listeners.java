@@ -158,11 +158,11 @@ public final class Listeners implements AutoCloseable {
         }
         for (SocketActivation.Passed p : kept.values()) {
             log.info("Releasing " + p.name() + " from the service manager's fd store: no -b asks for that socket now");
+            // before the new sockets are kept: one of them may take its name
             store.release(p.name());
             Fds.closeQuietly(p.fd());
         }
         for (Bound b : fresh) {
-            store.release(b.storeName()); // a socket of that name that no longer matched, if any: one socket a name
             store.keep(b.fd(), b.storeName());
             l.bound.replaceAll(x -> x.fd() == b.fd() ? b : x);
         }
