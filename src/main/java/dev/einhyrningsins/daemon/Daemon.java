@@ -24,6 +24,7 @@ import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Loop;
 import dev.einhyrningsins.shell.Pidfile;
 import dev.einhyrningsins.shell.Program;
+import dev.einhyrningsins.shell.RunAs;
 import dev.einhyrningsins.shell.Settle;
 import dev.einhyrningsins.shell.SignalIntake;
 import dev.einhyrningsins.shell.StartupException;
@@ -111,13 +112,14 @@ public final class Daemon {
     /** What the start and the take-over share once the sockets are there. */
     private record Shell(Options o, String version, long pid, Log log, Path socketPath, Listeners listeners,
                          Children children, Loop loop, ControlServer control, Notifier notifier, Pidfile pidfile,
-                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events) {}
+                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events, RunAs runAs) {}
 
     private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Path lockfile = o.lockfile().orElse(ControlPaths.defaultLockfile(socketPath, o.commandName()));
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
-        execPrefix(o);
+        RunAs runAs = runAs(o);
+        execPrefix(o, runAs);
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
         Map<String, String> env = System.getenv();
         List<SocketActivation.Passed> passed = SocketActivation.passed(env, pid, log);
@@ -125,17 +127,18 @@ public final class Daemon {
              Listeners listeners = bind(passed, FdStore.fromEnvironment(env, notifier), o, log);
              Children children = new Children();
              Loop loop = new Loop(children, log);
-             ControlServer control = openControl(socketPath, lockfile, loop, log);
+             ControlServer control = openControl(socketPath, lockfile, loop, log, runAs);
              Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null) {
             loop.poll(control::pollables);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis));
+                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis), runAs);
             SignalIntake signals = signals(shell, false);
             RealOs os = realOs(shell, -1, signals);
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), wrap.apply(os),
                     version, staticInfo(shell));
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
+            if (runAs != null) log.info("Workers and checks run as " + runAs.describe());
             if (o.gracefulSignal().equals("USR2") && Path.of(o.program().getFirst()).getFileName().toString().equals("java")) {
                 log.warn("The workers are JVMs and the graceful signal is USR2, which HotSpot keeps for itself: they will "
                         + "not drain on it; use --graceful-signal TERM");
@@ -212,16 +215,17 @@ public final class Daemon {
                               Takeover t, Children children, Loop loop) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Handover.Process p = t.process();
+        RunAs runAs = runAs(o);
         Pidfile pidfile = o.pidfile().map(f -> Pidfile.taken(f, pid, p.pidfileWritten())).orElse(null);
         try (Notifier notifier = Notifier.fromEnvironment(System.getenv(), pid, log);
              Listeners listeners = Listeners.adopt(t.listeners(), log);
-             ControlServer control = adoptControl(socketPath, loop, log);
+             ControlServer control = adoptControl(socketPath, loop, log, runAs);
              Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null) {
             loop.poll(control::pollables);
-            t.adoptChannels(children, control, Processes.geteuid(), loop::post);
+            t.adoptChannels(children, control, runAs == null ? Processes.geteuid() : runAs.uid(), loop::post);
             t.adoptClients(control);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis));
+                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis), runAs);
             SignalIntake signals = signals(shell, true);
             RealOs os = realOs(shell, p.stdinFd(), signals);
             Supervisor sup = Supervisor.restore(t.core(), wrap.apply(os), version, staticInfo(shell), t::client);
@@ -244,9 +248,15 @@ public final class Daemon {
         }
     }
 
-    /** -k: the exec chain that gives workers a parent-death signal (checked at start); empty without -k. */
-    private static List<String> execPrefix(Options o) {
-        return o.killChildrenOnExit() ? RealOs.parentDeathSignal(o.gracefulSignal(), System.getenv("PATH")) : List.of();
+    /** -k, --user: the exec chain workers start through (checked at start); empty without either. */
+    private static List<String> execPrefix(Options o, RunAs runAs) {
+        return RealOs.execPrefix(runAs, o.killChildrenOnExit() ? o.gracefulSignal() : null, System.getenv("PATH"));
+    }
+
+    /** --user, --group: who workers and checks run as; null for the supervisor's own user. */
+    private static RunAs runAs(Options o) {
+        return o.user().map(u -> RunAs.resolve(u, o.group().orElse(null), Processes.geteuid(), RunAs.Lookup.SYSTEM))
+                .orElse(null);
     }
 
     /** The supervisor's own signals: from the kernel (a signalfd the loop polls) or through the JVM's handlers. */
@@ -266,10 +276,10 @@ public final class Daemon {
                 .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
         List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
         RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
-                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses,
-                s.listeners().stdinFd());
-        RealOs os = new RealOs(s.children(), new Checks(s.children()), s.control()::workerChannel, s.loop()::post, s.log(),
-                setup);
+                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o, s.runAs()), checkAddresses,
+                s.listeners().stdinFd(), s.runAs() == null ? Processes.geteuid() : s.runAs().uid());
+        Checks checks = new Checks(s.children(), RealOs.execPrefix(s.runAs(), null, System.getenv("PATH")));
+        RealOs os = new RealOs(s.children(), checks, s.control()::workerChannel, s.loop()::post, s.log(), setup);
         Endpoint endpoint = s.endpoint();
         Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(), s.notifier(),
                 s.pidfile(), signals, s.startedWall(), s.reloads(), o.killChildrenOnExit(),
@@ -373,19 +383,24 @@ public final class Daemon {
         }
     }
 
-    private static ControlServer openControl(Path socketPath, Path lockfile, Loop loop, Log log) {
+    /** The control server; with --user, its socket file lets that user's group connect and the server that user ack. */
+    private static ControlServer openControl(Path socketPath, Path lockfile, Loop loop, Log log, RunAs runAs) {
         try {
             return ControlServer.open(socketPath, lockfile, inbound -> loop.request(inbound.request(), inbound.replyTo()),
-                    serverLog(log));
+                    serverLog(log), workers(runAs));
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
         }
     }
 
-    private static ControlServer adoptControl(Path socketPath, Loop loop, Log log) {
+    private static ControlServer.Workers workers(RunAs runAs) {
+        return runAs == null || runAs.uid() == Processes.geteuid() ? null : new ControlServer.Workers(runAs.uid(), runAs.gid());
+    }
+
+    private static ControlServer adoptControl(Path socketPath, Loop loop, Log log, RunAs runAs) {
         try {
             return ControlServer.adopt(socketPath, inbound -> loop.request(inbound.request(), inbound.replyTo()),
-                    serverLog(log));
+                    serverLog(log), workers(runAs));
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
         }
@@ -417,6 +432,7 @@ public final class Daemon {
         info.put("program", s.o().program());
         info.put("socket_path", s.socketPath().toString());
         info.put("pidfile", s.pidfile() == null ? null : s.pidfile().path().toString());
+        info.put("run_as", s.runAs() == null ? null : s.runAs().state());
         List<Listeners.Bound> bound = s.listeners().bound();
         List<Map<String, Object>> sockets = new java.util.ArrayList<>();
         for (int i = 0; i < bound.size(); i++) sockets.add(bound.get(i).describe(i));
