@@ -9,6 +9,7 @@ import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.control.ReplyTo;
 import dev.einhyrningsins.json.Json;
+import dev.einhyrningsins.listen.InheritedSockets;
 import dev.einhyrningsins.listen.Listeners;
 import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
@@ -280,6 +281,7 @@ public final class Daemon {
                 s.listeners().stdinFd(), s.runAs() == null ? Processes.geteuid() : s.runAs().uid());
         Checks checks = new Checks(s.children(), RealOs.execPrefix(s.runAs(), null, System.getenv("PATH")));
         RealOs os = new RealOs(s.children(), checks, s.control()::workerChannel, s.loop()::post, s.log(), setup);
+        os.inherited(InheritedSockets.of(s.listeners()));
         Endpoint endpoint = s.endpoint();
         Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(), s.notifier(),
                 s.pidfile(), signals, s.startedWall(), s.reloads(), o.killChildrenOnExit(),

@@ -3,6 +3,7 @@ package dev.einhyrningsins.daemon;
 import dev.einhyrningsins.checks.Checks;
 import dev.einhyrningsins.checks.ProcessTree;
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.listen.InheritedSockets;
 import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
 import dev.einhyrningsins.posix.Child;
@@ -133,6 +134,7 @@ public final class RealOs implements Os {
     private final Thread loopThread = Thread.currentThread();
     private Metrics metrics;
     private EventStream stream;
+    private InheritedSockets inherited;
 
     /** @param events where a worker's own notify messages and the checks' ends go (the loop's queue) */
     RealOs(Children children, Checks checks, Channels channels, Consumer<Event> events, Log log, Setup setup) {
@@ -297,6 +299,21 @@ public final class RealOs implements Os {
     @Override
     public long rssBytes(int workerPid) {
         return processTree.rssBytes(workerPid);
+    }
+
+    @Override
+    public boolean inheritsSockets() {
+        return inherited != null && inherited.any();
+    }
+
+    @Override
+    public Holding holdsInherited(int pid) {
+        return inherited == null ? Holding.UNKNOWN : inherited.look(pid);
+    }
+
+    /** The sockets workers inherit, whose use the core watches; null: none watched. */
+    void inherited(InheritedSockets sockets) {
+        inherited = sockets;
     }
 
     @Override

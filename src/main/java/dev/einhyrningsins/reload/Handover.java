@@ -153,12 +153,22 @@ public record Handover(int format, String from, Process process, Map<String, Jso
         return tree;
     }
 
-    /** 3 → 4: every listener of format 3 is a stream socket, kept in no fd store. */
+    /**
+     * 3 → 4: every listener of format 3 is a stream socket, kept in no fd store; the core has
+     * named no worker for not using its sockets, and has looked at none.
+     */
     private static ObjectNode from3(ObjectNode h) {
         h.put("format", 4);
         for (JsonNode l : h.path("parts").path(LISTENERS)) {
             ((ObjectNode) l).put("type", Listeners.STREAM);
             ((ObjectNode) l).putNull("storeName");
+        }
+        JsonNode core = h.path("parts").path(CORE);
+        if (core instanceof ObjectNode c) {
+            ObjectNode use = c.putObject("listenerUse");
+            use.put("workers", 0);
+            use.putArray("generations");
+            for (JsonNode w : c.path("workers")) ((ObjectNode) w).putNull("holdsInherited");
         }
         return h;
     }

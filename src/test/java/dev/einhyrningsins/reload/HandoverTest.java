@@ -40,10 +40,30 @@ class HandoverTest {
         for (int format = Handover.OLDEST; format <= Handover.FORMAT; format++) {
             Handover h = Handover.parse(golden(format));
             assertThat(h.format()).isEqualTo(Handover.FORMAT);
-            assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format).isEqualTo(Snapshot.sample());
+            assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format)
+                    .isEqualTo(format < 4 ? unlooked(Snapshot.sample()) : Snapshot.sample());
             assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(format < 4 ? UNTYPED
                     : Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class));
         }
+    }
+
+    /** The sample core as formats 2 and 3 had it, upgraded: no worker looked at or named for its sockets. */
+    static Snapshot unlooked(Snapshot s) {
+        List<Snapshot.WorkerState> workers = s.workers().stream().map(w -> new Snapshot.WorkerState(w.pid(), w.slot(),
+                w.generation(), w.spawnedAt(), w.spawnedWall(), w.ackedAt(), w.ackedWall(), w.pingAt(), w.pingWall(),
+                w.pingId(), w.claimedAt(), w.ready(), w.live(), w.sick(), w.rssBytes(), w.rssAt(), w.retiring(),
+                w.firstRetiredAt(), w.retiredAt(), w.ackTimedOut(), w.killed(), w.status(), w.saidStopping(), w.signals(),
+                null)).toList();
+        return new Snapshot(s.config(), s.target(), s.stopping(), s.stopRequests(), s.backoff(), s.rollout(), workers,
+                s.recentExits(), new Snapshot.ListenerUseState(0, List.of()));
+    }
+
+    @Test
+    void format3CoresLookedAtNoWorkersSockets() throws IOException {
+        Snapshot core = Handover.parse(golden(3)).part(Handover.CORE, Snapshot.class);
+        assertThat(core.listenerUse()).isEqualTo(new Snapshot.ListenerUseState(0, List.of()));
+        assertThat(core.workers()).extracting(Snapshot.WorkerState::holdsInherited).containsOnlyNulls();
+        assertThat(Snapshot.sample().listenerUse().workers()).isPositive();
     }
 
     /** The sample's listeners as formats 2 and 3 had them, upgraded: all stream sockets, none in an fd store. */
