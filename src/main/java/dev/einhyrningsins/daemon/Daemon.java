@@ -154,9 +154,14 @@ public final class Daemon {
      * bound here is kept there.
      */
     private static Listeners bind(List<SocketActivation.Passed> passed, FdStore store, Options o, Log log) {
-        if (store == null) return Listeners.bind(passed, o.binds(), o.family(), o.backlog(), log);
+        // sockets the store kept come back by their names even when FDSTORE is unset now: adopted, or closed
         List<List<SocketActivation.Passed>> split = FdStore.split(passed);
         return Listeners.bind(split.get(0), split.get(1), new Listeners.Store() {
+            @Override
+            public boolean keeps() {
+                return store != null;
+            }
+
             @Override
             public String name(int index, BindSpec spec) {
                 return FdStore.name(index, spec);
@@ -164,12 +169,12 @@ public final class Daemon {
 
             @Override
             public void keep(int fd, String name) {
-                store.keep(fd, name);
+                if (store != null) store.keep(fd, name);
             }
 
             @Override
             public void release(String name) {
-                store.release(name);
+                if (store != null) store.release(name);
             }
         }, o.binds(), o.family(), o.backlog(), log);
     }

@@ -99,6 +99,14 @@ public final class Listeners implements AutoCloseable {
 
         /** Takes what the store keeps under {@code name} out of it. */
         void release(String name);
+
+        /**
+         * Whether sockets go into the store ({@code FDSTORE} set); false when it only gives
+         * back what it kept before: those are adopted or closed, and nothing is stored.
+         */
+        default boolean keeps() {
+            return true;
+        }
     }
 
     private final List<Bound> bound = new ArrayList<>();
@@ -145,7 +153,7 @@ public final class Listeners implements AutoCloseable {
                 }
                 b = l.bindSpec(spec, family, backlog);
                 l.bound.add(b);
-                if (storeName != null) fresh.add(b.stored(storeName));
+                if (storeName != null && store.keeps()) fresh.add(b.stored(storeName));
                 log.info("Bound " + b.address() + " (-b " + spec.text() + ")");
             }
         } catch (RuntimeException e) {
@@ -157,9 +165,13 @@ public final class Listeners implements AutoCloseable {
             log.info("Using " + l.bound.get(i).address() + " from systemd (" + passed.get(i).name() + ")");
         }
         for (SocketActivation.Passed p : kept.values()) {
-            log.info("Releasing " + p.name() + " from the service manager's fd store: no -b asks for that socket now");
-            // before the new sockets are kept: one of them may take its name
-            store.release(p.name());
+            if (store.keeps()) {
+                log.info("Releasing " + p.name() + " from the service manager's fd store: no -b asks for that socket now");
+                store.release(p.name()); // before the new sockets are kept: one of them may take its name
+            } else {
+                log.info("Closing " + p.name() + " from the service manager's fd store: no -b asks for that socket now "
+                        + "(FDSTORE is not set: nothing is stored or released)");
+            }
             Fds.closeQuietly(p.fd());
         }
         for (Bound b : fresh) {

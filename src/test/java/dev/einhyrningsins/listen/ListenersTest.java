@@ -32,7 +32,7 @@ class ListenersTest {
     final Log log = new Log(new PrintStream(logged, true, StandardCharsets.UTF_8), 1, 1);
 
     /** A fake fd store: what it was told. */
-    static final class FakeStore implements Listeners.Store {
+    static class FakeStore implements Listeners.Store {
         final List<String> told = new ArrayList<>();
 
         @Override
@@ -144,6 +144,29 @@ class ListenersTest {
             assertThat(l.bound().get(0).port()).isEqualTo(other);
             assertThat(store.told).containsExactly("release einhyrningsins-0", "release einhyrningsins-1",
                     "keep einhyrningsins-0 false", "keep einhyrningsins-1 false");
+        }
+    }
+
+    @Test
+    void withoutFdstoreKeptSocketsAreStillAdoptedButNothingIsStoredOrReleased() throws Exception {
+        int tcp = Sockets.listenTcp(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "tcp", true, false, false, 8);
+        int udp = Sockets.bindUdp(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "udp", false, false, false);
+        FakeStore store = new FakeStore() {
+            @Override
+            public boolean keeps() {
+                return false;
+            }
+        };
+        try (Listeners l = Listeners.bind(List.of(), List.of(new SocketActivation.Passed(tcp, "einhyrningsins-0"),
+                new SocketActivation.Passed(udp, "einhyrningsins-1")), store, specs("127.0.0.1:0", "127.0.0.1:0"),
+                Family.ANY, 8, log)) {
+            assertThat(l.bound().get(0).fd()).isEqualTo(tcp);
+            assertThat(l.bound().get(0).storeName()).isEqualTo("einhyrningsins-0");
+            assertThat(l.bound().get(1).storeName()).as("bound here, not stored").isNull();
+            assertThat(store.told).isEmpty();
+            assertThat(Path.of("/proc/self/fd/" + udp)).doesNotExist();
+            assertThat(logged.toString(StandardCharsets.UTF_8)).contains("Closing einhyrningsins-1 from the service "
+                    + "manager's fd store: no -b asks for that socket now (FDSTORE is not set: nothing is stored or released)");
         }
     }
 
