@@ -16,9 +16,9 @@ import java.util.TreeSet;
  * 10 ms after its spawn, then at doubling intervals (at most {@link #MAX_INTERVAL} apart)
  * while it has not acked, at its ack, and {@link #AFTER_ACK} later; never while it is asked
  * to go (a draining worker closes its sockets on purpose), never after a look found none
- * (it cannot get them back). Looks due close together are made in one wake-up: each is put
- * off to the next multiple of half its interval (at most {@link #MAX_DELAY}), so that the
- * workers of one start or upgrade are looked at together. An idle supervisor makes none.
+ * (it cannot get them back). Looks due close together are made in one wake-up
+ * ({@link #nextLook}): a lone crash-looping worker is looked at on its own schedule, the
+ * workers of one start or upgrade together. An idle supervisor makes none.
  *
  * <p>A worker is named when it exits before its ack, unasked, after a look found it holding
  * none of its sockets, or when a look finds an acked worker holding none: logged as a warning
@@ -32,8 +32,11 @@ final class ListenerUse {
     static final long FIRST_LOOK = 10_000_000L;
     static final long MAX_INTERVAL = 5_000_000_000L;
     static final long AFTER_ACK = 5_000_000_000L;
-    /** The most a look is put off to fall on the same instant as others'. */
-    static final long MAX_DELAY = 1_000_000_000L;
+    /** The finest grid looks fall on, 5 ms; the coarsest, 5 ms × 2^8 = 1.28 s (the most a look is put off). */
+    static final long GRID = 5_000_000L;
+    static final long MAX_GRID = GRID << 8;
+    /** The grid is no finer than this per worker: 1000 workers' looks fall on multiples of 320 ms. */
+    static final long PER_WORKER = 500_000L;
 
     private final Supervisor sup;
     private final Os os;
@@ -50,15 +53,39 @@ final class ListenerUse {
     /** When {@code w} is to be looked at next; {@link WorkerTimer#NEVER} if not. */
     long dueAt(Worker w) {
         if (!watching || w.retiring() || w.withoutInherited()) return WorkerTimer.NEVER;
-        long looked = w.lookedAt();
-        if (w.acked()) {
-            long ack = w.ack().at();
-            if (looked < ack) return roundUp(ack, FIRST_LOOK);
-            return looked < ack + AFTER_ACK ? roundUp(ack + AFTER_ACK, MAX_DELAY) : WorkerTimer.NEVER;
+        return nextLook(w.spawnedAt, w.lookedAt(), w.acked() ? w.ack().at() : -1, w.acked(), sup.pool().size());
+    }
+
+    /**
+     * When a worker spawned at {@code spawnedAt}, last looked at {@code lookedAt} (-1: not
+     * yet), acked at {@code ackedAt} if {@code acked}, is looked at next, among {@code workers}
+     * workers: unacked, {@link #FIRST_LOOK} after its spawn, then after as long again as it has
+     * lived at its last look (doubling), at most {@link #MAX_INTERVAL}; acked, at its ack and
+     * {@link #AFTER_ACK} later, then never. Each is put off to the next instant of a grid that
+     * all workers share ({@link #grid}): as fine as half its interval, but no finer than
+     * {@link #PER_WORKER} per worker, so a fleet started together is looked at in a few
+     * wake-ups rather than one for each worker's instant.
+     */
+    static long nextLook(long spawnedAt, long lookedAt, long ackedAt, boolean acked, int workers) {
+        long fleet = workers * PER_WORKER;
+        if (acked) {
+            if (lookedAt < ackedAt) return roundUp(ackedAt, grid(fleet));
+            return lookedAt < ackedAt + AFTER_ACK ? roundUp(ackedAt + AFTER_ACK, MAX_GRID) : WorkerTimer.NEVER;
         }
-        if (looked < 0) return roundUp(w.spawnedAt + FIRST_LOOK, FIRST_LOOK / 2);
-        long interval = Math.min(MAX_INTERVAL, Math.max(FIRST_LOOK, looked - w.spawnedAt));
-        return roundUp(looked + interval, Math.min(interval / 2, MAX_DELAY));
+        if (lookedAt < 0) return roundUp(spawnedAt + FIRST_LOOK, grid(fleet));
+        long interval = Math.min(MAX_INTERVAL, Math.max(FIRST_LOOK, lookedAt - spawnedAt));
+        return roundUp(lookedAt + interval, grid(Math.max(interval / 2, fleet)));
+    }
+
+    /**
+     * The step of the grid looks fall on: the largest {@link #GRID} × 2^k that is at most
+     * {@code atMost} (but at least {@link #GRID}, at most {@link #MAX_GRID}). The grids nest,
+     * so looks on different steps still meet.
+     */
+    static long grid(long atMost) {
+        long step = GRID;
+        while (step * 2 <= atMost && step * 2 <= MAX_GRID) step *= 2;
+        return step;
     }
 
     /** {@code t} rounded up to a multiple of {@code step}: looks of many workers fall on the same instants. */

@@ -140,6 +140,12 @@ class CompletionIT {
     }
 
     @Test
+    void userAndGroupAreCompletedFromTheSystems() throws Exception {
+        assertThat(complete("einhyrningsins --user roo")).containsExactly("root");
+        assertThat(complete("einhyrningsins --user root --group roo")).containsExactly("root");
+    }
+
+    @Test
     void signalsAreTheOnesTheSupervisorTakes() throws Exception {
         List<String> signals = complete("einhyrningsins --graceful-signal ");
         assertThat(signals).contains("TERM", "USR2", "HUP", "QUIT", "INT");

@@ -199,4 +199,32 @@ class DatagramIT {
             assertThat(sup.awaitExit()).isZero();
         }
     }
+
+    @Test
+    void aPassedSocketThatIsNeitherListeningNorDatagramStopsTheStartInOneLine() throws Exception {
+        int[] pair = dev.einhyrningsins.posix.Sockets.socketPair();
+        Path log = dir.resolve("refused.log");
+        try {
+            var child = dev.einhyrningsins.posix.Spawn.start("/bin/sh", List.of("/bin/sh", "-c",
+                    "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=conn; export LISTEN_PID LISTEN_FDS LISTEN_FDNAMES; "
+                            + "exec \"$0\" \"$@\" 2>>'" + log + "'", SupervisorProcess.java(), "-jar",
+                    SupervisorProcess.jar().toString(), "-d", dir.resolve("ctl.sock").toString(), "--", "true"),
+                    List.of("PATH=/usr/bin:/bin", "TMPDIR=" + dir), new int[] {pair[0]});
+            dev.einhyrningsins.posix.ExitStatus status = null;
+            long deadline = System.nanoTime() + SupervisorProcess.WAIT.toNanos();
+            while ((status = child.reap()) == null && System.nanoTime() < deadline) {
+                dev.einhyrningsins.posix.Poller.readable(child.pidfd(), 100);
+            }
+            assertThat(status).isNotNull();
+            assertThat(status.code()).isEqualTo(1);
+            assertThat(Files.readString(log).strip()).matches("einhyrningsins\\[\\d+\\]: ERROR systemd passed fd 3 \\(conn\\), "
+                    + "which is neither a listening TCP or UNIX stream socket nor a UDP or UNIX datagram socket; "
+                    + "einhyrningsins hands sockets to its workers \\(use ListenStream= or ListenDatagram= in the "
+                    + "\\.socket unit\\)");
+            assertThat(dir.resolve("ctl.sock")).doesNotExist();
+        } finally {
+            Fds.close(pair[0]);
+            Fds.close(pair[1]);
+        }
+    }
 }

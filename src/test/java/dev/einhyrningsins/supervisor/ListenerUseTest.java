@@ -54,21 +54,51 @@ class ListenerUseTest {
         long t0 = h.os.now;
         int pid = h.lastPid();
         for (int i = 0; i < 12; i++) h.runToNextDeadline();
-        // 5120 put off to the next second; then 5 s apart
-        assertThat(looksAt(h, pid, t0)).containsExactly(10L, 20L, 40L, 80L, 160L, 320L, 640L, 1280L, 2560L, 6000L,
-                11000L, 16000L);
+        // then 5 s apart, each put off to the next multiple of 1.28 s
+        assertThat(looksAt(h, pid, t0)).containsExactly(10L, 20L, 40L, 80L, 160L, 320L, 640L, 1280L, 2560L, 5120L,
+                10240L, 15360L);
     }
 
     @Test
-    void looksDueCloseTogetherAreMadeInOneWakeUp() {
-        Harness h = inheriting(1);
-        h.os.advance(Duration.ofMillis(1));
-        h.sup.handle(new Event.Command("inc", null, null, "me", null, false, new Object()));
-        List<Integer> pids = h.pids();
-        h.os.advance(Duration.ofMillis(2)); // the second was spawned 1 ms after the first, now a respawn interval later
-        h.runToNextDeadline();
-        assertThat(h.os.looks).extracting(FakeOs.Look::pid).containsExactlyInAnyOrderElementsOf(pids);
-        assertThat(h.os.looks).extracting(FakeOs.Look::at).containsOnly(h.os.looks.getFirst().at());
+    void looksFallOnSharedGridsAFleetsOnACoarserOne() {
+        long ms = MS;
+        // a lone worker: grids as fine as half its interval (at least 5 ms)
+        assertThat(ListenerUse.nextLook(3 * ms, -1, -1, false, 1)).isEqualTo(15 * ms);
+        assertThat(ListenerUse.nextLook(0, 10 * ms, -1, false, 1)).isEqualTo(20 * ms);
+        assertThat(ListenerUse.nextLook(3 * ms, 29 * ms, -1, false, 1)).isEqualTo(60 * ms);
+        // 1000 workers spawned over 0.7 s: every look on a multiple of 320 ms, a handful of wake-ups
+        java.util.Set<Long> instants = new java.util.TreeSet<>();
+        for (long spawned = 0; spawned < 700 * ms; spawned += 7 * ms) {
+            long first = ListenerUse.nextLook(spawned, -1, -1, false, 1000);
+            long second = ListenerUse.nextLook(spawned, first, -1, false, 1000);
+            assertThat(first % (320 * ms)).isZero();
+            assertThat(second % (320 * ms)).isZero();
+            assertThat(second).isGreaterThan(first);
+            instants.add(first);
+            instants.add(second);
+        }
+        assertThat(instants).hasSizeLessThanOrEqualTo(8);
+        // never put off by more than 1.28 s, however many
+        assertThat(ListenerUse.nextLook(0, -1, -1, false, 10_000)).isEqualTo(1280 * ms);
+        // the interval stops doubling at 5 s
+        assertThat(ListenerUse.nextLook(0, 60_000 * ms, -1, false, 1)).isEqualTo(65_280 * ms);
+        // acked: at its ack, 5 s later, then never
+        assertThat(ListenerUse.nextLook(0, 400 * ms, 1003 * ms, true, 1)).isEqualTo(1005 * ms);
+        assertThat(ListenerUse.nextLook(0, 1005 * ms, 1003 * ms, true, 1)).isEqualTo(6400 * ms);
+        assertThat(ListenerUse.nextLook(0, 6400 * ms, 1003 * ms, true, 1)).isEqualTo(Long.MAX_VALUE);
+        assertThat(ListenerUse.nextLook(0, 400 * ms, 1003 * ms, true, 1000)).isEqualTo(1280 * ms);
+    }
+
+    @Test
+    void gridsArePowersOfTwoOf5MillisecondsUpTo1280() {
+        long ms = MS;
+        assertThat(ListenerUse.grid(0)).isEqualTo(5 * ms);
+        assertThat(ListenerUse.grid(9 * ms)).isEqualTo(5 * ms);
+        assertThat(ListenerUse.grid(10 * ms)).isEqualTo(10 * ms);
+        assertThat(ListenerUse.grid(639 * ms)).isEqualTo(320 * ms);
+        assertThat(ListenerUse.grid(640 * ms)).isEqualTo(640 * ms);
+        assertThat(ListenerUse.grid(1280 * ms)).isEqualTo(1280 * ms);
+        assertThat(ListenerUse.grid(1_000_000 * ms)).isEqualTo(1280 * ms);
     }
 
     @Test
@@ -129,8 +159,8 @@ class ListenerUseTest {
         h.ack(pids.get(1));
         h.os.holding.put(pids.get(1), Holding.NONE);
         for (int i = 0; i < 2; i++) h.runToNextDeadline();
-        assertThat(looksAt(h, pids.get(0), t0)).containsExactly(10L, 6000L);
-        assertThat(looksAt(h, pids.get(1), t0)).as("named at its first look, then left alone").containsExactly(10L);
+        assertThat(looksAt(h, pids.get(0), t0)).containsExactly(5L, 5120L);
+        assertThat(looksAt(h, pids.get(1), t0)).as("named at its first look, then left alone").containsExactly(5L);
         assertThat(h.sup.nextDeadline()).isEqualTo(Long.MAX_VALUE);
         assertThat(warnings(h)).singleElement().asString().startsWith("WARN Worker " + pids.get(1)
                 + " (slot 1, generation 1) is acked but holds none of the sockets it inherited: it does not serve them");
