@@ -6,7 +6,7 @@
 # IMAGE is the runtime image, HELP what its supervisor answered to `help` (one "name:
 # description" line a command), OUT the file to write. The options and what their values
 # are come from `einhyrningsins --help` and `einhyrningsinsctl --help`, the -b options from the
-# supervisor's own complaint about an unknown one, the -b address kinds (unix:) from -b's help,
+# supervisor's own complaint about an unknown one, the -b address kinds (unix:, udp:) from -b's help,
 # the commands and config keys from HELP. So the completion follows the code as options and
 # commands are added; what it does with them is completion/einhyrningsins.bash, appended.
 set -eu
@@ -62,10 +62,12 @@ commands=$(sed -n 's/^\([a-z][a-z_:]*\): .*/\1/p' "$help" | tr '\n' ' ')
 config_keys=$(sed -n 's/^config: .*Keys: //p' "$help" | grep -o '\(^\|, \)[a-z_][a-z_]* (' | sed 's/^, //; s/ ($//' | tr '\n' ' ')
 # "unknown bind option ... (known: r/so_reuseaddr, ..., name=NAME, and for unix: mode=OCTAL, ...; separate ...)"
 known=$("$image/bin/einhyrningsins" -b '127.0.0.1:0,?' -- true 2>&1 | sed -n 's/.*(known: \([^;]*\);.*/\1/p') || true
-bind_options=$(printf '%s\n' "$known" | sed 's/, /\n/g' | sed 's/^and //; s/^for [a-z]*: //; s/=.*/=/' | tr '/' '\n' | tr '\n' ' ')
-# -b's help: its address kinds written as kind:VALUE (unix:PATH)
-bind_prefixes=$(printf '%s\n' "$supervisor_help" | awk '/^  -b, /{on=1; print; next} on && /^  -/{on=0} on' \
-    | tr '\n' ' ' | grep -o '[a-z][a-z0-9]*:[A-Z[]' | sed 's/.$//' | sort -u | tr '\n' ' ')
+bind_options=$(printf '%s\n' "$known" | sed 's/, /\n/g' | sed 's/^and //; s/^for [^ ]*: //; s/=.*/=/' | tr '/' '\n' | tr '\n' ' ')
+# -b's help: its address kinds written as kind:VALUE, those of a file (unix:PATH, unixgram:PATH)
+# and those of an address (udp:ADDR:PORT)
+bind_help=$(printf '%s\n' "$supervisor_help" | awk '/^  -b, /{on=1; print; next} on && /^  -/{on=0} on' | tr '\n' ' ')
+bind_prefixes=$(printf '%s\n' "$bind_help" | grep -o '[a-z][a-z0-9]*:PATH' | sed 's/PATH$//' | sort -u | tr '\n' ' ')
+bind_address_prefixes=$(printf '%s\n' "$bind_help" | grep -o '[a-z][a-z0-9]*:ADDR' | sed 's/ADDR$//' | sort -u | tr '\n' ' ')
 
 [ -n "$supervisor" ] || fail "no options found in einhyrningsins --help"
 [ -n "$ctl" ] || fail "no options found in einhyrningsinsctl --help"
@@ -84,6 +86,7 @@ mkdir -p "$(dirname "$out")"
     echo "_einhyrningsins_config_keys=(${config_keys% })"
     echo "_einhyrningsins_bind_options=(${bind_options% })"
     echo "_einhyrningsins_bind_prefixes=(${bind_prefixes% })"
+    echo "_einhyrningsins_bind_address_prefixes=(${bind_address_prefixes% })"
     echo
     cat "$here/completion/einhyrningsins.bash"
 } >"$out.tmp"

@@ -85,9 +85,9 @@ _einhyrningsins_files() {
     done
 }
 
-# _einhyrningsins_bind PREFIX VALUE: a -b value, ADDR:PORT[,OPT...] or unix:PATH[,OPT...]
+# _einhyrningsins_bind PREFIX VALUE: a -b value, ADDR:PORT[,OPT...], unix:PATH[,OPT...], udp:ADDR:PORT[,OPT...]...
 _einhyrningsins_bind() {
-    local prefix=$1 value=$2 head opt candidates=() p
+    local prefix=$1 value=$2 head opt candidates=() p a
     if [[ $value == *,* ]]; then
         head=${value%,*},
         opt=${value##*,}
@@ -111,7 +111,14 @@ _einhyrningsins_bind() {
         fi
     done
     _einhyrningsins_nospace
-    for p in "${_einhyrningsins_bind_prefixes[@]}" 127.0.0.1: 0.0.0.0: '[::1]:' '[::]:' localhost:; do
+    for p in "${_einhyrningsins_bind_address_prefixes[@]}"; do
+        if [[ $value == "$p"* ]]; then
+            for a in 127.0.0.1: 0.0.0.0: '[::1]:' '[::]:' localhost:; do _einhyrningsins_reply "$prefix$p$a"; done
+            return
+        fi
+    done
+    for p in "${_einhyrningsins_bind_prefixes[@]}" "${_einhyrningsins_bind_address_prefixes[@]}" 127.0.0.1: 0.0.0.0: \
+        '[::1]:' '[::]:' localhost:; do
         _einhyrningsins_reply "$prefix$p"
     done
 }

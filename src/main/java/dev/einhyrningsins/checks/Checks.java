@@ -13,7 +13,7 @@ import java.util.function.Consumer;
 
 /**
  * The health checks in flight, by the core's check id: each is {@code /bin/sh -c COMMAND}
- * as a {@link Subprocess} (its own process group, output polled, stragglers killed, reaped
+ * (through {@code setpriv} as the workers' user with {@code --user}) as a {@link Subprocess} (its own process group, output polled, stragglers killed, reaped
  * by the loop). When one ends by itself, {@link Event.CheckFinished} goes to the loop's
  * queue; a cancelled one is killed and reaped without an event. Loop thread only.
  */
@@ -21,13 +21,23 @@ public final class Checks {
     static final String SHELL = "/bin/sh";
 
     private final Children children;
+    private final List<String> prefix;
     private final Map<Long, Running> running = new LinkedHashMap<>();
     private final List<Running> cancelled = new ArrayList<>();
 
     private record Running(Os.CheckRun run, Subprocess process) {}
 
     public Checks(Children children) {
+        this(children, List.of());
+    }
+
+    /**
+     * @param prefix the exec chain a check starts through ({@code setpriv --reuid … --}, so that
+     *               it runs as the workers' user), empty for none; its first word an absolute path
+     */
+    public Checks(Children children, List<String> prefix) {
         this.children = children;
+        this.prefix = List.copyOf(prefix);
     }
 
     /**
@@ -36,7 +46,9 @@ public final class Checks {
      * @throws PosixException if it could not be started (nothing is left behind)
      */
     public void start(Os.CheckRun run, List<String> envp, Consumer<Event> finished) {
-        Subprocess p = Subprocess.start(List.of(SHELL, "-c", run.command()), envp, children, ended -> {
+        List<String> argv = new ArrayList<>(prefix);
+        argv.addAll(List.of(SHELL, "-c", run.command()));
+        Subprocess p = Subprocess.start(argv, envp, children, ended -> {
             running.remove(run.id());
             finished.accept(new Event.CheckFinished(run.id(), run.workerPid(), run.kind(), ended.passed(),
                     ended.passed() ? "passed" : ended.status().describe(), ended.durationNanos(), ended.lastLine()));

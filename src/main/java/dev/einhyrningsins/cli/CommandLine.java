@@ -33,10 +33,12 @@ public final class CommandLine {
 
     static final List<Opt> OPTIONS = List.of(
             new Opt("b", "bind", "ADDR:PORT[,OPT...]",
-                    "Bind a listening socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
-                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, "
+                    "Bind a socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
+                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH; datagram sockets: udp:ADDR:PORT, unixgram:PATH. "
+                            + "OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, "
                             + "name=NAME, stdin (also the workers' fd 0, for System.inheritedChannel(); one -b at most); "
-                            + "for unix: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone can connect"),
+                            + "for unix and unixgram: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone "
+                            + "can connect"),
             new Opt("n", "number", "COUNT", "Number of workers to run, 1.." + Config.MAX_WORKERS + " (default 1)"),
             new Opt("l", "backlog", "N", "Listen backlog of bound sockets (default 128)"),
             new Opt("4", null, null, "Resolve -b host names to IPv4 addresses only"),
@@ -78,6 +80,10 @@ public final class CommandLine {
                     + "LISTEN_PID (the worker's own pid), for workers that use sd_listen_fds"),
             new Opt("k", "kill-children-on-exit", null, "Workers get the graceful signal from the kernel if the supervisor dies "
                     + "(SIGKILL, OOM killer, crash): started through setpriv --pdeathsig (util-linux 2.33+)"),
+            new Opt(null, "user", "NAME|UID", "Run workers and checks as this user, with its groups (none for a uid "
+                    + "without a passwd entry), through setpriv; root only. The control socket lets it ack"),
+            new Opt(null, "group", "NAME|GID", "With --user: the group they run with (default: the user's, or the uid's "
+                    + "own number)"),
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
             new Opt(null, "metrics", "[ADDR:]PORT", "Serve OpenMetrics over HTTP at http://ADDR:PORT/metrics; a bare PORT "
                     + "listens on 127.0.0.1, :PORT on every interface (default: only the metrics control command)"),
@@ -279,6 +285,8 @@ public final class CommandLine {
         boolean upgradeCheck;
         BindSpec metrics;
         boolean killChildrenOnExit;
+        String user;
+        String group;
         Path conf;
         List<String> confProgram = List.of();
 
@@ -330,6 +338,8 @@ public final class CommandLine {
                 case "upgrade-check" -> upgradeCheck = true;
                 case "kill-children-on-exit" -> killChildrenOnExit = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
+                case "user" -> user = id(opt, v, "a user name or a uid, e.g. --user www-data or --user 1000");
+                case "group" -> group = id(opt, v, "a group name or a gid, e.g. --group www-data or --group 33");
                 case "metrics" -> metrics = metricsAddress(v);
                 case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
                 case "quiet" -> config = config.with(Settings.Setting.VERBOSITY, 2);
@@ -350,13 +360,16 @@ public final class CommandLine {
                 throw new UsageException("-b " + stdin.get(0) + " and -b " + stdin.get(1)
                         + " both say stdin: a worker has one standard input, give it to one socket");
             }
+            if (group != null && user == null) {
+                throw new UsageException("--group " + group + " needs --user: it is the group workers run with as that user");
+            }
             Config c = config;
             return new Options(c.number(), List.copyOf(binds), backlog, family, c.verbosity(), List.copyOf(dropEnv),
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
                     Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, upgradeCheck, killChildrenOnExit, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
                     c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), c.health(), program,
-                    Optional.ofNullable(metrics));
+                    Optional.ofNullable(metrics), Optional.ofNullable(user), Optional.ofNullable(group));
         }
 
         /** --metrics [ADDR:]PORT: a TCP address as -b takes it, without options; a bare port is loopback. */
@@ -393,6 +406,14 @@ public final class CommandLine {
             } catch (Settings.Invalid e) {
                 throw new UsageException(flag(opt) + " " + e.getMessage());
             }
+        }
+
+        /** A user or group: a name (no blanks or ':') or a number. */
+        private static String id(Opt opt, String v, String example) {
+            if (v.isEmpty() || v.contains(":") || v.chars().anyMatch(Character::isWhitespace)) {
+                throw new UsageException(flag(opt) + " takes " + example + ", not '" + v + "'");
+            }
+            return v;
         }
 
         private static String nonEmpty(Opt opt, String v) {

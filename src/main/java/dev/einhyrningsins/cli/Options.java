@@ -14,6 +14,8 @@ import java.util.Optional;
  * @param maxUnacked 0 = the number of CPUs
  * @param metrics    --metrics: where to serve OpenMetrics over HTTP (a TCP address; host 127.0.0.1
  *                   when only a port was given)
+ * @param user       --user: who workers and checks run as (a name or a uid; root only)
+ * @param group      --group: their group (a name or a gid), with --user only
  */
 public record Options(
         int number,
@@ -41,7 +43,9 @@ public record Options(
         int upgradeMaxFailures,
         HealthConfig health,
         List<String> program,
-        Optional<BindSpec> metrics) {
+        Optional<BindSpec> metrics,
+        Optional<String> user,
+        Optional<String> group) {
 
     /** Address family restriction for host names (-4 / -6). */
     public enum Family { ANY, INET4, INET6 }

@@ -40,6 +40,9 @@ import jdk.net.UnixDomainPrincipal;
  *
  * <p>Only the socket's owner and root may connect, compared by uid ({@code SO_PEERCRED}),
  * so it works under a uid that has no user name (containers). Refused clients are told why.
+ * With workers running as another user ({@code --user}, {@link Workers}), the socket file
+ * belongs to their group with mode 0660 and their uid may connect too, for
+ * {@code worker:ack} and {@code worker:ping} only.
  */
 public final class ControlServer implements AutoCloseable {
     public static final int MAX_LINE = Session.MAX_LINE;
@@ -80,6 +83,16 @@ public final class ControlServer implements AutoCloseable {
         void debug(String message);
     }
 
+    /**
+     * The user workers run as ({@code --user}) when it is not the socket's owner: its processes
+     * may connect (the file is given to {@code gid}, mode 0660) and send {@code worker:ack}
+     * and {@code worker:ping}, nothing else.
+     */
+    public record Workers(int uid, int gid) {}
+
+    /** What a worker's user is told when it sends any other command. */
+    static final String WORKERS_ONLY = "Permission denied: workers' processes may send worker:ack and worker:ping only";
+
     /** A decoded request and where its replies go. */
     public record Inbound(Request request, ReplyTo replyTo) {}
 
@@ -113,6 +126,8 @@ public final class ControlServer implements AutoCloseable {
     private final Log log;
     private final UserPrincipal owner;
     private final UserPrincipal root;
+    /** The workers' user (--user), or null. */
+    private final UserPrincipal workers;
     private final ByteBuffer readBuffer = ByteBuffer.allocate(Connection.READ_CAP);
     /** The control socket's clients, in the order they came (kept ones from a previous process first). */
     private final List<Connection> connections = new ArrayList<>();
@@ -141,7 +156,8 @@ public final class ControlServer implements AutoCloseable {
     private long readSinceBurst;
     private Runnable burst = () -> { };
 
-    private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log) throws IOException {
+    private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log, Workers workers)
+            throws IOException {
         this.server = server;
         this.path = path;
         this.fileKey = fileKey(path);
@@ -149,6 +165,8 @@ public final class ControlServer implements AutoCloseable {
         this.log = log;
         this.owner = Files.getOwner(path, LinkOption.NOFOLLOW_LINKS);
         this.root = FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName("0");
+        this.workers = workers == null ? null
+                : FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(Integer.toString(workers.uid()));
         server.configureBlocking(false);
         this.serverFd = NioFd.of(server);
         this.budget = budgetFor(Runtime.getRuntime().maxMemory());
@@ -162,10 +180,16 @@ public final class ControlServer implements AutoCloseable {
      */
     public static ControlServer open(Path socketPath, Path lockfile, Consumer<Inbound> sink, Log log)
             throws ControlException {
+        return open(socketPath, lockfile, sink, log, null);
+    }
+
+    /** As {@link #open(Path, Path, Consumer, Log)}, letting {@code workers} (null: nobody else) ack. */
+    public static ControlServer open(Path socketPath, Path lockfile, Consumer<Inbound> sink, Log log, Workers workers)
+            throws ControlException {
         Path path = socketPath.toAbsolutePath();
-        ServerSocketChannel channel = ControlSocketFile.bind(path, lockfile, log);
+        ServerSocketChannel channel = ControlSocketFile.bind(path, lockfile, log, workers == null ? -1 : workers.gid());
         try {
-            return new ControlServer(channel, path, sink, log);
+            return new ControlServer(channel, path, sink, log, workers);
         } catch (IOException | RuntimeException e) {
             closeQuietly(channel);
             try {
@@ -182,13 +206,14 @@ public final class ControlServer implements AutoCloseable {
      * Serves a listening control socket this process inherited as fd 0 (a previous supervisor
      * process handed it over across exec: connections queued in it meanwhile).
      */
-    public static ControlServer adopt(Path socketPath, Consumer<Inbound> sink, Log log) throws ControlException {
+    public static ControlServer adopt(Path socketPath, Consumer<Inbound> sink, Log log, Workers workers)
+            throws ControlException {
         Path path = socketPath.toAbsolutePath();
         try {
             if (!(System.inheritedChannel() instanceof ServerSocketChannel channel)) {
                 throw new ControlException("the control socket " + path + " was not handed over as standard input");
             }
-            return new ControlServer(channel, path, sink, log);
+            return new ControlServer(channel, path, sink, log, workers);
         } catch (IOException | RuntimeException e) {
             throw new ControlException("cannot take over the control socket " + path + ": "
                     + (e instanceof IOException io ? Errors.describe(io) : e.getMessage()));
@@ -330,11 +355,14 @@ public final class ControlServer implements AutoCloseable {
             }
             try {
                 UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
-                if (!peer.user().equals(owner) && !peer.user().equals(root)) {
+                boolean operator = peer.user().equals(owner) || peer.user().equals(root);
+                boolean worker = !operator && workers != null && peer.user().equals(workers);
+                if (!operator && !worker) {
                     log.warn("Refused a control connection from user " + peer.user().getName());
                     refusedUser++;
                     refuse(ch, "Permission denied: this control socket accepts its owner (" + owner.getName()
-                            + ") and root only");
+                            + ") and root only" + (workers == null ? "" : ", and worker:ack and worker:ping from the "
+                            + "workers' user (" + workers.getName() + ")"));
                     continue;
                 }
                 if (connections.size() >= MAX_CONNECTIONS && !makeRoom()) {
@@ -345,7 +373,8 @@ public final class ControlServer implements AutoCloseable {
                 }
                 ch.configureBlocking(false);
                 long id = ++ids;
-                Connection c = Connection.overChannel(id, "Control client " + id, ch, this::dispatch, counted, readBuffer,
+                Connection c = Connection.overChannel(id, worker ? "Worker's control client " + id : "Control client " + id,
+                        ch, worker ? workersOnly(this::dispatch, log) : this::dispatch, counted, readBuffer,
                         MAX_QUEUED_OUTPUT);
                 connections.add(c);
                 all.add(c);
@@ -418,6 +447,22 @@ public final class ControlServer implements AutoCloseable {
             // not Linux-like
         }
         return "the limit is reached";
+    }
+
+    /**
+     * What a client of the workers' user may send: {@code worker:ack} and {@code worker:ping}
+     * go to {@code dispatcher}; anything else is answered with {@link #WORKERS_ONLY}.
+     */
+    static Session.Dispatcher workersOnly(Session.Dispatcher dispatcher, Log log) {
+        return (request, replyTo) -> {
+            if ("worker:ack".equals(request.command()) || "worker:ping".equals(request.command())) {
+                dispatcher.dispatch(request, replyTo);
+            } else {
+                log.warn("Refused '" + request.command() + "' from the workers' user: it may send worker:ack and "
+                        + "worker:ping only");
+                replyTo.send(WORKERS_ONLY, true, false);
+            }
+        };
     }
 
     /** Tells a refused client why, then closes: a short line always fits the empty send buffer. */

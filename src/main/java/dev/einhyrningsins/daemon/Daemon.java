@@ -2,12 +2,14 @@ package dev.einhyrningsins.daemon;
 
 import dev.einhyrningsins.checks.Checks;
 import dev.einhyrningsins.checks.ProcessTree;
+import dev.einhyrningsins.cli.BindSpec;
 import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.control.ReplyTo;
 import dev.einhyrningsins.json.Json;
+import dev.einhyrningsins.listen.InheritedSockets;
 import dev.einhyrningsins.listen.Listeners;
 import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
@@ -23,6 +25,7 @@ import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Loop;
 import dev.einhyrningsins.shell.Pidfile;
 import dev.einhyrningsins.shell.Program;
+import dev.einhyrningsins.shell.RunAs;
 import dev.einhyrningsins.shell.Settle;
 import dev.einhyrningsins.shell.SignalIntake;
 import dev.einhyrningsins.shell.StartupException;
@@ -30,6 +33,7 @@ import dev.einhyrningsins.supervisor.Config;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
 import dev.einhyrningsins.supervisor.Supervisor;
+import dev.einhyrningsins.systemd.FdStore;
 import dev.einhyrningsins.systemd.Notifier;
 import dev.einhyrningsins.systemd.NotifyDirectory;
 import dev.einhyrningsins.systemd.SocketActivation;
@@ -110,28 +114,29 @@ public final class Daemon {
     /** What the start and the take-over share once the sockets are there. */
     private record Shell(Options o, String version, long pid, Log log, Path socketPath, Listeners listeners,
                          Children children, Loop loop, ControlServer control, Notifier notifier, Pidfile pidfile,
-                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events,
+                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events, RunAs runAs,
                          NotifyDirectory notifyDirectory) {}
 
     private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Path lockfile = o.lockfile().orElse(ControlPaths.defaultLockfile(socketPath, o.commandName()));
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
-        execPrefix(o);
+        RunAs runAs = runAs(o);
+        execPrefix(o, runAs);
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
         Map<String, String> env = System.getenv();
         List<SocketActivation.Passed> passed = SocketActivation.passed(env, pid, log);
         try (Notifier notifier = Notifier.fromEnvironment(env, pid, log);
-             Listeners listeners = Listeners.bind(passed, o.binds(), o.family(), o.backlog(), log);
+             Listeners listeners = bind(passed, FdStore.fromEnvironment(env, notifier), o, log);
              Children children = new Children();
              Loop loop = new Loop(children, log);
-             ControlServer control = openControl(socketPath, lockfile, loop, log);
+             ControlServer control = openControl(socketPath, lockfile, loop, log, runAs);
              Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null;
-             NotifyDirectory notifyDirectory = new NotifyDirectory(socketPath.getParent())) {
+             NotifyDirectory notifyDirectory = new NotifyDirectory(socketPath.getParent(), workerUid(runAs))) {
             loop.poll(control::pollables);
             loop.wakeBy(control::wakeAt);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis),
+                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis), runAs,
                     notifyDirectory);
             SignalIntake signals = signals(shell, false);
             RealOs os = realOs(shell, -1, signals);
@@ -139,12 +144,44 @@ public final class Daemon {
                     version, staticInfo(shell));
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
+            if (runAs != null) log.info("Workers and checks run as " + runAs.describe());
             if (o.gracefulSignal().equals("USR2") && Path.of(o.program().getFirst()).getFileName().toString().equals("java")) {
                 log.warn("The workers are JVMs and the graceful signal is USR2, which HotSpot keeps for itself: they will "
                         + "not drain on it; use --graceful-signal TERM");
             }
             return serve(shell, os, sup, false, List.of(), () -> { });
         }
+    }
+
+    /**
+     * The sockets: those systemd passed, then every {@code -b}'s; with a service manager's fd
+     * store ({@code store}), a {@code -b}'s socket that the store kept is adopted, and what is
+     * bound here is kept there.
+     */
+    private static Listeners bind(List<SocketActivation.Passed> passed, FdStore store, Options o, Log log) {
+        // sockets the store kept come back by their names even when FDSTORE is unset now: adopted, or closed
+        List<List<SocketActivation.Passed>> split = FdStore.split(passed);
+        return Listeners.bind(split.get(0), split.get(1), new Listeners.Store() {
+            @Override
+            public boolean keeps() {
+                return store != null;
+            }
+
+            @Override
+            public String name(int index, BindSpec spec) {
+                return FdStore.name(index, spec);
+            }
+
+            @Override
+            public void keep(int fd, String name) {
+                if (store != null) store.keep(fd, name);
+            }
+
+            @Override
+            public void release(String name) {
+                if (store != null) store.release(name);
+            }
+        }, o.binds(), o.family(), o.backlog(), log);
     }
 
     /**
@@ -189,18 +226,19 @@ public final class Daemon {
                               Takeover t, Children children, Loop loop) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Handover.Process p = t.process();
+        RunAs runAs = runAs(o);
         Pidfile pidfile = o.pidfile().map(f -> Pidfile.taken(f, pid, p.pidfileWritten())).orElse(null);
         try (Notifier notifier = Notifier.fromEnvironment(System.getenv(), pid, log);
              Listeners listeners = Listeners.adopt(t.listeners(), log);
-             ControlServer control = adoptControl(socketPath, loop, log);
+             ControlServer control = adoptControl(socketPath, loop, log, runAs);
              Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null;
-             NotifyDirectory notifyDirectory = t.notifyDirectory(socketPath.getParent())) {
+             NotifyDirectory notifyDirectory = t.notifyDirectory(socketPath.getParent(), workerUid(runAs))) {
             loop.poll(control::pollables);
             loop.wakeBy(control::wakeAt);
-            t.adoptChannels(children, control, Processes.geteuid(), loop::post);
+            t.adoptChannels(children, control, workerUid(runAs), loop::post);
             t.adoptClients(control);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis),
+                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis), runAs,
                     notifyDirectory);
             SignalIntake signals = signals(shell, true);
             RealOs os = realOs(shell, p.stdinFd(), signals);
@@ -224,9 +262,20 @@ public final class Daemon {
         }
     }
 
-    /** -k: the exec chain that gives workers a parent-death signal (checked at start); empty without -k. */
-    private static List<String> execPrefix(Options o) {
-        return o.killChildrenOnExit() ? RealOs.parentDeathSignal(o.gracefulSignal(), System.getenv("PATH")) : List.of();
+    /** The uid the workers run as: --user's, or the supervisor's own. */
+    private static int workerUid(RunAs runAs) {
+        return runAs == null ? Processes.geteuid() : runAs.uid();
+    }
+
+    /** -k, --user: the exec chain workers start through (checked at start); empty without either. */
+    private static List<String> execPrefix(Options o, RunAs runAs) {
+        return RealOs.execPrefix(runAs, o.killChildrenOnExit() ? o.gracefulSignal() : null, System.getenv("PATH"));
+    }
+
+    /** --user, --group: who workers and checks run as; null for the supervisor's own user. */
+    private static RunAs runAs(Options o) {
+        return o.user().map(u -> RunAs.resolve(u, o.group().orElse(null), Processes.geteuid(), RunAs.Lookup.SYSTEM))
+                .orElse(null);
     }
 
     /** The supervisor's own signals: from the kernel (a signalfd the loop polls) or through the JVM's handlers. */
@@ -247,9 +296,10 @@ public final class Daemon {
         List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
         RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
                 o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify ? s.notifyDirectory() : null, s.pid(),
-                execPrefix(o), checkAddresses, s.listeners().stdinFd());
-        RealOs os = new RealOs(s.children(), new Checks(s.children()), s.control()::workerChannel, s.loop()::post, s.log(),
-                setup);
+                execPrefix(o, s.runAs()), checkAddresses, s.listeners().stdinFd(), workerUid(s.runAs()));
+        Checks checks = new Checks(s.children(), RealOs.execPrefix(s.runAs(), null, System.getenv("PATH")));
+        RealOs os = new RealOs(s.children(), checks, s.control()::workerChannel, s.loop()::post, s.log(), setup);
+        os.inherited(InheritedSockets.of(s.listeners()));
         Endpoint endpoint = s.endpoint();
         Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(), s.notifier(),
                 s.pidfile(), signals, s.startedWall(), s.reloads(), o.killChildrenOnExit(),
@@ -375,19 +425,24 @@ public final class Daemon {
         }
     }
 
-    private static ControlServer openControl(Path socketPath, Path lockfile, Loop loop, Log log) {
+    /** The control server; with --user, its socket file lets that user's group connect and the server that user ack. */
+    private static ControlServer openControl(Path socketPath, Path lockfile, Loop loop, Log log, RunAs runAs) {
         try {
             return ControlServer.open(socketPath, lockfile, inbound -> loop.request(inbound.request(), inbound.replyTo()),
-                    serverLog(log));
+                    serverLog(log), workers(runAs));
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
         }
     }
 
-    private static ControlServer adoptControl(Path socketPath, Loop loop, Log log) {
+    private static ControlServer.Workers workers(RunAs runAs) {
+        return runAs == null || runAs.uid() == Processes.geteuid() ? null : new ControlServer.Workers(runAs.uid(), runAs.gid());
+    }
+
+    private static ControlServer adoptControl(Path socketPath, Loop loop, Log log, RunAs runAs) {
         try {
             return ControlServer.adopt(socketPath, inbound -> loop.request(inbound.request(), inbound.replyTo()),
-                    serverLog(log));
+                    serverLog(log), workers(runAs));
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
         }
@@ -419,6 +474,7 @@ public final class Daemon {
         info.put("program", s.o().program());
         info.put("socket_path", s.socketPath().toString());
         info.put("pidfile", s.pidfile() == null ? null : s.pidfile().path().toString());
+        info.put("run_as", s.runAs() == null ? null : s.runAs().state());
         List<Listeners.Bound> bound = s.listeners().bound();
         List<Map<String, Object>> sockets = new java.util.ArrayList<>();
         for (int i = 0; i < bound.size(); i++) sockets.add(bound.get(i).describe(i));

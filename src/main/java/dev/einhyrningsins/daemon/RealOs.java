@@ -3,6 +3,7 @@ package dev.einhyrningsins.daemon;
 import dev.einhyrningsins.checks.Checks;
 import dev.einhyrningsins.checks.ProcessTree;
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.listen.InheritedSockets;
 import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
 import dev.einhyrningsins.posix.Child;
@@ -17,6 +18,7 @@ import dev.einhyrningsins.reload.Reload;
 import dev.einhyrningsins.shell.Children;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Program;
+import dev.einhyrningsins.shell.RunAs;
 import dev.einhyrningsins.shell.StartupException;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Gauges;
@@ -47,15 +49,16 @@ public final class RealOs implements Os {
      * @param listenFdsOut      --listen-fds: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID = the worker's pid
      * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own, in this directory (else null)
      * @param execPrefix        a program that sets something up and then execs the worker in
-     *                          its place (-k: {@link #parentDeathSignal}); empty for none
+     *                          its place (-k, --user: {@link #execPrefix}); empty for none
      * @param checkAddresses    where a check reaches each socket (EINHORN_FD_n of a check)
      * @param stdinListener     the listening socket that is also each worker's fd 0 (-b ...,stdin),
      *                          or -1: then workers get the supervisor's standard input
+     * @param workerUid         the uid workers run as (--user, else ours): whose notify messages count
      */
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
                  boolean commandSocketAsFd, boolean listenFdsOut, NotifyDirectory notifySockets, long supervisorPid,
                  List<String> execPrefix, List<String> checkAddresses,
-                 int stdinListener) {}
+                 int stdinListener, int workerUid) {}
 
     /** Makes a worker's {@code -g} control channel over our end {@code fd} of its socket pair. */
     @FunctionalInterface
@@ -71,23 +74,33 @@ public final class RealOs implements Os {
     }
 
     /**
-     * -k: the exec chain that gives a worker a parent-death signal. posix_spawn cannot set
-     * one and no Java may run between fork and exec, so util-linux's setpriv does it and
-     * then execs the worker: same pid, environment, fds, signal state and process group;
-     * the worker's argv is unchanged (setpriv looks its first word up in the same PATH the
-     * supervisor checked it against).
+     * The exec chain that starts a worker ({@code -k}, {@code --user}) or a check
+     * ({@code --user}; {@code parentDeathSignal} null) as asked: posix_spawn cannot set a
+     * parent-death signal or change ids, and no Java may run between fork and exec, so
+     * util-linux's setpriv does it and then execs the program in place: same pid,
+     * environment, fds, signal state and process group; the program's argv is unchanged
+     * (setpriv looks its first word up in the same PATH the supervisor checked it against).
+     * The kernel keeps a parent-death signal set after the ids changed, and setpriv sets it
+     * last. Empty when neither is asked for.
      *
-     * @param signal the graceful signal's name (setpriv takes names, not numbers)
+     * @param runAs             who it runs as, or null for the supervisor's own user
+     * @param parentDeathSignal the graceful signal's name (setpriv takes names), or null
      * @throws StartupException if there is no setpriv in {@code pathVariable}
      */
-    static List<String> parentDeathSignal(String signal, String pathVariable) {
+    static List<String> execPrefix(RunAs runAs, String parentDeathSignal, String pathVariable) {
+        if (runAs == null && parentDeathSignal == null) return List.of();
         Path setpriv;
         try {
             setpriv = Program.resolve("setpriv", pathVariable);
         } catch (StartupException e) {
-            throw new StartupException("-k needs setpriv (util-linux 2.33 or later): " + e.getMessage());
+            throw new StartupException((parentDeathSignal != null ? "-k" : "--user") + " needs setpriv (util-linux 2.33 or "
+                    + "later): " + e.getMessage());
         }
-        return List.of(setpriv.toString(), "--pdeathsig", signal, "--");
+        List<String> chain = new ArrayList<>(List.of(setpriv.toString()));
+        if (runAs != null) chain.addAll(runAs.setprivOptions());
+        if (parentDeathSignal != null) chain.addAll(List.of("--pdeathsig", parentDeathSignal));
+        chain.add("--");
+        return List.copyOf(chain);
     }
 
     /** Where {@code reload} goes, and the launch whose installation it watches. */
@@ -122,6 +135,7 @@ public final class RealOs implements Os {
     private final Thread loopThread = Thread.currentThread();
     private Metrics metrics;
     private EventStream stream;
+    private InheritedSockets inherited;
 
     /** @param events where a worker's own notify messages and the checks' ends go (the loop's queue) */
     RealOs(Children children, Checks checks, Channels channels, Consumer<Event> events, Log log, Setup setup) {
@@ -227,7 +241,7 @@ public final class RealOs implements Os {
                 env.put("EINHORN_SOCK_FD", Integer.toString(3 + listen.length));
             }
             if (setup.notifySockets() != null) {
-                notify = NotifyChannel.open(setup.notifySockets(), Processes.geteuid(), log);
+                notify = NotifyChannel.open(setup.notifySockets(), setup.workerUid(), log);
                 env.put("NOTIFY_SOCKET", notify.address());
             }
             String path = program.toString();
@@ -328,6 +342,21 @@ public final class RealOs implements Os {
     @Override
     public long rssBytes(int workerPid) {
         return processTree.rssBytes(workerPid);
+    }
+
+    @Override
+    public boolean inheritsSockets() {
+        return inherited != null && inherited.any();
+    }
+
+    @Override
+    public Holding holdsInherited(int pid) {
+        return inherited == null ? Holding.UNKNOWN : inherited.look(pid);
+    }
+
+    /** The sockets workers inherit, whose use the core watches; null: none watched. */
+    void inherited(InheritedSockets sockets) {
+        inherited = sockets;
     }
 
     @Override

@@ -15,35 +15,39 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipalLookupService;
-import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
-/** The listening sockets, bound once before any worker starts and inherited by every worker. */
+/**
+ * The sockets workers inherit — listening stream sockets (TCP, UNIX) and bound datagram
+ * sockets (UDP, UNIX) — bound once before any worker starts, taken from a service manager
+ * (socket activation, its fd store), or from the previous process of this supervisor.
+ */
 public final class Listeners implements AutoCloseable {
 
     /**
-     * One listening socket; {@code address} is what we log and show in state, with the real
-     * port. {@code spec} is null for a socket systemd passed us; {@code unixPath} is set only
-     * for a UNIX socket file we created (and so remove on exit).
+     * One socket; {@code address} is what we log and show in state, with the real port (and
+     * {@code udp:}/{@code unixgram:} before a datagram socket's). {@code spec} is null for a
+     * socket systemd passed us; {@code unixPath} is set only for a UNIX socket file we created
+     * (and so remove on exit, unless the service manager's fd store keeps the socket:
+     * {@code storeName} is its name there).
      */
-    public record Bound(BindSpec spec, int fd, String address, int port, Path unixPath, Object fileKey, String name) {
-        /** Where a local client connects to it: its address, a wildcard one as loopback (0.0.0.0 as 127.0.0.1, [::] as [::1]). */
+    public record Bound(BindSpec spec, int fd, String address, int port, Path unixPath, Object fileKey, String name,
+                        boolean datagram, String storeName) {
+        /**
+         * Where a local client reaches it: its address, a wildcard one as loopback (0.0.0.0 as
+         * 127.0.0.1, [::] as [::1]), with the kind of a datagram socket ({@code udp:127.0.0.1:53}).
+         */
         public String connectAddress() {
-            if (address.startsWith("0.0.0.0:")) return "127.0.0.1:" + address.substring(8);
-            if (address.startsWith("[::]:")) return "[::1]:" + address.substring(5);
+            String kind = address.startsWith("udp:") ? "udp:" : "";
+            String rest = address.substring(kind.length());
+            if (rest.startsWith("0.0.0.0:")) return kind + "127.0.0.1:" + rest.substring(8);
+            if (rest.startsWith("[::]:")) return kind + "[::1]:" + rest.substring(5);
             return address;
         }
 
@@ -52,22 +56,59 @@ public final class Listeners implements AutoCloseable {
             return spec != null && spec.stdin();
         }
 
+        /** The same socket, kept in the service manager's fd store as {@code name}. */
+        Bound stored(String name) {
+            return new Bound(spec, fd, address, port, unixPath, fileKey, this.name, datagram, name);
+        }
+
+        /** "stream" (listening TCP or UNIX) or "datagram" (bound UDP or UNIX). */
+        public String type() {
+            return datagram ? DATAGRAM : STREAM;
+        }
+
         public Map<String, Object> describe(int index) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("bind", spec == null ? null : spec.text());
             m.put("from", spec == null ? "systemd" : "-b");
             m.put("name", name);
+            m.put("type", type());
             m.put("address", address);
             m.put("port", port > 0 ? port : null);
             m.put("fd", 3 + index);
             m.put("env", "EINHORN_FD_" + index);
             m.put("stdin", stdin());
+            m.put("fd_store", storeName);
             return m;
         }
     }
 
-    private static final int S_IFMT = 0170000;
-    private static final int S_IFSOCK = 0140000;
+    /** {@link Bound#type()}'s values. */
+    public static final String STREAM = "stream";
+    public static final String DATAGRAM = "datagram";
+
+    /**
+     * A service manager's fd store ({@code FileDescriptorStoreMax=}), as binding uses it: the
+     * sockets it kept for a {@code -b} come back to be adopted, new ones are put there, and
+     * kept ones no longer asked for are taken out.
+     */
+    public interface Store {
+        /** The name a {@code -b}'s socket has in the store. */
+        String name(int index, BindSpec spec);
+
+        /** Keeps {@code fd} in the store under {@code name}. */
+        void keep(int fd, String name);
+
+        /** Takes what the store keeps under {@code name} out of it. */
+        void release(String name);
+
+        /**
+         * Whether sockets go into the store ({@code FDSTORE} set); false when it only gives
+         * back what it kept before: those are adopted or closed, and nothing is stored.
+         */
+        default boolean keeps() {
+            return true;
+        }
+    }
 
     private final List<Bound> bound = new ArrayList<>();
     private final Log log;
@@ -81,45 +122,92 @@ public final class Listeners implements AutoCloseable {
      * bound in order; on any failure closes what was bound and throws StartupException.
      */
     public static Listeners bind(List<SocketActivation.Passed> passed, List<BindSpec> specs, Family family, int backlog, Log log) {
+        return bind(passed, List.of(), null, specs, family, backlog, log);
+    }
+
+    /**
+     * As {@link #bind(List, List, Family, int, Log)}, with a service manager's fd store: a
+     * {@code -b} whose socket the store kept ({@code stored}, by the name {@code store} gives
+     * it) gets that socket back when it is still the one asked for (its type and address);
+     * every socket bound here is kept in the store; a stored socket not adopted is released
+     * from the store and closed. {@code store} null: no fd store.
+     */
+    public static Listeners bind(List<SocketActivation.Passed> passed, List<SocketActivation.Passed> stored, Store store,
+                                 List<BindSpec> specs, Family family, int backlog, Log log) {
         Listeners l = new Listeners(log);
+        Map<String, SocketActivation.Passed> kept = new LinkedHashMap<>();
+        for (SocketActivation.Passed p : stored) kept.put(p.name(), p);
+        List<Bound> fresh = new ArrayList<>();
         try {
             for (SocketActivation.Passed p : passed) l.bound.add(adopt(p));
-            for (BindSpec spec : specs) l.bound.add(spec.isUnix() ? l.bindUnix(spec, backlog) : bindTcp(spec, family, backlog));
+            for (int i = 0; i < specs.size(); i++) {
+                BindSpec spec = specs.get(i);
+                String storeName = store == null ? null : store.name(i, spec);
+                SocketActivation.Passed mine = storeName == null ? null : kept.get(storeName);
+                Bound b = mine == null ? null : StoredSocket.adopt(spec, mine, family, storeName);
+                if (b != null) {
+                    kept.remove(storeName);
+                    l.bound.add(b);
+                    log.info("Adopted " + b.address() + " (-b " + spec.text() + ") from the service manager's fd store ("
+                            + storeName + ")");
+                    continue;
+                }
+                b = l.bindSpec(spec, family, backlog);
+                l.bound.add(b);
+                if (storeName != null && store.keeps()) fresh.add(b.stored(storeName));
+                log.info("Bound " + b.address() + " (-b " + spec.text() + ")");
+            }
         } catch (RuntimeException e) {
             l.close();
+            for (SocketActivation.Passed p : kept.values()) Fds.closeQuietly(p.fd());
             throw e;
         }
-        for (Bound b : l.bound) {
-            log.info((b.spec() == null ? "Using " + b.address() + " from systemd (" + b.name() + ")"
-                    : "Bound " + b.address() + " (-b " + b.spec().text() + ")"));
+        for (int i = 0; i < passed.size(); i++) {
+            log.info("Using " + l.bound.get(i).address() + " from systemd (" + passed.get(i).name() + ")");
+        }
+        for (SocketActivation.Passed p : kept.values()) {
+            if (store.keeps()) {
+                log.info("Releasing " + p.name() + " from the service manager's fd store: no -b asks for that socket now");
+                store.release(p.name()); // before the new sockets are kept: one of them may take its name
+            } else {
+                log.info("Closing " + p.name() + " from the service manager's fd store: no -b asks for that socket now "
+                        + "(FDSTORE is not set: nothing is stored or released)");
+            }
+            Fds.closeQuietly(p.fd());
+        }
+        for (Bound b : fresh) {
+            store.keep(b.fd(), b.storeName());
+            l.bound.replaceAll(x -> x.fd() == b.fd() ? b : x);
         }
         return l;
     }
 
     /**
-     * A listening socket as a reload hands it to the next process of this supervisor: its fd
-     * (kept open across the exec) and what it is. {@code unixPath} only for a UNIX socket file
-     * of ours, to remove on exit.
+     * A socket as a reload hands it to the next process of this supervisor: its fd (kept open
+     * across the exec) and what it is. {@code unixPath} only for a UNIX socket file of ours, to
+     * remove on exit; {@code type} "stream" or "datagram"; {@code storeName} its name in the
+     * service manager's fd store, or null.
      */
-    public record Handed(int fd, String bind, String address, int port, String unixPath, String name) {}
+    public record Handed(int fd, String bind, String address, int port, String unixPath, String name, String type,
+                         String storeName) {}
 
     /** The sockets' state for a reload's hand-over. */
     public List<Handed> handOver() {
         List<Handed> out = new ArrayList<>();
         for (Bound b : bound) {
             out.add(new Handed(b.fd(), b.spec() == null ? null : b.spec().text(), b.address(), b.port(),
-                    b.unixPath() == null ? null : b.unixPath().toString(), b.name()));
+                    b.unixPath() == null ? null : b.unixPath().toString(), b.name(), b.type(), b.storeName()));
         }
         return out;
     }
 
-    /** Takes over the listening sockets the previous process of this supervisor handed over (same fds). */
+    /** Takes over the sockets the previous process of this supervisor handed over (same fds). */
     public static Listeners adopt(List<Handed> handed, Log log) {
         Listeners l = new Listeners(log);
         for (Handed h : handed) {
             Path unix = h.unixPath() == null ? null : Path.of(h.unixPath());
             l.bound.add(new Bound(h.bind() == null ? null : BindSpec.parse(h.bind()), h.fd(), h.address(), h.port(), unix,
-                    unix == null ? null : fileKey(unix), h.name()));
+                    unix == null ? null : SocketFiles.fileKey(unix), h.name(), DATAGRAM.equals(h.type()), h.storeName()));
         }
         return l;
     }
@@ -130,10 +218,12 @@ public final class Listeners implements AutoCloseable {
         Fds.setCloexec(p.fd(), true);
         if (kind.inet()) {
             InetSocketAddress local = Sockets.localInetAddress(p.fd());
-            return new Bound(null, p.fd(), Addresses.format(local), local.getPort(), null, null, p.name());
+            return new Bound(null, p.fd(), (kind.datagram() ? "udp:" : "") + Addresses.format(local), local.getPort(),
+                    null, null, p.name(), kind.datagram(), null);
         }
         String path = Sockets.localUnixAddress(p.fd());
-        return new Bound(null, p.fd(), "unix:" + path, 0, null, null, p.name());
+        return new Bound(null, p.fd(), (kind.datagram() ? "unixgram:" : "unix:") + path, 0, null, null, p.name(),
+                kind.datagram(), null);
     }
 
     public List<Bound> bound() {
@@ -149,21 +239,32 @@ public final class Listeners implements AutoCloseable {
         return bound.stream().filter(Bound::stdin).mapToInt(Bound::fd).findFirst().orElse(-1);
     }
 
-    private static Bound bindTcp(BindSpec spec, Family family, int backlog) {
+    private Bound bindSpec(BindSpec spec, Family family, int backlog) {
+        if (spec.isUnix()) {
+            int fd = SocketFiles.bind(spec, backlog, log);
+            Path path = spec.unixPath();
+            return new Bound(spec, fd, spec.kindPrefix() + (spec.datagram() ? "" : "unix:") + path, 0, path,
+                    SocketFiles.fileKey(path), spec.name(), spec.datagram(), null);
+        }
         InetAddress address = resolve(spec, family);
         InetSocketAddress where = new InetSocketAddress(address, spec.port());
+        String label = Addresses.format(where);
         int fd;
         try {
-            fd = Sockets.listenTcp(where, Addresses.format(where), spec.reuseAddr(), spec.reusePort(), spec.nonBlocking(), backlog);
+            fd = spec.datagram()
+                    ? Sockets.bindUdp(where, spec.kindPrefix() + label, spec.reuseAddr(), spec.reusePort(), spec.nonBlocking())
+                    : Sockets.listenTcp(where, label, spec.reuseAddr(), spec.reusePort(), spec.nonBlocking(), backlog);
         } catch (PosixException e) {
             throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
         }
         // only an ephemeral port (-b ADDR:0) needs asking; getsockname would be one more downcall to link at start
         InetSocketAddress actual = spec.port() == 0 ? Sockets.localInetAddress(fd) : where;
-        return new Bound(spec, fd, Addresses.format(actual), actual.getPort(), null, null, spec.name());
+        return new Bound(spec, fd, spec.kindPrefix() + Addresses.format(actual), actual.getPort(), null, null, spec.name(),
+                spec.datagram(), null);
     }
 
-    private static InetAddress resolve(BindSpec spec, Family family) {
+    /** The address {@code spec} asks for: its host resolved once ({@code -4}/{@code -6} pick the family), or the wildcard. */
+    static InetAddress resolve(BindSpec spec, Family family) {
         String host = spec.host();
         try {
             if (host.isEmpty()) {
@@ -184,129 +285,11 @@ public final class Listeners implements AutoCloseable {
         }
     }
 
-    private Bound bindUnix(BindSpec spec, int backlog) {
-        Path path = spec.unixPath();
-        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            int mode;
-            try {
-                mode = (Integer) Files.getAttribute(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
-            } catch (IOException e) {
-                throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
-            }
-            if ((mode & S_IFMT) != S_IFSOCK) {
-                throw new StartupException("cannot bind -b " + spec.text() + ": " + path
-                        + " exists and is not a socket; remove it or choose another path");
-            }
-            boolean live;
-            try {
-                Fds.close(Sockets.connectUnix(path));
-                live = true;
-            } catch (PosixException e) {
-                live = false;
-            }
-            if (live) {
-                throw new StartupException("cannot bind -b " + spec.text() + ": another process is listening on " + path);
-            }
-            log.info("Replacing stale socket file " + path);
-            try {
-                Files.delete(path);
-            } catch (IOException e) {
-                throw new StartupException("cannot bind -b " + spec.text() + ": cannot remove stale " + path + ": " + e.getMessage());
-            }
-        }
-        int fd;
-        try {
-            fd = spec.access() == null ? Sockets.listenUnix(path, spec.nonBlocking(), backlog) : listenPrivately(spec, backlog);
-        } catch (PosixException e) {
-            throw new StartupException("cannot bind -b " + spec.text() + ": " + e.getMessage());
-        }
-        return new Bound(spec, fd, "unix:" + path, 0, path, fileKey(path), spec.name());
-    }
-
     /**
-     * A UNIX listener with {@code mode=}/{@code group=}/{@code owner=}: bound in a fresh 0700
-     * directory beside its path, given its owner, group and mode there, then renamed into
-     * place, so nobody can connect before the file says who may.
+     * Closes every socket and removes the UNIX socket files that are still the ones we created
+     * — but not the file of a socket the service manager's fd store keeps: the socket lives on
+     * there, and the next supervisor adopts it with its file.
      */
-    private static int listenPrivately(BindSpec spec, int backlog) {
-        Path path = spec.unixPath();
-        String what = "cannot bind -b " + spec.text() + ": ";
-        Path dir;
-        try {
-            dir = Files.createTempDirectory(path.getParent(), ".einhyrningsins-",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } catch (IOException e) {
-            throw new StartupException(what + describe(e));
-        }
-        Path tmp = dir.resolve("s");
-        int fd = -1;
-        try {
-            fd = Sockets.listenUnix(tmp, spec.nonBlocking(), backlog);
-            access(tmp, spec.access(), what);
-            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
-            return fd;
-        } catch (IOException | RuntimeException e) {
-            if (fd >= 0) Fds.closeQuietly(fd);
-            if (e instanceof StartupException s) throw s;
-            throw new StartupException(what + (e instanceof IOException io ? describe(io) : e.getMessage()));
-        } finally {
-            try {
-                Files.deleteIfExists(tmp);
-                Files.deleteIfExists(dir);
-            } catch (IOException ignored) {
-                // a leftover private directory is harmless
-            }
-        }
-    }
-
-    /** chown, chgrp, chmod as {@code access} says; users and groups by name or number. */
-    private static void access(Path socket, BindSpec.Access access, String what) throws IOException {
-        UserPrincipalLookupService users = socket.getFileSystem().getUserPrincipalLookupService();
-        PosixFileAttributeView view = Files.getFileAttributeView(socket, PosixFileAttributeView.class);
-        if (access.owner() != null) {
-            try {
-                view.setOwner(users.lookupPrincipalByName(access.owner()));
-            } catch (UserPrincipalNotFoundException e) {
-                throw new StartupException(what + "no user '" + access.owner() + "' (owner= takes a user name or uid)");
-            } catch (FileSystemException e) {
-                throw new StartupException(what + "cannot give the socket to owner " + access.owner() + ": " + describe(e)
-                        + " (owner= needs root)");
-            }
-        }
-        if (access.group() != null) {
-            try {
-                view.setGroup(users.lookupPrincipalByGroupName(access.group()));
-            } catch (UserPrincipalNotFoundException e) {
-                throw new StartupException(what + "no group '" + access.group() + "' (group= takes a group name or gid)");
-            } catch (FileSystemException e) {
-                throw new StartupException(what + "cannot give the socket to group " + access.group() + ": " + describe(e)
-                        + " (only root, or a member of the group, can)");
-            }
-        }
-        if (access.mode() >= 0) {
-            Set<PosixFilePermission> perms = java.util.EnumSet.noneOf(PosixFilePermission.class);
-            PosixFilePermission[] order = PosixFilePermission.values(); // OWNER_READ (0400) ... OTHERS_EXECUTE (0001)
-            for (int i = 0; i < order.length; i++) {
-                if ((access.mode() & (0400 >> i)) != 0) perms.add(order[i]);
-            }
-            view.setPermissions(perms);
-        }
-    }
-
-    private static String describe(IOException e) {
-        return Errors.describe(e);
-    }
-
-    private static Object fileKey(Path p) {
-        try {
-            return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class,
-                    java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
-        } catch (IOException e) {
-            return null;
-        }
-    }
-
-    /** Closes every socket and removes the UNIX socket files that are still the ones we created. */
     @Override
     public void close() {
         for (Bound b : bound) {
@@ -315,7 +298,8 @@ public final class Listeners implements AutoCloseable {
             } catch (PosixException e) {
                 log.warn("closing " + b.address() + ": " + e.getMessage());
             }
-            if (b.unixPath() != null && b.fileKey() != null && b.fileKey().equals(fileKey(b.unixPath()))) {
+            if (b.unixPath() != null && b.storeName() == null && b.fileKey() != null
+                    && b.fileKey().equals(SocketFiles.fileKey(b.unixPath()))) {
                 try {
                     Files.deleteIfExists(b.unixPath());
                 } catch (IOException e) {

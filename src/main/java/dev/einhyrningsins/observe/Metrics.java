@@ -69,6 +69,8 @@ public final class Metrics implements Consumer<Happening> {
     private final Map<String, Histogram> checkDurations = new TreeMap<>();
     private final long[] sick = new long[Happening.SickCause.values().length];
     private long recycled;
+    /** Workers found not using their inherited sockets: [before their ack, acked]. */
+    private final long[] listenersUnused = new long[2];
 
     /**
      * @param startNanos  when the supervisor started on {@code nanoTime}'s clock (before a reload, for one that reloaded)
@@ -112,6 +114,7 @@ public final class Metrics implements Consumer<Happening> {
             }
             case Happening.WorkerSick w -> sick[w.cause().ordinal()]++;
             case Happening.Recycled r -> recycled++;
+            case Happening.ListenersUnused u -> listenersUnused[u.acked() ? 1 : 0]++;
             case Happening.Stopping s -> { }
             case Happening.Status s -> { }
         }
@@ -186,6 +189,11 @@ public final class Metrics implements Consumer<Happening> {
             t.sample("einhyrningsins_workers_sick_total", labels("cause", lower(c)), sick[c.ordinal()]);
         }
         t.counter("einhyrningsins_workers_recycled", "Sick workers retired once their replacement was acked.", recycled);
+        t.family("einhyrningsins_workers_without_listeners", "counter", null, "Workers found not using the sockets they "
+                + "inherited, by when: before_ack (it exited before its ack holding none of them: it binds the address "
+                + "itself, EADDRINUSE), acked (acked, holding none).");
+        t.sample("einhyrningsins_workers_without_listeners_total", labels("when", "before_ack"), listenersUnused[0]);
+        t.sample("einhyrningsins_workers_without_listeners_total", labels("when", "acked"), listenersUnused[1]);
 
         ControlServer.Counts c = control.get();
         t.counter("einhyrningsins_control_connections", "Connections served on the control socket.", c.accepted());

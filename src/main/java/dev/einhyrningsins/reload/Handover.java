@@ -36,9 +36,10 @@ public record Handover(int format, String from, Process process, Map<String, Jso
 
     /**
      * The shape's number, bumped with every change of it (with an upgrade from the one before
-     * in {@link #upgrade}). 2: the flat record of einhyrningsins 0.1; 3: process facts and parts.
+     * in {@link #upgrade}). 2: the flat record of einhyrningsins 0.1; 3: process facts and parts;
+     * 4: a listener's type (stream, datagram) and its name in the service manager's fd store.
      */
-    public static final int FORMAT = 3;
+    public static final int FORMAT = 4;
     /** The oldest format this version can take over from. */
     public static final int OLDEST = 2;
 
@@ -147,12 +148,34 @@ public record Handover(int format, String from, Process process, Map<String, Jso
     /**
      * Brings a hand-over of format {@code from} up to {@link #FORMAT}, one format at a time.
      * 2 → 3: the flat record of 0.1 becomes process facts and parts; a kept client gets its
-     * session's (empty) input and output; the core loses its own format number.
+     * session's (empty) input and output; the core loses its own format number. 3 → 4: see
+     * {@link #from3}.
      */
     static ObjectNode upgrade(ObjectNode h, int from) {
         ObjectNode tree = h;
         if (from <= 2) tree = from2(tree);
+        if (from <= 3) tree = from3(tree);
         return tree;
+    }
+
+    /**
+     * 3 → 4: every listener of format 3 is a stream socket, kept in no fd store; the core has
+     * named no worker for not using its sockets, and has looked at none.
+     */
+    private static ObjectNode from3(ObjectNode h) {
+        h.put("format", 4);
+        for (JsonNode l : h.path("parts").path(LISTENERS)) {
+            ((ObjectNode) l).put("type", Listeners.STREAM);
+            ((ObjectNode) l).putNull("storeName");
+        }
+        JsonNode core = h.path("parts").path(CORE);
+        if (core instanceof ObjectNode c) {
+            ObjectNode use = c.putObject("listenerUse");
+            use.put("workers", 0);
+            use.putArray("generations");
+            for (JsonNode w : c.path("workers")) ((ObjectNode) w).putNull("holdsInherited");
+        }
+        return h;
     }
 
     private static ObjectNode from2(ObjectNode old) {
@@ -194,9 +217,13 @@ public record Handover(int format, String from, Process process, Map<String, Jso
      */
     public static Handover sample() {
         return of("0.1.0", new Process(7, true, 1_764_000_000_000L, 1, "c0", null),
-                List.of(new Listeners.Handed(3, "127.0.0.1:8080,r", "127.0.0.1:8080", 8080, null, null),
-                        new Listeners.Handed(4, "unix:/run/app.sock,mode=660", "unix:/run/app.sock", 0, "/run/app.sock", null),
-                        new Listeners.Handed(5, null, "[::]:9090", 9090, null, "web")),
+                List.of(new Listeners.Handed(3, "127.0.0.1:8080,r", "127.0.0.1:8080", 8080, null, null, Listeners.STREAM,
+                                "einhyrningsins-0"),
+                        new Listeners.Handed(4, "unix:/run/app.sock,mode=660", "unix:/run/app.sock", 0, "/run/app.sock", null,
+                                Listeners.STREAM, null),
+                        new Listeners.Handed(5, null, "[::]:9090", 9090, null, "web", Listeners.STREAM, null),
+                        new Listeners.Handed(6, "udp:[::]:5353,name=dns", "udp:[::]:5353", 5353, null, "dns",
+                                Listeners.DATAGRAM, "einhyrningsins-3-dns")),
                 Snapshot.sample(),
                 List.of(new Channel(4101, 11)),
                 List.of(new Notify(4101, 12, "@einhyrningsins-notify-1-4101-abcdef")),

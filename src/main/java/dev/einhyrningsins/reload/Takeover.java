@@ -194,11 +194,11 @@ public final class Takeover {
      * The directory the previous process made for the workers' notify sockets (where its
      * sockets are), or a new one to be made in {@code base} when first needed.
      */
-    public NotifyDirectory notifyDirectory(java.nio.file.Path base) {
+    public NotifyDirectory notifyDirectory(java.nio.file.Path base, int workerUid) {
         for (Handover.Notify n : list(Handover.NOTIFIES, Handover.Notify.class)) {
-            if (n.address().startsWith("/")) return NotifyDirectory.adopt(java.nio.file.Path.of(n.address()));
+            if (n.address().startsWith("/")) return NotifyDirectory.adopt(java.nio.file.Path.of(n.address()), workerUid);
         }
-        return new NotifyDirectory(base);
+        return new NotifyDirectory(base, workerUid);
     }
 
     /**

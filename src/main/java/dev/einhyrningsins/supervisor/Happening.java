@@ -77,6 +77,15 @@ public sealed interface Happening {
     /** A sick worker was asked to go (the graceful signal follows) because enough healthy workers are acked. */
     record Recycled(int pid, int slot, int generation, String reason) implements Happening {}
 
+    /**
+     * A worker does not use the sockets it inherited: it exited before its ack, or is acked,
+     * holding none of them (most often it binds the address itself, and fails with EADDRINUSE).
+     *
+     * @param acked false: it exited before its ack; true: it is acked and holds none
+     * @param first the first of its generation (the one that is logged as a warning)
+     */
+    record ListenersUnused(int pid, int slot, int generation, boolean acked, boolean first) implements Happening {}
+
     record UpgradeStarted(int generation, boolean fleet, int fromGeneration) implements Happening {}
 
     /** A line of an upgrade's progress, as its clients see it. */

@@ -44,6 +44,26 @@ public interface Os {
      */
     long rssBytes(int workerPid);
 
+    /**
+     * Whether workers inherit sockets at all (then the core looks at whether each holds them,
+     * {@link #holdsInherited}); false by default.
+     */
+    default boolean inheritsSockets() {
+        return false;
+    }
+
+    /**
+     * Whether worker {@code pid} (or a process below it) holds any of the sockets it
+     * inherited, from its descriptor table now; {@link Holding#UNKNOWN} when that cannot be
+     * told (the process is gone or exiting). Never blocks.
+     */
+    default Holding holdsInherited(int pid) {
+        return Holding.UNKNOWN;
+    }
+
+    /** What a look at a worker's descriptors found. */
+    enum Holding { HELD, NONE, UNKNOWN }
+
     /** Sends one reply line to a control client; {@code last} ends a streamed reply. */
     void reply(Object client, String message, boolean last, boolean ok);
 

@@ -13,7 +13,7 @@ import java.util.Map;
  */
 public record Snapshot(ConfigState config, int target, boolean stopping, int stopRequests,
                        BackoffState backoff, RolloutState rollout, List<WorkerState> workers,
-                       List<Map<String, Object>> recentExits) {
+                       List<Map<String, Object>> recentExits, ListenerUseState listenerUse) {
 
     public record ConfigState(int number, long respawnNanos, String ackMode, long ackDelayNanos, long ackTimeoutNanos,
                               long signalTimeoutNanos, String gracefulSignal, int maxUnacked, int maxUpgradeAdditional,
@@ -68,11 +68,20 @@ public record Snapshot(ConfigState config, int target, boolean stopping, int sto
      */
     public record ProbeState(long endedAt, int failuresInRow, CheckState last) {}
 
+    /**
+     * @param holdsInherited what the last look at its descriptors found (null: nothing told yet)
+     */
     public record WorkerState(int pid, int slot, int generation, long spawnedAt, long spawnedWall, Long ackedAt,
                               Long ackedWall, Long pingAt, Long pingWall, Object pingId, long claimedAt, ProbeState ready,
                               ProbeState live, String sick, long rssBytes, long rssAt, boolean retiring,
                               long firstRetiredAt, long retiredAt, boolean ackTimedOut, boolean killed, String status,
-                              boolean saidStopping, List<SignalState> signals) {}
+                              boolean saidStopping, List<SignalState> signals, Boolean holdsInherited) {}
+
+    /**
+     * Workers found not using their inherited sockets ({@code ListenerUse}): how many, and the
+     * generations already named in the log (once each).
+     */
+    public record ListenerUseState(int workers, List<Integer> generations) {}
 
     /**
      * A core in the middle of everything a hand-over must carry: a smooth upgrade with a
@@ -91,15 +100,15 @@ public record Snapshot(ConfigState config, int target, boolean stopping, int sto
         WorkerState serving = new WorkerState(4101, 0, 1, 1_000_000_000L, 1_764_000_000_000L, 2_000_000_000L,
                 1_764_000_001_000L, 3_000_000_000L, 1_764_000_002_000L, "ping-7", 1_900_000_000L,
                 new ProbeState(1_950_000_000L, 0, passed), new ProbeState(2_950_000_000L, 1, failed), null,
-                52_428_800L, 2_900_000_000L, false, 0, 0, false, false, "serving", false, List.of());
+                52_428_800L, 2_900_000_000L, false, 0, 0, false, false, "serving", false, List.of(), true);
         WorkerState retiring = new WorkerState(4102, 1, 1, 1_100_000_000L, 1_764_000_000_100L, 2_100_000_000L,
                 1_764_000_001_100L, null, null, null, 2_000_000_000L, new ProbeState(2_050_000_000L, 0, passed),
                 new ProbeState(0, 0, null), "live check failed 3 times in a row", 41_943_040L, 2_950_000_000L, true,
                 3_500_000_000L, 3_500_000_000L, false, false, null, true,
-                List.of(new SignalState("USR2", 1_764_000_003_500L)));
+                List.of(new SignalState("USR2", 1_764_000_003_500L)), null);
         WorkerState upgrading = new WorkerState(4107, 1, 2, 3_400_000_000L, 1_764_000_003_400L, null, null, null,
                 null, null, 0, new ProbeState(0, 0, null), new ProbeState(0, 0, null), null, 0, 0, false, 0, 0, false,
-                false, null, false, List.of());
+                false, null, false, List.of(), false);
         Map<String, Object> last = new java.util.LinkedHashMap<>();
         last.put("generation", 1);
         last.put("mode", "smooth");
@@ -119,7 +128,7 @@ public record Snapshot(ConfigState config, int target, boolean stopping, int sto
         return new Snapshot(config, 4, false, 0, new BackoffState(1, true, 3_400_000_000L),
                 new RolloutState(1, 2, new UpgradeState(2, false, 3_000_000_000L, 1_764_000_003_000L, 1, List.of("c1")),
                         last),
-                List.of(serving, retiring, upgrading), List.of(exit));
+                List.of(serving, retiring, upgrading), List.of(exit), new ListenerUseState(1, List.of(2)));
     }
 
     /** The pids of every worker in it. */

@@ -58,6 +58,7 @@ final class StateReport {
         for (Worker w : sup.pool().all()) ws.add(worker(w));
         s.put("workers", ws);
         s.put("recent_exits", sup.report().recentExits());
+        s.put("listeners_unused", sup.listenerUse().state());
         return s;
     }
 
@@ -112,6 +113,7 @@ final class StateReport {
         m.put("ready_check", check(w.ready, false));
         m.put("live_check", check(w.live, true));
         m.put("rss_bytes", w.rssAt() < 0 || w.rssBytes() < 0 ? null : w.rssBytes());
+        m.put("holds_listeners", w.holdsInherited());
         return m;
     }
 

@@ -20,8 +20,8 @@ import java.util.function.Function;
  * <p>Its rooms: {@link WorkerPool} (workers and slots), {@link Backoff} (respawn pacing),
  * {@link WorkerTimer} (acks, ack timeouts, kills, checks, limits), {@link Readiness} (acks,
  * pings, notify messages, ack timeouts), {@link Rollout} (upgrades), {@link Health} (checks,
- * the ping watchdog, recycling), {@link Commands} (the control commands and signals) and
- * {@link StateReport} (the state dump). This class keeps the target, spawns and retires,
+ * the ping watchdog, recycling), {@link ListenerUse} (workers that do not use their sockets),
+ * {@link Commands} (the control commands and signals) and {@link StateReport} (the state dump). This class keeps the target, spawns and retires,
  * reaps, and stops.
  */
 public final class Supervisor {
@@ -36,6 +36,7 @@ public final class Supervisor {
     private final Readiness readiness;
     private final Commands commands;
     private final StateReport report = new StateReport();
+    private final ListenerUse listenerUse;
     private Config config;
     private int target;
     private boolean stopping;
@@ -56,6 +57,7 @@ public final class Supervisor {
         this.health = new Health(this, os);
         this.readiness = new Readiness(this, os, health);
         this.commands = new Commands(this, os);
+        this.listenerUse = new ListenerUse(this, os);
     }
 
     // ------------------------------------------------------------------ entry points
@@ -88,6 +90,7 @@ public final class Supervisor {
             }
         }
         if (rollout.active()) rollout.checkLimits(now);
+        listenerUse.tick(now);
         reconcile();
         status();
     }
@@ -118,7 +121,7 @@ public final class Supervisor {
 
     /** When {@link #tick()} should run next, in {@link Os#nanoTime()} terms; Long.MAX_VALUE if never. */
     public long nextDeadline() {
-        long next = rollout.dueAt();
+        long next = Math.min(rollout.dueAt(), listenerUse.dueAt());
         for (Worker w : pool.all()) {
             for (WorkerTimer t : WorkerTimer.ALL) next = Math.min(next, t.dueAt(w, config));
         }
@@ -161,7 +164,7 @@ public final class Supervisor {
     public Snapshot snapshot(Function<Object, String> clients) {
         return new Snapshot(Snapshot.ConfigState.of(config), target, stopping, stopRequests,
                 backoff.state(), rollout.state(clients), pool.all().stream().map(Worker::state).toList(),
-                report.recentExits());
+                report.recentExits(), listenerUse.snapshot());
     }
 
     /**
@@ -181,6 +184,7 @@ public final class Supervisor {
         sup.rollout.restore(s.rollout(), clients);
         for (Snapshot.WorkerState w : s.workers()) sup.pool.restore(Worker.of(w));
         sup.report.restore(s.recentExits());
+        sup.listenerUse.restore(s.listenerUse());
         return sup;
     }
 
@@ -213,6 +217,10 @@ public final class Supervisor {
 
     StateReport report() {
         return report;
+    }
+
+    ListenerUse listenerUse() {
+        return listenerUse;
     }
 
     Readiness readiness() {
@@ -309,6 +317,7 @@ public final class Supervisor {
         boolean unexpected = !w.retiring();
         log(unexpected ? Level.WARN : Level.INFO, "Worker " + w.describe() + " " + e.description()
                 + (w.acked() ? "" : " before it was acked"));
+        listenerUse.exited(w);
         report.exited(w, e.description(), e.success(), !unexpected, os.currentTimeMillis());
         os.happened(new Happening.Exited(w.pid, w.slot, w.generation, e.description(), e.bySignal(), e.code(),
                 w.acked(), !unexpected, w.killed(), w.ackTimedOut(),

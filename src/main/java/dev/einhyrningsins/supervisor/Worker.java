@@ -113,6 +113,10 @@ final class Worker {
     private boolean killed;
     private String status;
     private boolean saidStopping;
+    /** When its descriptors were last looked at ({@link ListenerUse}); -1: not yet (in this process). */
+    private long lookedAt = -1;
+    /** What the last look found: null (none yet, or it could not tell), true, false. */
+    private Boolean holdsInherited;
     private final List<Sent> signals = new ArrayList<>();
 
     Worker(int pid, int slot, int generation, long spawnedAt, long spawnedWall) {
@@ -243,6 +247,27 @@ final class Worker {
         signals.add(new Sent(signal, wall));
     }
 
+    /** When its descriptors were last looked at; -1 if not yet. */
+    long lookedAt() {
+        return lookedAt;
+    }
+
+    /** Whether the last look found it holding one of its inherited sockets; null if none told yet. */
+    Boolean holdsInherited() {
+        return holdsInherited;
+    }
+
+    /** A look at its descriptors at {@code at} found {@code holds} (null: it could not tell). */
+    void looked(long at, Boolean holds) {
+        lookedAt = at;
+        if (holds != null) holdsInherited = holds;
+    }
+
+    /** A look found it holding none of its inherited sockets (it cannot get them back). */
+    boolean withoutInherited() {
+        return Boolean.FALSE.equals(holdsInherited);
+    }
+
     /** It was retired for not acking within --ack-timeout. */
     boolean ackTimedOut() {
         return ackTimedOut;
@@ -279,7 +304,7 @@ final class Worker {
                 ping == null ? null : ping.at(), ping == null ? null : ping.wall(), ping == null ? null : ping.id(),
                 claimedAt, ready.state(), live.state(), sick, rssBytes, rssAt, retiring, firstRetiredAt, retiredAt,
                 ackTimedOut, killed, status, saidStopping,
-                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList());
+                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList(), holdsInherited);
     }
 
     static Worker of(Snapshot.WorkerState s) {
@@ -300,6 +325,7 @@ final class Worker {
         w.status = s.status();
         w.saidStopping = s.saidStopping();
         for (Snapshot.SignalState x : s.signals()) w.signals.add(new Sent(x.signal(), x.atWall()));
+        w.holdsInherited = s.holdsInherited();
         return w;
     }
 

@@ -90,9 +90,18 @@ public final class Notifier implements Consumer<Happening>, AutoCloseable {
         }
     }
 
-    private void send(String message) {
+    /** Sends {@code message} with a copy of {@code socket} ({@code SCM_RIGHTS}): the fd store's {@code FDSTORE=1}. */
+    void store(int socket, String message) {
+        send(message, new int[] {socket});
+    }
+
+    void send(String message) {
+        send(message, new int[0]);
+    }
+
+    private void send(String message, int[] fds) {
         try {
-            if (!Datagrams.send(fd, address, message.getBytes(StandardCharsets.UTF_8)) && !warned) {
+            if (!Datagrams.send(fd, address, message.getBytes(StandardCharsets.UTF_8), fds) && !warned) {
                 warned = true;
                 log.warn("NOTIFY_SOCKET " + address + " is not taking messages (its queue is full); dropping them");
             }

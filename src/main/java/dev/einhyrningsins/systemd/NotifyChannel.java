@@ -57,8 +57,16 @@ public final class NotifyChannel implements Pollable {
     public static NotifyChannel open(NotifyDirectory dir, int uid, Log log) {
         byte[] nonce = new byte[8];
         RANDOM.nextBytes(nonce);
-        String address = dir.path().resolve(HexFormat.of().formatHex(nonce)).toString();
-        return new NotifyChannel(Datagrams.receiver(address), address, uid, log);
+        Path socket = dir.path().resolve(HexFormat.of().formatHex(nonce));
+        int fd = Datagrams.receiver(socket.toString());
+        try {
+            // the directory keeps everyone but the workers' user (and root) out; inside it, they may write
+            Files.setPosixFilePermissions(socket, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+        } catch (IOException e) {
+            Fds.closeQuietly(fd);
+            throw new PosixException("chmod " + socket, dev.einhyrningsins.posix.libc.Libc.EACCES());
+        }
+        return new NotifyChannel(fd, socket.toString(), uid, log);
     }
 
     /** A notify socket the previous process of this supervisor bound (handed over across exec). */

@@ -15,9 +15,9 @@ import java.util.Set;
  * worker, with {@code LISTEN_PID} the worker's own pid.
  */
 public final class SocketActivation {
-    /** The variables of the protocol and systemd's watchdog ones: the service manager's to us, never a worker's. */
+    /** The variables of the protocol, systemd's watchdog and fd store ones: the service manager's to us, never a worker's. */
     public static final Set<String> OURS = Set.of("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "LISTEN_FDS_FIRST_FD",
-            "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID");
+            "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "FDSTORE");
     /** systemd's name for a socket that has none. */
     public static final String UNNAMED = "unknown";
     private static final int FIRST_FD = 3;
@@ -29,7 +29,8 @@ public final class SocketActivation {
 
     /**
      * The sockets passed to this process, checked: each must be a listening stream socket
-     * (TCP or UNIX). Nothing is passed unless LISTEN_PID names us (as sd_listen_fds checks).
+     * (TCP or UNIX) or a datagram socket (UDP or UNIX). Nothing is passed unless LISTEN_PID
+     * names us (as sd_listen_fds checks).
      *
      * @throws StartupException with one line saying what is wrong
      */
@@ -55,10 +56,10 @@ public final class SocketActivation {
             int fd = FIRST_FD + i;
             String name = named && !names[i].isEmpty() ? names[i] : UNNAMED;
             Sockets.Kind kind = Sockets.kind(fd);
-            if (!kind.socket() || !kind.listeningStream() || !(kind.inet() || kind.unix())) {
-                throw new StartupException("systemd passed fd " + fd + " (" + name + "), which is not a listening TCP or "
-                        + "UNIX stream socket; einhyrningsins hands listening sockets to its workers "
-                        + "(use ListenStream= in the .socket unit)");
+            if (!kind.socket() || !(kind.listeningStream() || kind.datagram()) || !(kind.inet() || kind.unix())) {
+                throw new StartupException("systemd passed fd " + fd + " (" + name + "), which is neither a listening TCP "
+                        + "or UNIX stream socket nor a UDP or UNIX datagram socket; einhyrningsins hands sockets to its "
+                        + "workers (use ListenStream= or ListenDatagram= in the .socket unit)");
             }
             passed.add(new Passed(fd, name));
         }

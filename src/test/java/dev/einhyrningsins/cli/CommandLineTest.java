@@ -118,7 +118,7 @@ class CommandLineTest {
         usage("mode= takes octal", "-b", "unix:/a,mode=rw", "p");
         usage("group= takes a group name or gid, e.g. group=www-data", "-b", "unix:/a,group=", "p");
         usage("owner= takes a user name or uid", "-b", "unix:/a,owner=a b", "p");
-        usage("mode=, group= and owner= apply to unix: sockets only", "-b", "127.0.0.1:80,mode=0660", "p");
+        usage("mode=, group= and owner= apply to unix: and unixgram: sockets only", "-b", "127.0.0.1:80,mode=0660", "p");
         usage("unknown bind option 'user=x'", "-b", "unix:/a,user=x", "p");
     }
 
@@ -224,5 +224,19 @@ class CommandLineTest {
         assertThat(run("-b", "127.0.0.1:0", "p").binds().getFirst().name()).isNull();
         usage("name=a:b must be 1 to 255 printable characters without ':' or blanks", "-b", "127.0.0.1:0,name=a:b", "p");
         usage("name= must be 1 to 255", "-b", "127.0.0.1:0,name=", "p");
+    }
+
+    @Test
+    void userAndGroupAreNamesOrNumbersAndTheGroupNeedsTheUser() {
+        Options o = run("--user", "www-data", "--group=33", "p");
+        assertThat(o.user()).contains("www-data");
+        assertThat(o.group()).contains("33");
+        assertThat(run("--user", "54321", "p").group()).isEmpty();
+        assertThat(run("p").user()).isEmpty();
+        usage("--group www-data needs --user: it is the group workers run with as that user", "--group", "www-data", "p");
+        usage("--user takes a user name or a uid, e.g. --user www-data or --user 1000, not 'a b'", "--user", "a b", "p");
+        usage("--user takes a user name or a uid", "--user", "", "p");
+        usage("--group takes a group name or a gid, e.g. --group www-data or --group 33, not 'x:y'", "--user", "1",
+                "--group", "x:y", "p");
     }
 }

@@ -128,10 +128,21 @@ class CompletionIT {
         assertThat(complete("einhyrningsins -b 127.0.0.1:8080,r,so")).containsExactlyInAnyOrder("8080,r,so_reuseaddr",
                 "8080,r,so_reuseport");
         assertThat(complete("einhyrningsins --bind=unix:/ru")).containsExactly("/run/");
+        assertThat(complete("einhyrningsins --bind=unixgram:/ru")).containsExactly("/run/");
+        assertThat(complete("einhyrningsins -b u")).containsExactlyInAnyOrder("unix:", "unixgram:", "udp:");
+        // a datagram socket's address: after the last ':', as readline splits
+        assertThat(complete("einhyrningsins -b udp:12")).containsExactly("127.0.0.1:");
+        assertThat(complete("einhyrningsins -b udp:[")).containsExactlyInAnyOrder("[::1]:", "[::]:");
         // after '=', another word break
         assertThat(complete("einhyrningsins -b unix:/tmp/a.sock,mode=06")).containsExactly("0600", "0660", "0666");
         assertThat(complete("einhyrningsins -b unix:/tmp/a.sock,n,group=roo")).containsExactly("root");
         assertThat(complete("einhyrningsins -b unix:/tmp/a.sock,owner=roo")).containsExactly("root");
+    }
+
+    @Test
+    void userAndGroupAreCompletedFromTheSystems() throws Exception {
+        assertThat(complete("einhyrningsins --user roo")).containsExactly("root");
+        assertThat(complete("einhyrningsins --user root --group roo")).containsExactly("root");
     }
 
     @Test

@@ -123,7 +123,11 @@ class MetricsTest {
                 new Step(new Happening.WorkerSick(31, 1, 1, Happening.SickCause.PING_TIMEOUT, "no worker:ping for 5s"),
                         "einhyrningsins_workers_sick_total", "cause", "ping_timeout"),
                 new Step(new Happening.Recycled(30, 0, 1, "its RSS of 600 MiB is over 512 MiB"),
-                        "einhyrningsins_workers_recycled_total"));
+                        "einhyrningsins_workers_recycled_total"),
+                new Step(new Happening.ListenersUnused(40, 0, 2, false, true),
+                        "einhyrningsins_workers_without_listeners_total", "when", "before_ack"),
+                new Step(new Happening.ListenersUnused(41, 1, 2, true, false),
+                        "einhyrningsins_workers_without_listeners_total", "when", "acked"));
         for (Step step : steps) {
             double before = parsed().value(step.sample(), step.labels());
             metrics.accept(step.happening());
@@ -141,5 +145,19 @@ class MetricsTest {
     @Test
     void labelValuesAreEscaped() {
         assertThat(Metrics.labels("a", "x\"y\\z\nw")).isEqualTo("a=\"x\\\"y\\\\z\\nw\"");
+    }
+
+    @Test
+    void workersWithoutTheirSocketsAreCountedByWhenAndStartAtZero() {
+        OpenMetrics m = parsed();
+        assertThat(m.families().get("einhyrningsins_workers_without_listeners").type()).isEqualTo("counter");
+        assertThat(m.value("einhyrningsins_workers_without_listeners_total", "when", "before_ack")).isZero();
+        assertThat(m.value("einhyrningsins_workers_without_listeners_total", "when", "acked")).isZero();
+        metrics.accept(new Happening.ListenersUnused(40, 0, 2, false, true));
+        metrics.accept(new Happening.ListenersUnused(42, 0, 2, false, false));
+        metrics.accept(new Happening.ListenersUnused(41, 1, 2, true, false));
+        m = parsed();
+        assertThat(m.value("einhyrningsins_workers_without_listeners_total", "when", "before_ack")).isEqualTo(2);
+        assertThat(m.value("einhyrningsins_workers_without_listeners_total", "when", "acked")).isEqualTo(1);
     }
 }

@@ -40,10 +40,45 @@ class HandoverTest {
         for (int format = Handover.OLDEST; format <= Handover.FORMAT; format++) {
             Handover h = Handover.parse(golden(format));
             assertThat(h.format()).isEqualTo(Handover.FORMAT);
-            assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format).isEqualTo(Snapshot.sample());
-            assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(
-                    Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class));
+            assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format)
+                    .isEqualTo(format < 4 ? unlooked(Snapshot.sample()) : Snapshot.sample());
+            assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(format < 4 ? UNTYPED
+                    : Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class));
         }
+    }
+
+    /** The sample core as formats 2 and 3 had it, upgraded: no worker looked at or named for its sockets. */
+    static Snapshot unlooked(Snapshot s) {
+        List<Snapshot.WorkerState> workers = s.workers().stream().map(w -> new Snapshot.WorkerState(w.pid(), w.slot(),
+                w.generation(), w.spawnedAt(), w.spawnedWall(), w.ackedAt(), w.ackedWall(), w.pingAt(), w.pingWall(),
+                w.pingId(), w.claimedAt(), w.ready(), w.live(), w.sick(), w.rssBytes(), w.rssAt(), w.retiring(),
+                w.firstRetiredAt(), w.retiredAt(), w.ackTimedOut(), w.killed(), w.status(), w.saidStopping(), w.signals(),
+                null)).toList();
+        return new Snapshot(s.config(), s.target(), s.stopping(), s.stopRequests(), s.backoff(), s.rollout(), workers,
+                s.recentExits(), new Snapshot.ListenerUseState(0, List.of()));
+    }
+
+    @Test
+    void format3CoresLookedAtNoWorkersSockets() throws IOException {
+        Snapshot core = Handover.parse(golden(3)).part(Handover.CORE, Snapshot.class);
+        assertThat(core.listenerUse()).isEqualTo(new Snapshot.ListenerUseState(0, List.of()));
+        assertThat(core.workers()).extracting(Snapshot.WorkerState::holdsInherited).containsOnlyNulls();
+        assertThat(Snapshot.sample().listenerUse().workers()).isPositive();
+    }
+
+    /** The sample's listeners as formats 2 and 3 had them, upgraded: all stream sockets, none in an fd store. */
+    static final List<Listeners.Handed> UNTYPED = List.of(
+            new Listeners.Handed(3, "127.0.0.1:8080,r", "127.0.0.1:8080", 8080, null, null, "stream", null),
+            new Listeners.Handed(4, "unix:/run/app.sock,mode=660", "unix:/run/app.sock", 0, "/run/app.sock", null, "stream",
+                    null),
+            new Listeners.Handed(5, null, "[::]:9090", 9090, null, "web", "stream", null));
+
+    @Test
+    void format3ListenersBecomeStreamSocketsKeptInNoFdStore() throws IOException {
+        Handover h = Handover.parse(golden(3));
+        assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(UNTYPED);
+        assertThat(Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class))
+                .extracting(Listeners.Handed::type).contains("datagram");
     }
 
     @Test
@@ -84,9 +119,9 @@ class HandoverTest {
     @Test
     void aFormatThisVersionDoesNotKnowIsRefusedInOneLine() {
         assertThatThrownBy(() -> Handover.parse("{\"format\":99}".getBytes(StandardCharsets.UTF_8)))
-                .isInstanceOf(IOException.class).hasMessage("format 99; this version takes over formats 2 to 3");
+                .isInstanceOf(IOException.class).hasMessage("format 99; this version takes over formats 2 to 4");
         assertThatThrownBy(() -> Handover.parse("{\"format\":1}".getBytes(StandardCharsets.UTF_8)))
-                .hasMessage("format 1; this version takes over formats 2 to 3");
+                .hasMessage("format 1; this version takes over formats 2 to 4");
         assertThatThrownBy(() -> Handover.parse("[]".getBytes(StandardCharsets.UTF_8)))
                 .hasMessage("it is not a hand-over (no format number)");
     }
@@ -105,7 +140,8 @@ class HandoverTest {
     void theUpgradeCheckAcceptsTheFormatsThisVersionTakesOverAndNamesTheOthers() {
         Takeover.check(2);
         Takeover.check(3);
-        assertThatThrownBy(() -> Takeover.check(4)).hasMessage(
-                "this version reads hand-over formats 2 to 3, the running supervisor writes format 4");
+        Takeover.check(4);
+        assertThatThrownBy(() -> Takeover.check(5)).hasMessage(
+                "this version reads hand-over formats 2 to 4, the running supervisor writes format 5");
     }
 }

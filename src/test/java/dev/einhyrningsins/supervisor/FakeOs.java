@@ -38,6 +38,22 @@ final class FakeOs implements Os {
     /** What rssBytes answers, by worker pid (default 10 MiB). */
     final Map<Integer, Long> rss = new HashMap<>();
     final List<Integer> rssSampled = new ArrayList<>();
+    /** Whether workers inherit sockets; what a look at each worker finds (default HELD); the looks made. */
+    boolean inherits;
+    final Map<Integer, Holding> holding = new HashMap<>();
+    record Look(int pid, long at) {}
+    final List<Look> looks = new ArrayList<>();
+
+    @Override
+    public boolean inheritsSockets() {
+        return inherits;
+    }
+
+    @Override
+    public Holding holdsInherited(int pid) {
+        looks.add(new Look(pid, now));
+        return holding.getOrDefault(pid, Holding.HELD);
+    }
 
     @Override
     public long nanoTime() {

@@ -29,7 +29,7 @@ class NotifyChannelTest {
 
     @Test
     void itIsAFileInADirectoryOnlyTheSupervisorsUserCanEnterAndItGoesWithTheWorker() throws Exception {
-        try (NotifyDirectory dir = new NotifyDirectory(base)) {
+        try (NotifyDirectory dir = new NotifyDirectory(base, Processes.geteuid())) {
             NotifyChannel channel = NotifyChannel.open(dir, Processes.geteuid(), log);
             Path socket = Path.of(channel.address());
             assertThat(socket.getParent()).isEqualTo(dir.path());
@@ -62,7 +62,7 @@ class NotifyChannelTest {
         Path open = Files.createDirectory(base.resolve("open"));
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
-        NotifyDirectory dir = NotifyDirectory.adopt(open.resolve("x"));
+        NotifyDirectory dir = NotifyDirectory.adopt(open.resolve("x"), Processes.geteuid());
         NotifyChannel channel = NotifyChannel.open(dir, Processes.geteuid(), log);
         Files.setPosixFilePermissions(Path.of(channel.address()), PosixFilePermissions.fromString("rw-rw-rw-"));
         List<Event> events = new ArrayList<>();

@@ -126,6 +126,21 @@ class EinhornTest {
     }
 
     @Test
+    void datagramSocketsHaveTheirAddressesToo() throws Exception {
+        int v4 = Sockets.bindUdp(new InetSocketAddress("127.0.0.1", 0), "udp", false, false, false);
+        fds.add(v4);
+        int v6 = Sockets.bindUdp(new InetSocketAddress("::1", 0), "udp6", false, false, false);
+        fds.add(v6);
+        Path path = dir.resolve("log.sock");
+        int unix = Sockets.bindUnixDatagram(path, false);
+        fds.add(unix);
+        Einhorn einhorn = worker(env(v4, v6, unix));
+        assertThat(einhorn.listener(0).address()).isEqualTo(Sockets.localInetAddress(v4));
+        assertThat(((InetSocketAddress) einhorn.listener(1).address()).getPort()).isEqualTo(Sockets.localInetAddress(v6).getPort());
+        assertThat(einhorn.listener(2).address()).isEqualTo(UnixDomainSocketAddress.of(path));
+    }
+
+    @Test
     void theNonBlockingFlagIsReadFromTheDescriptor() throws Exception {
         int blocking = tcp("127.0.0.1");
         int nonBlocking = tcp("127.0.0.1", true);

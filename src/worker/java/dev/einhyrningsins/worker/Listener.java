@@ -10,7 +10,8 @@ import java.nio.channels.ServerSocketChannel;
  * @param index   its position in {@code -b} order (0 for {@code EINHORN_FD_0})
  * @param fd      its descriptor number (3, 4, ...), for libraries that take descriptors, such as
  *                Netty's {@code new EpollServerSocketChannel(fd)}
- * @param address where it listens, as the kernel reports it ({@code /proc/self/net}); null if it
+ * @param address where it listens (a udp: or unixgram: socket: where it is bound), as the kernel reports
+ *                it ({@code /proc/self/net}); null if it
  *                could not be found there (no {@code /proc}, another network namespace, an
  *                abstract UNIX name). A {@code unix:} socket bound with {@code mode=}, {@code group=}
  *                or {@code owner=} reports the private directory it was bound in before it was

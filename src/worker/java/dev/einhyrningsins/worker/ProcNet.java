@@ -18,7 +18,8 @@ import java.util.Set;
 /**
  * What pure Java can learn about an inherited descriptor on Linux: {@code /proc/self/fd/N}
  * names its socket's inode ({@code socket:[12345]}), and {@code /proc/self/net/tcp},
- * {@code tcp6} and {@code unix} list each socket of this network namespace with its inode and
+ * {@code tcp6}, {@code udp}, {@code udp6} and {@code unix} (stream and datagram) list each
+ * socket of this network namespace with its inode and
  * local address — the address {@code getsockname} would give, which Java has no call for on
  * a bare descriptor.
  */
@@ -59,7 +60,7 @@ final class ProcNet {
     /** The local addresses of the sockets with these inodes that are listed; the others are missing from the map. */
     static Map<Long, SocketAddress> addresses(Path proc, Set<Long> inodes) {
         Map<Long, SocketAddress> found = new HashMap<>();
-        for (String table : new String[] {"tcp", "tcp6", "unix"}) {
+        for (String table : new String[] {"tcp", "tcp6", "udp", "udp6", "unix"}) {
             if (found.keySet().containsAll(inodes)) break;
             Path file = proc.resolve("net").resolve(table);
             try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII)) {
