@@ -1,6 +1,7 @@
 package dev.einhyrningsins.cli;
 
 import dev.einhyrningsins.supervisor.Config;
+import dev.einhyrningsins.supervisor.DrainConfig;
 import dev.einhyrningsins.supervisor.HealthConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,6 +15,7 @@ import java.util.Optional;
  * @param maxUnacked 0 = the number of CPUs
  * @param metrics    --metrics: where to serve OpenMetrics over HTTP (a TCP address; host 127.0.0.1
  *                   when only a port was given)
+ * @param envFile    --env-file: the workers' environment file, read again at every upgrade and reload
  */
 public record Options(
         int number,
@@ -40,8 +42,10 @@ public record Options(
         Duration upgradeTimeout,
         int upgradeMaxFailures,
         HealthConfig health,
+        DrainConfig drain,
         List<String> program,
-        Optional<BindSpec> metrics) {
+        Optional<BindSpec> metrics,
+        Optional<Path> envFile) {
 
     /** Address family restriction for host names (-4 / -6). */
     public enum Family { ANY, INET4, INET6 }
@@ -50,6 +54,6 @@ public record Options(
     public Config toConfig(int cpus) {
         return new Config(number, seconds, ackMode, ackTimeout, signalTimeout, gracefulSignal,
                 maxUnacked > 0 ? maxUnacked : Math.max(1, cpus), maxUpgradeAdditional, upgradeTimeout,
-                upgradeMaxFailures, verbosity, health);
+                upgradeMaxFailures, verbosity, health, drain);
     }
 }

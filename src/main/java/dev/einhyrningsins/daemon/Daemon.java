@@ -19,6 +19,7 @@ import dev.einhyrningsins.reload.Launch;
 import dev.einhyrningsins.reload.Reload;
 import dev.einhyrningsins.reload.Takeover;
 import dev.einhyrningsins.shell.Children;
+import dev.einhyrningsins.shell.EnvFile;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Loop;
 import dev.einhyrningsins.shell.Pidfile;
@@ -109,13 +110,15 @@ public final class Daemon {
     /** What the start and the take-over share once the sockets are there. */
     private record Shell(Options o, String version, long pid, Log log, Path socketPath, Listeners listeners,
                          Children children, Loop loop, ControlServer control, Notifier notifier, Pidfile pidfile,
-                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events) {}
+                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events,
+                         EnvFile envFile) {}
 
     private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Path lockfile = o.lockfile().orElse(ControlPaths.defaultLockfile(socketPath, o.commandName()));
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
         execPrefix(o);
+        EnvFile envFile = o.envFile().map(EnvFile::open).orElse(EnvFile.none());
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
         Map<String, String> env = System.getenv();
         List<SocketActivation.Passed> passed = SocketActivation.passed(env, pid, log);
@@ -127,7 +130,7 @@ public final class Daemon {
              Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null) {
             loop.poll(control::pollables);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis));
+                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis), envFile);
             SignalIntake signals = signals(shell, false);
             RealOs os = realOs(shell, -1, signals);
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), wrap.apply(os),
@@ -193,7 +196,8 @@ public final class Daemon {
             t.adoptChannels(children, control, Processes.geteuid(), loop::post);
             t.adoptClients(control);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis));
+                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis),
+                    adoptEnvFile(o, t, log));
             SignalIntake signals = signals(shell, true);
             RealOs os = realOs(shell, p.stdinFd(), signals);
             Supervisor sup = Supervisor.restore(t.core(), wrap.apply(os), version, staticInfo(shell), t::client);
@@ -216,6 +220,23 @@ public final class Daemon {
         }
     }
 
+    /**
+     * --env-file after a reload: the values the previous process read just before its exec
+     * (the file is not read again here: it was read for this reload, and a file broken since
+     * must not cost the workers anything). A hand-over without them (an older version's) reads the file.
+     */
+    private static EnvFile adoptEnvFile(Options o, Takeover t, Log log) {
+        if (o.envFile().isEmpty()) return EnvFile.none();
+        Map<String, String> values = t.environment();
+        if (values != null) return EnvFile.adopt(o.envFile().get(), values);
+        try {
+            return EnvFile.adopt(o.envFile().get(), EnvFile.read(o.envFile().get()));
+        } catch (EnvFile.Malformed e) {
+            log.error(e.getMessage() + "; workers get none of its variables until an upgrade reads it again");
+            return EnvFile.adopt(o.envFile().get(), Map.of());
+        }
+    }
+
     /** -k: the exec chain that gives workers a parent-death signal (checked at start); empty without -k. */
     private static List<String> execPrefix(Options o) {
         return o.killChildrenOnExit() ? RealOs.parentDeathSignal(o.gracefulSignal(), System.getenv("PATH")) : List.of();
@@ -232,8 +253,11 @@ public final class Daemon {
     /** The core's {@link Os}, with reload wired in. */
     private static RealOs realOs(Shell s, int stdinFd, SignalIntake signals) {
         Options o = s.o();
-        Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(), s.listeners().bound().size(),
-                s.pid(), s.socketPath());
+        Map<String, String> ours = System.getenv();
+        int fdCount = s.listeners().bound().size();
+        java.util.function.Function<Map<String, String>, Map<String, String>> environment = file ->
+                RealOs.workerEnvironment(RealOs.withFile(ours, file), o.dropEnv(), fdCount, s.pid(), s.socketPath());
+        Map<String, String> env = environment.apply(s.envFile().values());
         List<String> names = s.listeners().bound().stream()
                 .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
         List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
@@ -241,10 +265,10 @@ public final class Daemon {
                 o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses,
                 s.listeners().stdinFd());
         RealOs os = new RealOs(s.children(), new Checks(s.children()), s.control()::workerChannel, s.loop()::post, s.log(),
-                setup);
+                setup, s.envFile(), environment);
         Endpoint endpoint = s.endpoint();
         Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(), s.notifier(),
-                s.pidfile(), signals, s.startedWall(), s.reloads(), o.killChildrenOnExit(),
+                s.pidfile(), signals, s.startedWall(), s.reloads(), o.killChildrenOnExit(), s.envFile(),
                 () -> {
                     if (endpoint != null) endpoint.stop();
                 },
@@ -257,8 +281,10 @@ public final class Daemon {
         s.control().afterBursts(settle::burst);
         // the monotonic clock goes on across a reload's exec; the start is the first process's
         long startNanos = System.nanoTime() - (System.currentTimeMillis() - s.startedWall()) * 1_000_000L;
-        os.observe(new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts, s.events()::size),
-                s.events());
+        Metrics metrics = new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts,
+                s.events()::size);
+        if (endpoint != null) metrics.endpoint(endpoint.counts());
+        os.observe(metrics, s.events());
         if (s.notifier() != null) {
             os.listen(s.notifier());
             if (s.notifier().watchdogIntervalNanos() > 0) s.loop().every(s.notifier().watchdogIntervalNanos(), s.notifier()::watchdog);
@@ -394,6 +420,7 @@ public final class Daemon {
         for (int i = 0; i < bound.size(); i++) sockets.add(bound.get(i).describe(i));
         info.put("sockets", sockets);
         info.put("metrics", s.endpoint() == null ? null : s.endpoint().url());
+        info.put("env_file", s.envFile().path() == null ? null : s.envFile().path().toString());
         info.put("started_at", Json.timestamp(s.startedWall()));
         info.put("reloads", s.reloads());
         return info;

@@ -36,9 +36,11 @@ public record Handover(int format, String from, Process process, Map<String, Jso
 
     /**
      * The shape's number, bumped with every change of it (with an upgrade from the one before
-     * in {@link #upgrade}). 2: the flat record of einhyrningsins 0.1; 3: process facts and parts.
+     * in {@link #upgrade}). 2: the flat record of einhyrningsins 0.1; 3: process facts and parts;
+     * 4: the core's drain settings, ready failures and environment-file generations, and the
+     * environment file's values.
      */
-    public static final int FORMAT = 3;
+    public static final int FORMAT = 4;
     /** The oldest format this version can take over from. */
     public static final int OLDEST = 2;
 
@@ -52,6 +54,8 @@ public record Handover(int format, String from, Process process, Map<String, Jso
     public static final String NOTIFIES = "notifies";
     public static final String CLIENTS = "clients";
     public static final String SIGNALS = "signals";
+    /** --env-file's variables as last read (null without the option). */
+    public static final String ENVIRONMENT = "environment";
 
     /**
      * @param stdinFd     the supervisor's original standard input, which workers get as theirs
@@ -84,7 +88,8 @@ public record Handover(int format, String from, Process process, Map<String, Jso
 
     /** Builds a hand-over of the current format from its parts' states. */
     static Handover of(String from, Process process, List<Listeners.Handed> listeners, Snapshot core,
-                       List<Channel> channels, List<Notify> notifies, List<Client> clients, List<String> signals) {
+                       List<Channel> channels, List<Notify> notifies, List<Client> clients, List<String> signals,
+                       Map<String, String> environment) {
         ObjectMapper json = json();
         Map<String, JsonNode> parts = new LinkedHashMap<>();
         parts.put(LISTENERS, json.valueToTree(listeners));
@@ -93,6 +98,7 @@ public record Handover(int format, String from, Process process, Map<String, Jso
         parts.put(NOTIFIES, json.valueToTree(notifies));
         parts.put(CLIENTS, json.valueToTree(clients));
         parts.put(SIGNALS, json.valueToTree(signals));
+        parts.put(ENVIRONMENT, json.valueToTree(environment));
         return new Handover(FORMAT, from, process, parts);
     }
 
@@ -142,12 +148,31 @@ public record Handover(int format, String from, Process process, Map<String, Jso
     /**
      * Brings a hand-over of format {@code from} up to {@link #FORMAT}, one format at a time.
      * 2 → 3: the flat record of 0.1 becomes process facts and parts; a kept client gets its
-     * session's (empty) input and output; the core loses its own format number.
+     * session's (empty) input and output; the core loses its own format number. 3 → 4: the
+     * defaults of what 4 added (no shutdown delay or drain bounds, 3 ready failures, every
+     * worker on the environment's first generation, no environment file).
      */
     static ObjectNode upgrade(ObjectNode h, int from) {
         ObjectNode tree = h;
         if (from <= 2) tree = from2(tree);
+        if (from <= 3) tree = from3(tree);
         return tree;
+    }
+
+    private static ObjectNode from3(ObjectNode h) {
+        h.put("format", 4);
+        ObjectNode parts = (ObjectNode) h.get("parts");
+        ObjectNode core = (ObjectNode) parts.get(CORE);
+        ObjectNode config = (ObjectNode) core.get("config");
+        ((ObjectNode) config.get("health")).put("readyFailures", 3);
+        ObjectNode drain = config.putObject("drain");
+        drain.put("shutdownDelayNanos", 0L);
+        drain.put("maxDraining", 0);
+        drain.put("drainTimeoutNanos", 0L);
+        core.put("envGeneration", 1);
+        for (JsonNode w : core.withArray("workers")) ((ObjectNode) w).put("envGeneration", 1);
+        parts.putNull(ENVIRONMENT);
+        return h;
     }
 
     private static ObjectNode from2(ObjectNode old) {
@@ -198,7 +223,14 @@ public record Handover(int format, String from, Process process, Map<String, Jso
                 List.of(new Client(13, new Session.Handed(List.of(new Session.Owed("c0", "reload-1")), null, null)),
                         new Client(14, new Session.Handed(List.of(new Session.Owed("c1", 42)), "c3RhdGU=",
                                 "eyJtZXNzYWdlIjoiVXBncmFkaW5nIn0K"))),
-                List.of("TTIN"));
+                List.of("TTIN"), sampleEnvironment());
+    }
+
+    private static Map<String, String> sampleEnvironment() {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("API_KEY", "s3cret");
+        env.put("FEATURE_FLAGS", "a b");
+        return env;
     }
 
     /** Writes the sample and reads it back: everything a take-over needs is on this class path. */
@@ -211,5 +243,21 @@ public record Handover(int format, String from, Process process, Map<String, Jso
         back.list(NOTIFIES, Notify.class);
         back.list(CLIENTS, Client.class);
         back.list(SIGNALS, String.class);
+        back.environment();
+    }
+
+    /** The environment file's variables; null if there was no such file. */
+    @SuppressWarnings("unchecked")
+    Map<String, String> environment() throws IOException {
+        JsonNode node = parts.get(ENVIRONMENT);
+        if (node == null || node.isNull()) return null;
+        if (!node.isObject()) throw new IOException("part " + ENVIRONMENT + " is not a map");
+        Map<String, String> out = new LinkedHashMap<>();
+        for (java.util.Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (!e.getValue().isTextual()) throw new IOException("part " + ENVIRONMENT + ": " + e.getKey() + " is not text");
+            out.put(e.getKey(), e.getValue().textValue());
+        }
+        return out;
     }
 }

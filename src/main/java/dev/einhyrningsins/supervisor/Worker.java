@@ -113,6 +113,7 @@ final class Worker {
     private boolean killed;
     private String status;
     private boolean saidStopping;
+    private int envGeneration = 1;
     private final List<Sent> signals = new ArrayList<>();
 
     Worker(int pid, int slot, int generation, long spawnedAt, long spawnedWall) {
@@ -121,6 +122,16 @@ final class Worker {
         this.generation = generation;
         this.spawnedAt = spawnedAt;
         this.spawnedWall = spawnedWall;
+    }
+
+    /** The generation of the environment file it was started with (--env-file). */
+    int envGeneration() {
+        return envGeneration;
+    }
+
+    Worker envGeneration(int generation) {
+        envGeneration = generation;
+        return this;
     }
 
     /** Ready: it acked (manual) or lived long enough (timer). */
@@ -279,7 +290,7 @@ final class Worker {
                 ping == null ? null : ping.at(), ping == null ? null : ping.wall(), ping == null ? null : ping.id(),
                 claimedAt, ready.state(), live.state(), sick, rssBytes, rssAt, retiring, firstRetiredAt, retiredAt,
                 ackTimedOut, killed, status, saidStopping,
-                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList());
+                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList(), envGeneration);
     }
 
     static Worker of(Snapshot.WorkerState s) {
@@ -299,6 +310,7 @@ final class Worker {
         w.killed = s.killed();
         w.status = s.status();
         w.saidStopping = s.saidStopping();
+        w.envGeneration = s.envGeneration();
         for (Snapshot.SignalState x : s.signals()) w.signals.add(new Sent(x.signal(), x.atWall()));
         return w;
     }

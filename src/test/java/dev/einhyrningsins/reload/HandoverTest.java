@@ -40,10 +40,44 @@ class HandoverTest {
         for (int format = Handover.OLDEST; format <= Handover.FORMAT; format++) {
             Handover h = Handover.parse(golden(format));
             assertThat(h.format()).isEqualTo(Handover.FORMAT);
-            assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format).isEqualTo(Snapshot.sample());
+            assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format).isEqualTo(sampleAsOf(format));
             assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(
                     Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class));
         }
+    }
+
+    /** The sample core as a hand-over of {@code format} carries it: what later formats added has its defaults. */
+    static Snapshot sampleAsOf(int format) {
+        Snapshot s = Snapshot.sample();
+        if (format >= 4) return s;
+        Snapshot.ConfigState c = s.config();
+        Snapshot.HealthState h = c.health();
+        Snapshot.ConfigState config = new Snapshot.ConfigState(c.number(), c.respawnNanos(), c.ackMode(), c.ackDelayNanos(),
+                c.ackTimeoutNanos(), c.signalTimeoutNanos(), c.gracefulSignal(), c.maxUnacked(), c.maxUpgradeAdditional(),
+                c.upgradeTimeoutNanos(), c.upgradeMaxFailures(), c.verbosity(),
+                new Snapshot.HealthState(h.readyCheck(), h.liveCheck(), h.checkIntervalNanos(), h.checkTimeoutNanos(),
+                        h.liveFailures(), 3, h.pingTimeoutNanos(), h.maxWorkerRssMb(), h.maxWorkerAgeNanos()),
+                new Snapshot.DrainState(0, 0, 0));
+        List<Snapshot.WorkerState> workers = s.workers().stream().map(w -> new Snapshot.WorkerState(w.pid(), w.slot(),
+                w.generation(), w.spawnedAt(), w.spawnedWall(), w.ackedAt(), w.ackedWall(), w.pingAt(), w.pingWall(),
+                w.pingId(), w.claimedAt(), w.ready(), w.live(), w.sick(), w.rssBytes(), w.rssAt(), w.retiring(),
+                w.firstRetiredAt(), w.retiredAt(), w.ackTimedOut(), w.killed(), w.status(), w.saidStopping(), w.signals(),
+                1)).toList();
+        return new Snapshot(config, s.target(), s.stopping(), s.stopRequests(), s.backoff(), s.rollout(), workers,
+                s.recentExits(), 1);
+    }
+
+    @Test
+    void format3GetsTheDefaultsOfWhat4AddedAndNoEnvironmentFile() throws IOException {
+        Handover h = Handover.parse(golden(3));
+        Snapshot core = h.part(Handover.CORE, Snapshot.class);
+        assertThat(core.config().health().readyFailures()).isEqualTo(3);
+        assertThat(core.config().drain()).isEqualTo(new Snapshot.DrainState(0, 0, 0));
+        assertThat(core.envGeneration()).isEqualTo(1);
+        assertThat(core.workers()).extracting(Snapshot.WorkerState::envGeneration).containsOnly(1);
+        assertThat(h.environment()).isNull();
+        assertThat(Handover.parse(golden(4)).environment()).containsExactly(
+                java.util.Map.entry("API_KEY", "s3cret"), java.util.Map.entry("FEATURE_FLAGS", "a b"));
     }
 
     @Test
@@ -84,9 +118,9 @@ class HandoverTest {
     @Test
     void aFormatThisVersionDoesNotKnowIsRefusedInOneLine() {
         assertThatThrownBy(() -> Handover.parse("{\"format\":99}".getBytes(StandardCharsets.UTF_8)))
-                .isInstanceOf(IOException.class).hasMessage("format 99; this version takes over formats 2 to 3");
+                .isInstanceOf(IOException.class).hasMessage("format 99; this version takes over formats 2 to 4");
         assertThatThrownBy(() -> Handover.parse("{\"format\":1}".getBytes(StandardCharsets.UTF_8)))
-                .hasMessage("format 1; this version takes over formats 2 to 3");
+                .hasMessage("format 1; this version takes over formats 2 to 4");
         assertThatThrownBy(() -> Handover.parse("[]".getBytes(StandardCharsets.UTF_8)))
                 .hasMessage("it is not a hand-over (no format number)");
     }
@@ -105,7 +139,8 @@ class HandoverTest {
     void theUpgradeCheckAcceptsTheFormatsThisVersionTakesOverAndNamesTheOthers() {
         Takeover.check(2);
         Takeover.check(3);
-        assertThatThrownBy(() -> Takeover.check(4)).hasMessage(
-                "this version reads hand-over formats 2 to 3, the running supervisor writes format 4");
+        Takeover.check(4);
+        assertThatThrownBy(() -> Takeover.check(5)).hasMessage(
+                "this version reads hand-over formats 2 to 4, the running supervisor writes format 5");
     }
 }

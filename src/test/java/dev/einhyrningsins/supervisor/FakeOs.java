@@ -38,6 +38,11 @@ final class FakeOs implements Os {
     /** What rssBytes answers, by worker pid (default 10 MiB). */
     final Map<Integer, Long> rss = new HashMap<>();
     final List<Integer> rssSampled = new ArrayList<>();
+    /** Clients that no longer wait for their reply ({@link #waiting}). */
+    final Set<Object> gone = new java.util.HashSet<>();
+    /** What the next reads of the environment file find, in order; UNCHANGED once none is left. */
+    final java.util.Deque<EnvironmentRead> environmentReads = new java.util.ArrayDeque<>();
+    int environmentReadCount;
 
     @Override
     public long nanoTime() {
@@ -97,6 +102,18 @@ final class FakeOs implements Os {
     @Override
     public void reply(Object client, String message, boolean last, boolean ok) {
         replies.add(new Reply(client, message, last, ok));
+    }
+
+    @Override
+    public boolean waiting(Object client) {
+        return !gone.contains(client);
+    }
+
+    @Override
+    public EnvironmentRead readEnvironment() {
+        environmentReadCount++;
+        EnvironmentRead r = environmentReads.poll();
+        return r == null ? EnvironmentRead.UNCHANGED : r;
     }
 
     @Override
