@@ -129,9 +129,8 @@ final class Worker {
         return envGeneration;
     }
 
-    Worker envGeneration(int generation) {
+    void envGeneration(int generation) {
         envGeneration = generation;
-        return this;
     }
 
     /** Ready: it acked (manual) or lived long enough (timer). */

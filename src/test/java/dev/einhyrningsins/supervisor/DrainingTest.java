@@ -85,6 +85,8 @@ class DrainingTest {
         assertThat(h.sup.nextDeadline()).isEqualTo(h.os.now + 1_000_000);
         h.runToNextDeadline();
         assertThat(h.os.signalled("USR2")).containsExactly(101, 102);
+        assertThat(h.os.logs).contains("INFO The shutdown delay is over: sending USR2 to 2 workers and exiting when they "
+                + "are gone");
         assertThat(h.os.happened(Happening.Stopping.class)).hasSize(1);
         assertThat(h.sup.state()).containsEntry("shutdown_delay_left", null).containsEntry("stopping", true);
         assertThat(ready(h)).isEqualTo("not ready: stopping");
@@ -231,6 +233,16 @@ class DrainingTest {
         assertThat(kills(h)).extracting(FakeOs.Sig::pid).containsOnly(100, 101);
         assertThat(h.os.logs).contains("WARN At most 1 generation may be retiring at once (--max-draining): ending "
                 + "generation 1, 2 workers still draining, with SIGKILL to their process groups");
+    }
+
+    @Test
+    void asManyGenerationsAsTheLimitMayRetire() {
+        Harness h = acked(manual(1).with(Setting.MAX_DRAINING, 2));
+        upgrade(h);
+        upgrade(h); // generations 1 and 2 retiring: within 2
+        assertThat(kills(h)).isEmpty();
+        upgrade(h); // would make three
+        assertThat(kills(h)).extracting(FakeOs.Sig::pid).containsOnly(100);
     }
 
     @Test
