@@ -332,7 +332,7 @@ final class Commands {
     /** A signal the supervisor received, as einhorn takes them: stop, upgrade, die, more or fewer workers. */
     void signal(String name) {
         switch (name) {
-            case "INT", "TERM" -> sup.stop(name);
+            case "INT", "TERM" -> sup.draining().stop(name);
             case "HUP" -> {
                 sup.log(Level.INFO, "Got SIGHUP: starting a smooth upgrade");
                 sup.rollout().command(false, null);

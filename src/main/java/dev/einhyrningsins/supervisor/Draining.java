@@ -7,10 +7,11 @@ import java.util.List;
 import java.util.TreeSet;
 
 /**
- * Letting workers go within bounds. The stop's delay ({@code --shutdown-delay}): on the first
- * TERM or INT the supervisor reports not ready while the workers keep serving (and are
- * replaced if they die), and only when the delay is over asks them to go, as a load
- * balancer needs to stop routing to it first. The retiring workers' bounds: at most
+ * Letting workers go within bounds. The stop (TERM and INT: the first drains every worker,
+ * the next sends TERM to their process groups) and its delay ({@code --shutdown-delay}): on
+ * the first TERM or INT the supervisor reports not ready while the workers keep serving (and
+ * are replaced if they die), and only when the delay is over (or at the next TERM or INT)
+ * asks them to go, as a load balancer needs to stop routing to it first. The retiring workers' bounds: at most
  * {@code --max-draining} generations retire at once (an upgrade that would exceed it first
  * ends the oldest retiring generations), and a retiring worker outliving
  * {@code --drain-timeout} is ended. Ending means SIGKILL to the worker and its process group.
@@ -19,6 +20,7 @@ import java.util.TreeSet;
 final class Draining {
     private final Supervisor sup;
     private final Os os;
+    private int stopRequests;
     private boolean delaying;
     private long delayedAt;
 
@@ -27,7 +29,44 @@ final class Draining {
         this.os = os;
     }
 
-    // ------------------------------------------------------------------ the shutdown delay
+    // ------------------------------------------------------------------ the stop and its delay
+
+    /**
+     * INT or TERM: the first drains every worker (after the shutdown delay, if there is one;
+     * the next then ends the delay), the one after sends TERM to their process groups.
+     */
+    void stop(String signal) {
+        Config c = sup.config();
+        int workers = sup.pool().size();
+        int requests = ++stopRequests;
+        if (requests == 1 && !sup.stopBegan() && c.drain().shutdownDelay().isPositive()) {
+            delay(signal);
+        } else if (delaying) {
+            sup.log(Level.INFO, "Got SIG" + signal + " again: skipping the rest of the shutdown delay; sending "
+                    + c.gracefulSignal() + " to " + workers + " workers and exiting when they are gone");
+            sup.die(c.gracefulSignal());
+        } else if (requests == 1) {
+            sup.log(Level.INFO, "Got SIG" + signal + ": sending " + c.gracefulSignal() + " to " + workers
+                    + " workers and exiting when they are gone");
+            sup.die(c.gracefulSignal());
+        } else {
+            sup.log(Level.WARN, "Got SIG" + signal + " again: sending TERM to the process groups of " + workers + " workers");
+            for (Worker w : sup.pool().all()) {
+                w.signalled("TERM", os.currentTimeMillis());
+                os.signalGroup(w.pid, "TERM");
+                os.happened(new Happening.Signalled(w.pid, "TERM", Happening.SignalReason.FORWARD));
+            }
+        }
+    }
+
+    /** TERMs and INTs received, for the hand-over. */
+    int stopRequests() {
+        return stopRequests;
+    }
+
+    void stopRequests(int n) {
+        stopRequests = n;
+    }
 
     /** Whether a stop waits for its delay to end: not ready, the workers serving on. */
     boolean delaying() {
@@ -35,7 +74,7 @@ final class Draining {
     }
 
     /** The first TERM or INT with a shutdown delay: not ready from now on; the stop follows when the delay is over. */
-    void delay(String signal) {
+    private void delay(String signal) {
         Config c = sup.config();
         if (sup.rollout().active()) sup.rollout().end(false, "Upgrade interrupted: the supervisor is stopping");
         delaying = true;

@@ -43,7 +43,6 @@ public final class Supervisor {
     /** The environment file's generation new workers get: 1 at start, one more for each read that changed it. */
     private int envGeneration = 1;
     private boolean stopping;
-    private int stopRequests;
     private boolean finished;
 
     /**
@@ -177,7 +176,7 @@ public final class Supervisor {
      * @param clients names a client that follows the upgrade (null: it cannot be handed over)
      */
     public Snapshot snapshot(Function<Object, String> clients) {
-        return new Snapshot(Snapshot.ConfigState.of(config), target, stopping, stopRequests,
+        return new Snapshot(Snapshot.ConfigState.of(config), target, stopping, draining.stopRequests(),
                 backoff.state(), rollout.state(clients), pool.all().stream().map(Worker::state).toList(),
                 report.recentExits(), envGeneration);
     }
@@ -194,7 +193,7 @@ public final class Supervisor {
         Supervisor sup = new Supervisor(s.config().toConfig(), os, version, info);
         sup.target = s.target();
         sup.stopping = s.stopping();
-        sup.stopRequests = s.stopRequests();
+        sup.draining.stopRequests(s.stopRequests());
         sup.envGeneration = s.envGeneration();
         sup.backoff.restore(s.backoff());
         sup.rollout.restore(s.rollout(), clients);
@@ -290,6 +289,11 @@ public final class Supervisor {
      */
     public boolean stopping() {
         return stopping || draining.delaying();
+    }
+
+    /** Whether the stop began: every worker was asked to go (not while a shutdown delay runs). */
+    boolean stopBegan() {
+        return stopping;
     }
 
     /** Whether a stop waits for its shutdown delay (the workers serve on). */
@@ -427,33 +431,6 @@ public final class Supervisor {
     }
 
     // ------------------------------------------------------------------ stopping
-
-    /**
-     * INT or TERM: the first drains every worker (after the shutdown delay, if there is one;
-     * the next then ends the delay), the next sends TERM to their process groups.
-     */
-    void stop(String signal) {
-        int requests = ++stopRequests;
-        if (requests == 1 && !stopping && config.drain().shutdownDelay().isPositive()) {
-            draining.delay(signal);
-        } else if (draining.delaying()) {
-            log(Level.INFO, "Got SIG" + signal + " again: skipping the rest of the shutdown delay; sending "
-                    + config.gracefulSignal() + " to " + pool.size() + " workers and exiting when they are gone");
-            die(config.gracefulSignal());
-        } else if (requests == 1) {
-            log(Level.INFO, "Got SIG" + signal + ": sending " + config.gracefulSignal() + " to "
-                    + pool.size() + " workers and exiting when they are gone");
-            die(config.gracefulSignal());
-        } else {
-            log(Level.WARN, "Got SIG" + signal + " again: sending TERM to the process groups of "
-                    + pool.size() + " workers");
-            for (Worker w : pool.all()) {
-                w.signalled("TERM", os.currentTimeMillis());
-                os.signalGroup(w.pid, "TERM");
-                os.happened(new Happening.Signalled(w.pid, "TERM", Happening.SignalReason.FORWARD));
-            }
-        }
-    }
 
     /** Asks every worker to go with {@code signal}, spawns no more, and finishes when all are gone. */
     String die(String signal) {
