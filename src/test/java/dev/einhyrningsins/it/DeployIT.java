@@ -56,16 +56,11 @@ class DeployIT {
     }
 
     void deployWorker(String version, String env) throws IOException {
-        Files.writeString(dir.resolve("version"), version);
-        UpgradeIT.deploy(dir, "#!/bin/sh\n" + env + " exec python3 " + SupervisorProcess.example("http_worker.py") + "\n");
+        HealthIT.deployWorker(dir, version, env);
     }
 
     SupervisorProcess start(String... args) throws IOException {
-        List<String> all = new ArrayList<>(List.of("-m", "manual", "-b", "127.0.0.1:0"));
-        all.addAll(List.of(args));
-        all.add(dir.resolve("app").toString());
-        return SupervisorProcess.start(dir, Map.of("VERSION_FILE", dir.resolve("version").toString(),
-                "HEALTH_DIR", dir.toString()), all.toArray(String[]::new));
+        return HealthIT.start(dir, args);
     }
 
     /** Sends a control request without waiting for any reply (the loop may not answer). */
