@@ -112,6 +112,40 @@ class DrainingTest {
     }
 
     @Test
+    void aTermAndTheOneAfterAreLoggedSignalledAndCountedAcrossAReload() {
+        Harness h = acked(manual(2));
+        h.sup.handle(new SignalReceived("TERM"));
+        assertThat(h.os.logs).contains("INFO Got SIGTERM: sending USR2 to 2 workers and exiting when they are gone");
+        Snapshot s = h.sup.snapshot(c -> null);
+        assertThat(s.stopRequests()).isEqualTo(1);
+        FakeOs os = new FakeOs();
+        os.now = h.os.now;
+        os.nextPid = h.os.nextPid;
+        Supervisor next = Supervisor.restore(s, os, "test", Map.of("pid", 42), ref -> null);
+        next.resume();
+        next.handle(new SignalReceived("TERM")); // the second, in the next process: the process groups get TERM
+        assertThat(os.signals).containsExactly(new FakeOs.Sig(100, "TERM", true), new FakeOs.Sig(101, "TERM", true));
+        assertThat(os.logs).contains("WARN Got SIGTERM again: sending TERM to the process groups of 2 workers");
+        assertThat(os.happened(Happening.Signalled.class)).extracting(Happening.Signalled::reason)
+                .containsExactly(Happening.SignalReason.FORWARD, Happening.SignalReason.FORWARD);
+        assertThat(new Harness(next, os).workers()).allSatisfy(w -> assertThat(w.get("signaled").toString())
+                .contains("signal=USR2").contains("signal=TERM"));
+    }
+
+    @Test
+    void oneFailureInARowIsALimitToo() {
+        Config c = manual(1).with(Setting.READY_FAILURES, 1).with(Setting.LIVE_FAILURES, 1);
+        assertThat(c.health().readyFailures()).isEqualTo(1);
+        assertThat(c.health().liveFailures()).isEqualTo(1);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new HealthConfig(null, null, Duration.ofSeconds(1),
+                Duration.ofSeconds(1), 1, 0, Duration.ZERO, 0, Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new DrainConfig(Duration.ZERO, -1, Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new DrainConfig(Duration.ofSeconds(-1), 0, Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void dieDuringTheDelayStopsAtOnceAndUpgradesAndReloadsAreRefused() {
         Harness h = acked(manual(1).with(Setting.SHUTDOWN_DELAY, S3));
         h.sup.handle(new SignalReceived("TERM"));
