@@ -63,6 +63,8 @@ public final class CommandLine {
             new Opt(null, "live-check", "CMD", "Run /bin/sh -c CMD every --check-interval against each acked worker "
                     + "(same environment); after --live-failures failures in a row the worker is replaced"),
             new Opt(null, "live-failures", "N", "Failed live checks in a row that make a worker sick (default 3)"),
+            new Opt(null, "ready-failures", "N", "Failed ready checks in a row that fail a worker before its ack (default "
+                    + "3): an upgrade whose build never passes aborts after --upgrade-max-failures such workers"),
             new Opt(null, "check-interval", "SECONDS", "Pause between the end of one check of a worker and the next, "
                     + "and between RSS samples (default 1)"),
             new Opt(null, "check-timeout", "SECONDS", "Kill a check still running after SECONDS; it counts as failed (default 5)"),
@@ -71,6 +73,16 @@ public final class CommandLine {
             new Opt(null, "max-worker-rss", "MB", "Replace a worker whose process tree's resident memory exceeds MB MiB "
                     + "(default off)"),
             new Opt(null, "max-worker-age", "SECONDS", "Replace a worker SECONDS after its start (default off)"),
+            new Opt(null, "shutdown-delay", "SECONDS", "On TERM or INT, first report not ready for SECONDS (GET /ready, "
+                    + "the ready gauge, STATUS= to systemd) while the workers keep serving, then stop; TERM or INT "
+                    + "again stops at once (default off)"),
+            new Opt(null, "max-draining", "N", "At most N generations retiring at once: an upgrade that would exceed it "
+                    + "first SIGKILLs the oldest draining generation with its process groups (default unlimited)"),
+            new Opt(null, "drain-timeout", "SECONDS", "SIGKILL a retiring worker with its process group SECONDS after it "
+                    + "was first asked to go, whatever -t says (default off)"),
+            new Opt(null, "env-file", "FILE", "Add FILE's variables to the workers' environment (systemd "
+                    + "EnvironmentFile= syntax: KEY=VALUE lines, # comments, quotes); read again at every upgrade and "
+                    + "reload, which a malformed file refuses, naming its line"),
             new Opt("c", "command-name", "NAME", "Name of this instance: default files become einhorn-NAME.sock/.lock"),
             new Opt("d", "socket-path", "PATH", "Control socket path (default $TMPDIR/einhorn[-NAME].sock)"),
             new Opt("f", "lockfile", "PATH", "Lock file guarding the control socket (default beside it, einhorn[-NAME].lock)"),
@@ -85,8 +97,10 @@ public final class CommandLine {
             new Opt(null, "group", "NAME|GID", "With --user: the group they run with (default: the user's, or the uid's "
                     + "own number)"),
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
-            new Opt(null, "metrics", "[ADDR:]PORT", "Serve OpenMetrics over HTTP at http://ADDR:PORT/metrics; a bare PORT "
-                    + "listens on 127.0.0.1, :PORT on every interface (default: only the metrics control command)"),
+            new Opt(null, "metrics", "[ADDR:]PORT", "Serve HTTP at ADDR:PORT: OpenMetrics at /metrics, probes at /ready "
+                    + "(200 when the target number of workers are acked and no stop is under way) and /live (200 when "
+                    + "the supervisor loop answers within 1 s); a bare PORT listens on 127.0.0.1, :PORT on every "
+                    + "interface (default: only the metrics and ready control commands)"),
             new Opt("v", "verbose", null, "Log debug messages too"),
             new Opt("q", "quiet", null, "Log errors and warnings only"),
             new Opt(null, "config", "FILE", "Read options and PROGRAM from FILE, written as on a command line (quotes, "
@@ -284,6 +298,7 @@ public final class CommandLine {
         boolean listenFds;
         boolean upgradeCheck;
         BindSpec metrics;
+        Path envFile;
         boolean killChildrenOnExit;
         String user;
         String group;
@@ -329,6 +344,11 @@ public final class CommandLine {
                 case "ping-timeout" -> set(opt, Setting.PING_TIMEOUT, v);
                 case "max-worker-rss" -> set(opt, Setting.MAX_WORKER_RSS, v);
                 case "max-worker-age" -> set(opt, Setting.MAX_WORKER_AGE, v);
+                case "ready-failures" -> set(opt, Setting.READY_FAILURES, v);
+                case "shutdown-delay" -> set(opt, Setting.SHUTDOWN_DELAY, v);
+                case "max-draining" -> set(opt, Setting.MAX_DRAINING, v);
+                case "drain-timeout" -> set(opt, Setting.DRAIN_TIMEOUT, v);
+                case "env-file" -> envFile = Path.of(nonEmpty(opt, v));
                 case "command-name" -> commandName = nonEmpty(opt, v);
                 case "socket-path" -> socketPath = Path.of(nonEmpty(opt, v));
                 case "lockfile" -> lockfile = Path.of(nonEmpty(opt, v));
@@ -368,8 +388,9 @@ public final class CommandLine {
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
                     Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, upgradeCheck, killChildrenOnExit, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
-                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), c.health(), program,
-                    Optional.ofNullable(metrics), Optional.ofNullable(user), Optional.ofNullable(group));
+                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), c.health(), c.drain(), program,
+                    Optional.ofNullable(metrics), Optional.ofNullable(user), Optional.ofNullable(group),
+                    Optional.ofNullable(envFile));
         }
 
         /** --metrics [ADDR:]PORT: a TCP address as -b takes it, without options; a bare port is loopback. */

@@ -21,6 +21,7 @@ import dev.einhyrningsins.reload.Launch;
 import dev.einhyrningsins.reload.Reload;
 import dev.einhyrningsins.reload.Takeover;
 import dev.einhyrningsins.shell.Children;
+import dev.einhyrningsins.shell.EnvFile;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Loop;
 import dev.einhyrningsins.shell.Pidfile;
@@ -115,7 +116,7 @@ public final class Daemon {
     private record Shell(Options o, String version, long pid, Log log, Path socketPath, Listeners listeners,
                          Children children, Loop loop, ControlServer control, Notifier notifier, Pidfile pidfile,
                          Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events, RunAs runAs,
-                         NotifyDirectory notifyDirectory) {}
+                         NotifyDirectory notifyDirectory, EnvFile envFile) {}
 
     private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
@@ -123,6 +124,7 @@ public final class Daemon {
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
         RunAs runAs = runAs(o);
         execPrefix(o, runAs);
+        EnvFile envFile = o.envFile().map(EnvFile::open).orElse(EnvFile.none());
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
         Map<String, String> env = System.getenv();
         List<SocketActivation.Passed> passed = SocketActivation.passed(env, pid, log);
@@ -137,7 +139,7 @@ public final class Daemon {
             loop.wakeBy(control::wakeAt);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
                     launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis), runAs,
-                    notifyDirectory);
+                    notifyDirectory, envFile);
             SignalIntake signals = signals(shell, false);
             RealOs os = realOs(shell, -1, signals);
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), wrap.apply(os),
@@ -239,7 +241,7 @@ public final class Daemon {
             t.adoptClients(control);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
                     launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis), runAs,
-                    notifyDirectory);
+                    notifyDirectory, adoptEnvFile(o, t, log));
             SignalIntake signals = signals(shell, true);
             RealOs os = realOs(shell, p.stdinFd(), signals);
             Supervisor sup = Supervisor.restore(t.core(), wrap.apply(os), version, staticInfo(shell), t::client);
@@ -278,6 +280,23 @@ public final class Daemon {
                 .orElse(null);
     }
 
+    /**
+     * --env-file after a reload: the values the previous process read just before its exec
+     * (the file is not read again here: it was read for this reload, and a file broken since
+     * must not cost the workers anything). A hand-over without them (an older version's) reads the file.
+     */
+    private static EnvFile adoptEnvFile(Options o, Takeover t, Log log) {
+        if (o.envFile().isEmpty()) return EnvFile.none();
+        Map<String, String> values = t.environment();
+        if (values != null) return EnvFile.adopt(o.envFile().get(), values);
+        try {
+            return EnvFile.adopt(o.envFile().get(), EnvFile.read(o.envFile().get()));
+        } catch (EnvFile.Malformed e) {
+            log.error(e.getMessage() + "; workers get none of its variables until an upgrade reads it again");
+            return EnvFile.adopt(o.envFile().get(), Map.of());
+        }
+    }
+
     /** The supervisor's own signals: from the kernel (a signalfd the loop polls) or through the JVM's handlers. */
     private static SignalIntake signals(Shell s, boolean resumed) {
         SignalIntake signals = SignalIntake.install(SignalIntake.SIGNALS,
@@ -289,8 +308,11 @@ public final class Daemon {
     /** The core's {@link Os}, with reload wired in. */
     private static RealOs realOs(Shell s, int stdinFd, SignalIntake signals) {
         Options o = s.o();
-        Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(), s.listeners().bound().size(),
-                s.pid(), s.socketPath());
+        Map<String, String> ours = System.getenv();
+        int fdCount = s.listeners().bound().size();
+        java.util.function.Function<Map<String, String>, Map<String, String>> environment = file ->
+                RealOs.workerEnvironment(RealOs.withFile(ours, file), o.dropEnv(), fdCount, s.pid(), s.socketPath());
+        Map<String, String> env = environment.apply(s.envFile().values());
         List<String> names = s.listeners().bound().stream()
                 .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
         List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
@@ -298,11 +320,12 @@ public final class Daemon {
                 o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify ? s.notifyDirectory() : null, s.pid(),
                 execPrefix(o, s.runAs()), checkAddresses, s.listeners().stdinFd(), workerUid(s.runAs()));
         Checks checks = new Checks(s.children(), RealOs.execPrefix(s.runAs(), null, System.getenv("PATH")));
-        RealOs os = new RealOs(s.children(), checks, s.control()::workerChannel, s.loop()::post, s.log(), setup);
+        RealOs os = new RealOs(s.children(), checks, s.control()::workerChannel, s.loop()::post, s.log(), setup,
+                s.envFile(), environment);
         os.inherited(InheritedSockets.of(s.listeners()));
         Endpoint endpoint = s.endpoint();
         Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(), s.notifier(),
-                s.pidfile(), signals, s.startedWall(), s.reloads(), o.killChildrenOnExit(),
+                s.pidfile(), signals, s.startedWall(), s.reloads(), o.killChildrenOnExit(), s.envFile(),
                 () -> {
                     if (endpoint != null) endpoint.stop();
                 },
@@ -315,8 +338,10 @@ public final class Daemon {
         s.control().afterBursts(settle::burst);
         // the monotonic clock goes on across a reload's exec; the start is the first process's
         long startNanos = System.nanoTime() - (System.currentTimeMillis() - s.startedWall()) * 1_000_000L;
-        os.observe(new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts, s.events()::size),
-                s.events());
+        Metrics metrics = new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts,
+                s.events()::size);
+        if (endpoint != null) metrics.endpoint(endpoint.counts());
+        os.observe(metrics, s.events());
         if (s.notifier() != null) {
             os.listen(s.notifier());
             if (s.notifier().watchdogIntervalNanos() > 0) s.loop().every(s.notifier().watchdogIntervalNanos(), s.notifier()::watchdog);
@@ -480,6 +505,7 @@ public final class Daemon {
         for (int i = 0; i < bound.size(); i++) sockets.add(bound.get(i).describe(i));
         info.put("sockets", sockets);
         info.put("metrics", s.endpoint() == null ? null : s.endpoint().url());
+        info.put("env_file", s.envFile().path() == null ? null : s.envFile().path().toString());
         info.put("started_at", Json.timestamp(s.startedWall()));
         info.put("reloads", s.reloads());
         return info;

@@ -2,6 +2,7 @@ package dev.einhyrningsins.daemon;
 
 import dev.einhyrningsins.cli.BindSpec;
 import dev.einhyrningsins.listen.Addresses;
+import dev.einhyrningsins.observe.EndpointCounts;
 import dev.einhyrningsins.observe.MetricsEndpoint;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Loop;
@@ -14,7 +15,8 @@ import java.net.UnknownHostException;
 
 /**
  * {@code --metrics}: the HTTP endpoint, bound before any worker starts (a failure is a
- * start-up error that leaves nothing behind). Each scrape asks the loop for the text. A
+ * start-up error that leaves nothing behind). Each request asks the loop: {@code /metrics}
+ * with the {@code metrics} command, {@code /ready} and {@code /live} with {@code ready}. A
  * reload stops it before its exec — its thread accepts connections, and an fd opened after
  * the close-on-exec sweep would leak into the next process — and starts it again, on the
  * same address, if the exec does not happen.
@@ -23,11 +25,13 @@ final class Endpoint implements AutoCloseable {
     private final Loop loop;
     private final Log log;
     private final InetSocketAddress address;
+    private final EndpointCounts counts;
     private MetricsEndpoint current;
 
-    private Endpoint(Loop loop, Log log, MetricsEndpoint first) {
+    private Endpoint(Loop loop, Log log, EndpointCounts counts, MetricsEndpoint first) {
         this.loop = loop;
         this.log = log;
+        this.counts = counts;
         this.current = first;
         this.address = first.address();
     }
@@ -42,7 +46,8 @@ final class Endpoint implements AutoCloseable {
             throw new StartupException(what + "unknown host " + where.host());
         }
         try {
-            Endpoint e = new Endpoint(loop, log, start(address, loop));
+            EndpointCounts counts = new EndpointCounts();
+            Endpoint e = new Endpoint(loop, log, counts, start(address, loop, log, counts));
             log.info("Serving metrics at " + e.url());
             return e;
         } catch (IOException e) {
@@ -50,9 +55,17 @@ final class Endpoint implements AutoCloseable {
         }
     }
 
-    private static MetricsEndpoint start(InetSocketAddress address, Loop loop) throws IOException {
-        return MetricsEndpoint.start(address,
-                replyTo -> loop.post(new Event.Command("metrics", null, null, null, null, false, replyTo)));
+    private static MetricsEndpoint start(InetSocketAddress address, Loop loop, Log log, EndpointCounts counts)
+            throws IOException {
+        return MetricsEndpoint.start(address, (question, replyTo) -> loop.post(new Event.Command(
+                        question == MetricsEndpoint.Question.METRICS ? "metrics" : "ready", null, null, null, null, false,
+                        replyTo)),
+                MetricsEndpoint.Limits.DEFAULTS, counts, log::warn);
+    }
+
+    /** What the endpoint counted. */
+    EndpointCounts counts() {
+        return counts;
     }
 
     String url() {
@@ -69,7 +82,7 @@ final class Endpoint implements AutoCloseable {
     void restart() {
         if (current != null) return;
         try {
-            current = start(address, loop);
+            current = start(address, loop, log, counts);
         } catch (IOException e) {
             log.error("cannot serve --metrics at " + url() + " again after a failed reload: " + e.getMessage());
         }

@@ -16,6 +16,7 @@ import dev.einhyrningsins.posix.Spawn;
 import dev.einhyrningsins.reload.Launch;
 import dev.einhyrningsins.reload.Reload;
 import dev.einhyrningsins.shell.Children;
+import dev.einhyrningsins.shell.EnvFile;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Program;
 import dev.einhyrningsins.shell.RunAs;
@@ -34,6 +35,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /** The supervisor's {@link Os} on the real machine: posix_spawn, pidfds, the control connections. */
 public final class RealOs implements Os {
@@ -42,7 +44,8 @@ public final class RealOs implements Os {
      * How workers are started.
      *
      * @param argv              PROGRAM ARGS as given
-     * @param env               the environment every worker shares ({@link #workerEnvironment})
+     * @param env               the environment every worker shares ({@link #workerEnvironment}), from
+     *                          the variables of --env-file (the last good read's) over ours
      * @param listenFds         the listening sockets, in EINHORN_FD order
      * @param fdNames           their names, for LISTEN_FDNAMES
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
@@ -126,7 +129,10 @@ public final class RealOs implements Os {
     private final Children children;
     private final Checks checks;
     private final ProcessTree processTree = new ProcessTree();
-    private final List<String> checkEnv;
+    private final EnvFile envFile;
+    private final Function<Map<String, String>, Map<String, String>> environment;
+    private Map<String, String> env;
+    private List<String> checkEnv;
     private final Channels channels;
     private final Consumer<Event> events;
     private final Log log;
@@ -137,11 +143,19 @@ public final class RealOs implements Os {
     private EventStream stream;
     private InheritedSockets inherited;
 
-    /** @param events where a worker's own notify messages and the checks' ends go (the loop's queue) */
-    RealOs(Children children, Checks checks, Channels channels, Consumer<Event> events, Log log, Setup setup) {
+    /**
+     * @param events      where a worker's own notify messages and the checks' ends go (the loop's queue)
+     * @param envFile     --env-file, read again at every upgrade and reload
+     * @param environment the workers' environment for the file's variables ({@link #workerEnvironment})
+     */
+    RealOs(Children children, Checks checks, Channels channels, Consumer<Event> events, Log log, Setup setup,
+           EnvFile envFile, Function<Map<String, String>, Map<String, String>> environment) {
         this.children = children;
         this.checks = checks;
-        this.checkEnv = envp(checkEnvironment(setup.env(), setup.checkAddresses()));
+        this.envFile = envFile;
+        this.environment = environment;
+        this.env = setup.env();
+        this.checkEnv = envp(checkEnvironment(env, setup.checkAddresses()));
         this.channels = channels;
         this.events = events;
         this.log = log;
@@ -151,6 +165,7 @@ public final class RealOs implements Os {
     /**
      * The environment every worker shares: ours, minus --drop-env-var and what systemd set
      * for us (LISTEN_*, NOTIFY_SOCKET, WATCHDOG_*: never a worker's), plus einhorn's variables.
+     * {@code ours} includes the variables of --env-file ({@link #withFile}).
      */
     static Map<String, String> workerEnvironment(Map<String, String> ours, List<String> drop, int fdCount,
                                                  long masterPid, Path socketPath) {
@@ -181,6 +196,29 @@ public final class RealOs implements Os {
         env.keySet().removeIf(k -> k.startsWith("EINHORN_FD") || k.equals("EINHORN_SOCK_FD"));
         env.put("EINHORN_FD_COUNT", Integer.toString(addresses.size()));
         for (int i = 0; i < addresses.size(); i++) env.put("EINHORN_FD_" + i, addresses.get(i));
+        return env;
+    }
+
+    /** Our environment with the variables of --env-file over it. */
+    static Map<String, String> withFile(Map<String, String> ours, Map<String, String> file) {
+        Map<String, String> env = new LinkedHashMap<>(ours);
+        env.putAll(file);
+        return env;
+    }
+
+    /** --env-file is read again (an upgrade or a reload starts): workers started from now on get its values. */
+    @Override
+    public EnvironmentRead readEnvironment() {
+        EnvironmentRead read = envFile.reread();
+        if (read.changed()) {
+            env = environment.apply(envFile.values());
+            checkEnv = envp(checkEnvironment(env, setup.checkAddresses()));
+        }
+        return read;
+    }
+
+    /** The environment workers started now get. */
+    Map<String, String> environment() {
         return env;
     }
 
@@ -217,7 +255,7 @@ public final class RealOs implements Os {
         List<String> argv = setup.argv();
         Path program;
         try {
-            program = Program.resolve(argv.getFirst(), setup.env().get("PATH"));
+            program = Program.resolve(argv.getFirst(), env.get("PATH"));
         } catch (StartupException e) {
             return new SpawnResult.Failed(e.getMessage());
         }
@@ -226,7 +264,7 @@ public final class RealOs implements Os {
             long free = freeDescriptors();
             if (free < SPAWN_FDS) return new SpawnResult.Failed(outOfFds(), true);
         }
-        Map<String, String> env = new LinkedHashMap<>(setup.env());
+        Map<String, String> env = new LinkedHashMap<>(this.env);
         env.put("EINHORN_CHILD_INDEX", Integer.toString(slot));
         int[] listen = setup.listenFds();
         int[] fds = listen;
@@ -387,8 +425,8 @@ public final class RealOs implements Os {
     }
 
     @Override
-    public boolean gone(Object client) {
-        return client instanceof ReplyTo r && !r.open();
+    public boolean waiting(Object client) {
+        return ((ReplyTo) client).open();
     }
 
     /** Adds a listener for what the core tells (metrics, event streams, notifications); loop thread. */

@@ -71,6 +71,7 @@ public final class Metrics implements Consumer<Happening> {
     private long recycled;
     /** Workers found not using their inherited sockets: [before their ack, acked]. */
     private final long[] listenersUnused = new long[2];
+    private EndpointCounts endpoint;
 
     /**
      * @param startNanos  when the supervisor started on {@code nanoTime}'s clock (before a reload, for one that reloaded)
@@ -87,6 +88,11 @@ public final class Metrics implements Consumer<Happening> {
         this.control = control;
         this.watchers = watchers;
         for (String outcome : OUTCOMES) upgrades.put(outcome, new Histogram(UPGRADE_BUCKETS));
+    }
+
+    /** Renders the {@code --metrics} endpoint's counts too. */
+    public void endpoint(EndpointCounts counts) {
+        endpoint = counts;
     }
 
     @Override
@@ -115,6 +121,7 @@ public final class Metrics implements Consumer<Happening> {
             case Happening.WorkerSick w -> sick[w.cause().ordinal()]++;
             case Happening.Recycled r -> recycled++;
             case Happening.ListenersUnused u -> listenersUnused[u.acked() ? 1 : 0]++;
+            case Happening.ShutdownDelayed d -> { }
             case Happening.Stopping s -> { }
             case Happening.Status s -> { }
         }
@@ -145,9 +152,10 @@ public final class Metrics implements Consumer<Happening> {
         t.gauge("einhyrningsins_workers_target", "The number of workers asked for (-n, inc, dec, set_workers).", g.target());
         t.gauge("einhyrningsins_generation", "The generation that serves (the last upgrade that succeeded).", g.generation());
         t.gauge("einhyrningsins_ready", "1 when the target number of workers of the serving generation are acked and no "
-                + "upgrade runs.", g.ready() ? 1 : 0);
+                + "upgrade or stop runs (0 from the first TERM, through a shutdown delay).", g.ready() ? 1 : 0);
         t.gauge("einhyrningsins_upgrading", "1 while an upgrade runs.", g.upgrading() ? 1 : 0);
-        t.gauge("einhyrningsins_stopping", "1 once the supervisor is stopping.", g.stopping() ? 1 : 0);
+        t.gauge("einhyrningsins_stopping", "1 once the supervisor is stopping (or waits for its shutdown delay).",
+                g.stopping() ? 1 : 0);
 
         t.family("einhyrningsins_spawns", "counter", null, "Workers started, by reason: start (the first launch), replace "
                 + "(a missing or added worker), restart (after workers died before acking, paced by the backoff), upgrade.");
@@ -165,7 +173,7 @@ public final class Metrics implements Consumer<Happening> {
         exits.forEach((l, n) -> t.sample("einhyrningsins_worker_exits_total", l, n));
         t.histogram("einhyrningsins_drain_seconds", "From asking a worker to go to its exit.", "", drain);
         t.family("einhyrningsins_signals", "counter", null, "Signals sent to workers, by signal and reason: retire, stop, "
-                + "kill, forward.");
+                + "kill (after -t), forward, max_draining and drain_timeout (SIGKILL to the worker and its process group).");
         signals.forEach((l, n) -> t.sample("einhyrningsins_signals_total", l, n));
 
         t.counter("einhyrningsins_upgrades_started", "Upgrades started (an upgrade during another starts a new one).",
@@ -215,6 +223,15 @@ public final class Metrics implements Consumer<Happening> {
                 + "supervisor hold: a quarter of the heap, 4 to 64 MiB.");
         t.sample("einhyrningsins_control_budget_bytes", "", c.budget());
         t.gauge("einhyrningsins_watchers", "Clients following the event stream (watch).", watchers.getAsInt());
+        if (endpoint != null) {
+            t.family("einhyrningsins_http_responses", "counter", null, "Responses of the --metrics endpoint, by path "
+                    + "(/metrics, /ready, /live, other) and status code.");
+            endpoint.responses().forEach((l, n) -> t.sample("einhyrningsins_http_responses_total", l, n));
+            t.family("einhyrningsins_http_refusals", "counter", null, "Requests of the --metrics endpoint its bounds cut "
+                    + "short: busy (too many questions waiting for the loop: 503 at once), full (every connection taken), "
+                    + "idle (no complete request in time, or closed to make room), unread (response not taken in time).");
+            endpoint.refused().forEach((r, n) -> t.sample("einhyrningsins_http_refusals_total", labels("reason", r), n));
+        }
         t.b.append("# EOF\n");
         return t.b.toString();
     }

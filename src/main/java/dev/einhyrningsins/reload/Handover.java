@@ -37,7 +37,9 @@ public record Handover(int format, String from, Process process, Map<String, Jso
     /**
      * The shape's number, bumped with every change of it (with an upgrade from the one before
      * in {@link #upgrade}). 2: the flat record of einhyrningsins 0.1; 3: process facts and parts;
-     * 4: a listener's type (stream, datagram) and its name in the service manager's fd store.
+     * 4: a listener's type (stream, datagram) and its name in the service manager's fd store;
+     * the core's drain settings, ready failures, environment-file generations and listener use;
+     * the environment file's values.
      */
     public static final int FORMAT = 4;
     /** The oldest format this version can take over from. */
@@ -58,6 +60,8 @@ public record Handover(int format, String from, Process process, Map<String, Jso
     public static final String NOTIFIES = "notifies";
     public static final String CLIENTS = "clients";
     public static final String SIGNALS = "signals";
+    /** --env-file's variables as last read (null without the option). */
+    public static final String ENVIRONMENT = "environment";
 
     /**
      * @param stdinFd     the supervisor's original standard input, which workers get as theirs
@@ -90,7 +94,8 @@ public record Handover(int format, String from, Process process, Map<String, Jso
 
     /** Builds a hand-over of the current format from its parts' states. */
     static Handover of(String from, Process process, List<Listeners.Handed> listeners, Snapshot core,
-                       List<Channel> channels, List<Notify> notifies, List<Client> clients, List<String> signals) {
+                       List<Channel> channels, List<Notify> notifies, List<Client> clients, List<String> signals,
+                       Map<String, String> environment) {
         ObjectMapper json = json();
         Map<String, JsonNode> parts = new LinkedHashMap<>();
         parts.put(LISTENERS, json.valueToTree(listeners));
@@ -99,6 +104,7 @@ public record Handover(int format, String from, Process process, Map<String, Jso
         parts.put(NOTIFIES, json.valueToTree(notifies));
         parts.put(CLIENTS, json.valueToTree(clients));
         parts.put(SIGNALS, json.valueToTree(signals));
+        parts.put(ENVIRONMENT, json.valueToTree(environment));
         return new Handover(FORMAT, from, process, parts);
     }
 
@@ -160,21 +166,33 @@ public record Handover(int format, String from, Process process, Map<String, Jso
 
     /**
      * 3 → 4: every listener of format 3 is a stream socket, kept in no fd store; the core has
-     * named no worker for not using its sockets, and has looked at none.
+     * named no worker for not using its sockets, and has looked at none; the defaults of what
+     * 4 added to the core (no shutdown delay or drain bounds, 3 ready failures, every worker on
+     * the environment's first generation) and no environment file.
      */
     private static ObjectNode from3(ObjectNode h) {
         h.put("format", 4);
-        for (JsonNode l : h.path("parts").path(LISTENERS)) {
+        ObjectNode parts = (ObjectNode) h.get("parts");
+        for (JsonNode l : parts.path(LISTENERS)) {
             ((ObjectNode) l).put("type", Listeners.STREAM);
             ((ObjectNode) l).putNull("storeName");
         }
-        JsonNode core = h.path("parts").path(CORE);
-        if (core instanceof ObjectNode c) {
-            ObjectNode use = c.putObject("listenerUse");
-            use.put("workers", 0);
-            use.putArray("generations");
-            for (JsonNode w : c.path("workers")) ((ObjectNode) w).putNull("holdsInherited");
+        ObjectNode core = (ObjectNode) parts.get(CORE);
+        ObjectNode use = core.putObject("listenerUse");
+        use.put("workers", 0);
+        use.putArray("generations");
+        ObjectNode config = (ObjectNode) core.get("config");
+        ((ObjectNode) config.get("health")).put("readyFailures", 3);
+        ObjectNode drain = config.putObject("drain");
+        drain.put("shutdownDelayNanos", 0L);
+        drain.put("maxDraining", 0);
+        drain.put("drainTimeoutNanos", 0L);
+        core.put("envGeneration", 1);
+        for (JsonNode w : core.withArray("workers")) {
+            ((ObjectNode) w).putNull("holdsInherited");
+            ((ObjectNode) w).put("envGeneration", 1);
         }
+        parts.putNull(ENVIRONMENT);
         return h;
     }
 
@@ -230,7 +248,14 @@ public record Handover(int format, String from, Process process, Map<String, Jso
                 List.of(new Client(13, new Session.Handed(List.of(new Session.Owed("c0", "reload-1")), null, null)),
                         new Client(14, new Session.Handed(List.of(new Session.Owed("c1", 42)), "c3RhdGU=",
                                 "eyJtZXNzYWdlIjoiVXBncmFkaW5nIn0K"))),
-                List.of("TTIN"));
+                List.of("TTIN"), sampleEnvironment());
+    }
+
+    private static Map<String, String> sampleEnvironment() {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("API_KEY", "s3cret");
+        env.put("FEATURE_FLAGS", "a b");
+        return env;
     }
 
     /** Writes the sample and reads it back: everything a take-over needs is on this class path. */
@@ -243,5 +268,21 @@ public record Handover(int format, String from, Process process, Map<String, Jso
         back.list(NOTIFIES, Notify.class);
         back.list(CLIENTS, Client.class);
         back.list(SIGNALS, String.class);
+        back.environment();
+    }
+
+    /** The environment file's variables; null if there was no such file. */
+    @SuppressWarnings("unchecked")
+    Map<String, String> environment() throws IOException {
+        JsonNode node = parts.get(ENVIRONMENT);
+        if (node == null || node.isNull()) return null;
+        if (!node.isObject()) throw new IOException("part " + ENVIRONMENT + " is not a map");
+        Map<String, String> out = new LinkedHashMap<>();
+        for (java.util.Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (!e.getValue().isTextual()) throw new IOException("part " + ENVIRONMENT + ": " + e.getKey() + " is not text");
+            out.put(e.getKey(), e.getValue().textValue());
+        }
+        return out;
     }
 }

@@ -8,6 +8,7 @@ import dev.einhyrningsins.listen.Listeners;
 import dev.einhyrningsins.posix.Pollable;
 import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.shell.Children;
+import dev.einhyrningsins.shell.EnvFile;
 import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.shell.Pidfile;
 import dev.einhyrningsins.shell.SignalIntake;
@@ -34,9 +35,9 @@ import java.util.function.Function;
  * The plan, top to bottom (the new process's half is {@link Takeover}):
  *
  * <ol>
- *   <li><b>check</b>: the new installation is started once with {@code --upgrade-check} (a
- *       helper process, polled by the loop); if it fails, the reload is refused with its last
- *       line and nothing changed.</li>
+ *   <li><b>check</b>: {@code --env-file} must be readable, and the new installation is
+ *       started once with {@code --upgrade-check} (a helper process, polled by the loop); if
+ *       either fails, the reload is refused with its line and nothing changed.</li>
  *   <li><b>quiesce</b>: the control socket stops accepting (new clients wait in its listen
  *       queue for the next process) and reading; the clients the core still owes replies (an
  *       upgrade's followers) and the requester are kept, every other one is told to reconnect;
@@ -44,7 +45,9 @@ import java.util.function.Function;
  *       the kept clients get what they are owed, for at most {@link #DRAIN_NANOS}; one that
  *       does not take it is dropped, with its reason in the log.</li>
  *   <li><b>snapshot</b>: what is queued is handed to the core; if the supervisor began to
- *       stop meanwhile the reload is refused; the core's {@link Snapshot} and every part's
+ *       stop meanwhile the reload is refused; {@code --env-file} is read again for the workers
+ *       started from now on (its values cross the exec: the next process does not read it, so a
+ *       file broken after this point costs nothing); the core's {@link Snapshot} and every part's
  *       state (listeners, channels, notify sockets, kept clients with what they were not sent
  *       yet) go into a memfd ({@link Handover}); the control socket's fd becomes fd 0 (the
  *       original stdin moves up, for the workers); every other fd is marked close-on-exec;
@@ -70,7 +73,7 @@ public final class Reload {
     /** What the shell holds that the next process needs; {@code Daemon} fills it. */
     public record Shell(Launch launch, Listeners listeners, Children children, ControlServer control, Notifier notifier,
                         Pidfile pidfile, SignalIntake signals, long startedWall, int reloads, boolean parentDeathSignal,
-                        Runnable quiesceThreads, Runnable resumeThreads) {}
+                        EnvFile envFile, Runnable quiesceThreads, Runnable resumeThreads) {}
 
     /** What the reload asks of the loop: its timers and its queue. */
     public interface LoopPort {
@@ -161,6 +164,14 @@ public final class Reload {
                     + "replace them first (upgrade), then reload");
             return;
         }
+        if (shell.envFile().path() != null) {
+            try {
+                EnvFile.read(shell.envFile().path());
+            } catch (EnvFile.Malformed e) {
+                refused(client, streaming, then, e.getMessage());
+                return;
+            }
+        }
         if (then == null) reply(client, "Reloading, as commanded", !streaming, true);
         busy = true;
         List<String> argv = shell.launch().argv("--upgrade-check");
@@ -238,6 +249,8 @@ public final class Reload {
             // what arrived while the kept clients drained; a stop that began meanwhile wins
             loop.handlePending(sup);
             if (sup.stopping()) throw new IllegalStateException("the supervisor is stopping");
+            String environment = sup.rereadEnvironment();
+            if (environment != null) throw new IllegalStateException(environment);
             Map<Object, String> refs = new IdentityHashMap<>();
             Function<Object, String> ref = c -> refs.computeIfAbsent(c, k -> "c" + refs.size());
             String requester = client == null ? null : ref.apply(client);
@@ -266,7 +279,8 @@ public final class Reload {
             shell.children().stopHelpers();
             if (shell.notifier() != null) shell.notifier().reloading();
             carried = new ArrayList<>(loop.takeSignals());
-            Handover h = Handover.of(version, process, listeners, core, channels, notifies, clients, carried);
+            Handover h = Handover.of(version, process, listeners, core, channels, notifies, clients, carried,
+                    shell.envFile().path() == null ? null : shell.envFile().values());
             fx.write().write(memfd, h.bytes());
             Map<String, String> env = new LinkedHashMap<>(System.getenv());
             env.remove(Handover.LATE_SIGNALS_ENV); // what this process was handed at its start: handled

@@ -34,7 +34,7 @@ import java.util.Set;
 public final class Takeover {
     /** The parts this version adopts. */
     static final Set<String> KNOWN = Set.of(Handover.LISTENERS, Handover.CORE, Handover.CHANNELS, Handover.NOTIFIES,
-            Handover.CLIENTS, Handover.SIGNALS);
+            Handover.CLIENTS, Handover.SIGNALS, Handover.ENVIRONMENT);
 
     /** A worker of the hand-over that could not be adopted (killed and reaped), and why. */
     public record Lost(int pid, String why) {}
@@ -188,6 +188,16 @@ public final class Takeover {
     /** The client the core (or the reload) named {@code ref}, or null if it was not kept. */
     public ReplyTo client(String ref) {
         return ref == null ? null : clients.get(ref);
+    }
+
+    /** The environment file's variables as the previous process last read them; null if it had none. */
+    public Map<String, String> environment() {
+        try {
+            return handover.environment();
+        } catch (IOException e) {
+            throw new StartupException("cannot take over: the hand-over's " + Handover.ENVIRONMENT + " cannot be read: "
+                    + oneLine(e));
+        }
     }
 
     /**

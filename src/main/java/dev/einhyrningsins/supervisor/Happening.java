@@ -30,7 +30,11 @@ public sealed interface Happening {
         /** still alive after -t: SIGKILL */
         KILL,
         /** sent on request (the signal command), or the second TERM to its process group */
-        FORWARD
+        FORWARD,
+        /** SIGKILL to a worker and its process group: more generations retiring than --max-draining */
+        MAX_DRAINING,
+        /** SIGKILL to a worker and its process group: still draining after --drain-timeout */
+        DRAIN_TIMEOUT
     }
 
     record Spawned(int pid, int slot, int generation, SpawnReason reason) implements Happening {}
@@ -99,6 +103,12 @@ public sealed interface Happening {
 
     /** {@code config} changed settings; {@code applied} as its reply lists them ("seconds=2 (was 1)"). */
     record ConfigChanged(List<String> applied) implements Happening {}
+
+    /**
+     * TERM or INT with a shutdown delay: the supervisor is not ready from now on, its workers
+     * serve on, and the stop ({@link Stopping}) follows after {@code delayNanos}.
+     */
+    record ShutdownDelayed(String signal, long delayNanos) implements Happening {}
 
     /** The supervisor stops: no more spawns, every worker asked to go. */
     record Stopping(String signal) implements Happening {}

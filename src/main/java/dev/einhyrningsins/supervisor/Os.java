@@ -83,11 +83,32 @@ public interface Os {
     }
 
     /**
-     * Whether a client is gone (its connection closed, broken or dropped): the core then stops
-     * keeping it, such as an upgrade's follower that left. The default: never.
+     * Whether {@code client} still waits for its reply: false once it went away, or gave up
+     * waiting (an HTTP scrape past its deadline). What nobody waits for is not worked out.
      */
-    default boolean gone(Object client) {
-        return false;
+    default boolean waiting(Object client) {
+        return true;
+    }
+
+    /**
+     * {@code --env-file}: reads the workers' environment file again, for the workers started
+     * from now on (an upgrade or a reload is about to start). On a problem nothing changes.
+     * The default has no such file.
+     */
+    default EnvironmentRead readEnvironment() {
+        return EnvironmentRead.UNCHANGED;
+    }
+
+    /**
+     * What a read of the environment file found.
+     *
+     * @param changed whether the values differ from the last read's
+     * @param problem why the file cannot be used ("--env-file /etc/app.env line 3: …"); null if it can
+     * @param changes the names that changed, as a log line says it ("API_KEY changed, DEBUG added");
+     *                never the values
+     */
+    record EnvironmentRead(boolean changed, String problem, String changes) {
+        public static final EnvironmentRead UNCHANGED = new EnvironmentRead(false, null, "");
     }
 
     /** Tells the world what happened (metrics, event streams, notifications); the default ignores it. */

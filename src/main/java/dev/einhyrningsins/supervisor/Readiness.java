@@ -114,6 +114,17 @@ final class Readiness {
         }
     }
 
+    /** Its ready check failed --ready-failures times in a row: retired, counted as a failure before its ack. */
+    void readyFailed(Worker w, int failures) {
+        sup.log(Level.WARN, "Worker " + w.pid + " (slot " + w.slot + ") failed its ready check " + failures
+                + " times in a row (--ready-failures); treating it as failed");
+        sup.backoff().died();
+        sup.retire(w, sup.config().gracefulSignal());
+        if (sup.rollout().isNew(w)) {
+            sup.rollout().failed(w, "failed its ready check " + failures + " times in a row", "failed their ready check");
+        }
+    }
+
     /** It did not ack (or pass its ready check) within --ack-timeout: retired, counted as a failure. */
     void timedOut(Worker w) {
         String within = Settings.seconds(sup.config().ackTimeout()) + "s";

@@ -117,6 +117,7 @@ final class Worker {
     private long lookedAt = -1;
     /** What the last look found: null (none yet, or it could not tell), true, false. */
     private Boolean holdsInherited;
+    private int envGeneration = 1;
     private final List<Sent> signals = new ArrayList<>();
 
     Worker(int pid, int slot, int generation, long spawnedAt, long spawnedWall) {
@@ -125,6 +126,15 @@ final class Worker {
         this.generation = generation;
         this.spawnedAt = spawnedAt;
         this.spawnedWall = spawnedWall;
+    }
+
+    /** The generation of the environment file it was started with (--env-file). */
+    int envGeneration() {
+        return envGeneration;
+    }
+
+    void envGeneration(int generation) {
+        envGeneration = generation;
     }
 
     /** Ready: it acked (manual) or lived long enough (timer). */
@@ -304,7 +314,8 @@ final class Worker {
                 ping == null ? null : ping.at(), ping == null ? null : ping.wall(), ping == null ? null : ping.id(),
                 claimedAt, ready.state(), live.state(), sick, rssBytes, rssAt, retiring, firstRetiredAt, retiredAt,
                 ackTimedOut, killed, status, saidStopping,
-                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList(), holdsInherited);
+                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList(), holdsInherited,
+                envGeneration);
     }
 
     static Worker of(Snapshot.WorkerState s) {
@@ -324,6 +335,7 @@ final class Worker {
         w.killed = s.killed();
         w.status = s.status();
         w.saidStopping = s.saidStopping();
+        w.envGeneration = s.envGeneration();
         for (Snapshot.SignalState x : s.signals()) w.signals.add(new Sent(x.signal(), x.atWall()));
         w.holdsInherited = s.holdsInherited();
         return w;

@@ -85,6 +85,8 @@ public final class Notifier implements Consumer<Happening>, AutoCloseable {
             case Happening.UpgradeStarted u -> send("RELOADING=1\nMONOTONIC_USEC="
                     + TimeUnit.NANOSECONDS.toMicros(System.nanoTime()) + "\nSTATUS=upgrading to generation " + u.generation());
             case Happening.UpgradeEnded u -> send("READY=1");
+            case Happening.ShutdownDelayed d -> send("STOPPING=1\nSTATUS=shutting down in "
+                    + TimeUnit.NANOSECONDS.toMillis(d.delayNanos()) / 1000.0 + " s: not ready, the workers serve on");
             case Happening.Stopping s -> send("STOPPING=1\nSTATUS=stopping");
             default -> { }
         }

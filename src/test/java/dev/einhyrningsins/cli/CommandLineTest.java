@@ -49,7 +49,7 @@ class CommandLineTest {
                 "--live-failures", "5", "--check-interval", "0.5", "--check-timeout", "2", "--ping-timeout", "10",
                 "--max-worker-rss", "512", "--max-worker-age", "86400", "p");
         assertThat(o.health()).isEqualTo(new HealthConfig("curl -f http://$EINHORN_FD_0/ready", "test -e /tmp/ok",
-                Duration.ofMillis(500), Duration.ofSeconds(2), 5, Duration.ofSeconds(10), 512, Duration.ofDays(1)));
+                Duration.ofMillis(500), Duration.ofSeconds(2), 5, 3, Duration.ofSeconds(10), 512, Duration.ofDays(1)));
         assertThat(o.toConfig(2).health()).isEqualTo(o.health());
     }
 

@@ -95,7 +95,8 @@ final class Bench implements AutoCloseable {
             throw new IllegalStateException("no adoption in this bench");
         });
         Reload.Shell shell = new Reload.Shell(launch, listeners, children, control, null, null, signals, 1_700_000_000_000L,
-                0, false, () -> steps.add("quiesce threads"), () -> steps.add("resume threads"));
+                0, false, dev.einhyrningsins.shell.EnvFile.none(), () -> steps.add("quiesce threads"),
+                () -> steps.add("resume threads"));
         reload = new Reload(shell, new Reload.LoopPort() {
             @Override
             public void at(long nanoTime, Runnable action) {

@@ -40,22 +40,35 @@ class HandoverTest {
         for (int format = Handover.OLDEST; format <= Handover.FORMAT; format++) {
             Handover h = Handover.parse(golden(format));
             assertThat(h.format()).isEqualTo(Handover.FORMAT);
-            assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format)
-                    .isEqualTo(format < 4 ? unlooked(Snapshot.sample()) : Snapshot.sample());
+            assertThat(h.part(Handover.CORE, Snapshot.class)).as("format %d's core", format).isEqualTo(sampleAsOf(format));
             assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(format < 4 ? UNTYPED
                     : Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class));
         }
     }
 
-    /** The sample core as formats 2 and 3 had it, upgraded: no worker looked at or named for its sockets. */
-    static Snapshot unlooked(Snapshot s) {
+    /**
+     * The sample core as a hand-over of {@code format} carries it: what later formats added has
+     * its defaults (no worker looked at or named for its sockets, no drain bounds, 3 ready
+     * failures, the environment's first generation).
+     */
+    static Snapshot sampleAsOf(int format) {
+        Snapshot s = Snapshot.sample();
+        if (format >= 4) return s;
+        Snapshot.ConfigState c = s.config();
+        Snapshot.HealthState h = c.health();
+        Snapshot.ConfigState config = new Snapshot.ConfigState(c.number(), c.respawnNanos(), c.ackMode(), c.ackDelayNanos(),
+                c.ackTimeoutNanos(), c.signalTimeoutNanos(), c.gracefulSignal(), c.maxUnacked(), c.maxUpgradeAdditional(),
+                c.upgradeTimeoutNanos(), c.upgradeMaxFailures(), c.verbosity(),
+                new Snapshot.HealthState(h.readyCheck(), h.liveCheck(), h.checkIntervalNanos(), h.checkTimeoutNanos(),
+                        h.liveFailures(), 3, h.pingTimeoutNanos(), h.maxWorkerRssMb(), h.maxWorkerAgeNanos()),
+                new Snapshot.DrainState(0, 0, 0));
         List<Snapshot.WorkerState> workers = s.workers().stream().map(w -> new Snapshot.WorkerState(w.pid(), w.slot(),
                 w.generation(), w.spawnedAt(), w.spawnedWall(), w.ackedAt(), w.ackedWall(), w.pingAt(), w.pingWall(),
                 w.pingId(), w.claimedAt(), w.ready(), w.live(), w.sick(), w.rssBytes(), w.rssAt(), w.retiring(),
                 w.firstRetiredAt(), w.retiredAt(), w.ackTimedOut(), w.killed(), w.status(), w.saidStopping(), w.signals(),
-                null)).toList();
-        return new Snapshot(s.config(), s.target(), s.stopping(), s.stopRequests(), s.backoff(), s.rollout(), workers,
-                s.recentExits(), new Snapshot.ListenerUseState(0, List.of()));
+                null, 1)).toList();
+        return new Snapshot(config, s.target(), s.stopping(), s.stopRequests(), s.backoff(), s.rollout(), workers,
+                s.recentExits(), new Snapshot.ListenerUseState(0, List.of()), 1);
     }
 
     @Test
@@ -79,6 +92,19 @@ class HandoverTest {
         assertThat(h.list(Handover.LISTENERS, Listeners.Handed.class)).isEqualTo(UNTYPED);
         assertThat(Handover.sample().list(Handover.LISTENERS, Listeners.Handed.class))
                 .extracting(Listeners.Handed::type).contains("datagram");
+    }
+
+    @Test
+    void format3GetsTheDefaultsOfWhat4AddedAndNoEnvironmentFile() throws IOException {
+        Handover h = Handover.parse(golden(3));
+        Snapshot core = h.part(Handover.CORE, Snapshot.class);
+        assertThat(core.config().health().readyFailures()).isEqualTo(3);
+        assertThat(core.config().drain()).isEqualTo(new Snapshot.DrainState(0, 0, 0));
+        assertThat(core.envGeneration()).isEqualTo(1);
+        assertThat(core.workers()).extracting(Snapshot.WorkerState::envGeneration).containsOnly(1);
+        assertThat(h.environment()).isNull();
+        assertThat(Handover.parse(golden(4)).environment()).containsExactly(
+                java.util.Map.entry("API_KEY", "s3cret"), java.util.Map.entry("FEATURE_FLAGS", "a b"));
     }
 
     @Test

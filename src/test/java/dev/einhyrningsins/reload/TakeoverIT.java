@@ -87,7 +87,7 @@ class TakeoverIT {
                 dir.resolve("ctl.sock").toString(), ready.toString()).redirectErrorStream(true).start();
         int child = child();
         Handover h = Handover.of("0.1.0", new Handover.Process(0, false, 1_700_000_000_000L, 1, null, null), List.of(),
-                TakeoverTest.coreOf(child), List.of(), List.of(), List.of(), List.of());
+                TakeoverTest.coreOf(child), List.of(), List.of(), List.of(), List.of(), null);
         Files.write(file, h.bytes());
         Files.createFile(ready);
         return p;

@@ -59,15 +59,15 @@ class TakeoverTest {
             workers.add(new Snapshot.WorkerState(pids[i], w.slot(), w.generation(), w.spawnedAt(), w.spawnedWall(),
                     w.ackedAt(), w.ackedWall(), w.pingAt(), w.pingWall(), w.pingId(), w.claimedAt(), w.ready(), w.live(),
                     w.sick(), w.rssBytes(), w.rssAt(), w.retiring(), w.firstRetiredAt(), w.retiredAt(), w.ackTimedOut(),
-                    w.killed(), w.status(), w.saidStopping(), w.signals(), w.holdsInherited()));
+                    w.killed(), w.status(), w.saidStopping(), w.signals(), w.holdsInherited(), w.envGeneration()));
         }
         return new Snapshot(s.config(), s.target(), false, 0, s.backoff(), new Snapshot.RolloutState(1, 2, null, null),
-                workers, s.recentExits(), s.listenerUse());
+                workers, s.recentExits(), s.listenerUse(), s.envGeneration());
     }
 
     static Handover handOver(Snapshot core, List<String> signals) {
         return Handover.of("0.1.0", new Handover.Process(0, false, 1_700_000_000_000L, 1, null, null), List.of(), core,
-                List.of(), List.of(), List.of(), signals);
+                List.of(), List.of(), List.of(), signals, null);
     }
 
     @Test

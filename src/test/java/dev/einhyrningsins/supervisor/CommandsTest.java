@@ -58,6 +58,23 @@ class CommandsTest {
     }
 
     @Test
+    void metricsAndStateNobodyWaitsForAreNotRendered() {
+        Harness h = new Harness(Config.defaults(4).with(Settings.Setting.VERBOSITY, 0));
+        h.os.metricsText = "# EOF\n";
+        Object gone = new Object();
+        h.os.gone.add(gone);
+        h.sup.handle(new Event.Command("metrics", null, null, null, null, false, gone));
+        h.sup.handle(new Event.Command("state", null, null, null, null, false, gone));
+        assertThat(h.os.gauges).as("the shell was not asked for the text").isNull();
+        assertThat(h.os.repliesTo(gone)).isEmpty();
+        assertThat(h.os.logs).contains("DEBUG Not rendering the metrics: nobody waits for them any more",
+                "DEBUG Not rendering the state: nobody waits for them any more");
+        assertThat(h.last(h.cmd("metrics", null))).isEqualTo("# EOF\n");
+        assertThat(h.os.gauges).isNotNull();
+        assertThat(Commands.help()).containsKey("ready");
+    }
+
+    @Test
     void metricsGetTheGaugesFromTheStateAsItIsAlsoAfterARestore() throws Exception {
         Harness h = Harness.manual(3);
         h.ack(100);

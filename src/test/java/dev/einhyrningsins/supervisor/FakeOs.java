@@ -54,6 +54,11 @@ final class FakeOs implements Os {
         looks.add(new Look(pid, now));
         return holding.getOrDefault(pid, Holding.HELD);
     }
+    /** Clients that no longer wait for their reply ({@link #waiting}). */
+    final Set<Object> gone = new java.util.HashSet<>();
+    /** What the next reads of the environment file find, in order; UNCHANGED once none is left. */
+    final java.util.Deque<EnvironmentRead> environmentReads = new java.util.ArrayDeque<>();
+    int environmentReadCount;
 
     @Override
     public long nanoTime() {
@@ -116,16 +121,20 @@ final class FakeOs implements Os {
     }
 
     @Override
-    public void happened(Happening happening) {
-        happenings.add(happening);
+    public boolean waiting(Object client) {
+        return !gone.contains(client);
     }
 
-    /** Clients whose connection is gone. */
-    final Set<Object> gone = new java.util.HashSet<>();
+    @Override
+    public EnvironmentRead readEnvironment() {
+        environmentReadCount++;
+        EnvironmentRead r = environmentReads.poll();
+        return r == null ? EnvironmentRead.UNCHANGED : r;
+    }
 
     @Override
-    public boolean gone(Object client) {
-        return gone.contains(client);
+    public void happened(Happening happening) {
+        happenings.add(happening);
     }
 
     /** The gauges the core handed over with the last {@code metrics} command. */
