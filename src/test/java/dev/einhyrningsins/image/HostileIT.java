@@ -98,6 +98,19 @@ class HostileIT {
             int port = state.path("sockets").get(0).path("port").asInt();
             URI metrics = URI.create(state.path("metrics").asText());
             long idleKib = rssKib(sup.process.pid());
+            // the same requests without the attack first, for the figures' comparison
+            List<Long> calmStateMillis = new ArrayList<>();
+            List<Long> calmUpgradeMillis = new ArrayList<>();
+            for (int i = 1; i <= 5; i++) {
+                long t0 = System.nanoTime();
+                assertThat(request(sock, "state", 1000)).as("calm state %d", i).isNotNull().startsWith("{");
+                calmStateMillis.add((System.nanoTime() - t0) / 1_000_000);
+                long u0 = System.nanoTime();
+                assertThat(request(sock, "upgrade", 120_000)).as("calm upgrade %d", i).isEqualTo("Upgrade done");
+                calmUpgradeMillis.add((System.nanoTime() - u0) / 1_000_000);
+            }
+            calmStateMillis.sort(null);
+            calmUpgradeMillis.sort(null);
             AtomicBoolean stop = new AtomicBoolean();
             AtomicLong served = new AtomicLong();
             AtomicLong failed = new AtomicLong();
@@ -149,8 +162,16 @@ class HostileIT {
                     }
                 }));
                 // a stranger floods a worker's notify socket
-                String environ = Files.readString(Path.of("/proc/" + state.path("workers").get(0).path("pid").asInt()
-                        + "/environ"));
+                // a worker of the newest generation (the calm upgrades' retiring ones may still be in state)
+                JsonNode now = sup.state(sock);
+                int newest = 0;
+                int target = -1;
+                for (JsonNode w : now.path("workers")) newest = Math.max(newest, w.path("generation").asInt());
+                for (JsonNode w : now.path("workers")) {
+                    if (w.path("generation").asInt() == newest && w.path("acked").asBoolean()) target = w.path("pid").asInt();
+                }
+                assertThat(target).as("an acked worker of generation %d", newest).isPositive();
+                String environ = Files.readString(Path.of("/proc/" + target + "/environ"));
                 Matcher m = Pattern.compile("NOTIFY_SOCKET=([^\0]*)").matcher(environ);
                 assertThat(m.find()).as("a worker's NOTIFY_SOCKET").isTrue();
                 String py = "import socket,sys\n"
@@ -193,9 +214,12 @@ class HostileIT {
                     upgradeMillis.sort(null);
                     System.out.printf("HostileIT: RSS idle %d KiB, peak %d KiB (bound %d KiB); state under attack median "
                                     + "%d ms, max %d ms; upgrade wall under attack median %d ms, max %d ms; scrapes 200: %d of 500;"
-                                    + " requests to workers %d served, %d failed%n", idleKib, peakKib, RSS_BOUND_KIB,
+                                    + " requests to workers %d served, %d failed; calm before: state median %d ms, max %d ms,"
+                                    + " upgrade median %d ms, max %d ms%n", idleKib, peakKib, RSS_BOUND_KIB,
                             stateMillis.get(stateMillis.size() / 2), stateMillis.getLast(),
-                            upgradeMillis.get(upgradeMillis.size() / 2), upgradeMillis.getLast(), ok, served.get(), failed.get());
+                            upgradeMillis.get(upgradeMillis.size() / 2), upgradeMillis.getLast(), ok, served.get(), failed.get(),
+                            calmStateMillis.get(calmStateMillis.size() / 2), calmStateMillis.getLast(),
+                            calmUpgradeMillis.get(calmUpgradeMillis.size() / 2), calmUpgradeMillis.getLast());
                     assertThat(peakKib).as("RSS under attack").isLessThan(RSS_BOUND_KIB);
                     assertThat(sup.process.isAlive()).isTrue();
                 }
