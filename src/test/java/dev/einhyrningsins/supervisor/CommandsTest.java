@@ -78,7 +78,7 @@ class CommandsTest {
         inc = h.cmd("inc", null);
         assertThat(h.last(inc)).isEqualTo("Can't increase number of workers (already at 10000, the limit is 10000).");
         assertThat(h.os.repliesTo(inc).getLast().ok()).isFalse();
-        h.sup.handle(new SignalReceived("TTIN"));
+        h.handle(new SignalReceived("TTIN"));
         assertThat(h.sup.state().get("target")).isEqualTo(Config.MAX_WORKERS);
         assertThat(h.last(h.cmd("set_workers", List.of("10000")))).isEqualTo("Worker count is already 10000.");
         assertThat(h.last(h.cmd("help", null))).contains("set_workers: Set the number of Einhorn child processes (args: N, 1..10000)");
@@ -135,7 +135,7 @@ class CommandsTest {
         assertThat(h.sup.state().get("serving")).isEqualTo(true);
         h.cmd("upgrade", null); // the old generation keeps serving during an upgrade
         assertThat(h.sup.state().get("serving")).isEqualTo(true);
-        h.sup.handle(new Event.SignalReceived("TERM"));
+        h.handle(new Event.SignalReceived("TERM"));
         assertThat(h.sup.state().get("serving")).isEqualTo(false);
     }
 
@@ -143,7 +143,7 @@ class CommandsTest {
     void stateShowsWorkersAndRecentExits() {
         Harness h = Harness.timer(2);
         h.advance(S1);
-        h.sup.handle(new Command("worker:ping", null, 100, null, "req-7", false, new Object()));
+        h.handle(new Command("worker:ping", null, 100, null, "req-7", false, new Object()));
         h.exit(101);
         String json = h.last(h.cmd("state", null));
         assertThat(json).contains("\"pid\" : 100", "\"last_ping_id\" : \"req-7\"", "\"recent_exits\"",

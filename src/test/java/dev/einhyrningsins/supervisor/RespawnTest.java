@@ -42,7 +42,6 @@ class RespawnTest {
     void anAckResetsTheBackoff() {
         Harness h = Harness.timer(1);
         h.exit(100);
-        h.exit(101); // not yet spawned: pid 101 unknown, logged
         h.runToNextDeadline();
         assertThat(h.sup.state().get("consecutive_deaths_before_ack")).isEqualTo(1);
         h.advance(S1); // timer ack of the replacement

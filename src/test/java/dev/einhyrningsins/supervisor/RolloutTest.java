@@ -192,7 +192,7 @@ class RolloutTest {
     @Test
     void hupStartsASmoothUpgrade() {
         Harness h = acked(cfg(1, 1, -1));
-        h.sup.handle(new SignalReceived("HUP"));
+        h.handle(new SignalReceived("HUP"));
         assertThat(newGen(h, 2)).hasSize(1);
     }
 
@@ -200,7 +200,7 @@ class RolloutTest {
     void stopDuringAnUpgradeEndsTheStreamWithAFailure() {
         Harness h = acked(cfg(1, 1, -1));
         Object c = h.cmd("upgrade", null);
-        h.sup.handle(new SignalReceived("TERM"));
+        h.handle(new SignalReceived("TERM"));
         assertThat(h.os.repliesTo(c).getLast()).isEqualTo(
                 new FakeOs.Reply(c, "Upgrade interrupted: the supervisor is stopping", true, false));
         assertThat(h.os.signalled("USR2")).containsExactly(100, 101);

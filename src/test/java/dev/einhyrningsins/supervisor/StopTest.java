@@ -14,7 +14,7 @@ class StopTest {
     @Test
     void termSendsTheGracefulSignalStopsRespawningAndFinishesWhenAllAreGone() {
         Harness h = Harness.timer(2);
-        h.sup.handle(new SignalReceived("TERM"));
+        h.handle(new SignalReceived("TERM"));
         assertThat(h.os.signalled("USR2")).containsExactly(100, 101);
         h.exit(100);
         assertThat(h.sup.finished()).isFalse();
@@ -27,8 +27,8 @@ class StopTest {
     @Test
     void secondInterruptEscalatesToTermOnProcessGroups() {
         Harness h = Harness.timer(2);
-        h.sup.handle(new SignalReceived("INT"));
-        h.sup.handle(new SignalReceived("INT"));
+        h.handle(new SignalReceived("INT"));
+        h.handle(new SignalReceived("INT"));
         assertThat(h.os.signals).contains(new FakeOs.Sig(100, "TERM", true), new FakeOs.Sig(101, "TERM", true));
     }
 
@@ -37,7 +37,7 @@ class StopTest {
         Config cfg = new Config(1, S1, new AckMode.Timer(S1), Duration.ZERO, Duration.ofSeconds(3), "USR2",
                 4, -1, Duration.ofSeconds(120), 3, 1);
         Harness h = new Harness(cfg);
-        h.sup.handle(new SignalReceived("TERM"));
+        h.handle(new SignalReceived("TERM"));
         h.advance(Duration.ofMillis(2999));
         assertThat(h.os.signalled("KILL")).isEmpty();
         h.runToNextDeadline();
