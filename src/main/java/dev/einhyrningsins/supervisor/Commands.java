@@ -32,7 +32,7 @@ final class Commands {
             help: Print out available commands
             inc: Increment the number of Einhorn child processes
             louder: Increase verbosity
-            metrics: Counters, gauges and histograms of workers, acks, exits, upgrades and control clients             (OpenMetrics text, as served by --metrics)
+            metrics: Counters, gauges and histograms of workers, acks, exits, upgrades and control clients (OpenMetrics text, as served by --metrics)
             quieter: Decrease verbosity
             reload: Reload Einhorn: the supervisor replaces itself with a new start of its installation, keeping its pid, sockets, workers and state
             set_workers: Set the number of Einhorn child processes (args: N, 1..%d)
