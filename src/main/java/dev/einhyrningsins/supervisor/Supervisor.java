@@ -284,11 +284,11 @@ public final class Supervisor {
         os.happened(new Happening.Signalled(w.pid, signal, reason));
     }
 
-    /** Retires {@code count} of {@code candidates} in {@link WorkerPool#SURPLUS_ORDER}. */
+    /** Retires {@code count} of {@code candidates} (no more than there are) in {@link WorkerPool#SURPLUS_ORDER}. */
     void retireSurplus(List<Worker> candidates, int count) {
         List<Worker> order = candidates.stream().sorted(WorkerPool.SURPLUS_ORDER).toList();
         log(Level.INFO, "Have " + candidates.size() + " workers for a target of " + target + "; retiring " + count);
-        for (int i = 0; i < count && i < order.size(); i++) retire(order.get(i), config.gracefulSignal());
+        for (Worker w : order.subList(0, count)) retire(w, config.gracefulSignal());
     }
 
     private void childExited(ChildExited e) {

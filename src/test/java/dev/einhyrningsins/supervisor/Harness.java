@@ -25,7 +25,12 @@ final class Harness {
     final Supervisor sup;
 
     Harness(Config cfg) {
-        os = new FakeOs();
+        this(cfg, new FakeOs());
+    }
+
+    /** Starts a supervisor over {@code os} (its clock, its answers) as it is. */
+    Harness(Config cfg, FakeOs os) {
+        this.os = os;
         sup = new Supervisor(cfg, os, "test", Map.of("pid", 42));
         sup.start();
     }

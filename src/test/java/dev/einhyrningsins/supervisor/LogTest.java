@@ -204,6 +204,14 @@ class LogTest {
                 "DEBUG Running the ready check of worker 100: curl -f http://$EINHORN_FD_0/ready",
                 "INFO Worker 100 (slot 0) ready check failed (exited with status 22, 0.03s): HTTP 502; next try in 1s");
         h.runToNextDeadline();
+        Os.CheckRun killed = h.os.runningCheck(100, CheckKind.READY);
+        h.os.running.remove(killed.id());
+        h.handle(new Event.CheckFinished(killed.id(), 100, CheckKind.READY, false, "killed by SIGKILL",
+                Duration.ofMillis(30).toNanos(), "HTTP 502"));
+        assertThat(drain(h)).containsExactly(
+                "DEBUG Running the ready check of worker 100: curl -f http://$EINHORN_FD_0/ready",
+                "INFO Worker 100 (slot 0) ready check failed (killed by SIGKILL, 0.03s): HTTP 502; next try in 1s");
+        h.runToNextDeadline();
         HealthTest.finish(h, 100, CheckKind.READY, true, null);
         assertThat(drain(h)).containsSubsequence("INFO Worker 100 (slot 0) ready check passed (0.03s)",
                 "INFO Up to 1 / 1 manual ACKs");
