@@ -1,5 +1,6 @@
 package dev.einhyrningsins.supervisor;
 
+import dev.einhyrningsins.DoNotMutate;
 import dev.einhyrningsins.supervisor.Event.Command;
 import dev.einhyrningsins.supervisor.Os.Level;
 import java.util.ArrayList;
@@ -55,6 +56,7 @@ final class Commands {
         return Help.HELP;
     }
 
+    @DoNotMutate("runs once per JVM, in Help's initialiser: a mutant swapped in later never runs")
     private static Map<String, String> table() {
         Map<String, String> m = new LinkedHashMap<>();
         for (String line : TABLE.formatted(Settings.known(), Config.MAX_WORKERS).split("\n")) {
@@ -152,14 +154,18 @@ final class Commands {
                     + Config.MAX_WORKERS + "].", false);
             return;
         }
-        if (count == sup.target()) {
+        int old = sup.target();
+        String will;
+        if (count > old) {
+            will = "spin up additional workers.";
+        } else if (count < old) {
+            will = "gracefully terminate workers.";
+        } else {
             reply(c, "Worker count is already " + count + ".", true);
             return;
         }
-        int old = sup.target();
         sup.target(count);
-        reply(c, sup.logged("Altering worker count, " + old + " -> " + count + ". Will "
-                + (old < count ? "spin up additional workers." : "gracefully terminate workers.")), true);
+        reply(c, sup.logged("Altering worker count, " + old + " -> " + count + ". Will " + will), true);
     }
 
     /**

@@ -339,7 +339,7 @@ public final class Supervisor {
                 log(Level.INFO, "Spawning a replacement (spawn interval " + intervalText()
                         + "s after " + backoff.deaths() + " consecutive unacked worker deaths)");
             }
-            if (goal > target && pool.servingCount() >= target) {
+            if (pool.servingCount() >= target) { // beyond the target: goal() made room for a sick worker's replacement
                 Worker sick = health.firstSick();
                 log(Level.INFO, "Starting a replacement for sick worker " + sick.describe() + ": " + sick.sick());
             }

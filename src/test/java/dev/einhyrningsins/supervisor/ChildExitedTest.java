@@ -44,6 +44,8 @@ class ChildExitedTest {
             assertThat(e.acked()).isTrue();
             assertThat(e.code()).isEqualTo(1);
             assertThat(e.drainNanos()).as("never asked to go").isEqualTo(-1);
+            assertThat(e.killed()).isFalse();
+            assertThat(e.ackTimedOut()).isFalse();
         });
         assertThat(h.os.spawns).as("the last spawn was longer than an interval ago").hasSize(3);
         assertThat(h.os.happened(Happening.Spawned.class).getLast().reason()).isEqualTo(SpawnReason.REPLACE);

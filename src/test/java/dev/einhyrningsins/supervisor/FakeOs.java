@@ -135,7 +135,7 @@ final class FakeOs implements Os {
 
     @Override
     public boolean installationChanged() {
-        return installationChanged;
+        return installationChanged || Os.super.installationChanged();
     }
 
     <T extends Happening> List<T> happened(Class<T> kind) {

@@ -130,6 +130,18 @@ class LogTest {
     }
 
     @Test
+    void anotherSignalToAWorkerAlreadyAskedToGoIsNoResend() {
+        Harness h = Harness.manual(2);
+        h.ack(100);
+        h.ack(101);
+        h.cmd("dec", null);
+        drain(h);
+        h.cmd("die", List.of("TERM"));
+        assertThat(drain(h)).noneMatch(l -> l.contains("Re-sending"));
+        assertThat(h.os.signals).extracting(FakeOs.Sig::signal).containsExactly("USR2", "TERM", "TERM");
+    }
+
+    @Test
     void debugLinesForCommandsIgnoredSignalsAndReadyClaimsOutsideNotifyMode() {
         Harness h = new Harness(Config.defaults(1).with(Setting.ACK_MODE, new Config.AckMode.Manual())
                 .with(Setting.VERBOSITY, 0));

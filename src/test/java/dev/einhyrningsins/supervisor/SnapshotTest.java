@@ -65,7 +65,7 @@ class SnapshotTest {
         List<Integer> unacked = workers.stream().filter(w -> w.get("acked").equals(false) && w.get("generation").equals(2))
                 .map(w -> (Integer) w.get("pid")).toList();
         assertThat(unacked).hasSize(1);
-        new Harness(next, os, h.os.alive).ack(unacked.getFirst());
+        new Harness(next, os, next.snapshot(c -> null).pids()).ack(unacked.getFirst());
         assertThat(os.repliesTo(sameFollower)).last().extracting(FakeOs.Reply::message).isEqualTo("Upgrade done");
         assertThat(next.config().respawnInterval()).isEqualTo(Duration.ofSeconds(3));
     }
