@@ -63,8 +63,9 @@ class MetricsTextTest {
                 type = f[3];
                 help = false;
             } else if (line.startsWith("# UNIT ")) {
-                assertThat(line).as("a unit before the help").startsWith("# UNIT " + family + " ");
-                assertThat(help).isFalse();
+                assertThat(line).as("only time has a unit, and its family says so").isEqualTo("# UNIT " + family + " seconds");
+                assertThat(family).endsWith("_seconds");
+                assertThat(help).as("a unit before the help").isFalse();
             } else if (line.startsWith("# HELP ")) {
                 assertThat(line).startsWith("# HELP " + family + " ");
                 assertThat(line.length()).as(line).isGreaterThan(("# HELP " + family + " ").length());
@@ -88,7 +89,8 @@ class MetricsTextTest {
     void valuesLandInTheirLabelsAndBuckets() {
         feed();
         Map<String, String> s = samples(metrics.render());
-        assertThat(s).containsEntry("einhyrningsins_workers{generation=\"1\",state=\"unacked\"}", "0")
+        assertThat(s).containsEntry("einhyrningsins_build_info{version=\"1.2.3\",java=\"" + Runtime.version() + "\"}", "1")
+                .containsEntry("einhyrningsins_workers{generation=\"1\",state=\"unacked\"}", "0")
                 .containsEntry("einhyrningsins_workers{generation=\"1\",state=\"acked\"}", "1")
                 .containsEntry("einhyrningsins_workers{generation=\"1\",state=\"retiring\"}", "0")
                 .containsEntry("einhyrningsins_workers{generation=\"2\",state=\"acked\"}", "1")
@@ -115,5 +117,71 @@ class MetricsTextTest {
                 .containsEntry("einhyrningsins_control_refusals_total{reason=\"user\"}", "1")
                 .containsEntry("einhyrningsins_control_refusals_total{reason=\"limit\"}", "3")
                 .containsEntry("einhyrningsins_watchers", "1");
+    }
+
+    double value(String sample) {
+        String v = samples(metrics.render()).get(sample);
+        assertThat(v).as("sample %s", sample).isNotNull();
+        return Double.parseDouble(v);
+    }
+
+    @Test
+    void everyCounterGaugeAndHistogramMovesWithItsHappening() {
+        record Step(Happening happening, String sample) {}
+        List<Step> steps = List.of(
+                new Step(new Happening.Spawned(20, 0, 1, SpawnReason.RESTART), "einhyrningsins_spawns_total{reason=\"restart\"}"),
+                new Step(new Happening.Spawned(21, 1, 1, SpawnReason.REPLACE), "einhyrningsins_spawns_total{reason=\"replace\"}"),
+                new Step(new Happening.Spawned(22, 2, 1, SpawnReason.START), "einhyrningsins_workers{generation=\"1\",state=\"unacked\"}"),
+                new Step(new Happening.SpawnFailed(1, "no such file"), "einhyrningsins_spawn_failures_total"),
+                new Step(new Happening.Acked(20, 0, 1, nanos(0.2)), "einhyrningsins_acks_total"),
+                new Step(new Happening.Acked(21, 1, 1, nanos(0.2)), "einhyrningsins_workers{generation=\"1\",state=\"acked\"}"),
+                new Step(new Happening.Acked(22, 2, 1, nanos(200)), "einhyrningsins_ack_latency_seconds_bucket{le=\"+Inf\"}"),
+                new Step(new Happening.Signalled(20, "KILL", SignalReason.KILL), "einhyrningsins_signals_total{signal=\"KILL\",reason=\"kill\"}"),
+                new Step(new Happening.Signalled(21, "USR2", SignalReason.STOP), "einhyrningsins_workers{generation=\"1\",state=\"retiring\"}"),
+                new Step(new Happening.Exited(20, 0, 1, "killed by SIGKILL", true, 9, true, true, true, false, nanos(31)),
+                        "einhyrningsins_worker_exits_total{cause=\"killed\",code=\"KILL\",expected=\"true\"}"),
+                new Step(new Happening.Exited(21, 1, 1, "exited with status 0", false, 0, false, true, false, true, nanos(0.5)),
+                        "einhyrningsins_worker_exits_total{cause=\"ack_timeout\",code=\"0\",expected=\"true\"}"),
+                new Step(new Happening.Exited(22, 2, 1, "killed by SIGSEGV", true, 11, true, false, false, false, -1),
+                        "einhyrningsins_worker_exits_total{cause=\"signal\",code=\"SEGV\",expected=\"false\"}"),
+                new Step(new Happening.Exited(23, 3, 1, "exited with status 0", false, 0, true, true, false, false, nanos(1)),
+                        "einhyrningsins_drain_seconds_count"),
+                new Step(new Happening.UpgradeStarted(2, false, 1), "einhyrningsins_upgrades_started_total"),
+                new Step(new Happening.UpgradeEnded(3, "failed", "failed", nanos(120)),
+                        "einhyrningsins_upgrade_duration_seconds_bucket{outcome=\"failed\",le=\"120.0\"}"),
+                new Step(new Happening.UpgradeEnded(4, "interrupted", "interrupted", nanos(1)),
+                        "einhyrningsins_upgrades_total{outcome=\"interrupted\"}"),
+                new Step(new Happening.UpgradeEnded(5, "abandoned", "an outcome of a later version", nanos(1)),
+                        "einhyrningsins_upgrades_total{outcome=\"abandoned\"}"),
+                new Step(new Happening.ConfigChanged(List.of("seconds=2 (was 1)")), "einhyrningsins_config_changes_total"),
+                new Step(new Happening.CheckFinished(30, 0, 1, CheckKind.LIVE, false, "exited with status 22", nanos(0.3), null),
+                        "einhyrningsins_checks_total{kind=\"live\",result=\"failed\"}"),
+                new Step(new Happening.CheckFinished(30, 0, 1, CheckKind.LIVE, true, "passed", nanos(0.004), null),
+                        "einhyrningsins_check_duration_seconds_count{kind=\"live\"}"),
+                new Step(new Happening.WorkerSick(31, 1, 1, Happening.SickCause.PING_TIMEOUT, "no worker:ping for 5s"),
+                        "einhyrningsins_workers_sick_total{cause=\"ping_timeout\"}"),
+                new Step(new Happening.Recycled(30, 0, 1, "old"), "einhyrningsins_workers_recycled_total"),
+                new Step(new Happening.Status(3, 2, 2, 2, false, false, false), "einhyrningsins_generation"),
+                new Step(new Happening.Status(3, 2, 2, 2, true, false, false), "einhyrningsins_upgrading"),
+                new Step(new Happening.Status(3, 3, 3, 3, false, false, true), "einhyrningsins_ready"),
+                new Step(new Happening.Status(3, 3, 3, 4, false, true, false), "einhyrningsins_stopping"));
+        for (Step step : steps) {
+            Map<String, String> before = samples(metrics.render());
+            double was = before.containsKey(step.sample()) ? Double.parseDouble(before.get(step.sample())) : 0;
+            metrics.accept(step.happening());
+            assertThat(value(step.sample())).as("%s after %s", step.sample(), step.happening()).isGreaterThan(was);
+        }
+        assertThat(value("einhyrningsins_ack_latency_seconds_sum")).isEqualTo(200.4, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(value("einhyrningsins_ack_latency_seconds_count")).isEqualTo(3);
+        assertThat(value("einhyrningsins_drain_seconds_sum")).isEqualTo(32.5);
+        assertThat(value("einhyrningsins_drain_seconds_bucket{le=\"0.5\"}")).isEqualTo(1);
+        assertThat(value("einhyrningsins_upgrade_duration_seconds_sum{outcome=\"failed\"}")).isEqualTo(120.0);
+        assertThat(value("einhyrningsins_check_duration_seconds_sum{kind=\"live\"}")).isEqualTo(0.304, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(value("einhyrningsins_workers_target")).isEqualTo(3);
+        assertThat(samples(metrics.render())).as("every worker of generation 1 is gone")
+                .doesNotContainKey("einhyrningsins_workers{generation=\"1\",state=\"acked\"}");
+        assertThat(value("einhyrningsins_control_connections_total")).isEqualTo(7);
+        assertThat(value("einhyrningsins_control_connections_open")).isEqualTo(2);
+        assertThat(value("einhyrningsins_control_clients_dropped_total")).isEqualTo(4);
     }
 }
