@@ -217,4 +217,23 @@ class CtlTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Ctl.parseCommands("say \"a\\"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("unterminated \" quote");
     }
+
+    @Test
+    void jsonOutputPassesAReplyThatIsNotJsonThroughAsItCame() throws Exception {
+        Path raw = dir.resolve("raw.sock");
+        try (java.nio.channels.ServerSocketChannel server = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            server.bind(java.net.UnixDomainSocketAddress.of(raw));
+            var einhorn = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try (java.nio.channels.SocketChannel ch = server.accept()) {
+                    ch.read(java.nio.ByteBuffer.allocate(4096));
+                    ch.write(java.nio.ByteBuffer.wrap("---%0Amessage: hi%0A\n".getBytes(StandardCharsets.UTF_8)));
+                } catch (java.io.IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            Run r = ctl("", "-d", raw.toString(), "--json", "-e", "ehlo");
+            einhorn.get();
+            assertThat(r).isEqualTo(new Run(0, "---\nmessage: hi\n\n", ""));
+        }
+    }
 }

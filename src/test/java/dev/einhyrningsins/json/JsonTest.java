@@ -83,6 +83,27 @@ class JsonTest {
     }
 
     @Test
+    void numbersBeyondLongAndDoubleAndBinaryAreWrittenAsTheObjectMapperWritesThem() throws Exception {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("big", new BigInteger("123456789012345678901234567890"));
+        m.put("decimal", new java.math.BigDecimal("1.10"));
+        m.put("float", 1.5f);
+        m.put("bytes", new byte[] {'h', 'i'});
+        assertThat(Json.write(m)).isEqualTo(MAPPER.writeValueAsString(m)).contains("\"bytes\":\"aGk=\"");
+    }
+
+    @Test
+    void yamlIsWalkedTokenByTokenAsTheTreeModelReadsIt() throws Exception {
+        try (com.fasterxml.jackson.core.JsonParser p = Json.yamlParser("a: [1, x]\nb: !!binary aGk=\n")) {
+            assertThat(p.nextToken()).isEqualTo(com.fasterxml.jackson.core.JsonToken.START_OBJECT);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> m = (Map<String, Object>) Json.readValue(p);
+            assertThat(m.get("a")).isEqualTo(List.of(1, "x"));
+            assertThat((byte[]) m.get("b")).isEqualTo(new byte[] {'h', 'i'});
+        }
+    }
+
+    @Test
     void textIsAsTextForScalarsAndJsonForTheRest() throws Exception {
         for (String text : JSON_TEXTS) {
             JsonNode tree = MAPPER.readTree(text);
