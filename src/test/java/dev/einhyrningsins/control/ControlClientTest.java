@@ -179,4 +179,20 @@ class ControlClientTest {
             assertThat(eof.get(20, java.util.concurrent.TimeUnit.SECONDS)).as("the server reads the end of input").isEqualTo(-1);
         }
     }
+
+    @Test
+    void aConnectionThatFailsLeavesNoDescriptorOpen() throws Exception {
+        Path nowhere = dir.resolve("nobody-listens.sock");
+        long before;
+        try (var fds = java.nio.file.Files.list(Path.of("/proc/self/fd"))) {
+            before = fds.count();
+        }
+        for (int i = 0; i < 50; i++) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> ControlClient.connect(nowhere))
+                    .isInstanceOf(ControlException.class).hasMessageContaining("cannot reach the control socket " + nowhere);
+        }
+        try (var fds = java.nio.file.Files.list(Path.of("/proc/self/fd"))) {
+            assertThat(fds.count()).as("descriptors open after 50 failed connects").isLessThan(before + 50);
+        }
+    }
 }
