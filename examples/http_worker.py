@@ -2,7 +2,7 @@
 """Example einhorn worker (Python 3 standard library only).
 
 Serves HTTP on the socket it inherits as EINHORN_FD_0, acknowledges readiness on the
-control socket (worker:ack, for -m manual), and drains on the graceful signal: it stops
+control socket (worker:ack, for -m manual) or with READY=1 on NOTIFY_SOCKET (-m notify), and drains on the graceful signal: it stops
 accepting, finishes every in-flight request, and exits 0.
 
 GET /            -> "<version> <pid>\n"   (version read once at start from $VERSION_FILE)
@@ -107,6 +107,11 @@ def inherited_socket():
 
 def ack():
     if os.environ.get("EINHORN_ACK", "1") == "0":
+        return
+    notify = os.environ.get("NOTIFY_SOCKET")
+    if notify:  # -m notify: sd_notify's READY=1 on the worker's own socket
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendto(b"READY=1", "\0" + notify[1:] if notify.startswith("@") else notify)
         return
     message = json.dumps({"command": "worker:ack", "pid": PID}) + "\n"
     if os.environ.get("EINHORN_SOCK_FD"):

@@ -31,6 +31,9 @@
 #include <linux/prctl.h>
 #include <sys/resource.h>
 #include <malloc.h>
+#include <sys/signalfd.h>
+#include <pwd.h>
+#include <grp.h>
 
 /* GNU extension (glibc >= 2.34), hidden behind __USE_GNU in <spawn.h>. */
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *__file_actions,

@@ -9,8 +9,8 @@
 #
 # Steps: jlink (MODULES, measured with jdeps; see ImageIT) -> launchers, jar, man pages,
 # docs -> training runs that write the AOT caches lib/einhyrningsins.aot (a real supervisor
-# with two workers, queried and stopped) and lib/ctl.aot (a ctl against it) -> tarball
-# einhyrningsins-VERSION-linux-ARCH.tar.gz.
+# with two workers, queried and stopped) and lib/ctl.aot (a ctl against it) -> bash completion
+# (completion.sh) -> tarball einhyrningsins-VERSION-linux-ARCH.tar.gz.
 set -eu
 
 if [ $# -ne 4 ]; then
@@ -115,6 +115,9 @@ EINHYRNINGSINS_JAVA_OPTS="-XX:AOTCacheOutput=$image/lib/ctl.aot -XX:-AOTRecordTr
     || fail "einhyrningsinsctl -e 'ehlo; state; inc; dec; help' failed"
 "$image/bin/einhyrningsinsctl" -d "$sock" --json -e state >>"$train_dir/ctl.log" 2>&1 \
     || fail "einhyrningsinsctl --json -e state failed"
+# the core's command table, for the shell completion (step 4)
+"$image/bin/einhyrningsinsctl" -d "$sock" -e help >"$train_dir/help.txt" 2>&1 \
+    || fail "einhyrningsinsctl -e help failed"
 
 kill -TERM "$sup_pid"
 status=0
@@ -126,7 +129,15 @@ sup_pid=
 [ ! -e "$sock" ] || fail "control socket left behind"
 say "AOT caches: supervisor $(wc -c <"$image/lib/einhyrningsins.aot") bytes, ctl $(wc -c <"$image/lib/ctl.aot") bytes"
 
-# 4. Tarball with top directory einhyrningsins-VERSION/ (GNU tar; owner-neutral).
+# 4. Bash completion, made from this build's --help texts and the supervisor's `help`
+#    (completion.sh), found by bash-completion under share/bash-completion/completions/.
+completions=$image/share/bash-completion/completions
+sh "$basedir/src/main/image/completion.sh" "$image" "$train_dir/help.txt" "$completions/einhyrningsins"
+chmod 644 "$completions/einhyrningsins"
+ln -sf einhyrningsins "$completions/einhyrningsinsctl"
+say "bash completion: $completions/einhyrningsins"
+
+# 5. Tarball with top directory einhyrningsins-VERSION/ (GNU tar; owner-neutral).
 tar -C "$build" --sort=name --owner=0 --group=0 --numeric-owner \
     --transform "s,^image,$name,S" -czf "$tarball" image
 say "$tarball ($(du -k "$tarball" | cut -f1) KiB)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Test worker: reports what it inherited to $PROBE_DIR/<pid>.json, then waits.
 
-The report: pid, ppid, pgid, environment, open fds (and what the sockets are), blocked and
-ignored signals, the parent-death signal (prctl PR_GET_PDEATHSIG) and the command line.
+The report: pid, ppid, pgid, environment, open fds (what each links to; what the sockets
+above 2 and on standard input are), blocked and ignored signals, the parent-death signal
+(prctl PR_GET_PDEATHSIG) and the command line.
 
 On the graceful signal it writes $PROBE_DIR/<pid>.graceful and exits 0, unless
 IGNORE_GRACEFUL=1 (then it keeps running, for SIGKILL tests). ACK=1 sends worker:ack.
@@ -49,6 +50,13 @@ def fd_info(fd):
         return {"error": str(e)}
 
 
+def link(fd):
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError as e:
+        return str(e)
+
+
 grower = None
 pinging = os.environ.get("PING_EVERY") is not None
 
@@ -89,7 +97,8 @@ report = {
     "pgid": os.getpgid(0),
     "env": dict(os.environ),
     "fds": fds,
-    "fd_info": {str(fd): fd_info(fd) for fd in fds if fd > 2},
+    "fd_info": {str(fd): fd_info(fd) for fd in fds if fd > 2 or fd == 0},
+    "fd_links": {str(fd): link(fd) for fd in fds},
     "sigblk": status_field("SigBlk"),
     "sigign": status_field("SigIgn"),
     "pdeathsig": pdeathsig(),

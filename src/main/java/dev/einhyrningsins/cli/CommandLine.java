@@ -1,8 +1,9 @@
 package dev.einhyrningsins.cli;
 
+import dev.einhyrningsins.shell.Log;
 import dev.einhyrningsins.supervisor.Config;
-import dev.einhyrningsins.supervisor.Settings;
 import dev.einhyrningsins.supervisor.Settings.Setting;
+import dev.einhyrningsins.supervisor.Settings;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,9 +33,12 @@ public final class CommandLine {
 
     static final List<Opt> OPTIONS = List.of(
             new Opt("b", "bind", "ADDR:PORT[,OPT...]",
-                    "Bind a listening socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
-                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH. OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport; "
-                            + "for unix: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone can connect"),
+                    "Bind a socket and pass it to workers (repeatable; order gives EINHORN_FD_0..n-1). "
+                            + "ADDR: IPv4, [IPv6], host name, or unix:PATH; datagram sockets: udp:ADDR:PORT, unixgram:PATH. "
+                            + "OPT: r/so_reuseaddr, n/o_nonblock, p/so_reuseport, "
+                            + "name=NAME, stdin (also the workers' fd 0, for System.inheritedChannel(); one -b at most); "
+                            + "for unix and unixgram: mode=OCTAL, group=NAME|GID, owner=NAME|UID (root), set before anyone "
+                            + "can connect"),
             new Opt("n", "number", "COUNT", "Number of workers to run, 1.." + Config.MAX_WORKERS + " (default 1)"),
             new Opt("l", "backlog", "N", "Listen backlog of bound sockets (default 128)"),
             new Opt("4", null, null, "Resolve -b host names to IPv4 addresses only"),
@@ -59,6 +63,8 @@ public final class CommandLine {
             new Opt(null, "live-check", "CMD", "Run /bin/sh -c CMD every --check-interval against each acked worker "
                     + "(same environment); after --live-failures failures in a row the worker is replaced"),
             new Opt(null, "live-failures", "N", "Failed live checks in a row that make a worker sick (default 3)"),
+            new Opt(null, "ready-failures", "N", "Failed ready checks in a row that fail a worker before its ack (default "
+                    + "3): an upgrade whose build never passes aborts after --upgrade-max-failures such workers"),
             new Opt(null, "check-interval", "SECONDS", "Pause between the end of one check of a worker and the next, "
                     + "and between RSS samples (default 1)"),
             new Opt(null, "check-timeout", "SECONDS", "Kill a check still running after SECONDS; it counts as failed (default 5)"),
@@ -67,6 +73,16 @@ public final class CommandLine {
             new Opt(null, "max-worker-rss", "MB", "Replace a worker whose process tree's resident memory exceeds MB MiB "
                     + "(default off)"),
             new Opt(null, "max-worker-age", "SECONDS", "Replace a worker SECONDS after its start (default off)"),
+            new Opt(null, "shutdown-delay", "SECONDS", "On TERM or INT, first report not ready for SECONDS (GET /ready, "
+                    + "the ready gauge, STATUS= to systemd) while the workers keep serving, then stop; TERM or INT "
+                    + "again stops at once (default off)"),
+            new Opt(null, "max-draining", "N", "At most N generations retiring at once: an upgrade that would exceed it "
+                    + "first SIGKILLs the oldest draining generation with its process groups (default unlimited)"),
+            new Opt(null, "drain-timeout", "SECONDS", "SIGKILL a retiring worker with its process group SECONDS after it "
+                    + "was first asked to go, whatever -t says (default off)"),
+            new Opt(null, "env-file", "FILE", "Add FILE's variables to the workers' environment (systemd "
+                    + "EnvironmentFile= syntax: KEY=VALUE lines, # comments, quotes); read again at every upgrade and "
+                    + "reload, which a malformed file refuses, naming its line"),
             new Opt("c", "command-name", "NAME", "Name of this instance: default files become einhorn-NAME.sock/.lock"),
             new Opt("d", "socket-path", "PATH", "Control socket path (default $TMPDIR/einhorn[-NAME].sock)"),
             new Opt("f", "lockfile", "PATH", "Lock file guarding the control socket (default beside it, einhorn[-NAME].lock)"),
@@ -76,11 +92,19 @@ public final class CommandLine {
                     + "LISTEN_PID (the worker's own pid), for workers that use sd_listen_fds"),
             new Opt("k", "kill-children-on-exit", null, "Workers get the graceful signal from the kernel if the supervisor dies "
                     + "(SIGKILL, OOM killer, crash): started through setpriv --pdeathsig (util-linux 2.33+)"),
+            new Opt(null, "user", "NAME|UID", "Run workers and checks as this user, with its groups (none for a uid "
+                    + "without a passwd entry), through setpriv; root only. The control socket lets it ack"),
+            new Opt(null, "group", "NAME|GID", "With --user: the group they run with (default: the user's, or the uid's "
+                    + "own number)"),
             new Opt(null, "drop-env-var", "VAR", "Remove VAR from the workers' environment (repeatable)"),
-            new Opt(null, "metrics", "[ADDR:]PORT", "Serve OpenMetrics over HTTP at http://ADDR:PORT/metrics; a bare PORT "
-                    + "listens on 127.0.0.1, :PORT on every interface (default: only the metrics control command)"),
+            new Opt(null, "metrics", "[ADDR:]PORT", "Serve HTTP at ADDR:PORT: OpenMetrics at /metrics, probes at /ready "
+                    + "(200 when the target number of workers are acked and no stop is under way) and /live (200 when "
+                    + "the supervisor loop answers within 1 s); a bare PORT listens on 127.0.0.1, :PORT on every "
+                    + "interface (default: only the metrics and ready control commands)"),
             new Opt("v", "verbose", null, "Log debug messages too"),
             new Opt("q", "quiet", null, "Log errors and warnings only"),
+            new Opt(null, "config", "FILE", "Read options and PROGRAM from FILE, written as on a command line (quotes, "
+                    + "no expansion; see CONFIGURATION FILE in einhyrningsins(1)); options after --config override it"),
             new Opt(null, "upgrade-check", null, "Check that this installation can take over a running supervisor "
                     + "with these options (what reload runs before it re-executes), print one line and exit"),
             new Opt("h", "help", null, "Print this help and exit"),
@@ -99,6 +123,28 @@ public final class CommandLine {
 
     public static Parsed parse(List<String> args) {
         State s = new State();
+        Scan scan = scan(s, args, null);
+        if (scan.early() != null) return scan.early();
+        List<String> program = scan.program();
+        if (!s.confProgram.isEmpty()) {
+            if (!program.isEmpty()) {
+                throw new UsageException("PROGRAM given twice: in --config " + s.conf + " and on the command line");
+            }
+            program = s.confProgram;
+        }
+        if (program.isEmpty()) throw new UsageException("no PROGRAM given: einhyrningsins [OPTIONS] -- PROGRAM [ARGS...]");
+        return new Parsed.Run(s.build(program));
+    }
+
+    /** What one list of words gave: a --help or --version that ends parsing, or the PROGRAM after the options. */
+    private record Scan(Parsed early, List<String> program) {}
+
+    /**
+     * Applies the options of {@code args} to {@code s} up to the PROGRAM. {@code --config FILE}
+     * scans the file's words in its place (its PROGRAM, if any, kept aside); {@code file} is the
+     * config file being scanned, or null for the command line.
+     */
+    private static Scan scan(State s, List<String> args, Path file) {
         int i = 0;
         while (i < args.size()) {
             String word = args.get(i);
@@ -116,7 +162,7 @@ public final class CommandLine {
                     inline = name.substring(eq + 1);
                     name = name.substring(0, eq);
                 }
-                Opt opt = byLong(name);
+                Opt opt = byLong(name, file);
                 String value = null;
                 if (opt.arg() != null) {
                     if (inline != null) {
@@ -124,17 +170,27 @@ public final class CommandLine {
                     } else if (opt.longName().equals("ack-mode") && !looksLikeAckMode(args, i)) {
                         value = "manual";
                     } else {
-                        if (i >= args.size()) throw new UsageException("option --" + name + " needs an argument " + opt.arg());
+                        if (i >= args.size()) throw new UsageException(in(file) + "option --" + name + " needs an argument " + opt.arg());
                         value = args.get(i++);
                     }
                 } else if (inline != null) {
-                    throw new UsageException("option --" + name + " takes no argument");
+                    throw new UsageException(in(file) + "option --" + name + " takes no argument");
                 }
-                Parsed early = s.apply(opt, value);
-                if (early != null) return early;
+                if (opt.longName().equals("config")) {
+                    if (file != null) throw new UsageException(in(file) + "--config cannot be used in a config file");
+                    if (s.conf != null) throw new UsageException("--config given twice");
+                    if (value.isEmpty()) throw new UsageException("--config needs a non-empty value");
+                    s.conf = Path.of(value);
+                    Scan conf = scan(s, ConfFile.words(s.conf), s.conf);
+                    if (conf.early() != null) return conf;
+                    s.confProgram = conf.program();
+                    continue;
+                }
+                Parsed early = s.apply(opt, value, file);
+                if (early != null) return new Scan(early, List.of());
             } else {
                 for (int k = 1; k < word.length(); k++) {
-                    Opt opt = byShort(word.charAt(k));
+                    Opt opt = byShort(word.charAt(k), file);
                     String value = null;
                     if (opt.arg() != null) {
                         if (k + 1 < word.length()) {
@@ -142,19 +198,24 @@ public final class CommandLine {
                         } else if (opt.shortName().equals("m") && !looksLikeAckMode(args, i)) {
                             value = "manual";
                         } else {
-                            if (i >= args.size()) throw new UsageException("option -" + opt.shortName() + " needs an argument " + opt.arg());
+                            if (i >= args.size()) {
+                                throw new UsageException(in(file) + "option -" + opt.shortName() + " needs an argument " + opt.arg());
+                            }
                             value = args.get(i++);
                         }
                         k = word.length();
                     }
-                    Parsed early = s.apply(opt, value);
-                    if (early != null) return early;
+                    Parsed early = s.apply(opt, value, file);
+                    if (early != null) return new Scan(early, List.of());
                 }
             }
         }
-        List<String> program = List.copyOf(args.subList(i, args.size()));
-        if (program.isEmpty()) throw new UsageException("no PROGRAM given: einhyrningsins [OPTIONS] -- PROGRAM [ARGS...]");
-        return new Parsed.Run(s.build(program));
+        return new Scan(null, List.copyOf(args.subList(i, args.size())));
+    }
+
+    /** The prefix of a complaint about a config file's words: which file. */
+    private static String in(Path file) {
+        return file == null ? "" : "in --config " + file + ": ";
     }
 
     /** einhyrningsins' bare -m: only "manual" or a number after -m is its value. */
@@ -164,15 +225,15 @@ public final class CommandLine {
         return next.equalsIgnoreCase("manual") || next.equalsIgnoreCase("notify") || next.matches("\\d+(\\.\\d*)?|\\.\\d+");
     }
 
-    private static Opt byLong(String name) {
+    private static Opt byLong(String name, Path file) {
         for (Opt o : OPTIONS) if (name.equals(o.longName())) return o;
-        throw new UsageException("unknown option --" + name);
+        throw new UsageException(in(file) + "unknown option --" + name);
     }
 
-    private static Opt byShort(char c) {
+    private static Opt byShort(char c, Path file) {
         for (Opt o : OPTIONS) if (String.valueOf(c).equals(o.shortName())) return o;
-        if (c == 'p') throw new UsageException("option -p/--preload loads Ruby code into einhorn and has no equivalent here");
-        throw new UsageException("unknown option -" + c);
+        if (c == 'p') throw new UsageException(in(file) + "option -p/--preload loads Ruby code into einhorn and has no equivalent here");
+        throw new UsageException(in(file) + "unknown option -" + c);
     }
 
     /** The --help text: every option of {@link #OPTIONS}, wrapped for an 80-column terminal. */
@@ -238,7 +299,22 @@ public final class CommandLine {
         boolean listenFds;
         boolean upgradeCheck;
         BindSpec metrics;
+        Path envFile;
         boolean killChildrenOnExit;
+        String user;
+        String group;
+        Path conf;
+        List<String> confProgram = List.of();
+
+        /** Applies one option; a complaint about its value names the config file it came from, if any. */
+        Parsed apply(Opt opt, String v, Path file) {
+            try {
+                return apply(opt, v);
+            } catch (UsageException e) {
+                if (file == null) throw e;
+                throw new UsageException(in(file) + e.getMessage());
+            }
+        }
 
         Parsed apply(Opt opt, String v) {
             String name = opt.longName() != null ? opt.longName() : opt.shortName();
@@ -269,6 +345,11 @@ public final class CommandLine {
                 case "ping-timeout" -> set(opt, Setting.PING_TIMEOUT, v);
                 case "max-worker-rss" -> set(opt, Setting.MAX_WORKER_RSS, v);
                 case "max-worker-age" -> set(opt, Setting.MAX_WORKER_AGE, v);
+                case "ready-failures" -> set(opt, Setting.READY_FAILURES, v);
+                case "shutdown-delay" -> set(opt, Setting.SHUTDOWN_DELAY, v);
+                case "max-draining" -> set(opt, Setting.MAX_DRAINING, v);
+                case "drain-timeout" -> set(opt, Setting.DRAIN_TIMEOUT, v);
+                case "env-file" -> envFile = Path.of(nonEmpty(opt, v));
                 case "command-name" -> commandName = nonEmpty(opt, v);
                 case "socket-path" -> socketPath = Path.of(nonEmpty(opt, v));
                 case "lockfile" -> lockfile = Path.of(nonEmpty(opt, v));
@@ -278,6 +359,8 @@ public final class CommandLine {
                 case "upgrade-check" -> upgradeCheck = true;
                 case "kill-children-on-exit" -> killChildrenOnExit = true;
                 case "drop-env-var" -> dropEnv.add(nonEmpty(opt, v));
+                case "user" -> user = id(opt, v, "a user name or a uid, e.g. --user www-data or --user 1000");
+                case "group" -> group = id(opt, v, "a group name or a gid, e.g. --group www-data or --group 33");
                 case "metrics" -> metrics = metricsAddress(v);
                 case "verbose" -> config = config.with(Settings.Setting.VERBOSITY, 0);
                 case "quiet" -> config = config.with(Settings.Setting.VERBOSITY, 2);
@@ -293,13 +376,22 @@ public final class CommandLine {
         }
 
         Options build(List<String> program) {
+            List<String> stdin = binds.stream().filter(BindSpec::stdin).map(BindSpec::text).toList();
+            if (stdin.size() > 1) {
+                throw new UsageException("-b " + stdin.get(0) + " and -b " + stdin.get(1)
+                        + " both say stdin: a worker has one standard input, give it to one socket");
+            }
+            if (group != null && user == null) {
+                throw new UsageException("--group " + group + " needs --user: it is the group workers run with as that user");
+            }
             Config c = config;
             return new Options(c.number(), List.copyOf(binds), backlog, family, c.verbosity(), List.copyOf(dropEnv),
                     Optional.ofNullable(commandName), Optional.ofNullable(pidfile), Optional.ofNullable(socketPath),
                     Optional.ofNullable(lockfile), commandSocketAsFd, listenFds, upgradeCheck, killChildrenOnExit, c.respawnInterval(), c.signalTimeout(),
                     c.gracefulSignal(), c.ackMode(), c.ackTimeout(), maxUnackedGiven ? c.maxUnacked() : 0,
-                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), c.health(), program,
-                    Optional.ofNullable(metrics));
+                    c.maxUpgradeAdditional(), c.upgradeTimeout(), c.upgradeMaxFailures(), c.health(), c.drain(), program,
+                    Optional.ofNullable(metrics), Optional.ofNullable(user), Optional.ofNullable(group),
+                    Optional.ofNullable(envFile));
         }
 
         /** --metrics [ADDR:]PORT: a TCP address as -b takes it, without options; a bare port is loopback. */
@@ -336,6 +428,14 @@ public final class CommandLine {
             } catch (Settings.Invalid e) {
                 throw new UsageException(flag(opt) + " " + e.getMessage());
             }
+        }
+
+        /** A user or group: a name (no blanks or ':') or a number. */
+        private static String id(Opt opt, String v, String example) {
+            if (v.isEmpty() || v.contains(":") || v.chars().anyMatch(Character::isWhitespace)) {
+                throw new UsageException(flag(opt) + " takes " + example + ", not '" + v + "'");
+            }
+            return v;
         }
 
         private static String nonEmpty(Opt opt, String v) {

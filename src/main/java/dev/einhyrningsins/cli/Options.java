@@ -1,6 +1,7 @@
 package dev.einhyrningsins.cli;
 
 import dev.einhyrningsins.supervisor.Config;
+import dev.einhyrningsins.supervisor.DrainConfig;
 import dev.einhyrningsins.supervisor.HealthConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,6 +15,9 @@ import java.util.Optional;
  * @param maxUnacked 0 = the number of CPUs
  * @param metrics    --metrics: where to serve OpenMetrics over HTTP (a TCP address; host 127.0.0.1
  *                   when only a port was given)
+ * @param user       --user: who workers and checks run as (a name or a uid; root only)
+ * @param group      --group: their group (a name or a gid), with --user only
+ * @param envFile    --env-file: the workers' environment file, read again at every upgrade and reload
  */
 public record Options(
         int number,
@@ -40,8 +44,12 @@ public record Options(
         Duration upgradeTimeout,
         int upgradeMaxFailures,
         HealthConfig health,
+        DrainConfig drain,
         List<String> program,
-        Optional<BindSpec> metrics) {
+        Optional<BindSpec> metrics,
+        Optional<String> user,
+        Optional<String> group,
+        Optional<Path> envFile) {
 
     /** Address family restriction for host names (-4 / -6). */
     public enum Family { ANY, INET4, INET6 }
@@ -50,6 +58,6 @@ public record Options(
     public Config toConfig(int cpus) {
         return new Config(number, seconds, ackMode, ackTimeout, signalTimeout, gracefulSignal,
                 maxUnacked > 0 ? maxUnacked : Math.max(1, cpus), maxUpgradeAdditional, upgradeTimeout,
-                upgradeMaxFailures, verbosity, health);
+                upgradeMaxFailures, verbosity, health, drain);
     }
 }

@@ -1,13 +1,13 @@
 package dev.einhyrningsins.control;
 
+import dev.einhyrningsins.posix.Errors;
+import dev.einhyrningsins.posix.Fds;
+import dev.einhyrningsins.posix.Pollable;
+import dev.einhyrningsins.posix.Poller;
 import java.io.Closeable;
 import java.io.IOException;
-import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedSelectorException;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.FileSystems;
@@ -16,27 +16,33 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.UserPrincipal;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.Set;
 import java.util.function.Consumer;
-import java.util.function.IntUnaryOperator;
+import java.util.function.LongSupplier;
+import java.util.function.Predicate;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 
 /**
- * The einhorn control socket, served with java.nio on a UNIX socket by one platform thread
- * running a {@link Selector}: accepting is never held up by a slow client, idle connections
- * cost nothing, and replies come back from the supervisor loop through {@link ReplyTo}
- * without ever blocking it. Each connection's protocol is a {@link Session}.
+ * The einhorn control socket, served with java.nio on a UNIX socket by the supervisor's loop
+ * thread: the listening channel and every connection are non-blocking channels whose fds the
+ * loop polls together with the workers' pidfds ({@link #pollables}). Nothing here runs on a
+ * thread of its own, so a request, its reply and a reload's hand-over of the connections all
+ * happen on the thread that owns the supervisor, in order, and never wait for a client.
+ * Each connection's protocol is a {@link Session}, its transport a {@link Connection} —
+ * the same transport a worker's {@code -g} channel has ({@link #workerChannel}).
  *
  * <p>Only the socket's owner and root may connect, compared by uid ({@code SO_PEERCRED}),
  * so it works under a uid that has no user name (containers). Refused clients are told why.
+ * With workers running as another user ({@code --user}, {@link Workers}), the socket file
+ * belongs to their group with mode 0660 and their uid may connect too, for
+ * {@code worker:ack} and {@code worker:ping} only.
  */
 public final class ControlServer implements AutoCloseable {
     public static final int MAX_LINE = Session.MAX_LINE;
@@ -45,6 +51,28 @@ public final class ControlServer implements AutoCloseable {
     static final long MAX_QUEUED_OUTPUT = 16L << 20;
     /** Bytes from clients, all connections together, after which the server reports a burst: 128 KiB. */
     public static final long BURST_BYTES = 128 * 1024;
+    /** Connections taken from the listen queue in one wake-up: a burst of clients cannot hold the loop. */
+    static final int ACCEPTS_PER_WAKEUP = 64;
+    /**
+     * Descriptors the control plane keeps in reserve (open on /dev/null): when the process runs
+     * out of them (workers took them all), one is given up to accept an operator's connection,
+     * so that {@code state}, {@code dec} or {@code set_workers} still get through.
+     */
+    static final int SPARE_FDS = 4;
+    /** What a connection must hold to make room for a newcomer when all are open ({@link #makeRoom}). */
+    static final long ROOM_BYTES = 64 * 1024;
+    /** How long accepting waits when not even a spare descriptor is left (the pending client waits in the queue). */
+    static final long ACCEPT_PAUSE_NANOS = 100_000_000L;
+
+    /**
+     * The most the control clients together may make the supervisor hold (their unread replies,
+     * partial request lines, input waiting for requests in flight, watchers' backlog): a
+     * quarter of the maximum heap, between 4 and 64 MiB. Past it the client holding the most is
+     * dropped, with a line in the log; everyone else is served on.
+     */
+    public static long budgetFor(long maxHeap) {
+        return Math.max(4L << 20, Math.min(64L << 20, maxHeap / 4));
+    }
 
     /** Where the server's own messages go. */
     public interface Log {
@@ -55,43 +83,81 @@ public final class ControlServer implements AutoCloseable {
         void debug(String message);
     }
 
+    /**
+     * The user workers run as ({@code --user}) when it is not the socket's owner: its processes
+     * may connect (the file is given to {@code gid}, mode 0660) and send {@code worker:ack}
+     * and {@code worker:ping}, nothing else.
+     */
+    public record Workers(int uid, int gid) {}
+
+    /** What a worker's user is told when it sends any other command. */
+    static final String WORKERS_ONLY = "Permission denied: workers' processes may send worker:ack and worker:ping only";
+
     /** A decoded request and where its replies go. */
     public record Inbound(Request request, ReplyTo replyTo) {}
 
     /**
-     * What the server counted since it opened, for metrics; safe to read from any thread.
+     * What the server counted since it opened, for metrics.
      *
      * @param accepted     connections served
      * @param open         connections open now
      * @param refusedUser  connections refused: another user
      * @param refusedLimit connections refused: {@link #MAX_CONNECTIONS} open already
-     * @param dropped      clients cut off: not reading their replies (a slow watcher) or a line too long
+     * @param dropped      clients cut off: not reading their replies (a slow watcher), a line too long,
+     *                     or over the clients' budget
+     * @param overBudget   of those, the ones cut off because the clients together held more than the budget
+     * @param refusedFds   connections that waited in the listen queue because no descriptor was left
+     *                     for them, not even a spare (each such pause counts)
+     * @param held         what all control clients make the supervisor hold now, in bytes
+     * @param budget       what they may, in bytes ({@link #budgetFor})
      */
-    public record Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped) {}
+    public record Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped, long overBudget,
+                         long refusedFds, long held, long budget) {
+        public Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped) {
+            this(accepted, open, refusedUser, refusedLimit, dropped, 0, 0, 0, 0);
+        }
+    }
 
     private final ServerSocketChannel server;
-    private final Selector selector;
+    private final int serverFd;
     private final Path path;
     private final Object fileKey;
     private final Consumer<Inbound> sink;
     private final Log log;
     private final UserPrincipal owner;
     private final UserPrincipal root;
-    private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
-    private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
-    private final Thread thread;
-    // written by the selector thread only; volatile so that counts() can read them anywhere
-    private volatile int connections;
-    private volatile long refusedUser;
-    private volatile long refusedLimit;
-    private volatile long dropped;
-    private volatile long ids;
-    private volatile boolean closed;
-    /** Bytes read since the last burst was reported; the selector thread's own. */
+    /** The workers' user (--user), or null. */
+    private final UserPrincipal workers;
+    private final ByteBuffer readBuffer = ByteBuffer.allocate(Connection.READ_CAP);
+    /** The control socket's clients, in the order they came (kept ones from a previous process first). */
+    private final List<Connection> connections = new ArrayList<>();
+    private final Connection.Owner counted = new Owner(true);
+    private final Connection.Owner uncounted = new Owner(false);
+    private final Pollable listener = new Listener();
+    /** Every connection of the budget: the control socket's clients and the workers' -g channels. */
+    private final Set<Connection> all = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final List<FileChannel> spares = new ArrayList<>();
+    private long budget;
+    private long held;
+    private long ids;
+    private long refusedUser;
+    private long refusedLimit;
+    private long refusedFds;
+    private long dropped;
+    private long overBudget;
+    private boolean accepting = true;
+    private boolean closed;
+    /** Until when accepting waits (no descriptor left even for a refusal); 0 for not waiting. */
+    private long acceptPausedUntil;
+    private boolean outOfFds;
+    private long outOfFdsLogged;
+    private LongSupplier clock = System::nanoTime;
+    /** Bytes read since the last burst was reported. */
     private long readSinceBurst;
-    private volatile Runnable burst = () -> { };
+    private Runnable burst = () -> { };
 
-    private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log) throws IOException {
+    private ControlServer(ServerSocketChannel server, Path path, Consumer<Inbound> sink, Log log, Workers workers)
+            throws IOException {
         this.server = server;
         this.path = path;
         this.fileKey = fileKey(path);
@@ -99,10 +165,12 @@ public final class ControlServer implements AutoCloseable {
         this.log = log;
         this.owner = Files.getOwner(path, LinkOption.NOFOLLOW_LINKS);
         this.root = FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName("0");
-        this.selector = Selector.open();
+        this.workers = workers == null ? null
+                : FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(Integer.toString(workers.uid()));
         server.configureBlocking(false);
-        server.register(selector, SelectionKey.OP_ACCEPT);
-        this.thread = Thread.ofPlatform().name("einhyrningsins-control").daemon(true).unstarted(this::run);
+        this.serverFd = NioFd.of(server);
+        this.budget = budgetFor(Runtime.getRuntime().maxMemory());
+        replenishSpares();
     }
 
     /**
@@ -112,12 +180,16 @@ public final class ControlServer implements AutoCloseable {
      */
     public static ControlServer open(Path socketPath, Path lockfile, Consumer<Inbound> sink, Log log)
             throws ControlException {
+        return open(socketPath, lockfile, sink, log, null);
+    }
+
+    /** As {@link #open(Path, Path, Consumer, Log)}, letting {@code workers} (null: nobody else) ack. */
+    public static ControlServer open(Path socketPath, Path lockfile, Consumer<Inbound> sink, Log log, Workers workers)
+            throws ControlException {
         Path path = socketPath.toAbsolutePath();
-        ServerSocketChannel channel = ControlSocketFile.bind(path, lockfile, log);
+        ServerSocketChannel channel = ControlSocketFile.bind(path, lockfile, log, workers == null ? -1 : workers.gid());
         try {
-            ControlServer s = new ControlServer(channel, path, sink, log);
-            s.thread.start();
-            return s;
+            return new ControlServer(channel, path, sink, log, workers);
         } catch (IOException | RuntimeException e) {
             closeQuietly(channel);
             try {
@@ -125,7 +197,8 @@ public final class ControlServer implements AutoCloseable {
             } catch (IOException gone) {
                 // nothing to remove
             }
-            throw new ControlException("cannot set up the control socket " + path + ": " + e.getMessage());
+            throw new ControlException("cannot set up the control socket " + path + ": "
+                    + (e instanceof IOException io ? Errors.describe(io) : e.getMessage()));
         }
     }
 
@@ -133,17 +206,17 @@ public final class ControlServer implements AutoCloseable {
      * Serves a listening control socket this process inherited as fd 0 (a previous supervisor
      * process handed it over across exec: connections queued in it meanwhile).
      */
-    public static ControlServer adopt(Path socketPath, Consumer<Inbound> sink, Log log) throws ControlException {
+    public static ControlServer adopt(Path socketPath, Consumer<Inbound> sink, Log log, Workers workers)
+            throws ControlException {
         Path path = socketPath.toAbsolutePath();
         try {
             if (!(System.inheritedChannel() instanceof ServerSocketChannel channel)) {
                 throw new ControlException("the control socket " + path + " was not handed over as standard input");
             }
-            ControlServer s = new ControlServer(channel, path, sink, log);
-            s.thread.start();
-            return s;
-        } catch (IOException e) {
-            throw new ControlException("cannot take over the control socket " + path + ": " + e.getMessage());
+            return new ControlServer(channel, path, sink, log, workers);
+        } catch (IOException | RuntimeException e) {
+            throw new ControlException("cannot take over the control socket " + path + ": "
+                    + (e instanceof IOException io ? Errors.describe(io) : e.getMessage()));
         }
     }
 
@@ -151,102 +224,245 @@ public final class ControlServer implements AutoCloseable {
         return path;
     }
 
-    /**
-     * The name the listening socket was bound to, as getsockname reports it for it and for
-     * every connection it accepted: a private directory's path, since the socket was renamed
-     * into place after binding.
-     */
-    public String boundName() {
-        try {
-            return server.getLocalAddress() instanceof UnixDomainSocketAddress a ? a.getPath().toString() : "";
-        } catch (IOException e) {
-            return "";
-        }
+    /** The listening socket's fd (what a reload hands over as the next process's standard input). */
+    public int listeningFd() {
+        return serverFd;
     }
 
     public Counts counts() {
-        return new Counts(ids, connections, refusedUser, refusedLimit, dropped);
+        return new Counts(ids, connections.size(), refusedUser, refusedLimit, dropped, overBudget, refusedFds, held, budget);
+    }
+
+    /** What the control clients together may make the supervisor hold ({@link #budgetFor}). */
+    public long budget() {
+        return budget;
+    }
+
+    /** What they hold now. */
+    public long held() {
+        return held;
+    }
+
+    /** Sets the budget (tests: a small one is reached with little data). */
+    void budget(long bytes) {
+        budget = bytes;
     }
 
     /**
-     * Runs {@code r}, on the selector thread, each time the clients together have sent another
-     * {@link #BURST_BYTES} (a running total, not a rate): what control traffic made the process
-     * take (the YAML parser's classes, the JIT's scratch memory, heap) can then be given back.
-     * {@code r} should not block; what it throws is logged.
+     * Runs {@code r} each time the clients together have sent another {@link #BURST_BYTES}
+     * (a running total, not a rate): what control traffic made the process take (the YAML
+     * parser's classes, the JIT's scratch memory, heap) can then be given back. {@code r}
+     * should not block; what it throws is logged.
      */
     public void afterBursts(Runnable r) {
         this.burst = r;
     }
 
-    // ------------------------------------------------------------------ the selector thread
+    /** Adds what the loop polls for the control socket: the listening socket (while accepting) and every connection. */
+    public void pollables(List<Pollable> out) {
+        if (closed) return;
+        if (accepting && (acceptPausedUntil == 0 || clock.getAsLong() - acceptPausedUntil >= 0)) {
+            acceptPausedUntil = 0;
+            out.add(listener);
+        }
+        out.addAll(connections);
+    }
 
-    private void run() {
-        try {
-            while (!closed) {
-                selector.select();
-                Runnable task;
-                while ((task = tasks.poll()) != null) task.run();
-                for (SelectionKey key : selector.selectedKeys()) {
-                    if (!key.isValid()) continue;
-                    if (key.isAcceptable()) {
-                        acceptAll();
-                    } else {
-                        Connection c = (Connection) key.attachment();
-                        if (key.isReadable()) c.read();
-                        if (key.isValid() && key.isWritable()) c.flush();
-                    }
-                }
-                selector.selectedKeys().clear();
-            }
-        } catch (IOException | ClosedSelectorException e) {
-            if (!closed) log.warn("control socket stopped: " + e.getMessage());
-        } finally {
-            // replies handed over before close (a watch's last event) get one non-blocking try
-            Runnable task;
-            while ((task = tasks.poll()) != null) {
-                try {
-                    task.run();
-                } catch (RuntimeException e) {
-                    break; // the selector is gone: nothing more can be written
-                }
-            }
-            shutdown();
+    /**
+     * When the loop must look again though nothing is readable (accepting paused for want of
+     * descriptors), in {@code System.nanoTime()} terms; {@code Long.MAX_VALUE} if never.
+     */
+    public long wakeAt() {
+        return acceptPausedUntil == 0 ? Long.MAX_VALUE : acceptPausedUntil;
+    }
+
+    /**
+     * A worker's own control channel ({@code -g}, our end of its socket pair, non-blocking): the
+     * same protocol and transport as a client of the control socket, but it does not count
+     * against {@link #MAX_CONNECTIONS}, so a big fleet cannot crowd out operators. The loop
+     * polls it with the worker and closes it when the worker is reaped.
+     */
+    public Connection workerChannel(int fd, int pid) {
+        Connection c = Connection.overFd(++ids, "Worker " + pid + "'s control channel", fd, this::dispatch, uncounted,
+                readBuffer, MAX_QUEUED_OUTPUT);
+        all.add(c);
+        return c;
+    }
+
+    /**
+     * A client connection a previous process of this supervisor handed over ({@code fd}, made
+     * non-blocking here): served as if it had just connected, counted like any other.
+     */
+    public Connection keep(int fd) {
+        Fds.setNonBlocking(fd);
+        long id = ++ids;
+        Connection c = Connection.overFd(id, "Control client " + id + " (kept across a reload)", fd, this::dispatch,
+                counted, readBuffer, MAX_QUEUED_OUTPUT);
+        connections.add(c);
+        all.add(c);
+        return c;
+    }
+
+    private void dispatch(Request request, ReplyTo replyTo) {
+        sink.accept(new Inbound(request, replyTo));
+    }
+
+    // ------------------------------------------------------------------ accepting
+
+    private final class Listener implements Pollable {
+        @Override
+        public int fd() {
+            return serverFd;
+        }
+
+        @Override
+        public short events() {
+            return Poller.IN;
+        }
+
+        @Override
+        public void ready(short revents) {
+            acceptSome();
+        }
+
+        @Override
+        public boolean closed() {
+            return closed || !accepting;
+        }
+
+        @Override
+        public void close() {
+            // the server closes it
         }
     }
 
-    private void acceptAll() {
-        while (true) {
+    private void acceptSome() {
+        for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
             SocketChannel ch;
             try {
                 ch = server.accept();
             } catch (IOException e) {
-                log.warn("control socket accept failed: " + e.getMessage());
+                if (!outOfDescriptors(e)) {
+                    log.warn("control socket accept failed: " + e.getMessage());
+                    return;
+                }
+                ch = acceptWithASpare();
+                if (ch == null) return;
+            }
+            if (ch == null) {
+                replenishSpares();
                 return;
             }
-            if (ch == null) return;
             try {
                 UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
-                if (!peer.user().equals(owner) && !peer.user().equals(root)) {
+                boolean operator = peer.user().equals(owner) || peer.user().equals(root);
+                boolean worker = !operator && workers != null && peer.user().equals(workers);
+                if (!operator && !worker) {
                     log.warn("Refused a control connection from user " + peer.user().getName());
                     refusedUser++;
                     refuse(ch, "Permission denied: this control socket accepts its owner (" + owner.getName()
-                            + ") and root only");
+                            + ") and root only" + (workers == null ? "" : ", and worker:ack and worker:ping from the "
+                            + "workers' user (" + workers.getName() + ")"));
                     continue;
                 }
-                if (connections >= MAX_CONNECTIONS) {
+                if (connections.size() >= MAX_CONNECTIONS && !makeRoom()) {
                     log.warn("Refused a control connection: " + MAX_CONNECTIONS + " are open already");
                     refusedLimit++;
                     refuse(ch, "Too many connections (" + MAX_CONNECTIONS + " open); try again later");
                     continue;
                 }
                 ch.configureBlocking(false);
-                Connection c = new Connection(++ids, ch);
-                c.key = ch.register(selector, SelectionKey.OP_READ, c);
-                connections++;
-            } catch (IOException e) {
+                long id = ++ids;
+                Connection c = Connection.overChannel(id, worker ? "Worker's control client " + id : "Control client " + id,
+                        ch, worker ? workersOnly(this::dispatch, log) : this::dispatch, counted, readBuffer,
+                        MAX_QUEUED_OUTPUT);
+                connections.add(c);
+                all.add(c);
+            } catch (IOException | RuntimeException e) {
                 closeQuietly(ch);
             }
         }
+    }
+
+    private static boolean outOfDescriptors(IOException e) {
+        String m = e.getMessage();
+        return m != null && (m.contains("Too many open files"));
+    }
+
+    /**
+     * The process is out of descriptors: one of the spares makes room for the client waiting in
+     * the queue. Without a spare left, accepting pauses ({@link #ACCEPT_PAUSE_NANOS}) so that a
+     * client that cannot be taken does not wake the loop at every turn; the episode is logged once.
+     */
+    private SocketChannel acceptWithASpare() {
+        outOfFds = true;
+        long now = clock.getAsLong();
+        if (outOfFdsLogged == 0 || now - outOfFdsLogged >= 60_000_000_000L) {
+            outOfFdsLogged = now == 0 ? 1 : now;
+            log.warn("Out of file descriptors (" + descriptorLimit() + "): control connections are served from the "
+                    + SPARE_FDS + " kept in reserve; lower the number of workers (dec, set_workers) or raise the limit"
+                    + " (at most one such line a minute)");
+        }
+        while (!spares.isEmpty()) {
+            closeQuietly(spares.removeLast());
+            try {
+                SocketChannel ch = server.accept();
+                if (ch != null) return ch;
+                return null;
+            } catch (IOException again) {
+                if (!outOfDescriptors(again)) return null;
+            }
+        }
+        refusedFds++;
+        acceptPausedUntil = clock.getAsLong() + ACCEPT_PAUSE_NANOS;
+        if (acceptPausedUntil == 0) acceptPausedUntil = 1;
+        return null;
+    }
+
+    /** Opens the spare descriptors that are missing, as far as the process has room; the end of an episode is logged. */
+    private void replenishSpares() {
+        while (spares.size() < SPARE_FDS) {
+            try {
+                spares.add(FileChannel.open(Path.of("/dev/null"), StandardOpenOption.READ));
+            } catch (IOException | RuntimeException e) {
+                return;
+            }
+        }
+        if (outOfFds) {
+            outOfFds = false;
+            log.debug("File descriptors are back: the control plane's " + SPARE_FDS + " spares are open again");
+        }
+    }
+
+    /** RLIMIT_NOFILE as /proc says it, for messages. */
+    static String descriptorLimit() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+                if (line.startsWith("Max open files")) {
+                    String[] w = line.substring("Max open files".length()).trim().split("\\s+");
+                    return "the limit is " + w[0];
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux-like
+        }
+        return "the limit is reached";
+    }
+
+    /**
+     * What a client of the workers' user may send: {@code worker:ack} and {@code worker:ping}
+     * go to {@code dispatcher}; anything else is answered with {@link #WORKERS_ONLY}.
+     */
+    static Session.Dispatcher workersOnly(Session.Dispatcher dispatcher, Log log) {
+        return (request, replyTo) -> {
+            if ("worker:ack".equals(request.command()) || "worker:ping".equals(request.command())) {
+                dispatcher.dispatch(request, replyTo);
+            } else {
+                log.warn("Refused '" + request.command() + "' from the workers' user: it may send worker:ack and "
+                        + "worker:ping only");
+                replyTo.send(WORKERS_ONLY, true, false);
+            }
+        };
     }
 
     /** Tells a refused client why, then closes: a short line always fits the empty send buffer. */
@@ -267,128 +483,164 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    // ------------------------------------------------------------------ hand-over (reload)
+    /** Hears a connection's reads (for the burst count) and its end. */
+    private final class Owner implements Connection.Owner {
+        private final boolean counts;
 
-    /** A client connection kept across the supervisor's exec: its fd and its requests still owed replies. */
-    public record Kept(int fd, List<Session.Handle> owed) {}
+        Owner(boolean counts) {
+            this.counts = counts;
+        }
 
-    private final Semaphore paused = new Semaphore(0);
-
-    /**
-     * Gets ready for the supervisor's exec: the selector thread writes out what is queued for
-     * the connections {@code keep} belongs to, stops accepting and reading, and parks. Each
-     * kept connection's socket is tagged with a distinct send buffer size so that
-     * {@code fdOfTag} (which looks at this process's fds) finds its number. Other connections
-     * are told the supervisor is reloading and closed. Connections that arrive meanwhile wait
-     * in the listen queue. {@link #resume} undoes it if the exec does not happen.
-     *
-     * @param fdOfTag the fd whose send buffer the kernel reports as {@code 2 × tag}, or -1
-     * @throws IOException if a kept connection could not be prepared (then it goes on serving)
-     */
-    public List<Kept> handOver(List<ReplyTo> keep, IntUnaryOperator fdOfTag) throws IOException {
-        CompletableFuture<List<Kept>> result = new CompletableFuture<>();
-        post(() -> {
-            List<Connection> kept = new ArrayList<>();
-            try {
-                result.complete(prepareHandOver(keep, fdOfTag, kept));
-            } catch (IOException | RuntimeException e) {
-                reregister(kept);
-                result.completeExceptionally(e);
-                return;
+        @Override
+        public void read(Connection c, int bytes) {
+            readSinceBurst += bytes;
+            if (readSinceBurst >= BURST_BYTES) {
+                readSinceBurst -= BURST_BYTES;
+                try {
+                    burst.run();
+                } catch (RuntimeException e) {
+                    log.warn("After a burst of control traffic: " + e);
+                }
             }
-            paused.acquireUninterruptibly(); // until resume(), or the exec replaces the process
-            reregister(kept);
-        });
-        try {
-            return result.get(10, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-        } catch (InterruptedException | TimeoutException e) {
-            throw new IOException("the control socket did not get ready for the hand-over: " + e);
+        }
+
+        @Override
+        public void held(Connection c, long bytes) {
+            held += bytes - c.accounted;
+            c.accounted = bytes;
+            if (held > budget) evict();
+        }
+
+        @Override
+        public void closed(Connection c, String why) {
+            if (why != null) {
+                log.warn(c.label() + " " + why + "; closing it");
+                dropped++;
+            }
+            held -= c.accounted;
+            c.accounted = 0;
+            all.remove(c);
+            if (counts) {
+                connections.remove(c);
+                // the descriptor it freed goes back to the reserve before a spawn can take it
+                if (spares.size() < SPARE_FDS) replenishSpares();
+            }
         }
     }
 
-    private List<Kept> prepareHandOver(List<ReplyTo> keep, IntUnaryOperator fdOfTag,
-                                       List<Connection> keptConnections) throws IOException {
-        List<Kept> kept = new ArrayList<>();
-        int tag = 4096;
-        for (SelectionKey key : List.copyOf(selector.keys())) {
-            if (!(key.attachment() instanceof Connection c)) continue;
-            List<Session.Handle> owed = new ArrayList<>();
-            for (ReplyTo r : keep) {
-                if (r instanceof Session.Handle h && h.session() == c.session) owed.add(h);
+    /**
+     * The clients together hold more than the budget: the one holding the most goes (it is
+     * the one not reading its replies, or sending one endless line), with a line in the log
+     * and a count; until they fit again, the next one.
+     */
+    private void evict() {
+        while (held > budget) {
+            Connection biggest = null;
+            for (Connection c : all) {
+                if (!c.closed() && (biggest == null || c.accounted > biggest.accounted)) biggest = c;
             }
-            if (owed.isEmpty()) continue;
-            keptConnections.add(c);
-            c.drain();
-            c.ch.setOption(StandardSocketOptions.SO_SNDBUF, ++tag);
-            int fd = fdOfTag.applyAsInt(tag);
-            if (fd < 0) throw new IOException("cannot find the fd of control client " + c.id);
-            kept.add(new Kept(fd, owed));
+            if (biggest == null || biggest.accounted == 0) return;
+            overBudget++;
+            biggest.close("held " + kib(biggest.accounted) + " of the " + kib(budget) + " all control clients together "
+                    + "may make the supervisor hold (a quarter of the heap, at most 64 MiB)");
         }
-        for (SelectionKey key : List.copyOf(selector.keys())) {
-            if (key.attachment() instanceof Connection c && !keptConnections.contains(c)) {
+    }
+
+    /**
+     * All {@link #MAX_CONNECTIONS} are open and another client comes: the connection holding the
+     * most goes if it holds {@link #ROOM_BYTES} or more (a client sending an endless line, a
+     * watcher that stopped reading), so that an operator gets in while others flood; else the
+     * newcomer is refused.
+     */
+    private boolean makeRoom() {
+        Connection biggest = null;
+        for (Connection c : connections) {
+            if (!c.closed() && (biggest == null || c.accounted > biggest.accounted)) biggest = c;
+        }
+        if (biggest == null || biggest.accounted < ROOM_BYTES) return false;
+        overBudget++;
+        biggest.close("held " + kib(biggest.accounted) + " when all " + MAX_CONNECTIONS + " connections were open and "
+                + "another client came");
+        return true;
+    }
+
+    private static String kib(long bytes) {
+        return bytes >= 1 << 20 ? String.format("%.1f MiB", bytes / (double) (1 << 20)) : (bytes / 1024) + " KiB";
+    }
+
+    // ------------------------------------------------------------------ hand-over (reload)
+
+    /** A client connection kept across the supervisor's exec: its fd and its session. */
+    public record Kept(int fd, Session session) {}
+
+    /**
+     * A reload's first step: stops accepting (new clients wait in the listen queue for the next
+     * process) and reading requests; the connections {@code keep} picks (the requester, an
+     * upgrade's followers) go on writing what they owe, every other one is told the
+     * supervisor is reloading and closed. Nothing here waits: the loop goes on, and the
+     * reload looks at {@link #draining()} until it is empty or its deadline has passed.
+     */
+    public void quiesce(Predicate<Session> keep) {
+        accepting = false;
+        for (Connection c : List.copyOf(connections)) {
+            c.reading(false);
+            if (keep.test(c.session())) {
+                c.flush();
+            } else {
                 c.farewell("The supervisor is reloading itself; reconnect to go on");
             }
         }
-        return kept;
     }
 
-    /** Puts connections the hand-over took out back under the selector. */
-    private void reregister(List<Connection> kept) {
-        for (Connection c : kept) {
-            try {
-                c.ch.configureBlocking(false);
-                c.key = c.ch.register(selector, SelectionKey.OP_READ, c);
-                c.flush();
-            } catch (IOException e) {
-                c.session.closed();
-                closeQuietly(c.ch);
-                connections--;
-            }
+    /** The kept connections that still have replies to write. */
+    public List<Connection> draining() {
+        List<Connection> out = new ArrayList<>();
+        for (Connection c : connections) {
+            if (!c.written()) out.add(c);
         }
+        return out;
     }
 
-    /** Serves again after {@link #handOver}, when the exec did not happen. */
+    /** Drops every kept connection that did not take its replies in time (logged and counted, with {@code why}). */
+    public void dropDraining(String why) {
+        for (Connection c : draining()) c.close(why);
+    }
+
+    /** The kept connections, each with its fd (for the next process) and its session. */
+    public List<Kept> kept() {
+        List<Kept> out = new ArrayList<>();
+        for (Connection c : connections) out.add(new Kept(c.fd(), c.session()));
+        return out;
+    }
+
+    /** Serves again after {@link #quiesce}, when the reload did not happen. */
     public void resume() {
-        paused.release();
+        accepting = true;
+        for (Connection c : connections) c.reading(true);
     }
 
-    /** Runs {@code task} on the selector thread. */
-    private void post(Runnable task) {
-        if (closed) return;
-        tasks.add(task);
-        selector.wakeup();
-    }
+    // ------------------------------------------------------------------ the end
 
-    /** Stops accepting, closes every connection, and removes the socket file if it is still ours. */
+    /**
+     * Stops accepting, gives every connection one last non-blocking write of what it was
+     * handed (a watcher's last event), closes them, and removes the socket file if it is still ours.
+     */
     @Override
     public void close() {
+        if (closed) return;
         closed = true;
-        selector.wakeup();
-        if (Thread.currentThread() != thread) {
-            try {
-                thread.join(5000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        for (Connection c : List.copyOf(connections)) {
+            c.flush();
+            c.close();
         }
-        shutdown();
-    }
-
-    private synchronized void shutdown() {
-        if (!selector.isOpen()) return;
-        for (SelectionKey key : selector.keys()) {
-            if (key.attachment() instanceof Connection c) c.session.closed();
-            closeQuietly(key.channel());
-        }
-        closeQuietly(selector);
         closeQuietly(server);
+        spares.forEach(ControlServer::closeQuietly);
+        spares.clear();
         if (fileKey != null && fileKey.equals(fileKey(path))) {
             try {
                 Files.deleteIfExists(path);
             } catch (IOException e) {
-                log.warn("cannot remove control socket " + path + ": " + e.getMessage());
+                log.warn("cannot remove control socket " + path + ": " + Errors.describe(e));
             }
         }
     }
@@ -401,95 +653,12 @@ public final class ControlServer implements AutoCloseable {
         }
     }
 
-    /** One client connection, touched by the selector thread only. */
-    private final class Connection {
-        private final long id;
-        private final SocketChannel ch;
-        private final Session session;
-        private SelectionKey key;
-
-        Connection(long id, SocketChannel ch) {
-            this.id = id;
-            this.ch = ch;
-            this.session = new Session((request, replyTo) -> sink.accept(new Inbound(request, replyTo)),
-                    update -> post(() -> {
-                        if (!key.isValid()) return;
-                        update.run();
-                        flush();
-                    }), MAX_QUEUED_OUTPUT);
-        }
-
-        /** Writes out everything queued, blocking if it must (the hand-over), and leaves the selector. */
-        void drain() throws IOException {
-            key.cancel();
-            selector.selectNow();
-            ch.configureBlocking(true);
-            for (ByteBuffer b = session.output(); b != null; b = session.output()) ch.write(b);
-        }
-
-        /** Tells the client why it is dropped, as far as its send buffer allows, and closes. */
-        void farewell(String message) {
-            try {
-                ch.write(ByteBuffer.wrap(WireCodec.failureLine(message)));
-            } catch (IOException ignored) {
-                // gone already
-            }
-            close(null);
-        }
-
-        void read() {
-            readBuffer.clear();
-            int n;
-            try {
-                n = ch.read(readBuffer);
-            } catch (IOException e) {
-                n = -1; // reset by the peer: treat it as the end of its input
-            }
-            if (n < 0) {
-                session.endOfInput();
-            } else {
-                session.received(readBuffer.array(), 0, n);
-                readSinceBurst += n;
-                if (readSinceBurst >= BURST_BYTES) {
-                    readSinceBurst -= BURST_BYTES;
-                    try {
-                        burst.run();
-                    } catch (RuntimeException e) {
-                        log.warn("After a burst of control traffic: " + e);
-                    }
-                }
-            }
-            flush();
-        }
-
-        void flush() {
-            try {
-                for (ByteBuffer b = session.output(); b != null && !session.done(); b = session.output()) {
-                    ch.write(b);
-                    if (b.hasRemaining()) break;
-                }
-            } catch (IOException e) {
-                close(null); // the peer is gone: nothing more to say to it
-                return;
-            }
-            if (session.done()) {
-                close(session.farewell());
-                return;
-            }
-            int ops = (session.reading() ? SelectionKey.OP_READ : 0) | (session.output() != null ? SelectionKey.OP_WRITE : 0);
-            if (key.interestOps() != ops) key.interestOps(ops);
-        }
-
-        private void close(String why) {
-            if (!key.isValid()) return;
-            if (why != null) {
-                log.warn("Control client " + id + " " + why + "; closing it");
-                dropped++;
-            }
-            session.closed();
-            key.cancel();
-            closeQuietly(ch);
-            connections--;
+    /** The name the listening socket was bound to (a private directory's path: it was renamed into place). */
+    String boundName() {
+        try {
+            return server.getLocalAddress() instanceof UnixDomainSocketAddress a ? a.getPath().toString() : "";
+        } catch (IOException e) {
+            return "";
         }
     }
 }

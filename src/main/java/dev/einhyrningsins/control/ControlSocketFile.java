@@ -1,5 +1,6 @@
 package dev.einhyrningsins.control;
 
+import dev.einhyrningsins.posix.Errors;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -29,8 +30,11 @@ final class ControlSocketFile {
 
     private ControlSocketFile() {}
 
-    /** A listening socket bound at {@code path} (absolute), mode 0600 from its first moment. */
-    static ServerSocketChannel bind(Path path, Path lockfile, ControlServer.Log log) throws ControlException {
+    /**
+     * A listening socket bound at {@code path} (absolute), mode 0600 from its first moment —
+     * or, with {@code gid} 0 or more (the workers' group, {@code --user}), that group's and 0660.
+     */
+    static ServerSocketChannel bind(Path path, Path lockfile, ControlServer.Log log, int gid) throws ControlException {
         try (FileChannel lock = FileChannel.open(lockfile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE),
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
             FileLock held = lock.tryLock();
@@ -39,9 +43,9 @@ final class ControlSocketFile {
                         + " starting with the same -c NAME or -d PATH?); pass -d PATH or -f LOCKFILE to run another instance");
             }
             clearStale(path, log);
-            return bindPrivately(path);
+            return bindPrivately(path, gid);
         } catch (IOException e) {
-            throw new ControlException("cannot set up the control socket " + path + ": " + e.getMessage());
+            throw new ControlException("cannot set up the control socket " + path + ": " + Errors.describe(e));
         }
     }
 
@@ -61,15 +65,16 @@ final class ControlSocketFile {
         }
     }
 
-    /** Binds in a fresh 0700 directory beside the target, chmods 0600, then renames into place. */
-    private static ServerSocketChannel bindPrivately(Path path) throws IOException {
+    /** Binds in a fresh 0700 directory beside the target, chmods 0600 (or chgrps and chmods 0660), then renames into place. */
+    private static ServerSocketChannel bindPrivately(Path path, int gid) throws IOException {
         Path dir = Files.createTempDirectory(path.getParent(), ".einhyrningsins-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Path tmp = dir.resolve("s");
         ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             ch.bind(UnixDomainSocketAddress.of(tmp), BACKLOG);
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
+            if (gid >= 0) Files.setAttribute(tmp, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString(gid >= 0 ? "rw-rw----" : "rw-------"));
             Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
             return ch;
         } catch (IOException e) {

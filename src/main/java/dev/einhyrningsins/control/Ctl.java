@@ -35,9 +35,9 @@ public final class Ctl {
                                       event object (for jq)
               -h, --help              Print this help and exit
 
-            Commands: ehlo help state metrics watch inc dec set_workers config quieter louder
-            signal die upgrade upgrade_fleet reload worker:ack worker:ping ('help' describes
-            them). watch prints events until interrupted or the supervisor exits.
+            Commands: ehlo help state ready metrics watch inc dec set_workers config quieter
+            louder signal die upgrade upgrade_fleet reload worker:ack worker:ping ('help'
+            describes them). watch prints events until interrupted or the supervisor exits.
             Exit status: 0 ok, 1 socket unreachable or a command failed, 2 usage error.
             """;
 

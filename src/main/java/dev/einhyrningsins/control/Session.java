@@ -1,9 +1,12 @@
 package dev.einhyrningsins.control;
 
 import java.io.ByteArrayOutputStream;
+import java.util.Arrays;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Base64;
+import java.util.List;
 import java.util.TreeSet;
 
 /**
@@ -35,6 +38,12 @@ import java.util.TreeSet;
 public final class Session {
     /** Longest request line; a longer one is answered with an error and ends the input. */
     public static final int MAX_LINE = 1 << 20;
+    /**
+     * Requests one connection may have in flight (read and owed their final reply): past it the
+     * session reads on only once replies come (a pipelining client waits, it is not dropped).
+     * A {@code watch} is in flight until the client goes.
+     */
+    public static final int MAX_IN_FLIGHT = 32;
     /** Queued output beyond which a watcher counts as too slow and is dropped. */
     public static final long WATCH_MAX_OUTPUT = 1 << 20;
     /** The event a watch gets when its client's input ends. */
@@ -66,7 +75,14 @@ public final class Session {
     private final Dispatcher dispatcher;
     private final Transport transport;
     private final long maxOutput;
-    private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
+    /** The request line read so far (without its newline); its capacity counts in {@link #held()}. */
+    private byte[] partial = new byte[0];
+    private int partialLength;
+    /** Input read but not parsed yet: what arrived while {@link #MAX_IN_FLIGHT} requests were in flight. */
+    private byte[] pending = new byte[0];
+    private int pendingLength;
+    /** Parsing now: a reply given from inside a dispatch does not start parsing again. */
+    private boolean parsing;
     private final ArrayDeque<ByteBuffer> output = new ArrayDeque<>();
     private final TreeSet<Long> unanswered = new TreeSet<>();
     private final ArrayDeque<Held> held = new ArrayDeque<>();
@@ -97,22 +113,87 @@ public final class Session {
      * memory, which the process kept.
      */
     public void received(byte[] data, int offset, int length) {
-        int start = offset;
-        int end = offset + length;
-        while (reading) {
-            int nl = indexOfNewline(data, start, end);
-            if (nl < 0) break;
-            partial.write(data, start, nl - start);
-            start = nl + 1;
-            if (!tooLong()) {
-                line(partial.toByteArray());
-                partial.reset();
+        if (pendingLength > 0) {
+            stash(data, offset, offset + length); // behind what waits already
+            resume();
+        } else {
+            parse(data, offset, offset + length);
+        }
+    }
+
+    /** Dispatches the complete lines of {@code data[start..end)}, keeping what cannot be parsed yet. */
+    private void parse(byte[] data, int start, int end) {
+        parsing = true;
+        try {
+            while (reading) {
+                if (owed >= MAX_IN_FLIGHT) {
+                    stash(data, start, end);
+                    return;
+                }
+                int nl = indexOfNewline(data, start, end);
+                if (nl < 0) break;
+                appendPartial(data, start, nl - start);
+                start = nl + 1;
+                if (!tooLong()) {
+                    line(Arrays.copyOf(partial, partialLength));
+                    partialLength = 0;
+                }
             }
+            if (reading) {
+                appendPartial(data, start, end - start);
+                tooLong();
+            }
+        } finally {
+            parsing = false;
         }
-        if (reading) {
-            partial.write(data, start, end - start);
-            tooLong();
+    }
+
+    /** Parses what waited for requests in flight to be answered, as far as the limit lets it. */
+    private void resume() {
+        if (parsing || pendingLength == 0 || owed >= MAX_IN_FLIGHT) return;
+        byte[] waiting = Arrays.copyOf(pending, pendingLength);
+        pending = new byte[0];
+        pendingLength = 0;
+        parse(waiting, 0, waiting.length);
+    }
+
+    private void stash(byte[] data, int start, int end) {
+        int n = end - start;
+        if (n <= 0) return;
+        if (pendingLength + n > pending.length) pending = Arrays.copyOf(pending, pendingLength + n);
+        System.arraycopy(data, start, pending, pendingLength, n);
+        pendingLength += n;
+    }
+
+    /** Appends to the line read so far; the buffer grows by doubling up to just past {@link #MAX_LINE}. */
+    private void appendPartial(byte[] data, int from, int n) {
+        if (n <= 0) return;
+        int needed = partialLength + n;
+        if (needed > partial.length) {
+            int grown = Math.max(needed, Math.min(partial.length * 2, MAX_LINE + 1));
+            partial = Arrays.copyOf(partial, Math.max(grown, 256));
         }
+        System.arraycopy(data, from, partial, partialLength, n);
+        partialLength = needed;
+    }
+
+    /**
+     * Whether the session reads no more for now: {@link #MAX_IN_FLIGHT} requests are in flight,
+     * or input waits for them. Its transport stops asking for input meanwhile.
+     */
+    public boolean paused() {
+        return owed >= MAX_IN_FLIGHT || pendingLength > 0;
+    }
+
+    /**
+     * The bytes this session makes the supervisor hold for its client: the request line read
+     * so far (its buffer), input not parsed yet, replies not written yet and answers held for
+     * their turn. What the control clients' budget counts.
+     */
+    public long held() {
+        long answers = 0;
+        for (Held h : held) answers += h.line().length;
+        return partial.length + pending.length + outputBytes + answers;
     }
 
     private static int indexOfNewline(byte[] data, int from, int to) {
@@ -123,7 +204,7 @@ public final class Session {
     }
 
     private boolean tooLong() {
-        if (partial.size() <= MAX_LINE) return false;
+        if (partialLength <= MAX_LINE) return false;
         stopReading();
         answer(WireCodec.failureLine("Command too long (over " + MAX_LINE + " bytes); closing the connection"), true);
         return true;
@@ -168,6 +249,41 @@ public final class Session {
         Handle h = owe(requestId, maxOutput);
         unanswered.remove(h.seq);
         return h;
+    }
+
+    /** A request still owed replies, named for the hand-over ({@code ref}: the name the core's snapshot uses). */
+    public record Owed(String ref, Object requestId) {}
+
+    /**
+     * A session as a reload hands it to the next process: the requests it still owes replies
+     * to that the core named, the start of a request line not finished yet ({@code input}) and
+     * the reply bytes not written yet ({@code output}), both base64 or null.
+     */
+    public record Handed(List<Owed> owed, String input, String output) {}
+
+    /** This session's state for a reload's hand-over, with {@code owed} the requests the core named. */
+    public Handed handOver(List<Owed> owed) {
+        byte[] unread = Arrays.copyOf(partial, partialLength + pendingLength);
+        System.arraycopy(pending, 0, unread, partialLength, pendingLength);
+        String input = reading && unread.length > 0 ? Base64.getEncoder().encodeToString(unread) : null;
+        ByteArrayOutputStream unwritten = new ByteArrayOutputStream();
+        for (ByteBuffer b : output) unwritten.write(b.array(), b.arrayOffset() + b.position(), b.remaining());
+        String out = unwritten.size() > 0 ? Base64.getEncoder().encodeToString(unwritten.toByteArray()) : null;
+        return new Handed(List.copyOf(owed), input, out);
+    }
+
+    /**
+     * Goes on from a session a previous process handed over: its owed requests get handles
+     * here ({@code named} hears each ref with its handle), its unwritten replies are queued
+     * first and its unfinished line is read on.
+     */
+    public void adopt(Handed h, java.util.function.BiConsumer<String, ReplyTo> named) {
+        if (h.output() != null) queue(Base64.getDecoder().decode(h.output()));
+        for (Owed o : h.owed()) named.accept(o.ref(), adopt(o.requestId()));
+        if (h.input() != null) {
+            byte[] in = Base64.getDecoder().decode(h.input());
+            received(in, 0, in.length);
+        }
     }
 
     /** Where one request's replies go; any thread may send, the transport brings it home. */
@@ -221,6 +337,7 @@ public final class Session {
         boolean first = unanswered.remove(seq);
         queue(utf8(line), budget);
         if (first) release();
+        if (last) resume();
     }
 
     /** Queues the held answers whose earlier requests have all been answered. */
@@ -254,7 +371,10 @@ public final class Session {
 
     private void stopReading() {
         reading = false;
-        partial.reset();
+        partial = new byte[0];
+        partialLength = 0;
+        pending = new byte[0];
+        pendingLength = 0;
     }
 
     private static byte[] utf8(String line) {

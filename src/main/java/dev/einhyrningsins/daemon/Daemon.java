@@ -1,32 +1,46 @@
 package dev.einhyrningsins.daemon;
 
-import dev.einhyrningsins.json.Json;
+import dev.einhyrningsins.checks.Checks;
+import dev.einhyrningsins.checks.ProcessTree;
 import dev.einhyrningsins.cli.BindSpec;
 import dev.einhyrningsins.cli.Options;
 import dev.einhyrningsins.control.ControlException;
 import dev.einhyrningsins.control.ControlPaths;
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.json.Json;
+import dev.einhyrningsins.listen.InheritedSockets;
+import dev.einhyrningsins.listen.Listeners;
 import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
-import dev.einhyrningsins.observe.MetricsEndpoint;
-import dev.einhyrningsins.posix.Child;
-import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Orphans;
 import dev.einhyrningsins.posix.Processes;
+import dev.einhyrningsins.reload.Effects;
+import dev.einhyrningsins.reload.Handover;
+import dev.einhyrningsins.reload.Launch;
+import dev.einhyrningsins.reload.Reload;
+import dev.einhyrningsins.reload.Takeover;
+import dev.einhyrningsins.shell.Children;
+import dev.einhyrningsins.shell.EnvFile;
+import dev.einhyrningsins.shell.Log;
+import dev.einhyrningsins.shell.Loop;
+import dev.einhyrningsins.shell.Pidfile;
+import dev.einhyrningsins.shell.Program;
+import dev.einhyrningsins.shell.RunAs;
+import dev.einhyrningsins.shell.Settle;
+import dev.einhyrningsins.shell.SignalIntake;
+import dev.einhyrningsins.shell.StartupException;
 import dev.einhyrningsins.supervisor.Config;
 import dev.einhyrningsins.supervisor.Event;
 import dev.einhyrningsins.supervisor.Os;
-import dev.einhyrningsins.supervisor.Snapshot;
 import dev.einhyrningsins.supervisor.Supervisor;
-import java.io.IOException;
+import dev.einhyrningsins.systemd.FdStore;
+import dev.einhyrningsins.systemd.Notifier;
+import dev.einhyrningsins.systemd.NotifyDirectory;
+import dev.einhyrningsins.systemd.SocketActivation;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,9 +51,6 @@ import java.util.function.UnaryOperator;
  * control socket, runs the loop, cleans up.
  */
 public final class Daemon {
-
-    /** Signals the supervisor takes; USR2 only when the JVM leaves it free (_JAVA_SR_SIGNUM). */
-    static final List<String> SIGNALS = List.of("TERM", "INT", "HUP", "USR2", "TTIN", "TTOU");
 
     /** How long workers get to exit after the loop failed, when -t is off. */
     static final Duration FAILURE_STOP_WAIT = Duration.ofSeconds(30);
@@ -64,7 +75,7 @@ public final class Daemon {
             String handover = System.getenv(Handover.ENV);
             Launch launch = Launch.current(System.getenv(), args);
             return handover == null ? supervise(o, version, pid, log, os, launch)
-                    : resume(o, version, pid, log, os, launch, Handover.read(handover));
+                    : resume(o, version, pid, log, os, launch, handover);
         } catch (StartupException e) {
             log.error(e.getMessage());
             return 1;
@@ -83,101 +94,168 @@ public final class Daemon {
             Processes.getpid();
             Program.resolve(o.program().getFirst(), System.getenv("PATH"));
             String format = System.getenv(Reload.FORMAT_ENV);
-            if (format != null && !format.trim().equals(Integer.toString(Snapshot.FORMAT))) {
-                throw new StartupException("einhyrningsins " + version + " reads hand-over format " + Snapshot.FORMAT
-                        + ", the running supervisor writes format " + format.trim());
-            }
-            Handover.selfTest();
+            Takeover.check(format == null ? Handover.FORMAT : parseFormat(format));
         } catch (StartupException e) {
             err.println("einhyrningsins: cannot take over: " + e.getMessage());
             return 1;
         }
-        out.println("einhyrningsins " + version + " can take over (hand-over format " + Snapshot.FORMAT + ")");
+        out.println("einhyrningsins " + version + " can take over (hand-over formats " + Handover.OLDEST + " to "
+                + Handover.FORMAT + ")");
         return 0;
+    }
+
+    private static int parseFormat(String text) {
+        try {
+            return Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw new StartupException(Reload.FORMAT_ENV + "=" + text + " is not a format number");
+        }
     }
 
     /** What the start and the take-over share once the sockets are there. */
     private record Shell(Options o, String version, long pid, Log log, Path socketPath, Listeners listeners,
                          Children children, Loop loop, ControlServer control, Notifier notifier, Pidfile pidfile,
-                         Launch launch, long startedWall, int reloads, MetricsEndpoint endpoint, EventStream events) {}
+                         Launch launch, long startedWall, int reloads, Endpoint endpoint, EventStream events, RunAs runAs,
+                         NotifyDirectory notifyDirectory, EnvFile envFile) {}
 
     private static int supervise(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch) {
         Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
         Path lockfile = o.lockfile().orElse(ControlPaths.defaultLockfile(socketPath, o.commandName()));
         Program.resolve(o.program().getFirst(), System.getenv("PATH"));
-        execPrefix(o);
+        RunAs runAs = runAs(o);
+        execPrefix(o, runAs);
+        EnvFile envFile = o.envFile().map(EnvFile::open).orElse(EnvFile.none());
         Pidfile pidfile = o.pidfile().map(p -> Pidfile.claim(p, pid)).orElse(null);
         Map<String, String> env = System.getenv();
         List<SocketActivation.Passed> passed = SocketActivation.passed(env, pid, log);
         try (Notifier notifier = Notifier.fromEnvironment(env, pid, log);
-             Listeners listeners = Listeners.bind(passed, o.binds(), o.family(), o.backlog(), log);
+             Listeners listeners = bind(passed, FdStore.fromEnvironment(env, notifier), o, log);
              Children children = new Children();
              Loop loop = new Loop(children, log);
-             ControlServer control = openControl(socketPath, lockfile, loop, log);
-             MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
+             ControlServer control = openControl(socketPath, lockfile, loop, log, runAs);
+             Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null;
+             NotifyDirectory notifyDirectory = new NotifyDirectory(socketPath.getParent(), workerUid(runAs))) {
+            loop.poll(control::pollables);
+            loop.wakeBy(control::wakeAt);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis));
-            RealOs os = realOs(shell, -1);
+                    launch, System.currentTimeMillis(), 0, endpoint, new EventStream(System::currentTimeMillis), runAs,
+                    notifyDirectory, envFile);
+            SignalIntake signals = signals(shell, false);
+            RealOs os = realOs(shell, -1, signals);
             Supervisor sup = new Supervisor(o.toConfig(Runtime.getRuntime().availableProcessors()), wrap.apply(os),
                     version, staticInfo(shell));
             log.info("Supervising " + String.join(" ", o.program()) + " (" + o.number() + " worker"
                     + (o.number() == 1 ? "" : "s") + "), control socket " + socketPath);
-            return serve(shell, os, sup, false, () -> { });
+            if (runAs != null) log.info("Workers and checks run as " + runAs.describe());
+            if (o.gracefulSignal().equals("USR2") && Path.of(o.program().getFirst()).getFileName().toString().equals("java")) {
+                log.warn("The workers are JVMs and the graceful signal is USR2, which HotSpot keeps for itself: they will "
+                        + "not drain on it; use --graceful-signal TERM");
+            }
+            return serve(shell, os, sup, false, List.of(), () -> { });
         }
     }
 
     /**
+     * The sockets: those systemd passed, then every {@code -b}'s; with a service manager's fd
+     * store ({@code store}), a {@code -b}'s socket that the store kept is adopted, and what is
+     * bound here is kept there.
+     */
+    private static Listeners bind(List<SocketActivation.Passed> passed, FdStore store, Options o, Log log) {
+        // sockets the store kept come back by their names even when FDSTORE is unset now: adopted, or closed
+        List<List<SocketActivation.Passed>> split = FdStore.split(passed);
+        return Listeners.bind(split.get(0), split.get(1), new Listeners.Store() {
+            @Override
+            public boolean keeps() {
+                return store != null;
+            }
+
+            @Override
+            public String name(int index, BindSpec spec) {
+                return FdStore.name(index, spec);
+            }
+
+            @Override
+            public void keep(int fd, String name) {
+                if (store != null) store.keep(fd, name);
+            }
+
+            @Override
+            public void release(String name) {
+                if (store != null) store.release(name);
+            }
+        }, o.binds(), o.family(), o.backlog(), log);
+    }
+
+    /**
      * Takes over from the previous process of this supervisor (same pid, {@code reload}):
-     * its listening sockets, control socket (fd 0), workers, their channels, the clients it
-     * still owed replies, and the core's state.
+     * its workers first, then its listening sockets, control socket (fd 0), the workers'
+     * channels, the clients it still owed replies, the core's state and the signals it could
+     * not handle any more. If the hand-over cannot be read, every child process this process
+     * has is stopped; if anything after the workers' adoption fails, the adopted workers are:
+     * either way the stop path, never orphans (exit status 1).
      */
     private static int resume(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch,
-                              Handover h) {
-        if (h.format() != Snapshot.FORMAT) {
-            throw new StartupException("cannot take over: the hand-over has format " + h.format() + ", this is "
-                    + version + " with format " + Snapshot.FORMAT);
-        }
-        Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
-        Pidfile pidfile = o.pidfile().map(p -> Pidfile.taken(p, pid, h.pidfileWritten())).orElse(null);
-        try (Notifier notifier = Notifier.fromEnvironment(System.getenv(), pid, log);
-             Listeners listeners = Listeners.adopt(h.listeners(), log);
-             Children children = new Children();
-             Loop loop = new Loop(children, log);
-             ControlServer control = adoptControl(socketPath, loop, log);
-             MetricsEndpoint endpoint = o.metrics().isPresent() ? openMetrics(o.metrics().get(), loop, log) : null) {
-            for (int worker : h.core().pids()) {
-                try {
-                    children.inherit(Child.adopt(worker));
-                } catch (PosixException e) {
-                    log.warn("Worker " + worker + " is gone (" + e.getMessage() + ")");
+                              String handover) {
+        Effects fx = Effects.real();
+        Takeover t;
+        try (Children children = new Children(); Loop loop = new Loop(children, log)) {
+            try {
+                t = Takeover.read(handover, fx, log);
+                t.adoptWorkers(children);
+            } catch (RuntimeException | Error e) {
+                // the hand-over cannot be read: what this process has of children are the previous
+                // process's workers, unsupervised; stop them rather than leave them behind
+                for (int child : ProcessTree.childrenOf((int) pid)) {
+                    try {
+                        children.inherit(fx.adopt().apply(child));
+                    } catch (RuntimeException killed) {
+                        // killed and reaped already
+                    }
                 }
+                failStop(o, log, loop, children, e);
+                return 1;
             }
-            for (Handover.Channel c : h.channels()) children.attach(c.pid(), loop.channel(c.fd(), c.pid()));
-            int uid = Processes.geteuid();
-            for (Handover.Notify n : h.notifies()) {
-                NotifyChannel channel = NotifyChannel.adopt(n.fd(), n.address(), uid, log);
-                channel.attach(n.pid(), loop::post);
-                children.attach(n.pid(), channel);
+            try {
+                return resume(o, version, pid, log, wrap, launch, t, children, loop);
+            } catch (RuntimeException | Error e) {
+                failStop(o, log, loop, children, e);
+                return 1;
             }
-            Map<String, ReplyTo> clients = new HashMap<>();
-            for (Handover.Client c : h.clients()) {
-                WorkerChannel kept = loop.keptClient(c.fd());
-                children.poll(kept);
-                for (Handover.Owed owed : c.owed()) clients.put(owed.ref(), kept.session().adopt(owed.requestId()));
-            }
+        }
+    }
+
+    private static int resume(Options o, String version, long pid, Log log, UnaryOperator<Os> wrap, Launch launch,
+                              Takeover t, Children children, Loop loop) {
+        Path socketPath = o.socketPath().orElse(ControlPaths.defaultSocketPath(o.commandName())).toAbsolutePath();
+        Handover.Process p = t.process();
+        RunAs runAs = runAs(o);
+        Pidfile pidfile = o.pidfile().map(f -> Pidfile.taken(f, pid, p.pidfileWritten())).orElse(null);
+        try (Notifier notifier = Notifier.fromEnvironment(System.getenv(), pid, log);
+             Listeners listeners = Listeners.adopt(t.listeners(), log);
+             ControlServer control = adoptControl(socketPath, loop, log, runAs);
+             Endpoint endpoint = o.metrics().isPresent() ? Endpoint.open(o.metrics().get(), loop, log) : null;
+             NotifyDirectory notifyDirectory = t.notifyDirectory(socketPath.getParent(), workerUid(runAs))) {
+            loop.poll(control::pollables);
+            loop.wakeBy(control::wakeAt);
+            t.adoptChannels(children, control, workerUid(runAs), loop::post);
+            t.adoptClients(control);
             Shell shell = new Shell(o, version, pid, log, socketPath, listeners, children, loop, control, notifier, pidfile,
-                    launch, h.startedWall(), h.reloads(), endpoint, new EventStream(System::currentTimeMillis));
-            RealOs os = realOs(shell, h.stdinFd());
-            Supervisor sup = Supervisor.restore(h.core(), wrap.apply(os), version, staticInfo(shell), clients::get);
-            int workers = h.core().workers().size();
-            String done = "Reloaded: einhyrningsins " + version + " (was " + h.from() + ") took over as pid " + pid
-                    + " with " + workers + " worker" + (workers == 1 ? "" : "s");
+                    launch, p.startedWall(), p.reloads(), endpoint, new EventStream(System::currentTimeMillis), runAs,
+                    notifyDirectory, adoptEnvFile(o, t, log));
+            SignalIntake signals = signals(shell, true);
+            RealOs os = realOs(shell, p.stdinFd(), signals);
+            Supervisor sup = Supervisor.restore(t.core(), wrap.apply(os), version, staticInfo(shell), t::client);
+            int workers = t.core().workers().size() - t.lost().size();
+            String done = "Reloaded: einhyrningsins " + version + " (was " + t.handover().from() + ") took over as pid "
+                    + pid + " with " + workers + " worker" + (workers == 1 ? "" : "s");
             log.info(done);
-            ReplyTo requester = h.reloadedBy() == null ? null : clients.get(h.reloadedBy());
-            // told once the signal handlers are back: a client that stops us right after hears it
-            return serve(shell, os, sup, true, () -> {
-                if (h.then() != null) {
-                    loop.post(new Event.UpgradeRequested(h.then().equals("upgrade_fleet"), requester,
+            ReplyTo requester = t.client(p.reloadedBy());
+            List<Event> first = new java.util.ArrayList<>(t.lostExits());
+            first.addAll(t.signals(System.getenv(Handover.LATE_SIGNALS_ENV)));
+            // told once the loop runs: a client that stops us right after hears it
+            return serve(shell, os, sup, true, first, () -> {
+                if (p.then() != null) {
+                    loop.post(new Event.UpgradeRequested(p.then().equals("upgrade_fleet"), requester,
                             requester != null, done + "; now upgrading the workers"));
                 } else if (requester != null) {
                     requester.send(done, true, true);
@@ -186,33 +264,84 @@ public final class Daemon {
         }
     }
 
-    /** -k: the exec chain that gives workers a parent-death signal (checked at start); empty without -k. */
-    private static List<String> execPrefix(Options o) {
-        return o.killChildrenOnExit() ? RealOs.parentDeathSignal(o.gracefulSignal(), System.getenv("PATH")) : List.of();
+    /** The uid the workers run as: --user's, or the supervisor's own. */
+    private static int workerUid(RunAs runAs) {
+        return runAs == null ? Processes.geteuid() : runAs.uid();
+    }
+
+    /** -k, --user: the exec chain workers start through (checked at start); empty without either. */
+    private static List<String> execPrefix(Options o, RunAs runAs) {
+        return RealOs.execPrefix(runAs, o.killChildrenOnExit() ? o.gracefulSignal() : null, System.getenv("PATH"));
+    }
+
+    /** --user, --group: who workers and checks run as; null for the supervisor's own user. */
+    private static RunAs runAs(Options o) {
+        return o.user().map(u -> RunAs.resolve(u, o.group().orElse(null), Processes.geteuid(), RunAs.Lookup.SYSTEM))
+                .orElse(null);
+    }
+
+    /**
+     * --env-file after a reload: the values the previous process read just before its exec
+     * (the file is not read again here: it was read for this reload, and a file broken since
+     * must not cost the workers anything). A hand-over without them (an older version's) reads the file.
+     */
+    private static EnvFile adoptEnvFile(Options o, Takeover t, Log log) {
+        if (o.envFile().isEmpty()) return EnvFile.none();
+        Map<String, String> values = t.environment();
+        if (values != null) return EnvFile.adopt(o.envFile().get(), values);
+        try {
+            return EnvFile.adopt(o.envFile().get(), EnvFile.read(o.envFile().get()));
+        } catch (EnvFile.Malformed e) {
+            log.error(e.getMessage() + "; workers get none of its variables until an upgrade reads it again");
+            return EnvFile.adopt(o.envFile().get(), Map.of());
+        }
+    }
+
+    /** The supervisor's own signals: from the kernel (a signalfd the loop polls) or through the JVM's handlers. */
+    private static SignalIntake signals(Shell s, boolean resumed) {
+        SignalIntake signals = SignalIntake.install(SignalIntake.SIGNALS,
+                name -> s.loop().post(new Event.SignalReceived(name)), s.log(), resumed);
+        s.loop().poll(signals::pollables);
+        return signals;
     }
 
     /** The core's {@link Os}, with reload wired in. */
-    private static RealOs realOs(Shell s, int stdinFd) {
+    private static RealOs realOs(Shell s, int stdinFd, SignalIntake signals) {
         Options o = s.o();
-        Map<String, String> env = RealOs.workerEnvironment(System.getenv(), o.dropEnv(), s.listeners().bound().size(),
-                s.pid(), s.socketPath());
+        Map<String, String> ours = System.getenv();
+        int fdCount = s.listeners().bound().size();
+        java.util.function.Function<Map<String, String>, Map<String, String>> environment = file ->
+                RealOs.workerEnvironment(RealOs.withFile(ours, file), o.dropEnv(), fdCount, s.pid(), s.socketPath());
+        Map<String, String> env = environment.apply(s.envFile().values());
         List<String> names = s.listeners().bound().stream()
                 .map(b -> b.name() == null ? SocketActivation.UNNAMED : b.name()).toList();
         List<String> checkAddresses = s.listeners().bound().stream().map(Listeners.Bound::connectAddress).toList();
         RealOs.Setup setup = new RealOs.Setup(o.program(), env, s.listeners().fds(), names, o.commandSocketAsFd(),
-                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify, s.pid(), execPrefix(o), checkAddresses);
-        RealOs os = new RealOs(s.children(), new Checks(s.children()), s.loop()::channel, s.loop()::post, s.log(), setup);
-        Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(),
-                s.control().boundName(), s.notifier(), s.pidfile(), s.startedWall(), s.reloads(), o.killChildrenOnExit()),
-                s.loop(), s.log(), s.version(), stdinFd);
+                o.listenFds(), o.ackMode() instanceof Config.AckMode.Notify ? s.notifyDirectory() : null, s.pid(),
+                execPrefix(o, s.runAs()), checkAddresses, s.listeners().stdinFd(), workerUid(s.runAs()));
+        Checks checks = new Checks(s.children(), RealOs.execPrefix(s.runAs(), null, System.getenv("PATH")));
+        RealOs os = new RealOs(s.children(), checks, s.control()::workerChannel, s.loop()::post, s.log(), setup,
+                s.envFile(), environment);
+        os.inherited(InheritedSockets.of(s.listeners()));
+        Endpoint endpoint = s.endpoint();
+        Reload reload = new Reload(new Reload.Shell(s.launch(), s.listeners(), s.children(), s.control(), s.notifier(),
+                s.pidfile(), signals, s.startedWall(), s.reloads(), o.killChildrenOnExit(), s.envFile(),
+                () -> {
+                    if (endpoint != null) endpoint.stop();
+                },
+                () -> {
+                    if (endpoint != null) endpoint.restart();
+                }), loopPort(s.loop()), s.log(), s.version(), stdinFd, Effects.real(), checker(s));
         os.reloads(reload, s.launch());
         Settle settle = Settle.memory(s.log());
         os.listen(settle);
         s.control().afterBursts(settle::burst);
         // the monotonic clock goes on across a reload's exec; the start is the first process's
         long startNanos = System.nanoTime() - (System.currentTimeMillis() - s.startedWall()) * 1_000_000L;
-        os.observe(new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts, s.events()::size),
-                s.events());
+        Metrics metrics = new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts,
+                s.events()::size);
+        if (endpoint != null) metrics.endpoint(endpoint.counts());
+        os.observe(metrics, s.events());
         if (s.notifier() != null) {
             os.listen(s.notifier());
             if (s.notifier().watchdogIntervalNanos() > 0) s.loop().every(s.notifier().watchdogIntervalNanos(), s.notifier()::watchdog);
@@ -220,10 +349,56 @@ public final class Daemon {
         return os;
     }
 
-    /** Runs the loop to the end; the stop path if it fails. */
-    private static int serve(Shell s, RealOs os, Supervisor sup, boolean resumed, Runnable started) {
+    /**
+     * The reload's check of the installation it will exec: a helper process running it with
+     * {@code --upgrade-check} when it changed on disk since this process started; otherwise it
+     * is the running installation, and what the check asks of it (the program found, a full
+     * hand-over read back) is done here, without a second JVM start.
+     */
+    private static Reload.Checker checker(Shell s) {
+        Reload.Checker helper = Reload.helperProcess(s.children());
+        return (argv, env, done) -> {
+            if (s.launch().installationChanged()) return helper.start(argv, env, done);
+            try {
+                Program.resolve(s.o().program().getFirst(), System.getenv("PATH"));
+                Takeover.check(Handover.FORMAT);
+                done.accept(new Reload.Checked(true, null, "einhyrningsins " + s.version()
+                        + " can take over: it is the running installation (checked in this process)"));
+            } catch (StartupException e) {
+                done.accept(new Reload.Checked(false, "failed", e.getMessage()));
+            }
+            return () -> { };
+        };
+    }
+
+    private static Reload.LoopPort loopPort(Loop loop) {
+        return new Reload.LoopPort() {
+            @Override
+            public void at(long nanoTime, Runnable action) {
+                loop.at(nanoTime, action);
+            }
+
+            @Override
+            public void handlePending(Supervisor sup) {
+                loop.handlePending(sup);
+            }
+
+            @Override
+            public List<String> takeSignals() {
+                return loop.takeSignals();
+            }
+
+            @Override
+            public void post(Event event) {
+                loop.post(event);
+            }
+        };
+    }
+
+    /** Runs the loop to the end; the stop path if it fails. {@code first}: events the core hears before anything else. */
+    private static int serve(Shell s, RealOs os, Supervisor sup, boolean resumed, List<Event> first, Runnable started) {
         os.reload().supervisor(sup);
-        SignalHandlers.install(SIGNALS, name -> s.loop().post(new Event.SignalReceived(name)), s.log(), resumed);
+        for (Event e : first) s.loop().post(e);
         Pidfile pidfile = s.pidfile();
         try {
             s.loop().run(sup, resumed, () -> {
@@ -248,7 +423,7 @@ public final class Daemon {
 
     /** PID 1 or a subreaper: the workers' orphans become ours; SIGCHLD says one exited. */
     private static void watchOrphans(Shell s, boolean resumed) {
-        SignalHandlers.install(List.of("CHLD"), name -> s.loop().childSignal(), s.log(), resumed);
+        SignalIntake.install(List.of("CHLD"), name -> s.loop().childSignal(), s.log(), resumed);
         s.loop().childSignal();
         if (!resumed) {
             s.log().info((s.pid() == 1 ? "Running as PID 1" : "Running as a child subreaper")
@@ -258,10 +433,10 @@ public final class Daemon {
 
     /**
      * The loop failed (a bug, OutOfMemoryError, StackOverflowError, a linkage error, the
-     * pidfile could not be written after the first workers started): leave
-     * nothing behind. Workers get the graceful signal and -t seconds (30 if -t is off) to
-     * exit, then SIGKILL; the caller's try-with-resources then removes the control socket,
-     * and the pidfile goes too.
+     * pidfile could not be written after the first workers started), or a take-over could not
+     * be finished: leave nothing behind. Workers get the graceful signal and -t seconds (30 if
+     * -t is off) to exit, then SIGKILL; the caller's try-with-resources then removes the
+     * control socket, and the pidfile goes too.
      */
     private static void failStop(Options o, Log log, Loop loop, Children children, Throwable failure) {
         long wait = (o.signalTimeout().isZero() ? FAILURE_STOP_WAIT : o.signalTimeout()).toNanos();
@@ -275,42 +450,24 @@ public final class Daemon {
         }
     }
 
-    private static ControlServer openControl(Path socketPath, Path lockfile, Loop loop, Log log) {
+    /** The control server; with --user, its socket file lets that user's group connect and the server that user ack. */
+    private static ControlServer openControl(Path socketPath, Path lockfile, Loop loop, Log log, RunAs runAs) {
         try {
             return ControlServer.open(socketPath, lockfile, inbound -> loop.request(inbound.request(), inbound.replyTo()),
-                    serverLog(log));
+                    serverLog(log), workers(runAs));
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
         }
     }
 
-    /**
-     * {@code --metrics}: the HTTP endpoint, bound before any worker starts (a failure is a
-     * start-up error that leaves nothing behind). Each scrape asks the loop for the text.
-     */
-    private static MetricsEndpoint openMetrics(BindSpec where, Loop loop, Log log) {
-        String what = "cannot serve --metrics " + where.text() + ": ";
-        InetSocketAddress address;
-        try {
-            address = where.host().isEmpty() ? new InetSocketAddress(where.port())
-                    : new InetSocketAddress(InetAddress.getByName(where.host()), where.port());
-        } catch (UnknownHostException e) {
-            throw new StartupException(what + "unknown host " + where.host());
-        }
-        try {
-            MetricsEndpoint endpoint = MetricsEndpoint.start(address,
-                    replyTo -> loop.post(new Event.Command("metrics", null, null, null, null, false, replyTo)));
-            log.info("Serving metrics at http://" + Addresses.format(endpoint.address()) + "/metrics");
-            return endpoint;
-        } catch (IOException e) {
-            throw new StartupException(what + e.getMessage());
-        }
+    private static ControlServer.Workers workers(RunAs runAs) {
+        return runAs == null || runAs.uid() == Processes.geteuid() ? null : new ControlServer.Workers(runAs.uid(), runAs.gid());
     }
 
-    private static ControlServer adoptControl(Path socketPath, Loop loop, Log log) {
+    private static ControlServer adoptControl(Path socketPath, Loop loop, Log log, RunAs runAs) {
         try {
             return ControlServer.adopt(socketPath, inbound -> loop.request(inbound.request(), inbound.replyTo()),
-                    serverLog(log));
+                    serverLog(log), workers(runAs));
         } catch (ControlException e) {
             throw new StartupException(e.getMessage());
         }
@@ -342,18 +499,15 @@ public final class Daemon {
         info.put("program", s.o().program());
         info.put("socket_path", s.socketPath().toString());
         info.put("pidfile", s.pidfile() == null ? null : s.pidfile().path().toString());
+        info.put("run_as", s.runAs() == null ? null : s.runAs().state());
         List<Listeners.Bound> bound = s.listeners().bound();
         List<Map<String, Object>> sockets = new java.util.ArrayList<>();
         for (int i = 0; i < bound.size(); i++) sockets.add(bound.get(i).describe(i));
         info.put("sockets", sockets);
-        info.put("metrics", s.endpoint() == null ? null : "http://" + Addresses.format(s.endpoint().address()) + "/metrics");
+        info.put("metrics", s.endpoint() == null ? null : s.endpoint().url());
+        info.put("env_file", s.envFile().path() == null ? null : s.envFile().path().toString());
         info.put("started_at", Json.timestamp(s.startedWall()));
         info.put("reloads", s.reloads());
         return info;
-    }
-
-    /** A -b spec as the previous process wrote it (null for a socket systemd passed). */
-    static BindSpec spec(String text) {
-        return text == null ? null : BindSpec.parse(text);
     }
 }

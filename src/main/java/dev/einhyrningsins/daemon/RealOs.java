@@ -1,17 +1,33 @@
 package dev.einhyrningsins.daemon;
 
+import dev.einhyrningsins.checks.Checks;
+import dev.einhyrningsins.checks.ProcessTree;
 import dev.einhyrningsins.control.ReplyTo;
+import dev.einhyrningsins.listen.InheritedSockets;
 import dev.einhyrningsins.observe.EventStream;
 import dev.einhyrningsins.observe.Metrics;
 import dev.einhyrningsins.posix.Child;
 import dev.einhyrningsins.posix.Fds;
+import dev.einhyrningsins.posix.Pollable;
 import dev.einhyrningsins.posix.PosixException;
 import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.posix.Sockets;
 import dev.einhyrningsins.posix.Spawn;
+import dev.einhyrningsins.reload.Launch;
+import dev.einhyrningsins.reload.Reload;
+import dev.einhyrningsins.shell.Children;
+import dev.einhyrningsins.shell.EnvFile;
+import dev.einhyrningsins.shell.Log;
+import dev.einhyrningsins.shell.Program;
+import dev.einhyrningsins.shell.RunAs;
+import dev.einhyrningsins.shell.StartupException;
 import dev.einhyrningsins.supervisor.Event;
+import dev.einhyrningsins.supervisor.Gauges;
 import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Os;
+import dev.einhyrningsins.systemd.NotifyChannel;
+import dev.einhyrningsins.systemd.NotifyDirectory;
+import dev.einhyrningsins.systemd.SocketActivation;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -19,27 +35,39 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /** The supervisor's {@link Os} on the real machine: posix_spawn, pidfds, the control connections. */
-final class RealOs implements Os {
+public final class RealOs implements Os {
 
     /**
      * How workers are started.
      *
      * @param argv              PROGRAM ARGS as given
-     * @param env               the environment every worker shares ({@link #workerEnvironment})
+     * @param env               the environment every worker shares ({@link #workerEnvironment}), from
+     *                          the variables of --env-file (the last good read's) over ours
      * @param listenFds         the listening sockets, in EINHORN_FD order
      * @param fdNames           their names, for LISTEN_FDNAMES
      * @param commandSocketAsFd -g: each worker gets a control channel of its own as EINHORN_SOCK_FD
      * @param listenFdsOut      --listen-fds: LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID = the worker's pid
-     * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own
+     * @param notifySockets     -m notify: each worker gets a NOTIFY_SOCKET of its own, in this directory (else null)
      * @param execPrefix        a program that sets something up and then execs the worker in
-     *                          its place (-k: {@link #parentDeathSignal}); empty for none
+     *                          its place (-k, --user: {@link #execPrefix}); empty for none
      * @param checkAddresses    where a check reaches each socket (EINHORN_FD_n of a check)
+     * @param stdinListener     the listening socket that is also each worker's fd 0 (-b ...,stdin),
+     *                          or -1: then workers get the supervisor's standard input
+     * @param workerUid         the uid workers run as (--user, else ours): whose notify messages count
      */
     record Setup(List<String> argv, Map<String, String> env, int[] listenFds, List<String> fdNames,
-                 boolean commandSocketAsFd, boolean listenFdsOut, boolean notifySockets, long supervisorPid,
-                 List<String> execPrefix, List<String> checkAddresses) {}
+                 boolean commandSocketAsFd, boolean listenFdsOut, NotifyDirectory notifySockets, long supervisorPid,
+                 List<String> execPrefix, List<String> checkAddresses,
+                 int stdinListener, int workerUid) {}
+
+    /** Makes a worker's {@code -g} control channel over our end {@code fd} of its socket pair. */
+    @FunctionalInterface
+    public interface Channels {
+        Pollable open(int fd, int pid);
+    }
 
     private Reload reload;
     private Launch launch;
@@ -49,23 +77,33 @@ final class RealOs implements Os {
     }
 
     /**
-     * -k: the exec chain that gives a worker a parent-death signal. posix_spawn cannot set
-     * one and no Java may run between fork and exec, so util-linux's setpriv does it and
-     * then execs the worker: same pid, environment, fds, signal state and process group;
-     * the worker's argv is unchanged (setpriv looks its first word up in the same PATH the
-     * supervisor checked it against).
+     * The exec chain that starts a worker ({@code -k}, {@code --user}) or a check
+     * ({@code --user}; {@code parentDeathSignal} null) as asked: posix_spawn cannot set a
+     * parent-death signal or change ids, and no Java may run between fork and exec, so
+     * util-linux's setpriv does it and then execs the program in place: same pid,
+     * environment, fds, signal state and process group; the program's argv is unchanged
+     * (setpriv looks its first word up in the same PATH the supervisor checked it against).
+     * The kernel keeps a parent-death signal set after the ids changed, and setpriv sets it
+     * last. Empty when neither is asked for.
      *
-     * @param signal the graceful signal's name (setpriv takes names, not numbers)
+     * @param runAs             who it runs as, or null for the supervisor's own user
+     * @param parentDeathSignal the graceful signal's name (setpriv takes names), or null
      * @throws StartupException if there is no setpriv in {@code pathVariable}
      */
-    static List<String> parentDeathSignal(String signal, String pathVariable) {
+    static List<String> execPrefix(RunAs runAs, String parentDeathSignal, String pathVariable) {
+        if (runAs == null && parentDeathSignal == null) return List.of();
         Path setpriv;
         try {
             setpriv = Program.resolve("setpriv", pathVariable);
         } catch (StartupException e) {
-            throw new StartupException("-k needs setpriv (util-linux 2.33 or later): " + e.getMessage());
+            throw new StartupException((parentDeathSignal != null ? "-k" : "--user") + " needs setpriv (util-linux 2.33 or "
+                    + "later): " + e.getMessage());
         }
-        return List.of(setpriv.toString(), "--pdeathsig", signal, "--");
+        List<String> chain = new ArrayList<>(List.of(setpriv.toString()));
+        if (runAs != null) chain.addAll(runAs.setprivOptions());
+        if (parentDeathSignal != null) chain.addAll(List.of("--pdeathsig", parentDeathSignal));
+        chain.add("--");
+        return List.copyOf(chain);
     }
 
     /** Where {@code reload} goes, and the launch whose installation it watches. */
@@ -91,8 +129,11 @@ final class RealOs implements Os {
     private final Children children;
     private final Checks checks;
     private final ProcessTree processTree = new ProcessTree();
-    private final List<String> checkEnv;
-    private final WorkerChannel.Opener channels;
+    private final EnvFile envFile;
+    private final Function<Map<String, String>, Map<String, String>> environment;
+    private Map<String, String> env;
+    private List<String> checkEnv;
+    private final Channels channels;
     private final Consumer<Event> events;
     private final Log log;
     private final Setup setup;
@@ -100,12 +141,21 @@ final class RealOs implements Os {
     private final Thread loopThread = Thread.currentThread();
     private Metrics metrics;
     private EventStream stream;
+    private InheritedSockets inherited;
 
-    /** @param events where a worker's own notify messages and the checks' ends go (the loop's queue) */
-    RealOs(Children children, Checks checks, WorkerChannel.Opener channels, Consumer<Event> events, Log log, Setup setup) {
+    /**
+     * @param events      where a worker's own notify messages and the checks' ends go (the loop's queue)
+     * @param envFile     --env-file, read again at every upgrade and reload
+     * @param environment the workers' environment for the file's variables ({@link #workerEnvironment})
+     */
+    RealOs(Children children, Checks checks, Channels channels, Consumer<Event> events, Log log, Setup setup,
+           EnvFile envFile, Function<Map<String, String>, Map<String, String>> environment) {
         this.children = children;
         this.checks = checks;
-        this.checkEnv = envp(checkEnvironment(setup.env(), setup.checkAddresses()));
+        this.envFile = envFile;
+        this.environment = environment;
+        this.env = setup.env();
+        this.checkEnv = envp(checkEnvironment(env, setup.checkAddresses()));
         this.channels = channels;
         this.events = events;
         this.log = log;
@@ -115,12 +165,14 @@ final class RealOs implements Os {
     /**
      * The environment every worker shares: ours, minus --drop-env-var and what systemd set
      * for us (LISTEN_*, NOTIFY_SOCKET, WATCHDOG_*: never a worker's), plus einhorn's variables.
+     * {@code ours} includes the variables of --env-file ({@link #withFile}).
      */
     static Map<String, String> workerEnvironment(Map<String, String> ours, List<String> drop, int fdCount,
                                                  long masterPid, Path socketPath) {
         Map<String, String> env = new LinkedHashMap<>(ours);
         drop.forEach(env::remove);
         env.keySet().removeAll(SocketActivation.OURS);
+        env.keySet().removeAll(Reload.OURS);
         env.keySet().removeIf(k -> k.startsWith("EINHORN_FD_") || k.equals("EINHORN_SOCK_FD"));
         env.put("EINHORN_FD_COUNT", Integer.toString(fdCount));
         List<String> fds = new ArrayList<>();
@@ -139,11 +191,34 @@ final class RealOs implements Os {
      * to (EINHORN_FD_n = 127.0.0.1:8080, [::1]:80, unix:/path; it inherits no fds), so no
      * EINHORN_FDS or EINHORN_SOCK_FD. EINHORN_WORKER_PID and EINHORN_CHILD_INDEX come per check.
      */
-    static Map<String, String> checkEnvironment(Map<String, String> workerEnv, List<String> addresses) {
+    public static Map<String, String> checkEnvironment(Map<String, String> workerEnv, List<String> addresses) {
         Map<String, String> env = new LinkedHashMap<>(workerEnv);
         env.keySet().removeIf(k -> k.startsWith("EINHORN_FD") || k.equals("EINHORN_SOCK_FD"));
         env.put("EINHORN_FD_COUNT", Integer.toString(addresses.size()));
         for (int i = 0; i < addresses.size(); i++) env.put("EINHORN_FD_" + i, addresses.get(i));
+        return env;
+    }
+
+    /** Our environment with the variables of --env-file over it. */
+    static Map<String, String> withFile(Map<String, String> ours, Map<String, String> file) {
+        Map<String, String> env = new LinkedHashMap<>(ours);
+        env.putAll(file);
+        return env;
+    }
+
+    /** --env-file is read again (an upgrade or a reload starts): workers started from now on get its values. */
+    @Override
+    public EnvironmentRead readEnvironment() {
+        EnvironmentRead read = envFile.reread();
+        if (read.changed()) {
+            env = environment.apply(envFile.values());
+            checkEnv = envp(checkEnvironment(env, setup.checkAddresses()));
+        }
+        return read;
+    }
+
+    /** The environment workers started now get. */
+    Map<String, String> environment() {
         return env;
     }
 
@@ -180,11 +255,16 @@ final class RealOs implements Os {
         List<String> argv = setup.argv();
         Path program;
         try {
-            program = Program.resolve(argv.getFirst(), setup.env().get("PATH"));
+            program = Program.resolve(argv.getFirst(), env.get("PATH"));
         } catch (StartupException e) {
             return new SpawnResult.Failed(e.getMessage());
         }
-        Map<String, String> env = new LinkedHashMap<>(setup.env());
+        if (shortOfFds) {
+            // an episode: try only when a spawn's descriptors fit beside the control plane's reserve
+            long free = freeDescriptors();
+            if (free < SPAWN_FDS) return new SpawnResult.Failed(outOfFds(), true);
+        }
+        Map<String, String> env = new LinkedHashMap<>(this.env);
         env.put("EINHORN_CHILD_INDEX", Integer.toString(slot));
         int[] listen = setup.listenFds();
         int[] fds = listen;
@@ -198,8 +278,8 @@ final class RealOs implements Os {
                 fds[listen.length] = pair[1];
                 env.put("EINHORN_SOCK_FD", Integer.toString(3 + listen.length));
             }
-            if (setup.notifySockets()) {
-                notify = NotifyChannel.open(setup.supervisorPid(), Processes.geteuid(), log);
+            if (setup.notifySockets() != null) {
+                notify = NotifyChannel.open(setup.notifySockets(), setup.workerUid(), log);
                 env.put("NOTIFY_SOCKET", notify.address());
             }
             String path = program.toString();
@@ -215,7 +295,7 @@ final class RealOs implements Os {
                 argv = chain;
                 path = argv.getFirst();
             }
-            int stdin = reload == null ? -1 : reload.stdinFd();
+            int stdin = setup.stdinListener() >= 0 ? setup.stdinListener() : reload == null ? -1 : reload.stdinFd();
             Child child = Spawn.start(path, argv, envp, fds, new Spawn.Stdio(stdin, -1, -1));
             children.add(child);
             if (pair != null) {
@@ -227,8 +307,20 @@ final class RealOs implements Os {
                 children.attach(child.pid(), notify);
                 notify = null;
             }
+            if (shortOfFds) {
+                shortOfFds = false;
+                log.info("File descriptors suffice again: workers are started as usual");
+            }
             return new SpawnResult.Spawned(child.pid());
         } catch (PosixException e) {
+            if (e.errno() == EMFILE || e.errno() == ENFILE) {
+                if (!shortOfFds) {
+                    shortOfFds = true;
+                    log.warn("Out of file descriptors (" + e.getMessage() + "): " + outOfFds()
+                            + "; until they suffice again, workers are started only when there is room (no line each time)");
+                }
+                return new SpawnResult.Failed(outOfFds(), true);
+            }
             return new SpawnResult.Failed(e.getMessage());
         } finally {
             if (pair != null) {
@@ -237,6 +329,31 @@ final class RealOs implements Os {
             }
             if (notify != null) notify.close();
         }
+    }
+
+    /** Descriptors one spawn may take (pidfd, a -g pair, a notify socket) and a margin for the control plane. */
+    static final int SPAWN_FDS = 8;
+    private static final int EMFILE = dev.einhyrningsins.posix.libc.Libc.EMFILE();
+    private static final int ENFILE = dev.einhyrningsins.posix.libc.Libc.ENFILE();
+    /** In an episode of running out of file descriptors (see {@link #spawn}). */
+    private boolean shortOfFds;
+
+    private static long freeDescriptors() {
+        try {
+            return Fds.limit() - Fds.count();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private static String outOfFds() {
+        String limit;
+        try {
+            limit = Long.toString(Fds.limit());
+        } catch (RuntimeException e) {
+            limit = "?";
+        }
+        return "out of file descriptors (RLIMIT_NOFILE " + limit + "): lower the number of workers or raise the limit";
     }
 
     @Override
@@ -266,6 +383,21 @@ final class RealOs implements Os {
     }
 
     @Override
+    public boolean inheritsSockets() {
+        return inherited != null && inherited.any();
+    }
+
+    @Override
+    public Holding holdsInherited(int pid) {
+        return inherited == null ? Holding.UNKNOWN : inherited.look(pid);
+    }
+
+    /** The sockets workers inherit, whose use the core watches; null: none watched. */
+    void inherited(InheritedSockets sockets) {
+        inherited = sockets;
+    }
+
+    @Override
     public void signal(int pid, String signal) {
         Child c = children.get(pid);
         if (c == null) return;
@@ -292,6 +424,11 @@ final class RealOs implements Os {
         ((ReplyTo) client).send(message, last, ok);
     }
 
+    @Override
+    public boolean waiting(Object client) {
+        return ((ReplyTo) client).open();
+    }
+
     /** Adds a listener for what the core tells (metrics, event streams, notifications); loop thread. */
     void listen(Consumer<Happening> listener) {
         listeners.add(listener);
@@ -311,8 +448,8 @@ final class RealOs implements Os {
     }
 
     @Override
-    public String metrics() {
-        return metrics == null ? null : metrics.render();
+    public String metrics(Gauges gauges) {
+        return metrics == null ? null : metrics.render(gauges);
     }
 
     @Override

@@ -102,6 +102,10 @@ public final class EventStream implements Consumer<Happening> {
                     "generation", w.generation(), "cause", lower(w.cause()), "reason", w.reason());
             case Happening.Recycled r -> with(event("recycled"), "pid", r.pid(), "slot", r.slot(),
                     "generation", r.generation(), "reason", r.reason());
+            case Happening.ListenersUnused u -> with(event("listeners_unused"), "pid", u.pid(), "slot", u.slot(),
+                    "generation", u.generation(), "acked", u.acked());
+            case Happening.ShutdownDelayed d -> with(event("shutdown_delayed"), "signal", d.signal(),
+                    "delay_seconds", seconds(d.delayNanos()));
             case Happening.Stopping s -> with(event("stopping"), "signal", s.signal());
             case Happening.Status s -> with(event("status"), "target", s.target(), "workers", s.workers(),
                     "acked", s.acked(), "generation", s.generation(), "upgrading", s.upgrading(),

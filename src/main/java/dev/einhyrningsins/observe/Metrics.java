@@ -2,8 +2,8 @@ package dev.einhyrningsins.observe;
 
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.posix.Processes;
+import dev.einhyrningsins.supervisor.Gauges;
 import dev.einhyrningsins.supervisor.Happening;
-import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -25,17 +25,6 @@ public final class Metrics implements Consumer<Happening> {
     static final double[] UPGRADE_BUCKETS = {1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
     static final double[] CHECK_BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
     static final String[] OUTCOMES = {"done", "failed", "interrupted"};
-
-    /** A live worker as the happenings describe it. */
-    private static final class Live {
-        final int generation;
-        boolean acked;
-        boolean retiring;
-
-        Live(int generation) {
-            this.generation = generation;
-        }
-    }
 
     /** Observations in fixed buckets (upper bounds in seconds); rendered cumulative. */
     private static final class Histogram {
@@ -67,7 +56,6 @@ public final class Metrics implements Consumer<Happening> {
     private final long startMillis;
     private final Supplier<ControlServer.Counts> control;
     private final IntSupplier watchers;
-    private final Map<Integer, Live> workers = new HashMap<>();
     private final long[] spawns = new long[Happening.SpawnReason.values().length];
     private long spawnFailures;
     private final Histogram ackLatency = new Histogram(ACK_BUCKETS);
@@ -81,7 +69,9 @@ public final class Metrics implements Consumer<Happening> {
     private final Map<String, Histogram> checkDurations = new TreeMap<>();
     private final long[] sick = new long[Happening.SickCause.values().length];
     private long recycled;
-    private Happening.Status status = new Happening.Status(0, 0, 0, 1, false, false, false);
+    /** Workers found not using their inherited sockets: [before their ack, acked]. */
+    private final long[] listenersUnused = new long[2];
+    private EndpointCounts endpoint;
 
     /**
      * @param startNanos  when the supervisor started on {@code nanoTime}'s clock (before a reload, for one that reloaded)
@@ -100,26 +90,19 @@ public final class Metrics implements Consumer<Happening> {
         for (String outcome : OUTCOMES) upgrades.put(outcome, new Histogram(UPGRADE_BUCKETS));
     }
 
+    /** Renders the {@code --metrics} endpoint's counts too. */
+    public void endpoint(EndpointCounts counts) {
+        endpoint = counts;
+    }
+
     @Override
     public void accept(Happening h) {
         switch (h) {
-            case Happening.Spawned s -> {
-                spawns[s.reason().ordinal()]++;
-                workers.put(s.pid(), new Live(s.generation()));
-            }
+            case Happening.Spawned s -> spawns[s.reason().ordinal()]++;
             case Happening.SpawnFailed f -> spawnFailures++;
-            case Happening.Acked a -> {
-                ackLatency.observe(seconds(a.latencyNanos()));
-                Live w = workers.get(a.pid());
-                if (w != null) w.acked = true;
-            }
-            case Happening.Signalled s -> {
-                signals.merge(labels("signal", s.signal(), "reason", lower(s.reason())), 1L, Long::sum);
-                Live w = workers.get(s.pid());
-                if (w != null && s.reason() != Happening.SignalReason.FORWARD) w.retiring = true;
-            }
+            case Happening.Acked a -> ackLatency.observe(seconds(a.latencyNanos()));
+            case Happening.Signalled s -> signals.merge(labels("signal", s.signal(), "reason", lower(s.reason())), 1L, Long::sum);
             case Happening.Exited e -> {
-                workers.remove(e.pid());
                 String cause = e.ackTimedOut() ? "ack_timeout" : e.killed() ? "killed" : e.bySignal() ? "signal" : "exit";
                 String code = e.bySignal() ? Processes.signalName(e.code()) : Integer.toString(e.code());
                 exits.merge(labels("cause", cause, "code", code, "expected", Boolean.toString(e.expected())), 1L, Long::sum);
@@ -137,13 +120,19 @@ public final class Metrics implements Consumer<Happening> {
             }
             case Happening.WorkerSick w -> sick[w.cause().ordinal()]++;
             case Happening.Recycled r -> recycled++;
+            case Happening.ListenersUnused u -> listenersUnused[u.acked() ? 1 : 0]++;
+            case Happening.ShutdownDelayed d -> { }
             case Happening.Stopping s -> { }
-            case Happening.Status s -> status = s;
+            case Happening.Status s -> { }
         }
     }
 
-    /** The OpenMetrics text exposition, ending with {@code # EOF}. */
-    public String render() {
+    /**
+     * The OpenMetrics text exposition, ending with {@code # EOF}: the gauges from {@code g}
+     * (the core's state now), counters and histograms from the happenings this process saw
+     * (they start again at zero after a reload).
+     */
+    public String render(Gauges g) {
         Text t = new Text();
         t.family("einhyrningsins_build", "info", null, "The running einhyrningsins.");
         t.sample("einhyrningsins_build_info", labels("version", version, "java", Runtime.version().toString()), 1);
@@ -154,23 +143,19 @@ public final class Metrics implements Consumer<Happening> {
 
         t.family("einhyrningsins_workers", "gauge", null,
                 "Live workers by generation and state: unacked, acked, or retiring (asked to go).");
-        Map<Integer, long[]> byGeneration = new TreeMap<>();
-        for (Live w : workers.values()) {
-            long[] n = byGeneration.computeIfAbsent(w.generation, g -> new long[3]);
-            n[w.retiring ? 2 : w.acked ? 1 : 0]++;
-        }
-        byGeneration.forEach((generation, n) -> {
-            String g = Integer.toString(generation);
-            t.sample("einhyrningsins_workers", labels("generation", g, "state", "unacked"), n[0]);
-            t.sample("einhyrningsins_workers", labels("generation", g, "state", "acked"), n[1]);
-            t.sample("einhyrningsins_workers", labels("generation", g, "state", "retiring"), n[2]);
+        g.workers().forEach((generation, n) -> {
+            String gen = Integer.toString(generation);
+            t.sample("einhyrningsins_workers", labels("generation", gen, "state", "unacked"), n[0]);
+            t.sample("einhyrningsins_workers", labels("generation", gen, "state", "acked"), n[1]);
+            t.sample("einhyrningsins_workers", labels("generation", gen, "state", "retiring"), n[2]);
         });
-        t.gauge("einhyrningsins_workers_target", "The number of workers asked for (-n, inc, dec, set_workers).", status.target());
-        t.gauge("einhyrningsins_generation", "The generation that serves (the last upgrade that succeeded).", status.generation());
+        t.gauge("einhyrningsins_workers_target", "The number of workers asked for (-n, inc, dec, set_workers).", g.target());
+        t.gauge("einhyrningsins_generation", "The generation that serves (the last upgrade that succeeded).", g.generation());
         t.gauge("einhyrningsins_ready", "1 when the target number of workers of the serving generation are acked and no "
-                + "upgrade runs.", status.ready() ? 1 : 0);
-        t.gauge("einhyrningsins_upgrading", "1 while an upgrade runs.", status.upgrading() ? 1 : 0);
-        t.gauge("einhyrningsins_stopping", "1 once the supervisor is stopping.", status.stopping() ? 1 : 0);
+                + "upgrade or stop runs (0 from the first TERM, through a shutdown delay).", g.ready() ? 1 : 0);
+        t.gauge("einhyrningsins_upgrading", "1 while an upgrade runs.", g.upgrading() ? 1 : 0);
+        t.gauge("einhyrningsins_stopping", "1 once the supervisor is stopping (or waits for its shutdown delay).",
+                g.stopping() ? 1 : 0);
 
         t.family("einhyrningsins_spawns", "counter", null, "Workers started, by reason: start (the first launch), replace "
                 + "(a missing or added worker), restart (after workers died before acking, paced by the backoff), upgrade.");
@@ -188,7 +173,7 @@ public final class Metrics implements Consumer<Happening> {
         exits.forEach((l, n) -> t.sample("einhyrningsins_worker_exits_total", l, n));
         t.histogram("einhyrningsins_drain_seconds", "From asking a worker to go to its exit.", "", drain);
         t.family("einhyrningsins_signals", "counter", null, "Signals sent to workers, by signal and reason: retire, stop, "
-                + "kill, forward.");
+                + "kill (after -t), forward, max_draining and drain_timeout (SIGKILL to the worker and its process group).");
         signals.forEach((l, n) -> t.sample("einhyrningsins_signals_total", l, n));
 
         t.counter("einhyrningsins_upgrades_started", "Upgrades started (an upgrade during another starts a new one).",
@@ -212,6 +197,11 @@ public final class Metrics implements Consumer<Happening> {
             t.sample("einhyrningsins_workers_sick_total", labels("cause", lower(c)), sick[c.ordinal()]);
         }
         t.counter("einhyrningsins_workers_recycled", "Sick workers retired once their replacement was acked.", recycled);
+        t.family("einhyrningsins_workers_without_listeners", "counter", null, "Workers found not using the sockets they "
+                + "inherited, by when: before_ack (it exited before its ack holding none of them: it binds the address "
+                + "itself, EADDRINUSE), acked (acked, holding none).");
+        t.sample("einhyrningsins_workers_without_listeners_total", labels("when", "before_ack"), listenersUnused[0]);
+        t.sample("einhyrningsins_workers_without_listeners_total", labels("when", "acked"), listenersUnused[1]);
 
         ControlServer.Counts c = control.get();
         t.counter("einhyrningsins_control_connections", "Connections served on the control socket.", c.accepted());
@@ -221,8 +211,27 @@ public final class Metrics implements Consumer<Happening> {
         t.sample("einhyrningsins_control_refusals_total", labels("reason", "user"), c.refusedUser());
         t.sample("einhyrningsins_control_refusals_total", labels("reason", "limit"), c.refusedLimit());
         t.counter("einhyrningsins_control_clients_dropped", "Control clients cut off for not reading their replies (slow "
-                + "watchers) or for a line too long.", c.dropped());
+                + "watchers), for a line too long, or over the clients' budget.", c.dropped());
+        t.counter("einhyrningsins_control_budget_drops", "Control clients cut off because all of them together made the "
+                + "supervisor hold more than the budget (the one holding the most goes).", c.overBudget());
+        t.counter("einhyrningsins_control_accept_pauses", "Times accepting control connections paused for want of a "
+                + "file descriptor, the spares included.", c.refusedFds());
+        t.family("einhyrningsins_control_held_bytes", "gauge", "bytes", "What all control clients make the supervisor hold "
+                + "now: unread replies, partial request lines, waiting input.");
+        t.sample("einhyrningsins_control_held_bytes", "", c.held());
+        t.family("einhyrningsins_control_budget_bytes", "gauge", "bytes", "What all control clients together may make the "
+                + "supervisor hold: a quarter of the heap, 4 to 64 MiB.");
+        t.sample("einhyrningsins_control_budget_bytes", "", c.budget());
         t.gauge("einhyrningsins_watchers", "Clients following the event stream (watch).", watchers.getAsInt());
+        if (endpoint != null) {
+            t.family("einhyrningsins_http_responses", "counter", null, "Responses of the --metrics endpoint, by path "
+                    + "(/metrics, /ready, /live, other) and status code.");
+            endpoint.responses().forEach((l, n) -> t.sample("einhyrningsins_http_responses_total", l, n));
+            t.family("einhyrningsins_http_refusals", "counter", null, "Requests of the --metrics endpoint its bounds cut "
+                    + "short: busy (too many questions waiting for the loop: 503 at once), full (every connection taken), "
+                    + "idle (no complete request in time, or closed to make room), unread (response not taken in time).");
+            endpoint.refused().forEach((r, n) -> t.sample("einhyrningsins_http_refusals_total", labels("reason", r), n));
+        }
         t.b.append("# EOF\n");
         return t.b.toString();
     }

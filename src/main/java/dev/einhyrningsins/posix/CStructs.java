@@ -46,6 +46,18 @@ final class CStructs {
     static final long POSIX_SPAWNATTR_SIZE = 336;
     static final long SIGSET_SIZE = 128;
 
+    /** {@code struct sigaction}: the handler (a union with sa_sigaction), the mask, the flags. */
+    static final long SIGACTION_SIZE = 152;
+    static final long SA_HANDLER = 0;
+    static final long SA_MASK = 8;
+    static final long SA_FLAGS = 136;
+
+    static final long RLIMIT_SIZE = 16;
+    static final long RLIM_CUR = 0;
+
+    static final long SIGNALFD_SIGINFO_SIZE = 128;
+    static final long SSI_SIGNO = 0;
+
     /** A zeroed struct of {@code size} bytes, aligned for any of its members. */
     static MemorySegment allocate(Arena arena, long size) {
         return arena.allocate(size, Long.BYTES);

@@ -48,7 +48,7 @@ public final class Child implements AutoCloseable {
     }
 
     /** {@link #adopt(int)} with the pidfd opener given (tests inject its failure). */
-    static Child adopt(int pid, java.util.function.IntUnaryOperator pidfdOpen) {
+    public static Child adopt(int pid, java.util.function.IntUnaryOperator pidfdOpen) {
         int fd;
         try {
             fd = pidfdOpen.applyAsInt(pid);

@@ -17,8 +17,9 @@ import static dev.einhyrningsins.posix.PosixException.failure;
 
 /**
  * UNIX datagram sockets, as sd_notify(3) uses them: a sender that writes to an address
- * ({@code /run/…/notify}, or {@code @name} in the abstract namespace), and receivers bound to
- * an address that learn each sender's credentials ({@code SO_PASSCRED}, {@code SCM_CREDENTIALS}).
+ * ({@code /run/…/notify}, or {@code @name} in the abstract namespace), with descriptors
+ * ({@code SCM_RIGHTS}, {@code FDSTORE=1}) when asked, and receivers bound to an address that
+ * learn each sender's credentials ({@code SO_PASSCRED}, {@code SCM_CREDENTIALS}).
  * Java's DatagramChannel has no UNIX domain, hence FFM here.
  */
 public final class Datagrams {
@@ -42,8 +43,10 @@ public final class Datagrams {
      * @param truncated it was longer than the buffer
      * @param pid       the sender's pid from its credentials (0 if none came)
      * @param uid       the sender's uid (-1 if none came)
+     * @param fds       the descriptors it carried ({@code SCM_RIGHTS}), now ours and close-on-exec;
+     *                  empty unless asked for
      */
-    public record Received(byte[] data, boolean truncated, int pid, int uid) {}
+    public record Received(byte[] data, boolean truncated, int pid, int uid, int[] fds) {}
 
     /** An unbound, non-blocking datagram socket to send from. */
     public static int sender() {
@@ -87,6 +90,17 @@ public final class Datagrams {
      * @throws PosixException ENOENT/ECONNREFUSED when nobody listens there, and the like
      */
     public static boolean send(int fd, String address, byte[] message) {
+        return send(fd, address, message, new int[0]);
+    }
+
+    /**
+     * Sends {@code message} to {@code address} without blocking, with copies of {@code fds}
+     * ({@code SCM_RIGHTS}, as sd_notify's {@code FDSTORE=1} does): the receiver gets
+     * descriptors of its own for the same open files.
+     *
+     * @return false if the receiver's queue is full (EAGAIN); the message is dropped
+     */
+    public static boolean send(int fd, String address, byte[] message, int[] fds) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
             MemorySegment sa = Sockets.unixAddress(arena, address, "address " + address);
@@ -98,6 +112,16 @@ public final class Datagrams {
             msghdr.msg_namelen(msg, (int) sa.byteSize());
             msghdr.msg_iov(msg, iov);
             msghdr.msg_iovlen(msg, 1);
+            if (fds.length > 0) {
+                long space = align(cmsghdr.sizeof()) + align(4L * fds.length);
+                MemorySegment control = arena.allocate(space, 8);
+                cmsghdr.cmsg_len(control, align(cmsghdr.sizeof()) + 4L * fds.length);
+                cmsghdr.cmsg_level(control, Libc.SOL_SOCKET());
+                cmsghdr.cmsg_type(control, Libc.SCM_RIGHTS());
+                MemorySegment.copy(fds, 0, control, ValueLayout.JAVA_INT, align(cmsghdr.sizeof()), fds.length);
+                msghdr.msg_control(msg, control);
+                msghdr.msg_controllen(msg, space);
+            }
             int flags = Libc.MSG_DONTWAIT() | Libc.MSG_NOSIGNAL();
             while (SENDMSG.call(st, fd, msg.address(), flags) < 0) {
                 int e = errno(st);
@@ -109,24 +133,37 @@ public final class Datagrams {
     }
 
     /**
-     * Receives one datagram if one is waiting.
+     * Receives one datagram if one is waiting; descriptors it carries are closed by the kernel
+     * (there is no room for them).
      *
      * @param max the most bytes kept; a longer datagram is cut and marked truncated
      * @return null if none is waiting
      */
     public static Received receive(int fd, int max) {
+        return receive(fd, max, 0);
+    }
+
+    /**
+     * Receives one datagram if one is waiting, with up to {@code maxFds} descriptors it carries
+     * (more are closed by the kernel). They are made close-on-exec right after the call.
+     *
+     * @param max the most bytes kept; a longer datagram is cut and marked truncated
+     * @return null if none is waiting
+     */
+    public static Received receive(int fd, int max, int maxFds) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
             MemorySegment buf = arena.allocate(Math.max(1, max));
             MemorySegment iov = iovec.allocate(arena);
             iovec.iov_base(iov, buf);
             iovec.iov_len(iov, buf.byteSize());
-            MemorySegment control = arena.allocate(CRED_SPACE, 8);
+            long space = CRED_SPACE + (maxFds > 0 ? align(cmsghdr.sizeof()) + align(4L * maxFds) : 0);
+            MemorySegment control = arena.allocate(space, 8);
             MemorySegment msg = msghdr.allocate(arena);
             msghdr.msg_iov(msg, iov);
             msghdr.msg_iovlen(msg, 1);
             msghdr.msg_control(msg, control);
-            msghdr.msg_controllen(msg, CRED_SPACE);
+            msghdr.msg_controllen(msg, space);
             int flags = Libc.MSG_DONTWAIT() | Libc.MSG_TRUNC();
             long n;
             while ((n = RECVMSG.call(st, fd, msg.address(), flags)) < 0) {
@@ -138,13 +175,25 @@ public final class Datagrams {
             boolean truncated = n > buf.byteSize() || (msghdr.msg_flags(msg) & Libc.MSG_TRUNC()) != 0;
             int pid = 0;
             int uid = -1;
-            if (msghdr.msg_controllen(msg) >= CRED_SPACE && cmsghdr.cmsg_level(control) == Libc.SOL_SOCKET()
-                    && cmsghdr.cmsg_type(control) == Libc.SCM_CREDENTIALS()) {
-                MemorySegment cred = control.asSlice(align(cmsghdr.sizeof()), ucred.sizeof());
-                pid = ucred.pid(cred);
-                uid = ucred.uid(cred);
+            int[] fds = new int[0];
+            long header = align(cmsghdr.sizeof());
+            long length = Math.min(msghdr.msg_controllen(msg), space);
+            for (long at = 0; at + header <= length; ) {
+                MemorySegment c = control.asSlice(at);
+                long len = cmsghdr.cmsg_len(c);
+                if (len < header || at + len > length) break;
+                if (cmsghdr.cmsg_level(c) == Libc.SOL_SOCKET() && cmsghdr.cmsg_type(c) == Libc.SCM_CREDENTIALS()
+                        && len >= header + ucred.sizeof()) {
+                    MemorySegment cred = c.asSlice(header, ucred.sizeof());
+                    pid = ucred.pid(cred);
+                    uid = ucred.uid(cred);
+                } else if (cmsghdr.cmsg_level(c) == Libc.SOL_SOCKET() && cmsghdr.cmsg_type(c) == Libc.SCM_RIGHTS()) {
+                    fds = c.asSlice(header, len - header).toArray(ValueLayout.JAVA_INT);
+                    for (int received : fds) Fds.setCloexec(received, true);
+                }
+                at += align(len);
             }
-            return new Received(buf.asSlice(0, kept).toArray(ValueLayout.JAVA_BYTE), truncated, pid, uid);
+            return new Received(buf.asSlice(0, kept).toArray(ValueLayout.JAVA_BYTE), truncated, pid, uid, fds);
         }
     }
 

@@ -62,13 +62,22 @@ public final class Fds {
      * @return the number of bytes read, 0 at end of input, or {@link #WOULD_BLOCK}
      */
     public static int read(int fd, byte[] buf) {
+        return read(fd, buf, 0, buf.length);
+    }
+
+    /**
+     * Reads what is there from a non-blocking fd into {@code buf[off..off+len)}.
+     *
+     * @return the number of bytes read, 0 at end of input, or {@link #WOULD_BLOCK}
+     */
+    public static int read(int fd, byte[] buf, int off, int len) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
-            MemorySegment b = arena.allocate(buf.length);
+            MemorySegment b = arena.allocate(Math.max(1, len));
             while (true) {
-                long n = READ.call(st, fd, b.address(), (long) buf.length);
+                long n = READ.call(st, fd, b.address(), (long) len);
                 if (n >= 0) {
-                    MemorySegment.copy(b, ValueLayout.JAVA_BYTE, 0, buf, 0, (int) n);
+                    MemorySegment.copy(b, ValueLayout.JAVA_BYTE, 0, buf, off, (int) n);
                     return (int) n;
                 }
                 int e = errno(st);
@@ -140,6 +149,31 @@ public final class Fds {
             int fd = (int) MEMFD_CREATE.call(st, n.address(), Libc.MFD_CLOEXEC());
             if (fd < 0) throw failure("memfd_create " + name, st);
             return fd;
+        }
+    }
+
+    private static final Downcall GETRLIMIT = Downcall.of("getrlimit",
+            FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER));
+
+    /** {@code RLIMIT_NOFILE}'s soft limit: the fds this process may have open at once. */
+    public static long limit() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment st = captureState(arena);
+            MemorySegment rl = CStructs.allocate(arena, CStructs.RLIMIT_SIZE);
+            if (GETRLIMIT.call(st, Libc.RLIMIT_NOFILE(), rl.address()) < 0) throw failure("getrlimit RLIMIT_NOFILE", st);
+            return rl.get(ValueLayout.JAVA_LONG, CStructs.RLIM_CUR);
+        }
+    }
+
+    /** How many fds this process has open now (the entries of /proc/self/fd, less the listing's own). */
+    public static int count() {
+        try (java.nio.file.DirectoryStream<java.nio.file.Path> fds =
+                     java.nio.file.Files.newDirectoryStream(java.nio.file.Path.of("/proc/self/fd"))) {
+            int n = 0;
+            for (java.nio.file.Path ignored : fds) n++;
+            return Math.max(0, n - 1);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot list /proc/self/fd", e);
         }
     }
 

@@ -19,7 +19,7 @@ import java.nio.file.Path;
 import static dev.einhyrningsins.posix.Downcall.captureState;
 import static dev.einhyrningsins.posix.PosixException.failure;
 
-/** Listening TCP and UNIX sockets, UNIX clients and socket pairs, and what they can tell. */
+/** Listening TCP and UNIX sockets, bound UDP and UNIX datagram sockets, UNIX clients and socket pairs, and what they can tell. */
 public final class Sockets {
     private Sockets() {
     }
@@ -57,6 +57,24 @@ public final class Sockets {
      */
     public static int listenTcp(InetSocketAddress addr, String label, boolean reuseAddr, boolean reusePort,
                                 boolean nonBlocking, int backlog) {
+        return inet(addr, label, Libc.SOCK_STREAM(), reuseAddr, reusePort, nonBlocking, backlog);
+    }
+
+    /**
+     * A bound UDP socket, as {@link #listenTcp} binds a TCP one but without {@code listen}:
+     * {@code socket(AF_INET/AF_INET6, SOCK_DGRAM|SOCK_CLOEXEC)}, {@code IPV6_V6ONLY=1} for IPv6,
+     * the reuse options when asked, bind, and {@code O_NONBLOCK} when asked.
+     *
+     * @return the bound socket's fd
+     */
+    public static int bindUdp(InetSocketAddress addr, String label, boolean reuseAddr, boolean reusePort,
+                              boolean nonBlocking) {
+        return inet(addr, label, Libc.SOCK_DGRAM(), reuseAddr, reusePort, nonBlocking, -1);
+    }
+
+    /** An IPv4 or IPv6 socket of {@code type}, bound, listening unless {@code backlog} is negative. */
+    private static int inet(InetSocketAddress addr, String label, int type, boolean reuseAddr, boolean reusePort,
+                            boolean nonBlocking, int backlog) {
         InetAddress ip = addr.getAddress();
         if (ip == null) {
             throw new IllegalArgumentException("unresolved address " + label);
@@ -65,7 +83,7 @@ public final class Sockets {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
             MemorySegment sa = inetAddress(arena, ip, addr.getPort());
-            int fd = socket(st, v6 ? Libc.AF_INET6() : Libc.AF_INET(), Libc.SOCK_STREAM(), label);
+            int fd = socket(st, v6 ? Libc.AF_INET6() : Libc.AF_INET(), type, label);
             boolean ok = false;
             try {
                 MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_INT, 1);
@@ -118,10 +136,19 @@ public final class Sockets {
      * deals with stale socket files: binding fails with EADDRINUSE if the path exists.
      */
     public static int listenUnix(Path path, boolean nonBlocking, int backlog) {
+        return unix(path, Libc.SOCK_STREAM(), nonBlocking, backlog);
+    }
+
+    /** A UNIX datagram socket bound at {@code path} ({@code SOCK_CLOEXEC}), as {@link #listenUnix} but without listen. */
+    public static int bindUnixDatagram(Path path, boolean nonBlocking) {
+        return unix(path, Libc.SOCK_DGRAM(), nonBlocking, -1);
+    }
+
+    private static int unix(Path path, int type, boolean nonBlocking, int backlog) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
             MemorySegment sa = unixAddress(arena, path.toString(), "bind " + path);
-            int fd = socket(st, Libc.AF_UNIX(), Libc.SOCK_STREAM(), path.toString());
+            int fd = socket(st, Libc.AF_UNIX(), type, path.toString());
             boolean ok = false;
             try {
                 bindAndListen(st, fd, sa, backlog, path.toString(), nonBlocking);
@@ -137,10 +164,18 @@ public final class Sockets {
 
     /** A connected UNIX stream client socket ({@code SOCK_CLOEXEC}, blocking) to {@code path}. */
     public static int connectUnix(Path path) {
+        return connectUnix(path, false);
+    }
+
+    /**
+     * A connected UNIX client socket to {@code path}: a stream one, or a datagram one (then
+     * connect fails with ECONNREFUSED when no socket is bound there any more).
+     */
+    public static int connectUnix(Path path, boolean datagram) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = captureState(arena);
             MemorySegment sa = unixAddress(arena, path.toString(), "connect " + path);
-            int fd = socket(st, Libc.AF_UNIX(), Libc.SOCK_STREAM(), path.toString());
+            int fd = socket(st, Libc.AF_UNIX(), datagram ? Libc.SOCK_DGRAM() : Libc.SOCK_STREAM(), path.toString());
             if (CONNECT.call(st, fd, sa.address(), (int) sa.byteSize()) < 0) {
                 PosixException e = failure("connect " + path, st);
                 Fds.closeQuietly(fd);
@@ -213,8 +248,11 @@ public final class Sockets {
         }
     }
 
-    /** What {@code fd} is, for sockets handed to us (systemd's): its family and whether it listens for streams. */
-    public record Kind(boolean socket, int family, boolean listeningStream) {
+    /**
+     * What {@code fd} is, for sockets handed to us (systemd's): its family, whether it is a
+     * datagram socket, and whether it listens for streams.
+     */
+    public record Kind(boolean socket, int family, boolean datagram, boolean listeningStream) {
         public boolean inet() {
             return family == Libc.AF_INET() || family == Libc.AF_INET6();
         }
@@ -224,17 +262,17 @@ public final class Sockets {
         }
     }
 
-    /** Looks at an inherited fd: is it a socket, of which family, a listening stream socket? */
+    /** Looks at an inherited fd: is it a socket, of which family, a datagram socket, a listening stream socket? */
     public static Kind kind(int fd) {
         int family;
         try {
             family = getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_DOMAIN());
         } catch (PosixException e) {
-            return new Kind(false, -1, false); // ENOTSOCK, EBADF
+            return new Kind(false, -1, false, false); // ENOTSOCK, EBADF
         }
-        boolean stream = getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_TYPE()) == Libc.SOCK_STREAM();
+        int type = getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_TYPE());
         boolean listening = getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_ACCEPTCONN()) == 1;
-        return new Kind(true, family, stream && listening);
+        return new Kind(true, family, type == Libc.SOCK_DGRAM(), type == Libc.SOCK_STREAM() && listening);
     }
 
     /** The local address of a UNIX socket: its path, {@code @name} for an abstract one, "" if unnamed. */
@@ -291,12 +329,13 @@ public final class Sockets {
         }
     }
 
+    /** bind, listen (unless {@code backlog} is negative: a datagram socket), O_NONBLOCK when asked. */
     private static void bindAndListen(MemorySegment st, int fd, MemorySegment sa, int backlog, String label,
                                       boolean nonBlocking) {
         if (BIND.call(st, fd, sa.address(), (int) sa.byteSize()) < 0) {
             throw failure("bind " + label, st);
         }
-        if (LISTEN.call(st, fd, backlog) < 0) {
+        if (backlog >= 0 && LISTEN.call(st, fd, backlog) < 0) {
             throw failure("listen " + label, st);
         }
         if (nonBlocking) {

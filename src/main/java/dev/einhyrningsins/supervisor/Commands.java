@@ -35,6 +35,7 @@ final class Commands {
             louder: Increase verbosity
             metrics: Counters, gauges and histograms of workers, acks, exits, upgrades and control clients (OpenMetrics text, as served by --metrics)
             quieter: Decrease verbosity
+            ready: Whether the supervisor takes traffic: the target number of workers acked and no stop under way, as GET /ready on --metrics answers (fails when not, saying why)
             reload: Reload Einhorn: the supervisor replaces itself with a new start of its installation, keeping its pid, sockets, workers and state
             set_workers: Set the number of Einhorn child processes (args: N, 1..%d)
             signal: Send one or more signals to all workers (args: SIG1 [SIG2 ...])
@@ -102,7 +103,14 @@ final class Commands {
                     + ".\nThis is einhyrningsins " + sup.version() + " (einhorn " + EINHORN_VERSION + " protocol).\n", true);
             case "help" -> reply(c, "You are speaking to the Einhorn command socket. You can run the following commands:\n\n"
                     + descriptions() + "\n", true);
-            case "state" -> reply(c, StateJson.render(StateReport.of(sup)), true);
+            case "state" -> {
+                if (waiting(c, "the state")) reply(c, StateJson.render(StateReport.of(sup)), true);
+            }
+            case "ready" -> {
+                String why = sup.notReady();
+                reply(c, why == null ? "ready: " + sup.pool().ackedServing() + " of " + sup.target() + " workers acked"
+                        : "not ready: " + why, why == null);
+            }
             case "inc" -> {
                 boolean ok = sup.target() < Config.MAX_WORKERS;
                 reply(c, increment(), ok);
@@ -115,7 +123,8 @@ final class Commands {
             case "signal" -> signal(c);
             case "die" -> die(c);
             case "metrics" -> {
-                String text = os.metrics();
+                if (!waiting(c, "the metrics")) return;
+                String text = os.metrics(sup.gauges());
                 reply(c, text != null ? text : "metrics are not kept by this supervisor", text != null);
             }
             case "watch" -> {
@@ -133,6 +142,13 @@ final class Commands {
             }
             default -> reply(c, "Unrecognized command: " + quote(c.name()) + "\n\n" + descriptions() + "\n", false);
         }
+    }
+
+    /** Whether the client still waits for {@code what}: a reply nobody waits for is not worked out. */
+    private boolean waiting(Command c, String what) {
+        if (os.waiting(c.client())) return true;
+        sup.log(Level.DEBUG, "Not rendering " + what + ": nobody waits for them any more");
+        return false;
     }
 
     private void reply(Command c, String message, boolean ok) {
@@ -229,7 +245,7 @@ final class Commands {
             }
             if (!sigs.isEmpty()) sig = sigs.getFirst();
         }
-        if (sup.stopping()) {
+        if (sup.stopping() && !sup.delaying()) {
             reply(c, "Einhorn is already going down (" + sup.pool().size() + " workers left).", true);
             return;
         }
@@ -321,7 +337,7 @@ final class Commands {
     /** A signal the supervisor received, as einhorn takes them: stop, upgrade, die, more or fewer workers. */
     void signal(String name) {
         switch (name) {
-            case "INT", "TERM" -> sup.stop(name);
+            case "INT", "TERM" -> sup.draining().stop(name);
             case "HUP" -> {
                 sup.log(Level.INFO, "Got SIGHUP: starting a smooth upgrade");
                 sup.rollout().command(false, null);

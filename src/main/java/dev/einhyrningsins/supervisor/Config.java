@@ -23,6 +23,7 @@ import static dev.einhyrningsins.supervisor.Settings.Setting.*;
  * @param upgradeMaxFailures  consecutive new workers dying before ack that abort an upgrade
  * @param verbosity           0 debug, 1 info, 2 errors only (einhorn's scale)
  * @param health              checks, the ping watchdog and recycling limits
+ * @param drain               the stop's delay and the bounds on retiring workers
  */
 public record Config(
         int number,
@@ -36,7 +37,8 @@ public record Config(
         Duration upgradeTimeout,
         int upgradeMaxFailures,
         int verbosity,
-        HealthConfig health) {
+        HealthConfig health,
+        DrainConfig drain) {
 
     /** Longest backoff between spawns of a crash-looping program (einhorn's MAX_SPINUP_INTERVAL). */
     public static final Duration MAX_SPAWN_INTERVAL = Duration.ofSeconds(30);
@@ -55,6 +57,7 @@ public record Config(
         Objects.requireNonNull(gracefulSignal);
         Objects.requireNonNull(upgradeTimeout);
         Objects.requireNonNull(health);
+        Objects.requireNonNull(drain);
         if (number < 1 || number > MAX_WORKERS) throw new IllegalArgumentException("number must be in 1.." + MAX_WORKERS);
         if (respawnInterval.isNegative() || respawnInterval.isZero()) throw new IllegalArgumentException("respawnInterval must be > 0");
         if (ackTimeout.isNegative() || signalTimeout.isNegative() || upgradeTimeout.isNegative()) {
@@ -65,6 +68,14 @@ public record Config(
         if (verbosity < 0 || verbosity > 2) throw new IllegalArgumentException("verbosity must be in 0..2");
         if (maxUnacked < 1) throw new IllegalArgumentException("maxUnacked must be >= 1");
         if (upgradeMaxFailures < 1) throw new IllegalArgumentException("upgradeMaxFailures must be >= 1");
+    }
+
+    /** A configuration without a shutdown delay or drain bounds ({@link DrainConfig#DEFAULTS}). */
+    public Config(int number, Duration respawnInterval, AckMode ackMode, Duration ackTimeout, Duration signalTimeout,
+                  String gracefulSignal, int maxUnacked, int maxUpgradeAdditional, Duration upgradeTimeout,
+                  int upgradeMaxFailures, int verbosity, HealthConfig health) {
+        this(number, respawnInterval, ackMode, ackTimeout, signalTimeout, gracefulSignal, maxUnacked, maxUpgradeAdditional,
+                upgradeTimeout, upgradeMaxFailures, verbosity, health, DrainConfig.DEFAULTS);
     }
 
     /** A configuration without health checks or limits ({@link HealthConfig#DEFAULTS}). */
@@ -90,7 +101,7 @@ public record Config(
                 pick(setting, MAX_UNACKED, value, maxUnacked), pick(setting, MAX_UPGRADE_ADDITIONAL, value, maxUpgradeAdditional),
                 pick(setting, UPGRADE_TIMEOUT, value, upgradeTimeout),
                 pick(setting, UPGRADE_MAX_FAILURES, value, upgradeMaxFailures), pick(setting, VERBOSITY, value, verbosity),
-                health.with(setting, value));
+                health.with(setting, value), drain.with(setting, value));
     }
 
     /** {@code value} if {@code setting} is {@code component}, else {@code current}. */

@@ -31,7 +31,11 @@ public sealed interface Happening {
         /** still alive after -t: SIGKILL */
         KILL,
         /** sent on request (the signal command), or the second TERM to its process group */
-        FORWARD
+        FORWARD,
+        /** SIGKILL to a worker and its process group: more generations retiring than --max-draining */
+        MAX_DRAINING,
+        /** SIGKILL to a worker and its process group: still draining after --drain-timeout */
+        DRAIN_TIMEOUT
     }
 
     record Spawned(int pid, int slot, int generation, SpawnReason reason) implements Happening {}
@@ -78,6 +82,15 @@ public sealed interface Happening {
     /** A sick worker was asked to go (the graceful signal follows) because enough healthy workers are acked. */
     record Recycled(int pid, int slot, int generation, String reason) implements Happening {}
 
+    /**
+     * A worker does not use the sockets it inherited: it exited before its ack, or is acked,
+     * holding none of them (most often it binds the address itself, and fails with EADDRINUSE).
+     *
+     * @param acked false: it exited before its ack; true: it is acked and holds none
+     * @param first the first of its generation (the one that is logged as a warning)
+     */
+    record ListenersUnused(int pid, int slot, int generation, boolean acked, boolean first) implements Happening {}
+
     record UpgradeStarted(int generation, boolean fleet, int fromGeneration) implements Happening {}
 
     /** A line of an upgrade's progress, as its clients see it. */
@@ -91,6 +104,12 @@ public sealed interface Happening {
 
     /** {@code config} changed settings; {@code applied} as its reply lists them ("seconds=2 (was 1)"). */
     record ConfigChanged(List<String> applied) implements Happening {}
+
+    /**
+     * TERM or INT with a shutdown delay: the supervisor is not ready from now on, its workers
+     * serve on, and the stop ({@link Stopping}) follows after {@code delayNanos}.
+     */
+    record ShutdownDelayed(String signal, long delayNanos) implements Happening {}
 
     /** The supervisor stops: no more spawns, every worker asked to go. */
     record Stopping(String signal) implements Happening {}

@@ -17,6 +17,9 @@ import java.util.Objects;
  * acked, it is retired with the graceful signal — one at a time, never below the target.
  */
 final class Health {
+    /** A failed ready check that repeats the one before is logged every this many failures in a row. */
+    static final int REPEATS_LOGGED_EVERY = 10;
+
     private final Supervisor sup;
     private final Os os;
     private long lastCheckId;
@@ -91,14 +94,8 @@ final class Health {
         os.happened(new Happening.CheckFinished(w.pid, w.slot, w.generation, kind, passed, outcome, durationNanos, lastLine));
         String text = "Worker " + w.pid + " (slot " + w.slot + ") " + kind.word + " check " + describe(result);
         if (kind == CheckKind.READY) {
-            boolean news = passed || before == null || before.passed() || !Objects.equals(before.outcome(), outcome)
-                    || !Objects.equals(before.lastLine(), lastLine);
-            if (news) {
-                tell(w, Level.INFO, text + (passed ? "" : "; next try in " + Settings.seconds(sup.config().health().checkInterval()) + "s"));
-            } else {
-                sup.log(Level.DEBUG, text);
-            }
-            if (passed) sup.readiness().ack(w);
+            readyEnded(w, p, passed, text, before == null || before.passed() || !Objects.equals(before.outcome(), outcome)
+                    || !Objects.equals(before.lastLine(), lastLine));
         } else if (passed) {
             if (failuresBefore > 0) tell(w, Level.INFO, text + " after " + failuresBefore + " failed");
         } else {
@@ -108,6 +105,27 @@ final class Health {
                 sick(w, Happening.SickCause.LIVE_CHECK, "its live check failed " + p.failuresInRow() + " times in a row (" + outcome + ")");
             }
         }
+    }
+
+    /**
+     * A ready check ended. Each one goes to the clients following an upgrade of its worker;
+     * the log gets a pass, a failure that differs from the one before, every
+     * {@link #REPEATS_LOGGED_EVERY}th repeat and the last one, so it never hides that checks go
+     * on failing. {@code --ready-failures} in a row fail the worker before its ack.
+     */
+    private void readyEnded(Worker w, Worker.Probe p, boolean passed, String text, boolean news) {
+        if (passed) {
+            tell(w, Level.INFO, text, true);
+            sup.readiness().ack(w);
+            return;
+        }
+        int failures = p.failuresInRow();
+        int limit = sup.config().health().readyFailures();
+        boolean last = failures >= limit;
+        String count = " (" + failures + "/" + limit + " in a row)";
+        tell(w, Level.INFO, text + count + (last ? "" : "; next try in " + Settings.seconds(sup.config().health().checkInterval()) + "s"),
+                news || last || failures % REPEATS_LOGGED_EVERY == 0);
+        if (last) sup.readiness().readyFailed(w, failures);
     }
 
     /** "passed (0.012s)", "failed (exited with status 22, 0.03s): curl: (22) … 503". */
@@ -136,10 +154,15 @@ final class Health {
 
     /** Logs, and streams to the upgrade's followers when {@code w} belongs to the generation being rolled out. */
     private void tell(Worker w, Level level, String message) {
+        tell(w, level, message, true);
+    }
+
+    /** As {@link #tell(Worker, Level, String)}, logged at {@code level} only if {@code logged} (else at DEBUG). */
+    private void tell(Worker w, Level level, String message, boolean logged) {
         if (sup.rollout().isNew(w)) {
-            sup.rollout().progress(level, message);
+            sup.rollout().progress(level, message, logged);
         } else {
-            sup.log(level, message);
+            sup.log(logged ? level : Level.DEBUG, message);
         }
     }
 

@@ -15,16 +15,18 @@ import static dev.einhyrningsins.supervisor.Settings.Setting.*;
  * @param checkInterval  pause between the end of one check of a worker and the start of the next (--check-interval)
  * @param checkTimeout   a check still running after this is killed and counts as failed (--check-timeout)
  * @param liveFailures   live checks failing in a row that make a worker sick (--live-failures)
+ * @param readyFailures  ready checks failing in a row that fail a worker before its ack (--ready-failures)
  * @param pingTimeout    a worker that pinged and then stays silent this long is sick (--ping-timeout)
  * @param maxWorkerRssMb a worker whose process tree's RSS exceeds this many MiB is sick (--max-worker-rss)
  * @param maxWorkerAge   an acked worker this old is sick (--max-worker-age)
  */
 public record HealthConfig(String readyCheck, String liveCheck, Duration checkInterval, Duration checkTimeout,
-                           int liveFailures, Duration pingTimeout, int maxWorkerRssMb, Duration maxWorkerAge) {
+                           int liveFailures, int readyFailures, Duration pingTimeout, int maxWorkerRssMb,
+                           Duration maxWorkerAge) {
 
-    /** No checks, no limits; a 1 s interval, a 5 s check timeout, 3 live failures. */
+    /** No checks, no limits; a 1 s interval, a 5 s check timeout, 3 live and 3 ready failures. */
     public static final HealthConfig DEFAULTS = new HealthConfig(null, null, Duration.ofSeconds(1),
-            Duration.ofSeconds(5), 3, Duration.ZERO, 0, Duration.ZERO);
+            Duration.ofSeconds(5), 3, 3, Duration.ZERO, 0, Duration.ZERO);
 
     public HealthConfig {
         Objects.requireNonNull(checkInterval);
@@ -35,7 +37,7 @@ public record HealthConfig(String readyCheck, String liveCheck, Duration checkIn
             throw new IllegalArgumentException("check interval and timeout must be > 0");
         }
         if (pingTimeout.isNegative() || maxWorkerAge.isNegative()) throw new IllegalArgumentException("limits must be >= 0");
-        if (liveFailures < 1) throw new IllegalArgumentException("liveFailures must be >= 1");
+        if (liveFailures < 1 || readyFailures < 1) throw new IllegalArgumentException("failures must be >= 1");
         if (maxWorkerRssMb < 0) throw new IllegalArgumentException("maxWorkerRssMb must be >= 0");
     }
 
@@ -53,7 +55,8 @@ public record HealthConfig(String readyCheck, String liveCheck, Duration checkIn
     HealthConfig with(Settings.Setting setting, Object value) {
         return new HealthConfig(pick(setting, READY_CHECK, value, readyCheck), pick(setting, LIVE_CHECK, value, liveCheck),
                 pick(setting, CHECK_INTERVAL, value, checkInterval), pick(setting, CHECK_TIMEOUT, value, checkTimeout),
-                pick(setting, LIVE_FAILURES, value, liveFailures), pick(setting, PING_TIMEOUT, value, pingTimeout),
+                pick(setting, LIVE_FAILURES, value, liveFailures), pick(setting, READY_FAILURES, value, readyFailures),
+                pick(setting, PING_TIMEOUT, value, pingTimeout),
                 pick(setting, MAX_WORKER_RSS, value, maxWorkerRssMb), pick(setting, MAX_WORKER_AGE, value, maxWorkerAge));
     }
 }

@@ -44,6 +44,26 @@ public interface Os {
      */
     long rssBytes(int workerPid);
 
+    /**
+     * Whether workers inherit sockets at all (then the core looks at whether each holds them,
+     * {@link #holdsInherited}); false by default.
+     */
+    default boolean inheritsSockets() {
+        return false;
+    }
+
+    /**
+     * Whether worker {@code pid} (or a process below it) holds any of the sockets it
+     * inherited, from its descriptor table now; {@link Holding#UNKNOWN} when that cannot be
+     * told (the process is gone or exiting). Never blocks.
+     */
+    default Holding holdsInherited(int pid) {
+        return Holding.UNKNOWN;
+    }
+
+    /** What a look at a worker's descriptors found. */
+    enum Holding { HELD, NONE, UNKNOWN }
+
     /** Sends one reply line to a control client; {@code last} ends a streamed reply. */
     void reply(Object client, String message, boolean last, boolean ok);
 
@@ -62,11 +82,43 @@ public interface Os {
         return false;
     }
 
+    /**
+     * Whether {@code client} still waits for its reply: false once it went away, or gave up
+     * waiting (an HTTP scrape past its deadline). What nobody waits for is not worked out.
+     */
+    default boolean waiting(Object client) {
+        return true;
+    }
+
+    /**
+     * {@code --env-file}: reads the workers' environment file again, for the workers started
+     * from now on (an upgrade or a reload is about to start). On a problem nothing changes.
+     * The default has no such file.
+     */
+    default EnvironmentRead readEnvironment() {
+        return EnvironmentRead.UNCHANGED;
+    }
+
+    /**
+     * What a read of the environment file found.
+     *
+     * @param changed whether the values differ from the last read's
+     * @param problem why the file cannot be used ("--env-file /etc/app.env line 3: …"); null if it can
+     * @param changes the names that changed, as a log line says it ("API_KEY changed, DEBUG added");
+     *                never the values
+     */
+    record EnvironmentRead(boolean changed, String problem, String changes) {
+        public static final EnvironmentRead UNCHANGED = new EnvironmentRead(false, null, "");
+    }
+
     /** Tells the world what happened (metrics, event streams, notifications); the default ignores it. */
     default void happened(Happening happening) {}
 
-    /** The {@code metrics} command's text (OpenMetrics), from what the shell counted; null if it keeps none. */
-    default String metrics() {
+    /**
+     * The {@code metrics} command's text (OpenMetrics): the gauges from the core's state now,
+     * the rest from what the shell counted; null if it keeps none.
+     */
+    default String metrics(Gauges gauges) {
         return null;
     }
 
@@ -89,6 +141,15 @@ public interface Os {
     sealed interface SpawnResult {
         record Spawned(int pid) implements SpawnResult {}
 
-        record Failed(String reason) implements SpawnResult {}
+        /**
+         * The worker could not be started. {@code reported}: the shell has said so already (once
+         * for an episode, such as running out of file descriptors), so the core's own line about
+         * each try is only a debug line.
+         */
+        record Failed(String reason, boolean reported) implements SpawnResult {
+            public Failed(String reason) {
+                this(reason, false);
+            }
+        }
     }
 }

@@ -53,7 +53,21 @@ final class Readiness {
             sup.log(Level.ERROR, "Could not find state for PID " + rawPid + "; ignoring ping.");
             return;
         }
-        w.ping(os.nanoTime(), os.currentTimeMillis(), pingId);
+        w.ping(os.nanoTime(), os.currentTimeMillis(), boundedPingId(pingId));
+    }
+
+    /** The longest ping id kept: a worker sends what it likes, the supervisor keeps a short text of it. */
+    static final int MAX_PING_ID = 128;
+
+    /**
+     * A ping's id as the worker's state keeps it: a number or boolean as it is, anything else
+     * (a string, or any JSON a client sends) as text of at most {@link #MAX_PING_ID} characters.
+     */
+    static Object boundedPingId(Object id) {
+        if (id == null || id instanceof Boolean) return id;
+        String text = id.toString();
+        if (id instanceof Number && text.length() <= MAX_PING_ID) return id;
+        return text.length() <= MAX_PING_ID ? text : text.substring(0, MAX_PING_ID);
     }
 
     /** The worker says it is ready: acked now, or with a ready check once that passes. */
@@ -97,6 +111,17 @@ final class Readiness {
                     + sup.target() + " workers");
             w.draining(os.nanoTime());
             health.cancel(w);
+        }
+    }
+
+    /** Its ready check failed --ready-failures times in a row: retired, counted as a failure before its ack. */
+    void readyFailed(Worker w, int failures) {
+        sup.log(Level.WARN, "Worker " + w.pid + " (slot " + w.slot + ") failed its ready check " + failures
+                + " times in a row (--ready-failures); treating it as failed");
+        sup.backoff().died();
+        sup.retire(w, sup.config().gracefulSignal());
+        if (sup.rollout().isNew(w)) {
+            sup.rollout().failed(w, "failed its ready check " + failures + " times in a row", "failed their ready check");
         }
     }
 

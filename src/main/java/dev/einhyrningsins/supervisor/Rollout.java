@@ -113,23 +113,42 @@ final class Rollout {
             start(fleet, null, false, null);
             return;
         }
-        if (!sup.stopping()) {
-            os.reply(c.client(), "Upgrading " + (fleet ? "fleet" : "smoothly") + ", as commanded", !c.streaming(), true);
-        }
-        start(fleet, c.client(), c.streaming(), null);
+        if (refused(c.client())) return;
+        os.reply(c.client(), "Upgrading " + (fleet ? "fleet" : "smoothly") + ", as commanded", !c.streaming(), true);
+        begin(fleet, c.client(), c.streaming(), null);
     }
 
     /** Starts an upgrade for {@code client} (null: HUP), which gets {@code note} first if it follows the progress. */
     void start(boolean fleet, Object client, boolean streaming, String note) {
-        if (sup.stopping()) {
-            if (client != null) os.reply(client, "Not upgrading: the supervisor is stopping", true, false);
-            return;
-        }
+        if (refused(client)) return;
+        begin(fleet, client, streaming, note);
+    }
+
+    /**
+     * Whether no upgrade may start: the supervisor is stopping, or {@code --env-file} cannot be
+     * read (then nothing changes). The environment file is read again here, so the new
+     * generation gets its current values.
+     */
+    private boolean refused(Object client) {
+        String why = sup.stopping() ? "the supervisor is stopping" : sup.rereadEnvironment();
+        if (why == null) return false;
+        if (!sup.stopping()) sup.log(Level.ERROR, "Not upgrading: " + why);
+        if (client != null) os.reply(client, "Not upgrading: " + why, true, false);
+        return true;
+    }
+
+    private void begin(boolean fleet, Object client, boolean streaming, String note) {
         if (client != null && streaming && note != null) os.reply(client, note, false, true);
+        sup.draining().beforeUpgrade();
         int generation = nextGeneration++;
         Upgrade previous = upgrade;
         upgrade = new Upgrade(generation, fleet, os.nanoTime(), os.currentTimeMillis());
-        if (previous != null) upgrade.subscribers.addAll(previous.subscribers);
+        // the followers of the upgrade this one supersedes follow it, those still there
+        if (previous != null) {
+            for (Object c : previous.subscribers) {
+                if (os.waiting(c)) upgrade.subscribers.add(c);
+            }
+        }
         if (client != null && streaming) upgrade.subscribers.add(client);
         sup.backoff().reset();
         os.happened(new Happening.UpgradeStarted(generation, fleet, servingGeneration));
@@ -251,8 +270,14 @@ final class Rollout {
 
     /** As {@link #progress(String)}, logged at {@code level}. */
     void progress(Level level, String message) {
-        sup.log(level, message);
+        progress(level, message, true);
+    }
+
+    /** As {@link #progress(Level, String)}, logged at {@code level} only if {@code logged} (else at DEBUG). */
+    void progress(Level level, String message, boolean logged) {
+        sup.log(logged ? level : Level.DEBUG, message);
         if (upgrade != null) {
+            upgrade.subscribers.removeIf(c -> !os.waiting(c));
             for (Object client : upgrade.subscribers) os.reply(client, message, false, true);
             os.happened(new Happening.UpgradeProgress(upgrade.generation, message));
         }

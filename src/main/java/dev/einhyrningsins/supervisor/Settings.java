@@ -54,9 +54,13 @@ public final class Settings {
         CHECK_INTERVAL("check_interval", "seconds > 0"),
         CHECK_TIMEOUT("check_timeout", "seconds > 0"),
         LIVE_FAILURES("live_failures", "1.." + MAX_COUNT),
+        READY_FAILURES("ready_failures", "1.." + MAX_COUNT),
         PING_TIMEOUT("ping_timeout", "seconds, 0 = off"),
         MAX_WORKER_RSS("max_worker_rss", "MiB, 0 = off"),
-        MAX_WORKER_AGE("max_worker_age", "seconds, 0 = off");
+        MAX_WORKER_AGE("max_worker_age", "seconds, 0 = off"),
+        SHUTDOWN_DELAY("shutdown_delay", "seconds, 0 = off"),
+        MAX_DRAINING("max_draining", "0.." + MAX_COUNT + ", 0 = unlimited"),
+        DRAIN_TIMEOUT("drain_timeout", "seconds, 0 = off");
 
         /** einhorn's state name, as {@code state}'s config section shows it. */
         public final String key;
@@ -89,8 +93,10 @@ public final class Settings {
                 case GRACEFUL_SIGNAL -> signal(value);
                 case VERBOSITY -> count(value, 0, 2);
                 case SECONDS, CHECK_INTERVAL, CHECK_TIMEOUT -> seconds(value, false);
-                case SIGNAL_TIMEOUT, ACK_TIMEOUT, UPGRADE_TIMEOUT, PING_TIMEOUT, MAX_WORKER_AGE -> seconds(value, true);
-                case MAX_UNACKED, UPGRADE_MAX_FAILURES, LIVE_FAILURES -> count(value, 1, MAX_COUNT);
+                case SIGNAL_TIMEOUT, ACK_TIMEOUT, UPGRADE_TIMEOUT, PING_TIMEOUT, MAX_WORKER_AGE, SHUTDOWN_DELAY, DRAIN_TIMEOUT ->
+                        seconds(value, true);
+                case MAX_UNACKED, UPGRADE_MAX_FAILURES, LIVE_FAILURES, READY_FAILURES -> count(value, 1, MAX_COUNT);
+                case MAX_DRAINING -> maxDraining(value);
                 case MAX_UPGRADE_ADDITIONAL -> upgradeAdditional(value);
                 case READY_CHECK, LIVE_CHECK -> command(value);
                 case MAX_WORKER_RSS -> count(value, 0, MAX_RSS_MB);
@@ -121,9 +127,13 @@ public final class Settings {
                 case CHECK_INTERVAL -> seconds(c.health().checkInterval());
                 case CHECK_TIMEOUT -> seconds(c.health().checkTimeout());
                 case LIVE_FAILURES -> String.valueOf(c.health().liveFailures());
+                case READY_FAILURES -> String.valueOf(c.health().readyFailures());
                 case PING_TIMEOUT -> offText(c.health().pingTimeout());
                 case MAX_WORKER_RSS -> c.health().maxWorkerRssMb() == 0 ? "off" : String.valueOf(c.health().maxWorkerRssMb());
                 case MAX_WORKER_AGE -> offText(c.health().maxWorkerAge());
+                case SHUTDOWN_DELAY -> offText(c.drain().shutdownDelay());
+                case MAX_DRAINING -> c.drain().maxDraining() == 0 ? "unlimited" : String.valueOf(c.drain().maxDraining());
+                case DRAIN_TIMEOUT -> offText(c.drain().drainTimeout());
             };
         }
     }
@@ -268,6 +278,18 @@ public final class Settings {
             return Math.max(1, count(v, 0, MAX_COUNT));
         } catch (Invalid e) {
             throw new Invalid("needs a whole number in 0.." + MAX_COUNT + " (0 counts as 1) or unlimited, got " + given(v));
+        }
+    }
+
+    /** 0..MAX_COUNT, 0 (or unlimited, none, null) for no limit. */
+    static int maxDraining(String v) throws Invalid {
+        if (v == null) return 0;
+        String t = v.trim().toLowerCase(Locale.ROOT);
+        if (t.equals("none") || t.equals("unlimited")) return 0;
+        try {
+            return count(v, 0, MAX_COUNT);
+        } catch (Invalid e) {
+            throw new Invalid("needs a whole number in 0.." + MAX_COUNT + " (0 = unlimited), got " + given(v));
         }
     }
 

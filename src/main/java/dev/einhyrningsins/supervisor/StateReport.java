@@ -48,8 +48,12 @@ final class StateReport {
         s.put("generation", sup.rollout().servingGeneration());
         s.put("verbosity", config.verbosity());
         s.put("stopping", sup.stopping());
+        s.put("shutdown_delay_left", sup.delaying() ? sup.draining().left() : null);
         // a readiness probe's question: can connections be served? (an upgrade does not stop that)
         s.put("serving", !sup.stopping() && sup.pool().ackedServing() > 0);
+        // what GET /ready answers: the target number of serving workers acked, no stop under way
+        s.put("ready", sup.notReady() == null);
+        s.put("env_generation", sup.envGeneration());
         s.put("consecutive_deaths_before_ack", sup.backoff().deaths());
         s.put("upgrading", sup.rollout().current());
         s.put("last_upgrade", sup.rollout().last());
@@ -58,6 +62,7 @@ final class StateReport {
         for (Worker w : sup.pool().all()) ws.add(worker(w));
         s.put("workers", ws);
         s.put("recent_exits", sup.report().recentExits());
+        s.put("listeners_unused", sup.listenerUse().state());
         return s;
     }
 
@@ -82,9 +87,14 @@ final class StateReport {
         cfg.put("check_interval", Settings.seconds(h.checkInterval()));
         cfg.put("check_timeout", Settings.seconds(h.checkTimeout()));
         cfg.put("live_failures", h.liveFailures());
+        cfg.put("ready_failures", h.readyFailures());
         cfg.put("ping_timeout", secondsOrNull(h.pingTimeout()));
         cfg.put("max_worker_rss", h.maxWorkerRssMb() == 0 ? null : h.maxWorkerRssMb());
         cfg.put("max_worker_age", secondsOrNull(h.maxWorkerAge()));
+        DrainConfig d = config.drain();
+        cfg.put("shutdown_delay", secondsOrNull(d.shutdownDelay()));
+        cfg.put("max_draining", d.maxDraining() == 0 ? null : d.maxDraining());
+        cfg.put("drain_timeout", secondsOrNull(d.drainTimeout()));
         return cfg;
     }
 
@@ -97,6 +107,7 @@ final class StateReport {
         m.put("pid", w.pid);
         m.put("slot", w.slot);
         m.put("generation", w.generation);
+        m.put("env_generation", w.envGeneration());
         m.put("spawned_at", Json.timestamp(w.spawnedWall));
         m.put("acked", w.acked());
         m.put("acked_at", w.ack() == null ? null : Json.timestamp(w.ack().wall()));
@@ -112,6 +123,7 @@ final class StateReport {
         m.put("ready_check", check(w.ready, false));
         m.put("live_check", check(w.live, true));
         m.put("rss_bytes", w.rssAt() < 0 || w.rssBytes() < 0 ? null : w.rssBytes());
+        m.put("holds_listeners", w.holdsInherited());
         return m;
     }
 

@@ -20,9 +20,10 @@ import java.util.function.Function;
  * <p>Its rooms: {@link WorkerPool} (workers and slots), {@link Backoff} (respawn pacing),
  * {@link WorkerTimer} (acks, ack timeouts, kills, checks, limits), {@link Readiness} (acks,
  * pings, notify messages, ack timeouts), {@link Rollout} (upgrades), {@link Health} (checks,
- * the ping watchdog, recycling), {@link Commands} (the control commands and signals) and
- * {@link StateReport} (the state dump). This class keeps the target, spawns and retires,
- * reaps, and stops.
+ * the ping watchdog, recycling), {@link ListenerUse} (workers that do not use their sockets),
+ * {@link Draining} (the stop's delay, the bounds on retiring workers), {@link Commands} (the
+ * control commands and signals) and {@link StateReport} (the state dump). This class keeps the
+ * target and the environment file's generation, spawns and retires, reaps, and stops.
  */
 public final class Supervisor {
 
@@ -35,11 +36,14 @@ public final class Supervisor {
     private final Health health;
     private final Readiness readiness;
     private final Commands commands;
+    private final Draining draining;
     private final StateReport report = new StateReport();
+    private final ListenerUse listenerUse;
     private Config config;
     private int target;
+    /** The environment file's generation new workers get: 1 at start, one more for each read that changed it. */
+    private int envGeneration = 1;
     private boolean stopping;
-    private int stopRequests;
     private boolean finished;
 
     /**
@@ -56,6 +60,8 @@ public final class Supervisor {
         this.health = new Health(this, os);
         this.readiness = new Readiness(this, os, health);
         this.commands = new Commands(this, os);
+        this.listenerUse = new ListenerUse(this, os);
+        this.draining = new Draining(this, os);
     }
 
     // ------------------------------------------------------------------ entry points
@@ -88,18 +94,42 @@ public final class Supervisor {
             }
         }
         if (rollout.active()) rollout.checkLimits(now);
+        listenerUse.tick(now);
+        draining.tick(now);
         reconcile();
         status();
     }
 
     private Happening.Status lastStatus;
 
+    /** The target number of workers of the serving generation are acked, and no upgrade or stop runs. */
+    private boolean ready() {
+        return !rollout.active() && !stopping() && pool.ackedServing(rollout.servingGeneration()) >= target;
+    }
+
+    /**
+     * Why the supervisor cannot take traffic (the {@code ready} command, {@code GET /ready}):
+     * a stop is under way or waits for its delay, or fewer than the target number of serving
+     * workers are acked (of any generation: an upgrade keeps it ready); null when it can.
+     */
+    String notReady() {
+        if (draining.delaying()) return "shutting down: the shutdown delay ends in " + draining.left() + "s";
+        if (stopping) return "stopping";
+        int acked = pool.ackedServing();
+        return acked >= target ? null : acked + " of " + target + " workers acked";
+    }
+
+    /** The gauges of {@code metrics}, from the state as it is now. */
+    Gauges gauges() {
+        return Gauges.of(this, ready());
+    }
+
     /** Emits {@link Happening.Status} when a count changed. */
     private void status() {
         int generation = rollout.servingGeneration();
-        boolean ready = !rollout.active() && !stopping && pool.ackedServing(generation) >= target;
+        boolean ready = ready();
         Happening.Status s = new Happening.Status(target, pool.size(), pool.ackedServing(), generation,
-                rollout.active(), stopping, ready);
+                rollout.active(), stopping(), ready);
         if (!s.equals(lastStatus)) {
             lastStatus = s;
             os.happened(s);
@@ -108,7 +138,7 @@ public final class Supervisor {
 
     /** When {@link #tick()} should run next, in {@link Os#nanoTime()} terms; Long.MAX_VALUE if never. */
     public long nextDeadline() {
-        long next = rollout.dueAt();
+        long next = Math.min(rollout.dueAt(), Math.min(listenerUse.dueAt(), draining.dueAt()));
         for (Worker w : pool.all()) {
             for (WorkerTimer t : WorkerTimer.ALL) next = Math.min(next, t.dueAt(w, config));
         }
@@ -149,9 +179,9 @@ public final class Supervisor {
      * @param clients names a client that follows the upgrade (null: it cannot be handed over)
      */
     public Snapshot snapshot(Function<Object, String> clients) {
-        return new Snapshot(Snapshot.FORMAT, Snapshot.ConfigState.of(config), target, stopping, stopRequests,
+        return new Snapshot(Snapshot.ConfigState.of(config), target, stopping, draining.stopRequests(),
                 backoff.state(), rollout.state(clients), pool.all().stream().map(Worker::state).toList(),
-                report.recentExits());
+                report.recentExits(), listenerUse.snapshot(), envGeneration);
     }
 
     /**
@@ -163,17 +193,16 @@ public final class Supervisor {
      */
     public static Supervisor restore(Snapshot s, Os os, String version, Map<String, Object> info,
                                      Function<String, Object> clients) {
-        if (s.format() != Snapshot.FORMAT) {
-            throw new IllegalArgumentException("hand-over format " + s.format() + ", this supervisor knows " + Snapshot.FORMAT);
-        }
         Supervisor sup = new Supervisor(s.config().toConfig(), os, version, info);
         sup.target = s.target();
         sup.stopping = s.stopping();
-        sup.stopRequests = s.stopRequests();
+        sup.draining.stopRequests(s.stopRequests());
+        sup.envGeneration = s.envGeneration();
         sup.backoff.restore(s.backoff());
         sup.rollout.restore(s.rollout(), clients);
         for (Snapshot.WorkerState w : s.workers()) sup.pool.restore(Worker.of(w));
         sup.report.restore(s.recentExits());
+        sup.listenerUse.restore(s.listenerUse());
         return sup;
     }
 
@@ -208,8 +237,38 @@ public final class Supervisor {
         return report;
     }
 
+    ListenerUse listenerUse() {
+        return listenerUse;
+    }
+
     Readiness readiness() {
         return readiness;
+    }
+
+    Draining draining() {
+        return draining;
+    }
+
+    /** The environment file's generation that workers started now get. */
+    int envGeneration() {
+        return envGeneration;
+    }
+
+    /**
+     * {@code --env-file}: reads it again, for the workers started from now on (an upgrade or a
+     * reload is starting); a change makes a new generation of it.
+     *
+     * @return null, or why the file cannot be used (then nothing changed)
+     */
+    public String rereadEnvironment() {
+        Os.EnvironmentRead r = os.readEnvironment();
+        if (r.problem() != null) return r.problem();
+        if (r.changed()) {
+            envGeneration++;
+            log(Level.INFO, "The environment file changed (" + r.changes() + "): workers started from now on get its "
+                    + "generation " + envGeneration);
+        }
+        return null;
     }
 
     Map<String, Object> info() {
@@ -232,8 +291,22 @@ public final class Supervisor {
         config = c;
     }
 
-    boolean stopping() {
+    /**
+     * Whether a stop began (TERM, INT, {@code die}), or waits for its shutdown delay: no
+     * upgrade or reload starts any more.
+     */
+    public boolean stopping() {
+        return stopping || draining.delaying();
+    }
+
+    /** Whether the stop began: every worker was asked to go (not while a shutdown delay runs). */
+    boolean stopBegan() {
         return stopping;
+    }
+
+    /** Whether a stop waits for its shutdown delay (the workers serve on). */
+    boolean delaying() {
+        return draining.delaying();
     }
 
     // ------------------------------------------------------------------ a worker's life
@@ -242,6 +315,7 @@ public final class Supervisor {
         switch (t) {
             case ACK_DELAY -> readiness.timerElapsed(w);
             case ACK_TIMEOUT -> readiness.timedOut(w);
+            case DRAIN_TIMEOUT -> draining.timedOut(w);
             case KILL -> {
                 log(Level.WARN, "Worker " + w.pid + " is still alive " + Settings.seconds(config.signalTimeout())
                         + "s after " + w.lastSignal() + "; sending SIGKILL");
@@ -259,7 +333,7 @@ public final class Supervisor {
         long now = os.nanoTime();
         backoff.spawned(now);
         if (r instanceof SpawnResult.Spawned s) {
-            pool.add(s.pid(), slot, generation, now, os.currentTimeMillis());
+            pool.add(s.pid(), slot, generation, now, os.currentTimeMillis()).envGeneration(envGeneration);
             log(Level.INFO, "===> Launched " + s.pid() + " (index: " + slot + ", generation: " + generation + ")");
             os.happened(new Happening.Spawned(s.pid(), slot, generation, reason));
         } else if (r instanceof SpawnResult.Failed f) {
@@ -301,6 +375,7 @@ public final class Supervisor {
         boolean unexpected = !w.retiring();
         log(unexpected ? Level.WARN : Level.INFO, "Worker " + w.describe() + " " + e.description()
                 + (w.acked() ? "" : " before it was acked"));
+        listenerUse.exited(w);
         report.exited(w, e.description(), e.success(), !unexpected, os.currentTimeMillis());
         os.happened(new Happening.Exited(w.pid, w.slot, w.generation, e.description(), e.bySignal(), e.code(),
                 w.acked(), !unexpected, w.killed(), w.ackTimedOut(),
@@ -356,7 +431,8 @@ public final class Supervisor {
     private void spawnOrBackOff(Happening.SpawnReason reason) {
         if (spawn(rollout.servingGeneration(), reason) instanceof SpawnResult.Failed f) {
             backoff.died();
-            log(Level.ERROR, "Could not start a worker: " + f.reason() + "; retrying in " + intervalText() + "s");
+            log(f.reported() ? Level.DEBUG : Level.ERROR, "Could not start a worker: " + f.reason() + "; retrying in "
+                    + intervalText() + "s");
         }
     }
 
@@ -366,26 +442,10 @@ public final class Supervisor {
 
     // ------------------------------------------------------------------ stopping
 
-    /** INT or TERM: the first drains every worker, the next sends TERM to their process groups. */
-    void stop(String signal) {
-        if (++stopRequests == 1) {
-            log(Level.INFO, "Got SIG" + signal + ": sending " + config.gracefulSignal() + " to "
-                    + pool.size() + " workers and exiting when they are gone");
-            die(config.gracefulSignal());
-        } else {
-            log(Level.WARN, "Got SIG" + signal + " again: sending TERM to the process groups of "
-                    + pool.size() + " workers");
-            for (Worker w : pool.all()) {
-                w.signalled("TERM", os.currentTimeMillis());
-                os.signalGroup(w.pid, "TERM");
-                os.happened(new Happening.Signalled(w.pid, "TERM", Happening.SignalReason.FORWARD));
-            }
-        }
-    }
-
     /** Asks every worker to go with {@code signal}, spawns no more, and finishes when all are gone. */
     String die(String signal) {
         if (rollout.active()) rollout.end(false, "Upgrade interrupted: the supervisor is stopping");
+        draining.ended();
         stopping = true;
         os.happened(new Happening.Stopping(signal));
         int n = pool.size();

@@ -114,6 +114,11 @@ final class Worker {
     private boolean killed;
     private String status;
     private boolean saidStopping;
+    /** When its descriptors were last looked at ({@link ListenerUse}); -1: not yet (in this process). */
+    private long lookedAt = -1;
+    /** What the last look found: null (none yet, or it could not tell), true, false. */
+    private Boolean holdsInherited;
+    private int envGeneration = 1;
     private final List<Sent> signals = new ArrayList<>();
 
     Worker(int pid, int slot, int generation, long spawnedAt, long spawnedWall) {
@@ -122,6 +127,15 @@ final class Worker {
         this.generation = generation;
         this.spawnedAt = spawnedAt;
         this.spawnedWall = spawnedWall;
+    }
+
+    /** The generation of the environment file it was started with (--env-file). */
+    int envGeneration() {
+        return envGeneration;
+    }
+
+    void envGeneration(int generation) {
+        envGeneration = generation;
     }
 
     /** Ready: it acked (manual) or lived long enough (timer). */
@@ -245,6 +259,27 @@ final class Worker {
         signals.add(new Sent(signal, wall));
     }
 
+    /** When its descriptors were last looked at; -1 if not yet. */
+    long lookedAt() {
+        return lookedAt;
+    }
+
+    /** Whether the last look found it holding one of its inherited sockets; null if none told yet. */
+    Boolean holdsInherited() {
+        return holdsInherited;
+    }
+
+    /** A look at its descriptors at {@code at} found {@code holds} (null: it could not tell). */
+    void looked(long at, Boolean holds) {
+        lookedAt = at;
+        if (holds != null) holdsInherited = holds;
+    }
+
+    /** A look found it holding none of its inherited sockets (it cannot get them back). */
+    boolean withoutInherited() {
+        return Boolean.FALSE.equals(holdsInherited);
+    }
+
     /** It was retired for not acking within --ack-timeout. */
     boolean ackTimedOut() {
         return ackTimedOut;
@@ -281,7 +316,8 @@ final class Worker {
                 ping == null ? null : ping.at(), ping == null ? null : ping.wall(), ping == null ? null : ping.id(),
                 claimedAt, ready.state(), live.state(), sick, rssBytes, rssAt, retiring, firstRetiredAt, retiredAt,
                 ackTimedOut, killed, status, saidStopping,
-                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList());
+                signals.stream().map(s -> new Snapshot.SignalState(s.signal(), s.atWall())).toList(), holdsInherited,
+                envGeneration);
     }
 
     static Worker of(Snapshot.WorkerState s) {
@@ -301,7 +337,9 @@ final class Worker {
         w.killed = s.killed();
         w.status = s.status();
         w.saidStopping = s.saidStopping();
+        w.envGeneration = s.envGeneration();
         for (Snapshot.SignalState x : s.signals()) w.signals.add(new Sent(x.signal(), x.atWall()));
+        w.holdsInherited = s.holdsInherited();
         return w;
     }
 

@@ -15,6 +15,8 @@ enum WorkerTimer {
     ACK_TIMEOUT,
     /** {@code -t}: still alive that long after being asked to go, it gets SIGKILL. */
     KILL,
+    /** {@code --drain-timeout}: still alive that long after it was first asked to go, it and its process group get SIGKILL. */
+    DRAIN_TIMEOUT,
     /** {@code --ready-check}: the next run, at once after its ack, then an interval after each failure. */
     READY_CHECK,
     /** {@code --live-check}: the next run, an interval after its ack or after the last live check ended. */
@@ -36,12 +38,13 @@ enum WorkerTimer {
 
     long dueAt(Worker w, Config c) {
         return switch (this) {
-            case ACK_DELAY -> !w.acked() && !w.retiring() && c.ackMode() instanceof Config.AckMode.Timer t
+            case ACK_DELAY -> !w.acked() && !w.checking() && !w.retiring() && c.ackMode() instanceof Config.AckMode.Timer t
                     ? w.spawnedAt + t.delay().toNanos() : NEVER;
             case ACK_TIMEOUT -> !w.acked() && !w.retiring() && !c.ackTimeout().isZero()
                     ? w.spawnedAt + c.ackTimeout().toNanos() : NEVER;
             case KILL -> w.retiring() && !w.killed() && !c.signalTimeout().isZero()
                     ? w.retiredAt() + c.signalTimeout().toNanos() : NEVER;
+            case DRAIN_TIMEOUT -> Draining.drainDueAt(w, c);
             case READY_CHECK -> w.checking() && !w.retiring() && c.health().readyCheck() != null && !w.ready.running()
                     ? (w.ready.endedAt() < 0 ? w.claimedAt() : w.ready.endedAt() + c.health().checkInterval().toNanos())
                     : NEVER;

@@ -49,7 +49,7 @@ class CommandLineTest {
                 "--live-failures", "5", "--check-interval", "0.5", "--check-timeout", "2", "--ping-timeout", "10",
                 "--max-worker-rss", "512", "--max-worker-age", "86400", "p");
         assertThat(o.health()).isEqualTo(new HealthConfig("curl -f http://$EINHORN_FD_0/ready", "test -e /tmp/ok",
-                Duration.ofMillis(500), Duration.ofSeconds(2), 5, Duration.ofSeconds(10), 512, Duration.ofDays(1)));
+                Duration.ofMillis(500), Duration.ofSeconds(2), 5, 3, Duration.ofSeconds(10), 512, Duration.ofDays(1)));
         assertThat(o.toConfig(2).health()).isEqualTo(o.health());
     }
 
@@ -96,6 +96,16 @@ class CommandLineTest {
     }
 
     @Test
+    void oneListenerAtMostCanBeTheWorkersStandardInput() {
+        Options o = run("-b", "127.0.0.1:8080", "-b", "unix:/tmp/j.sock,STDIN,mode=0600", "p");
+        assertThat(o.binds()).extracting(BindSpec::stdin).containsExactly(false, true);
+        assertThat(run("-b", "[::1]:0,r,stdin", "p").binds().getFirst().stdin()).isTrue();
+        usage("-b 127.0.0.1:1,stdin and -b unix:/a,stdin both say stdin: a worker has one standard input, give it to one socket",
+                "-b", "127.0.0.1:1,stdin", "-b", "unix:/a,stdin", "p");
+        usage("name=NAME, stdin, and for unix", "-b", "127.0.0.1:1,stdin=1", "p");
+    }
+
+    @Test
     void unixListenersTakeAModeAGroupAndAnOwnerByNameOrNumber() {
         Options o = run("-b", "unix:/run/app.sock,mode=0660,group=www-data,owner=1000", "-b", "unix:/x.sock,n,MODE=600",
                 "-b", "unix:/y.sock", "p");
@@ -108,7 +118,7 @@ class CommandLineTest {
         usage("mode= takes octal", "-b", "unix:/a,mode=rw", "p");
         usage("group= takes a group name or gid, e.g. group=www-data", "-b", "unix:/a,group=", "p");
         usage("owner= takes a user name or uid", "-b", "unix:/a,owner=a b", "p");
-        usage("mode=, group= and owner= apply to unix: sockets only", "-b", "127.0.0.1:80,mode=0660", "p");
+        usage("mode=, group= and owner= apply to unix: and unixgram: sockets only", "-b", "127.0.0.1:80,mode=0660", "p");
         usage("unknown bind option 'user=x'", "-b", "unix:/a,user=x", "p");
     }
 
@@ -306,5 +316,19 @@ class CommandLineTest {
         for (String bad : List.of(longest + "n", "a b", "a\u007f", "tab\there", "\u00e9")) {
             usage("must be 1 to 255 printable characters", "-b", "127.0.0.1:0,name=" + bad, "p");
         }
+    }
+
+    @Test
+    void userAndGroupAreNamesOrNumbersAndTheGroupNeedsTheUser() {
+        Options o = run("--user", "www-data", "--group=33", "p");
+        assertThat(o.user()).contains("www-data");
+        assertThat(o.group()).contains("33");
+        assertThat(run("--user", "54321", "p").group()).isEmpty();
+        assertThat(run("p").user()).isEmpty();
+        usage("--group www-data needs --user: it is the group workers run with as that user", "--group", "www-data", "p");
+        usage("--user takes a user name or a uid, e.g. --user www-data or --user 1000, not 'a b'", "--user", "a b", "p");
+        usage("--user takes a user name or a uid", "--user", "", "p");
+        usage("--group takes a group name or a gid, e.g. --group www-data or --group 33, not 'x:y'", "--user", "1",
+                "--group", "x:y", "p");
     }
 }

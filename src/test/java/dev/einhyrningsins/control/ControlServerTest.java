@@ -32,6 +32,7 @@ class ControlServerTest {
     Path dir;
 
     ControlServer server;
+    Pump pump;
     final List<String> logs = new ArrayList<>();
 
     final ControlServer.Log log = new ControlServer.Log() {
@@ -60,19 +61,34 @@ class ControlServerTest {
     final List<String> received = new ArrayList<>();
 
     ControlServer open() throws ControlException {
-        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), in -> {
+        return serve(in -> {
             synchronized (received) {
                 received.add(in.request().command());
             }
             if (!in.request().command().startsWith("worker:")) {
                 in.replyTo().send("echo " + in.request().command() + " " + in.request().args(), true, true);
             }
-        }, log);
+        });
+    }
+
+    /** Opens the server with {@code sink} and serves it from a loop thread of the test's own. */
+    ControlServer serve(java.util.function.Consumer<ControlServer.Inbound> sink) throws ControlException {
+        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), sink, log);
+        pump = new Pump(server::pollables);
         return server;
     }
 
+    ControlServer.Counts counts() {
+        try {
+            return pump.call(server::counts);
+        } catch (Exception e) {
+            throw new AssertionError("the loop thread did not answer", e);
+        }
+    }
+
     @AfterEach
-    void close() {
+    void close() throws InterruptedException {
+        if (pump != null) pump.close();
         if (server != null) server.close();
     }
 
@@ -202,7 +218,9 @@ class ControlServerTest {
             }
             assertThat(served).as("served").isEqualTo(256);
             assertThat(refused).as("refused").isEqualTo(44);
-            assertThat(server.counts()).isEqualTo(new ControlServer.Counts(256, 256, 0, 44, 0));
+            ControlServer.Counts counts = counts();
+            assertThat(List.of(counts.accepted(), (long) counts.open(), counts.refusedUser(), counts.refusedLimit(),
+                    counts.dropped())).containsExactly(256L, 256L, 0L, 44L, 0L);
         } finally {
             for (Client c : clients) c.close();
         }
@@ -240,7 +258,7 @@ class ControlServerTest {
         try (var s = Files.list(dir)) {
             assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("ctl.sock", "ctl.lock");
         }
-        server.close();
+        pump.run(server::close);
         server = null;
         assertThat(sock()).doesNotExist();
     }
@@ -308,19 +326,17 @@ class ControlServerTest {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor()).as(out).isZero();
         assertThat(WireCodec.decodeReply(out.strip()).message()).startsWith("Permission denied");
-        assertThat(server.counts().refusedUser()).isEqualTo(1);
-        assertThat(server.counts().accepted()).isZero();
+        assertThat(counts().refusedUser()).isEqualTo(1);
+        assertThat(counts().accepted()).isZero();
     }
 
     @Test
     void aClientThatHalfClosesStillGetsEveryReplyItIsOwed() throws Exception {
-        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), in -> {
-            // a streamed reply that finishes later, from another thread, as an upgrade's does
-            Thread.ofPlatform().start(() -> {
-                in.replyTo().send("first of " + in.request().command(), false, true);
-                in.replyTo().send("last of " + in.request().command(), true, true);
-            });
-        }, log);
+        serve(in -> {
+            // a streamed reply that finishes later, as an upgrade's does
+            pump.post(() -> in.replyTo().send("first of " + in.request().command(), false, true));
+            pump.post(() -> in.replyTo().send("last of " + in.request().command(), true, true));
+        });
         try (Client c = new Client(sock())) {
             c.write("{\"id\":1,\"command\":\"upgrade\"}\n{\"id\":2,\"command\":\"state\"}\n");
             c.ch.shutdownOutput();
@@ -365,11 +381,10 @@ class ControlServerTest {
     final List<ReplyTo> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     ControlServer openWatching() throws ControlException {
-        server = ControlServer.open(sock(), dir.resolve("ctl.lock"), in -> {
+        return serve(in -> {
             watchers.add(in.replyTo());
             in.replyTo().send("{\"event\":\"status\"}", false, true);
-        }, log);
-        return server;
+        });
     }
 
     @Test
@@ -378,11 +393,11 @@ class ControlServerTest {
         try (Client c = new Client(sock())) {
             c.write("{\"id\":1,\"command\":\"watch\"}\n");
             assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
-            assertThat(server.counts().open()).isEqualTo(1);
+            assertThat(counts().open()).isEqualTo(1);
         }
         await("the watcher seen closed", () -> !watchers.getFirst().open());
-        await("no connection open", () -> server.counts().open() == 0);
-        assertThat(server.counts().dropped()).as("a client that left is not a drop").isZero();
+        await("no connection open", () -> counts().open() == 0);
+        assertThat(counts().dropped()).as("a client that left is not a drop").isZero();
     }
 
     @Test
@@ -393,7 +408,7 @@ class ControlServerTest {
             c.ch.shutdownOutput();
             assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
             assertThat(c.message()).isEqualTo(Session.INPUT_CLOSED);
-            watchers.getFirst().send("{\"event\":\"spawned\"}", false, true);
+            pump.run(() -> watchers.getFirst().send("{\"event\":\"spawned\"}", false, true));
             assertThat(c.message()).isEqualTo("{\"event\":\"spawned\"}");
             assertThat(watchers.getFirst().open()).isTrue();
         }
@@ -405,8 +420,10 @@ class ControlServerTest {
         try (Client c = new Client(sock())) {
             c.write("{\"id\":1,\"command\":\"watch\"}\n");
             assertThat(c.message()).isEqualTo("{\"event\":\"status\"}");
-            watchers.getFirst().send("{\"event\":\"supervisor_exit\"}", true, true);
-            server.close();
+            pump.run(() -> {
+                watchers.getFirst().send("{\"event\":\"supervisor_exit\"}", true, true);
+                server.close();
+            });
             String line = c.in.readLine();
             assertThat(WireCodec.decodeReply(line).more()).isFalse();
             assertThat(WireCodec.decodeReply(line).message()).isEqualTo("{\"event\":\"supervisor_exit\"}");
@@ -424,12 +441,127 @@ class ControlServerTest {
             String event = "{\"event\":\"progress\",\"message\":\"" + "x".repeat(1000) + "\"}";
             // the client never reads: the kernel's buffers fill, then the session's 1 MiB budget
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (w.open() && System.nanoTime() < deadline) w.send(event, false, true);
+            while (w.open() && System.nanoTime() < deadline) pump.run(() -> w.send(event, false, true));
             assertThat(w.open()).isFalse();
-            await("the slow watcher dropped", () -> server.counts().dropped() == 1 && server.counts().open() == 0);
+            await("the slow watcher dropped", () -> counts().dropped() == 1 && counts().open() == 0);
         }
         synchronized (logs) {
             assertThat(logs).anyMatch(l -> l.contains("is not reading its replies"));
+        }
+    }
+
+    // ------------------------------------------------------------------ bounds
+
+    /** Whether the server closed the client's connection (closed with input unread, it is reset). */
+    static boolean closed(Client c) {
+        try {
+            return c.in.readLine() == null;
+        } catch (IOException reset) {
+            return true;
+        }
+    }
+
+    @Test
+    void overTheClientsBudgetTheOneHoldingTheMostIsDroppedAndTheOthersAreServed() throws Exception {
+        open();
+        pump.run(() -> server.budget(1 << 20));
+        List<Client> clients = new ArrayList<>();
+        try {
+            // endless lines that never end: each holds its line so far
+            byte[] chunk = new byte[200 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'x');
+            for (int i = 0; i < 3; i++) {
+                Client c = new Client(sock());
+                clients.add(c);
+                c.write(chunk);
+            }
+            Client biggest = clients.get(1);
+            try {
+                biggest.write(chunk);
+                biggest.write(chunk); // 600 KiB: together over 1 MiB
+            } catch (IOException closedMidWrite) {
+                // dropped as soon as the total went over: the rest of it is not read
+            }
+            assertThat(closed(biggest)).as("the one holding the most was closed").isTrue();
+            await("counted", () -> counts().overBudget() == 1);
+            assertThat(counts().held()).isLessThanOrEqualTo(1 << 20);
+            synchronized (logs) {
+                assertThat(logs).anyMatch(l -> l.contains("held ") && l.contains(" of the 1.0 MiB all control clients together"));
+            }
+            // the others are served as before: 200 KiB of x is no command, answered, not dropped
+            clients.getFirst().write("\n{\"command\":\"state\"}\n");
+            assertThat(clients.getFirst().message()).isEqualTo("Could not parse command");
+            assertThat(clients.getFirst().message()).isEqualTo("echo state null");
+        } finally {
+            for (Client c : clients) c.close();
+        }
+        try (Client fresh = new Client(sock())) {
+            fresh.write("{\"command\":\"state\"}\n");
+            assertThat(fresh.message()).isEqualTo("echo state null");
+        }
+    }
+
+    @Test
+    void aClientWhoseRequestRunsTheSupervisorOutOfMemoryIsDroppedAndTheOthersAreServed() throws Exception {
+        serve(in -> {
+            if (in.request().command().equals("boom")) throw new OutOfMemoryError("Java heap space (injected)");
+            in.replyTo().send("echo " + in.request().command(), true, true);
+        });
+        try (Client a = new Client(sock()); Client b = new Client(sock())) {
+            a.write("{\"command\":\"boom\"}\n");
+            assertThat(closed(a)).isTrue();
+            b.write("{\"command\":\"state\"}\n");
+            assertThat(b.message()).isEqualTo("echo state");
+        }
+        synchronized (logs) {
+            assertThat(logs).anyMatch(l -> l.contains("ran out of memory serving it (Java heap space (injected))"));
+        }
+        assertThat(counts().dropped()).isEqualTo(1);
+    }
+
+    @Test
+    void aClientPipeliningPastTheInFlightLimitWaitsForItsRepliesAndGetsThemAll() throws Exception {
+        List<ReplyTo> owed = new java.util.concurrent.CopyOnWriteArrayList<>();
+        serve(in -> owed.add(in.replyTo()));
+        int n = Session.MAX_IN_FLIGHT * 3;
+        try (Client c = new Client(sock())) {
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < n; i++) b.append("{\"id\":").append(i).append(",\"command\":\"state\"}\n");
+            c.write(b.toString());
+            await("the limit reached", () -> owed.size() == Session.MAX_IN_FLIGHT);
+            assertThat(counts().held()).as("the rest waits, held").isPositive();
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                await("request " + k, () -> owed.size() > k);
+                pump.run(() -> owed.get(k).send("reply " + k, true, true));
+                assertThat(c.message()).isEqualTo("reply " + k);
+            }
+        }
+    }
+
+    @Test
+    void withEveryConnectionTakenANewcomerGetsTheSlotOfTheOneHoldingTheMost() throws Exception {
+        open();
+        List<Client> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < ControlServer.MAX_CONNECTIONS; i++) clients.add(new Client(sock()));
+            await("all open", () -> counts().open() == ControlServer.MAX_CONNECTIONS);
+            Client flooding = clients.get(7);
+            byte[] chunk = new byte[100 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'x');
+            flooding.write(chunk);
+            await("its line held", () -> counts().held() >= chunk.length);
+            try (Client operator = new Client(sock())) {
+                operator.write("{\"command\":\"state\"}\n");
+                assertThat(operator.message()).isEqualTo("echo state null");
+            }
+            assertThat(closed(flooding)).isTrue();
+            // with nobody holding much, a newcomer is refused as before
+            try (Client late = new Client(sock())) {
+                assertThat(late.message()).startsWith("Too many connections");
+            }
+        } finally {
+            for (Client c : clients) c.close();
         }
     }
 }

@@ -19,6 +19,7 @@ class CtlTest {
     Path dir;
 
     ControlServer server;
+    Pump pump;
 
     void serve() throws ControlException {
         server = ControlServer.open(dir.resolve("ctl.sock"), dir.resolve("ctl.lock"), in -> {
@@ -47,10 +48,12 @@ class CtlTest {
 
             public void debug(String m) {}
         });
+        pump = new Pump(server::pollables);
     }
 
     @AfterEach
-    void stop() {
+    void stop() throws InterruptedException {
+        if (pump != null) pump.close();
         if (server != null) server.close();
     }
 

@@ -251,4 +251,89 @@ class SessionTest {
         feed("{\"id\":2,\"command\":\"state\"}\n");
         assertThat(dispatched).as("no more input after the cut").hasSize(1);
     }
+
+    @Test
+    void aSessionHandedToTheNextProcessGoesOnWithItsOwedRequestsUnwrittenRepliesAndUnfinishedLine() {
+        feed("{\"id\":7,\"command\":\"upgrade\"}\n{\"id\":8,\"command\":\"sta");
+        ReplyTo upgrade = dispatched.getFirst().replyTo();
+        upgrade.send("Upgrading smoothly", false, true);
+        deliver();
+        // the exec comes before the client read this line; the core names the upgrade's request "c1"
+        Session.Handed handed = session.handOver(List.of(new Session.Owed("c1", 7)));
+        assertThat(handed.owed()).containsExactly(new Session.Owed("c1", 7));
+
+        List<Dispatched> next = new ArrayList<>();
+        Session adopted = new Session((r, to) -> next.add(new Dispatched(r, to)), Runnable::run, 1 << 20);
+        java.util.Map<String, ReplyTo> named = new java.util.HashMap<>();
+        adopted.adopt(handed, named::put);
+        session = adopted;
+        assertThat(written()).isEqualTo("{\"message\":\"Upgrading smoothly\",\"request_id\":7,\"wait\":true}\n");
+        // the rest of the unfinished line arrives at the next process
+        feed("te\"}\n");
+        assertThat(next).singleElement().satisfies(d -> assertThat(d.request().command()).isEqualTo("state"));
+        next.getFirst().replyTo().send("{}", true, true);
+        named.get("c1").send("Upgrade done", true, true);
+        assertThat(written()).isEqualTo("{\"message\":\"{}\",\"request_id\":8}\n"
+                + "{\"message\":\"Upgrade done\",\"request_id\":7}\n");
+        session.endOfInput();
+        assertThat(session.done()).as("nothing owed any more").isTrue();
+    }
+
+    @Test
+    void aSessionWithNothingPendingHandsOverNoInputAndNoOutput() {
+        feed("{\"id\":1,\"command\":\"state\"}\n");
+        dispatched.getFirst().replyTo().send("{}", true, true);
+        deliver();
+        written();
+        assertThat(session.handOver(List.of())).isEqualTo(new Session.Handed(List.of(), null, null));
+    }
+
+    @Test
+    void pastTheRequestsInFlightLimitItReadsOnOnlyAsRepliesComeAndKeepsTheOrder() {
+        StringBuilder many = new StringBuilder();
+        for (int i = 0; i < Session.MAX_IN_FLIGHT + 10; i++) many.append("{\"id\":").append(i).append(",\"command\":\"state\"}\n");
+        feed(many.toString());
+        assertThat(dispatched).hasSize(Session.MAX_IN_FLIGHT);
+        assertThat(session.paused()).as("no more input wanted while the limit is reached").isTrue();
+        assertThat(session.held()).as("the lines not parsed yet are held").isPositive();
+        // one reply: one more request is parsed
+        dispatched.getFirst().replyTo().send("{}", true, true);
+        deliver();
+        assertThat(dispatched).hasSize(Session.MAX_IN_FLIGHT + 1);
+        // replies to everything: the rest comes, in order, and reading resumes
+        for (int i = 1; i < Session.MAX_IN_FLIGHT + 10; i++) {
+            dispatched.get(i).replyTo().send("{}", true, true);
+            deliver();
+        }
+        assertThat(dispatched).hasSize(Session.MAX_IN_FLIGHT + 10);
+        assertThat(dispatched).extracting(d -> d.request().id()).containsExactlyElementsOf(
+                java.util.stream.IntStream.range(0, Session.MAX_IN_FLIGHT + 10).boxed().toList());
+        assertThat(session.paused()).isFalse();
+        assertThat(written().lines()).hasSize(Session.MAX_IN_FLIGHT + 10);
+    }
+
+    @Test
+    void whatASessionHoldsIsItsLineSoFarItsUnwrittenRepliesAndItsWaitingInput() {
+        assertThat(session.held()).isZero();
+        feed("{\"command\":\"st");
+        long partial = session.held();
+        assertThat(partial).as("the line's buffer").isPositive();
+        feed("ate\"}\n");
+        dispatched.getFirst().replyTo().send("x".repeat(10_000), true, true);
+        deliver();
+        assertThat(session.held()).as("a reply of 10,000 bytes queued").isGreaterThan(10_000);
+        written();
+        assertThat(session.held()).as("written: only the line buffer is left").isLessThanOrEqualTo(partial * 2);
+    }
+
+    @Test
+    void aLineOfAMebibyteNeverHoldsMuchMoreThanThat() {
+        byte[] chunk = new byte[64 * 1024];
+        java.util.Arrays.fill(chunk, (byte) 'x');
+        for (int i = 0; i < 15; i++) session.received(chunk, 0, chunk.length);
+        assertThat(session.held()).isLessThanOrEqualTo(Session.MAX_LINE + 1);
+        for (int i = 0; i < 2; i++) session.received(chunk, 0, chunk.length);
+        assertThat(session.reading()).as("over a mebibyte: refused").isFalse();
+        assertThat(session.held()).as("its buffer is let go").isLessThan(4096);
+    }
 }

@@ -34,8 +34,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * {@code docker run}) or with the Kubernetes pod's args (as the kubelet) runs as PID 1 of new
  * pid, mount and network namespaces, chrooted into that read-only root, as the recipe's uid
  * (no passwd entry), with the recipe's PATH. {@code docker exec}/{@code kubectl exec} are
- * nsenter into those namespaces as the same uid: the readiness probe, {@code ctl}, HTTP.
- * Then TERM, as {@code docker stop} and the kubelet send it: exit status 0, nothing left.
+ * nsenter into those namespaces as the same uid: {@code ctl}, HTTP; the kubelet's probes are
+ * HTTP in the container's network namespace. Then TERM, as {@code docker stop} and the
+ * kubelet send it: exit status 0, nothing left (the pod's shutdown delay first: not ready).
  */
 class ContainerRecipeIT {
     static final Duration WAIT = Await.WAIT;
@@ -169,17 +170,32 @@ class ContainerRecipeIT {
         assertThat(container.path("volumeMounts").get(0).path("mountPath").asText()).isEqualTo(r.volume());
         String volume = container.path("volumeMounts").get(0).path("name").asText();
         assertThat(pod.path("volumes").get(0).path("name").asText()).isEqualTo(volume);
-        // readiness through ctl's JSON state, on the socket the supervisor serves
-        String probe = String.join(" ", words(container.path("readinessProbe").path("exec").path("command")));
-        assertThat(probe).contains("-e state --json").contains("-d " + docker.socketPath().get());
-        // the grace period covers preStop, the workers' drain (-t) and a margin for the exit
-        List<String> preStop = words(container.path("lifecycle").path("preStop").path("exec").path("command"));
-        assertThat(preStop).hasSize(2).first().isEqualTo("sleep");
+        // the probes are HTTP on --metrics, on every interface (the kubelet comes from outside)
+        assertThat(k8s.metrics()).as("--metrics in the pod's args").isPresent();
+        assertThat(k8s.metrics().get().host()).isEmpty();
+        assertThat(probePort(container, "readinessProbe")).isEqualTo(k8s.metrics().get().port());
+        assertThat(probePort(container, "livenessProbe")).isEqualTo(k8s.metrics().get().port());
+        assertThat(container.path("readinessProbe").path("httpGet").path("path").asText()).isEqualTo("/ready");
+        assertThat(container.path("livenessProbe").path("httpGet").path("path").asText()).isEqualTo("/live");
+        assertThat(container.path("lifecycle").isMissingNode()).as("no preStop sleep: --shutdown-delay does it").isTrue();
+        // the grace period covers the shutdown delay, the workers' drain (-t) and a margin for the exit
         long grace = pod.path("terminationGracePeriodSeconds").asLong();
         assertThat(k8s.signalTimeout()).as("-t in the pod's args").isPositive();
-        assertThat(grace).as("terminationGracePeriodSeconds >= preStop + -t + 5")
-                .isGreaterThanOrEqualTo(Long.parseLong(preStop.get(1)) + k8s.signalTimeout().toSeconds() + 5);
+        assertThat(k8s.drain().shutdownDelay()).as("--shutdown-delay in the pod's args").isPositive();
+        assertThat(grace).as("terminationGracePeriodSeconds >= --shutdown-delay + -t + 5")
+                .isGreaterThanOrEqualTo(k8s.drain().shutdownDelay().toSeconds() + k8s.signalTimeout().toSeconds() + 5);
         assertThat(docker.signalTimeout()).isEqualTo(k8s.signalTimeout());
+        assertThat(docker.metrics()).isEqualTo(k8s.metrics());
+    }
+
+    /** The port a probe of the container names (by the name of one of its ports, or a number). */
+    static int probePort(JsonNode container, String probe) {
+        JsonNode port = container.path(probe).path("httpGet").path("port");
+        if (port.isInt()) return port.asInt();
+        for (JsonNode p : container.path("ports")) {
+            if (p.path("name").asText().equals(port.asText())) return p.path("containerPort").asInt();
+        }
+        throw new AssertionError(probe + " names no port of the container: " + port);
     }
 
     // ------------------------------------------------------------------ the recipe, run
@@ -296,15 +312,10 @@ class ContainerRecipeIT {
             assertThat(Files.readString(Path.of("/proc", Long.toString(pid1), "status")))
                     .containsPattern("NSpid:\\s+" + pid1 + "\\s+1\\n").containsPattern("Uid:\\s+" + uid + "\\s");
 
-            // the readiness probe turns true once the workers have acked
-            List<String> readiness = words(container.path("readinessProbe").path("exec").path("command"));
-            await("the readiness probe", () -> {
-                try {
-                    return exec(pid1, uid, path, readiness).status() == 0;
-                } catch (Exception e) {
-                    throw new AssertionError(e);
-                }
-            });
+            // the readiness probe turns true once the workers have acked; the liveness probe is true
+            int probes = options(command).metrics().orElseThrow().port();
+            await("the readiness probe", () -> probe(pid1, probes, "/ready") == 200);
+            assertThat(probe(pid1, probes, "/live")).isEqualTo(200);
             Result state = exec(pid1, uid, path, List.of("einhyrningsinsctl", "-d", socket(command), "-e", "state", "--json"));
             assertThat(state.status()).as(state.stderr()).isZero();
             JsonNode s = JSON.readTree(state.stdout());
@@ -312,8 +323,7 @@ class ContainerRecipeIT {
             assertThat(s.path("workers")).hasSize(workers);
 
             // the workers serve HTTP in the container's network namespace
-            Result http = run(List.of("nsenter", "--target", Long.toString(pid1), "--net", "--", "/usr/bin/python3", "-c",
-                    "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/', timeout=10).read().decode())"));
+            Result http = http(pid1, "http://127.0.0.1:8080/");
             assertThat(http.status()).as(http.stderr()).isZero();
             assertThat(http.stdout()).startsWith("v0 ");
 
@@ -326,6 +336,11 @@ class ContainerRecipeIT {
             await("the old workers gone", () -> ProcessHandle.of(pid1).orElseThrow().descendants().count() == workers);
             List<Long> left = ProcessHandle.of(pid1).orElseThrow().descendants().map(ProcessHandle::pid).toList();
             assertThat(run(List.of("kill", "-TERM", Long.toString(pid1))).status()).isZero();
+            if (options(command).drain().shutdownDelay().isPositive()) {
+                // the pod's shutdown delay: not ready at once, the workers still serving
+                await("the readiness probe failing", () -> probe(pid1, probes, "/ready") == 503);
+                assertThat(http(pid1, "http://127.0.0.1:8080/").status()).isZero();
+            }
             assertThat(engine.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)).as("exited after TERM").isTrue();
             assertThat(engine.exitValue()).as(log()).isZero();
             for (long p : left) assertThat(ProcessHandle.of(p)).as("worker %d", p).isEmpty();
@@ -340,6 +355,24 @@ class ContainerRecipeIT {
                 engine.destroyForcibly();
                 engine.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS);
             }
+        }
+    }
+
+    /** GET {@code url} from inside the container's network namespace (as the kubelet probes, or a client). */
+    static Result http(long pid1, String url) throws Exception {
+        return run(List.of("nsenter", "--target", Long.toString(pid1), "--net", "--", "/usr/bin/python3", "-c",
+                "import urllib.request; print(urllib.request.urlopen('" + url + "', timeout=10).read().decode())"));
+    }
+
+    /** The status of an HTTP probe of the container's {@code port}, as the kubelet's httpGet sees it. */
+    static int probe(long pid1, int port, String path) {
+        try {
+            Result r = run(List.of("nsenter", "--target", Long.toString(pid1), "--net", "--", "/usr/bin/python3", "-c",
+                    "import urllib.request, urllib.error\ntry:\n print(urllib.request.urlopen('http://127.0.0.1:" + port + path
+                            + "', timeout=10).status)\nexcept urllib.error.HTTPError as e:\n print(e.code)"));
+            return r.status() == 0 ? Integer.parseInt(r.stdout().strip()) : -1;
+        } catch (Exception e) {
+            throw new AssertionError(e);
         }
     }
 

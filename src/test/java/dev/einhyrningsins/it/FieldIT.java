@@ -206,6 +206,7 @@ class FieldIT {
         Path pidfile = dir.resolve("sup.pid");
         Path socket = dir.resolve("ctl.sock");
         List<String> cmd = List.of(SupervisorProcess.java(), "--enable-native-access=ALL-UNNAMED",
+                "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), FaultySupervisor.class.getName());
         // manual acks: a worker is acked only once its graceful-signal handler is installed
         try (var sup = SupervisorProcess.launch(cmd, dir, Map.of("ACK", "1"), "-n", "2", "-m", "manual", "-e", pidfile.toString(),

@@ -23,11 +23,21 @@ class HealthIT {
     Path dir;
 
     void deployWorker(String version, String env) throws IOException {
+        deployWorker(dir, version, env);
+    }
+
+    /** DIR/app: examples/http_worker.py serving VERSION, with {@code env} (VAR=VALUE words) before it. */
+    static void deployWorker(Path dir, String version, String env) throws IOException {
         Files.writeString(dir.resolve("version"), version);
         UpgradeIT.deploy(dir, "#!/bin/sh\n" + env + " exec python3 " + SupervisorProcess.example("http_worker.py") + "\n");
     }
 
     SupervisorProcess start(String... args) throws IOException {
+        return start(dir, args);
+    }
+
+    /** A supervisor of DIR/app (-m manual, a port of its own), its workers' health sockets in DIR. */
+    static SupervisorProcess start(Path dir, String... args) throws IOException {
         List<String> all = new ArrayList<>(List.of("-m", "manual", "-b", "127.0.0.1:0"));
         all.addAll(List.of(args));
         all.add(dir.resolve("app").toString());

@@ -7,8 +7,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** One client sending {@code GET path} to a port back to back until closed, counting what succeeded and failed. */
+/** One client sending {@code GET path} to a port (or any request) back to back until closed, counting what succeeded and failed. */
 final class Load implements AutoCloseable {
+    /** One request; it throws if it failed. */
+    interface Request {
+        void send() throws IOException;
+    }
+
     private final AtomicBoolean stop = new AtomicBoolean();
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
@@ -16,10 +21,14 @@ final class Load implements AutoCloseable {
     private final Thread client;
 
     Load(int port, String path) {
+        this(() -> UpgradeIT.get(port, path));
+    }
+
+    Load(Request request) {
         client = Thread.ofPlatform().start(() -> {
             while (!stop.get()) {
                 try {
-                    UpgradeIT.get(port, path);
+                    request.send();
                     ok.incrementAndGet();
                 } catch (IOException e) {
                     failed.incrementAndGet();

@@ -75,7 +75,7 @@ class StartPathIT {
 
     /**
      * What start-up and a burst of control lines took is given back once they are over
-     * (daemon.Settle: a collection and malloc_trim), and the settling initialises BigDecimal
+     * (shell.Settle: a collection and malloc_trim), and the settling initialises BigDecimal
      * while it waits, so that the first YAML request's share of it is given back too.
      */
     @Test

@@ -225,6 +225,18 @@ final class SupervisorProcess implements AutoCloseable {
 
     /** Writes raw bytes to a new control connection and reads replies until one has no "wait". */
     List<JsonNode> raw(String payload, boolean untilFinal) throws IOException {
+        return raw(socket, payload, untilFinal, this::log);
+    }
+
+    /** The state of the supervisor whose control socket is {@code socket} (one this class did not start). */
+    static JsonNode stateAt(Path socket) throws IOException {
+        List<JsonNode> replies = raw(socket, "{\"id\":1,\"command\":\"state\"}\n", true, () -> "");
+        return JSON.readTree(replies.getLast().path("message").asText());
+    }
+
+    /** {@link #raw(String, boolean)} to the control socket {@code socket}; {@code log} says more when no reply comes. */
+    static List<JsonNode> raw(Path socket, String payload, boolean untilFinal, java.util.function.Supplier<String> log)
+            throws IOException {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
             ch.write(ByteBuffer.wrap(payload.getBytes(StandardCharsets.UTF_8)));
@@ -247,7 +259,7 @@ final class SupervisorProcess implements AutoCloseable {
             try {
                 return reading.get(WAIT.toSeconds(), TimeUnit.SECONDS);
             } catch (java.util.concurrent.TimeoutException e) {
-                throw new AssertionError("no final reply within " + WAIT + " to " + payload.strip() + "\n" + log());
+                throw new AssertionError("no final reply within " + WAIT + " to " + payload.strip() + "\n" + log.get());
             } catch (java.util.concurrent.ExecutionException e) {
                 throw e.getCause() instanceof UncheckedIOException u ? u.getCause() : new IOException(e.getCause());
             } catch (InterruptedException e) {

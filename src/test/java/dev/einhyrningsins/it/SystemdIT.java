@@ -222,7 +222,11 @@ class SystemdIT {
             assertThat(statuses).containsExactlyInAnyOrder("serving on slot 0", "serving on slot 1");
             List<String> sockets = new ArrayList<>();
             for (int pid : pids) sockets.add(Files.readString(dir.resolve("notify-" + pid + ".txt")).strip());
-            assertThat(sockets).allMatch(s -> s.startsWith("@einhyrningsins/" + sup.pid() + "/")).doesNotHaveDuplicates();
+            // each its own socket, in one private directory (0700) beside the control socket
+            assertThat(sockets).doesNotHaveDuplicates().allMatch(s -> s.startsWith(dir + "/.einhyrningsins-notify-"));
+            Path notifyDir = Path.of(sockets.getFirst()).getParent();
+            assertThat(sockets).allMatch(s -> Path.of(s).getParent().equals(notifyDir));
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(notifyDir))).isEqualTo("rwx------");
 
             // garbage, an oversized datagram and one from another uid change nothing
             int sender = Datagrams.sender();
@@ -235,10 +239,10 @@ class SystemdIT {
             if (Files.isExecutable(Path.of("/usr/bin/setpriv"))) {
                 var other = SupervisorProcess.runToExitIn(dir, "", "setpriv", "--reuid=54321", "--regid=54321",
                         "--clear-groups", "env", "NOTIFY_SOCKET=" + sockets.getFirst(), "systemd-notify", "STOPPING=1");
-                assertThat(other.status()).isZero();
-                sup.awaitLine("Dropped a notify message for worker " + pids.getFirst() + " from uid 54321");
+                // another user cannot even reach the socket: the directory is the workers' user's alone
+                assertThat(other.status()).as("systemd-notify as uid 54321").isNotZero();
             }
-            sup.awaitLine("Dropped a notify message for worker " + pids.getFirst() + " over 4096 bytes");
+            sup.awaitLine("Dropped 1 notify message for worker " + pids.getFirst() + " \\(the last over 4096 bytes\\)");
             assertThat(sup.workers(true)).containsExactlyInAnyOrderElementsOf(pids);
 
             // STOPPING=1 from the worker: it no longer counts, and a replacement starts
@@ -265,6 +269,10 @@ class SystemdIT {
                     return false;
                 }
             });
+            assertThat(Path.of(sockets.getFirst())).doesNotExist();
+            sup.signal("TERM");
+            assertThat(sup.awaitExit()).isZero();
+            assertThat(notifyDir).as("the notify sockets' directory after the supervisor's exit").doesNotExist();
         }
     }
 

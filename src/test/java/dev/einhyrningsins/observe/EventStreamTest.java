@@ -79,11 +79,16 @@ class EventStreamTest {
         stream.accept(new Happening.CheckFinished(9, 2, 2, CheckKind.LIVE, false, "timed out after 5s", 5_000_000_000L, "connecting"));
         stream.accept(new Happening.WorkerSick(9, 2, 2, Happening.SickCause.LIVE_CHECK, "its live check failed 3 times in a row"));
         stream.accept(new Happening.Recycled(9, 2, 2, "its live check failed 3 times in a row"));
+        stream.accept(new Happening.ListenersUnused(10, 1, 2, false, true));
         stream.accept(new Happening.Stopping("TERM"));
         List<JsonNode> e = w.events();
         assertThat(e).extracting(n -> n.path("event").asText()).containsExactly("status", "spawn_failed", "signalled",
                 "exited", "exited", "upgrade_started", "exited", "upgrade_progress", "upgrade_done", "upgrade_aborted",
-                "config_changed", "check", "sick", "recycled", "stopping");
+                "config_changed", "check", "sick", "recycled", "listeners_unused", "stopping");
+        assertThat(e.get(14).path("pid").asInt()).isEqualTo(10);
+        assertThat(e.get(14).path("slot").asInt()).isEqualTo(1);
+        assertThat(e.get(14).path("generation").asInt()).isEqualTo(2);
+        assertThat(e.get(14).path("acked").asBoolean()).isFalse();
         assertThat(e.get(11).path("kind").asText()).isEqualTo("live");
         assertThat(e.get(11).path("passed").asBoolean()).isFalse();
         assertThat(e.get(11).path("duration_seconds").asDouble()).isEqualTo(5.0);

@@ -4,11 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.supervisor.CheckKind;
+import dev.einhyrningsins.supervisor.Gauges;
 import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Happening.SignalReason;
 import dev.einhyrningsins.supervisor.Happening.SpawnReason;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /** The metrics from happenings, read back by the Prometheus client's OpenMetrics parser. */
@@ -17,9 +20,10 @@ class MetricsTest {
     ControlServer.Counts control = new ControlServer.Counts(7, 2, 1, 3, 4);
     int watchers = 1;
     final Metrics metrics = new Metrics("1.2.3", () -> now, now, 1_700_000_000_250L, () -> control, () -> watchers);
+    Gauges gauges = new Gauges(0, 1, false, false, false, Map.of());
 
     OpenMetrics parsed() {
-        return OpenMetrics.parse(metrics.render());
+        return OpenMetrics.parse(metrics.render(gauges));
     }
 
     static long nanos(double seconds) {
@@ -30,7 +34,7 @@ class MetricsTest {
     void aFreshSupervisorIsValidOpenMetricsWithUnitsTypesAndZeros() {
         now += Duration.ofSeconds(90).toNanos();
         OpenMetrics m = parsed();
-        assertThat(metrics.render()).endsWith("# EOF\n");
+        assertThat(metrics.render(gauges)).endsWith("# EOF\n");
         assertThat(m.families().get("einhyrningsins_build")).isEqualTo(new OpenMetrics.Family("info", "", "The running einhyrningsins."));
         assertThat(m.samples()).filteredOn(s -> s.name().equals("einhyrningsins_build_info")).singleElement()
                 .satisfies(s -> assertThat(s.labels()).containsEntry("version", "1.2.3").containsKey("java"));
@@ -54,28 +58,29 @@ class MetricsTest {
     }
 
     @Test
-    void workersByGenerationAndStateFollowSpawnsAcksRetirementsAndExits() {
-        metrics.accept(new Happening.Spawned(10, 0, 1, SpawnReason.START));
-        metrics.accept(new Happening.Spawned(11, 1, 1, SpawnReason.START));
-        metrics.accept(new Happening.Acked(10, 0, 1, nanos(0.3)));
-        metrics.accept(new Happening.Spawned(12, 2, 2, SpawnReason.UPGRADE));
-        metrics.accept(new Happening.Signalled(11, "USR2", SignalReason.RETIRE));
-        metrics.accept(new Happening.Signalled(10, "HUP", SignalReason.FORWARD));
+    void theGaugesAreTheCoresStateAsItIsWhateverHappeningsWereSeen() {
+        // a supervisor that took over from a previous process (reload) saw no Spawned for its
+        // workers: the gauges still show them, read from the core when rendered
+        gauges = new Gauges(3, 2, true, false, false, new TreeMap<>(Map.of(1, new int[] {0, 0, 1}, 2, new int[] {1, 2, 0})));
         OpenMetrics m = parsed();
-        assertThat(m.value("einhyrningsins_workers", "generation", "1", "state", "acked")).isEqualTo(1);
         assertThat(m.value("einhyrningsins_workers", "generation", "1", "state", "retiring")).isEqualTo(1);
-        assertThat(m.value("einhyrningsins_workers", "generation", "1", "state", "unacked")).isZero();
+        assertThat(m.value("einhyrningsins_workers", "generation", "1", "state", "acked")).isZero();
         assertThat(m.value("einhyrningsins_workers", "generation", "2", "state", "unacked")).isEqualTo(1);
-        assertThat(m.value("einhyrningsins_spawns_total", "reason", "start")).isEqualTo(2);
-        assertThat(m.value("einhyrningsins_spawns_total", "reason", "upgrade")).isEqualTo(1);
-        assertThat(m.value("einhyrningsins_signals_total", "signal", "USR2", "reason", "retire")).isEqualTo(1);
-        assertThat(m.value("einhyrningsins_signals_total", "signal", "HUP", "reason", "forward")).isEqualTo(1);
+        assertThat(m.value("einhyrningsins_workers", "generation", "2", "state", "acked")).isEqualTo(2);
+        assertThat(m.value("einhyrningsins_workers_target")).isEqualTo(3);
+        assertThat(m.value("einhyrningsins_generation")).isEqualTo(2);
+        assertThat(m.value("einhyrningsins_ready")).isEqualTo(1);
+        assertThat(m.value("einhyrningsins_upgrading")).isZero();
+        assertThat(m.value("einhyrningsins_stopping")).isZero();
 
-        metrics.accept(new Happening.Exited(11, 1, 1, "exited with status 0", false, 0, false, true, false, false, nanos(2)));
-        metrics.accept(new Happening.Exited(10, 0, 1, "killed by SIGSEGV", true, 11, true, false, false, false, -1));
+        gauges = new Gauges(3, 2, false, true, true, Map.of());
+        metrics.accept(new Happening.Spawned(12, 2, 2, SpawnReason.UPGRADE)); // counted, not a worker of the gauge
         m = parsed();
-        assertThat(m.samples()).noneMatch(s -> s.name().equals("einhyrningsins_workers") && "1".equals(s.labels().get("generation")));
-        assertThat(m.value("einhyrningsins_workers", "generation", "2")).isEqualTo(1);
+        assertThat(m.samples()).noneMatch(s -> s.name().equals("einhyrningsins_workers"));
+        assertThat(m.value("einhyrningsins_upgrading")).isEqualTo(1);
+        assertThat(m.value("einhyrningsins_stopping")).isEqualTo(1);
+        assertThat(m.value("einhyrningsins_ready")).isZero();
+        assertThat(m.value("einhyrningsins_spawns_total", "reason", "upgrade")).isEqualTo(1);
     }
 
     @Test
@@ -119,11 +124,10 @@ class MetricsTest {
                         "einhyrningsins_workers_sick_total", "cause", "ping_timeout"),
                 new Step(new Happening.Recycled(30, 0, 1, "its RSS of 600 MiB is over 512 MiB"),
                         "einhyrningsins_workers_recycled_total"),
-                new Step(new Happening.Status(3, 2, 2, 2, false, false, false), "einhyrningsins_workers_target"),
-                new Step(new Happening.Status(3, 2, 2, 2, true, false, false), "einhyrningsins_upgrading"),
-                new Step(new Happening.Status(3, 3, 3, 3, false, false, true), "einhyrningsins_ready"),
-                new Step(new Happening.Status(3, 3, 3, 4, false, false, true), "einhyrningsins_generation"),
-                new Step(new Happening.Status(3, 3, 3, 4, false, true, false), "einhyrningsins_stopping"));
+                new Step(new Happening.ListenersUnused(40, 0, 2, false, true),
+                        "einhyrningsins_workers_without_listeners_total", "when", "before_ack"),
+                new Step(new Happening.ListenersUnused(41, 1, 2, true, false),
+                        "einhyrningsins_workers_without_listeners_total", "when", "acked"));
         for (Step step : steps) {
             double before = parsed().value(step.sample(), step.labels());
             metrics.accept(step.happening());
@@ -141,5 +145,19 @@ class MetricsTest {
     @Test
     void labelValuesAreEscaped() {
         assertThat(Metrics.labels("a", "x\"y\\z\nw")).isEqualTo("a=\"x\\\"y\\\\z\\nw\"");
+    }
+
+    @Test
+    void workersWithoutTheirSocketsAreCountedByWhenAndStartAtZero() {
+        OpenMetrics m = parsed();
+        assertThat(m.families().get("einhyrningsins_workers_without_listeners").type()).isEqualTo("counter");
+        assertThat(m.value("einhyrningsins_workers_without_listeners_total", "when", "before_ack")).isZero();
+        assertThat(m.value("einhyrningsins_workers_without_listeners_total", "when", "acked")).isZero();
+        metrics.accept(new Happening.ListenersUnused(40, 0, 2, false, true));
+        metrics.accept(new Happening.ListenersUnused(42, 0, 2, false, false));
+        metrics.accept(new Happening.ListenersUnused(41, 1, 2, true, false));
+        m = parsed();
+        assertThat(m.value("einhyrningsins_workers_without_listeners_total", "when", "before_ack")).isEqualTo(2);
+        assertThat(m.value("einhyrningsins_workers_without_listeners_total", "when", "acked")).isEqualTo(1);
     }
 }

@@ -4,12 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.einhyrningsins.control.ControlServer;
 import dev.einhyrningsins.supervisor.CheckKind;
+import dev.einhyrningsins.supervisor.Gauges;
 import dev.einhyrningsins.supervisor.Happening;
 import dev.einhyrningsins.supervisor.Happening.SignalReason;
 import dev.einhyrningsins.supervisor.Happening.SpawnReason;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,6 +22,12 @@ import org.junit.jupiter.api.Test;
 class MetricsTextTest {
     final Metrics metrics = new Metrics("1.2.3", () -> 7_000_000_000L, 5_000_000_000L, 1_700_000_000_250L,
             () -> new ControlServer.Counts(7, 2, 1, 3, 4), () -> 1);
+    /** The core's state as it hands it over with the metrics command: one acked worker in each of two generations. */
+    Gauges gauges = new Gauges(2, 2, true, false, false, new TreeMap<>(Map.of(1, new int[] {0, 1, 0}, 2, new int[] {0, 1, 0})));
+
+    String render() {
+        return metrics.render(gauges);
+    }
 
     /** Every sample line by its name and labels, in order. */
     static Map<String, String> samples(String text) {
@@ -56,15 +64,16 @@ class MetricsTextTest {
         String family = null;
         String type = null;
         boolean help = false;
-        for (String line : metrics.render().lines().toList()) {
+        for (String line : render().lines().toList()) {
             if (line.startsWith("# TYPE ")) {
                 String[] f = line.split(" ");
                 family = f[2];
                 type = f[3];
                 help = false;
             } else if (line.startsWith("# UNIT ")) {
-                assertThat(line).as("only time has a unit, and its family says so").isEqualTo("# UNIT " + family + " seconds");
-                assertThat(family).endsWith("_seconds");
+                String unit = family.substring(family.lastIndexOf('_') + 1);
+                assertThat(unit).as("only time and bytes have a unit, and the family's name says so").isIn("seconds", "bytes");
+                assertThat(line).isEqualTo("# UNIT " + family + " " + unit);
                 assertThat(help).as("a unit before the help").isFalse();
             } else if (line.startsWith("# HELP ")) {
                 assertThat(line).startsWith("# HELP " + family + " ");
@@ -82,13 +91,13 @@ class MetricsTextTest {
                 assertThat(names).as("%s in family %s (%s)", name, family, type).contains(name);
             }
         }
-        assertThat(metrics.render()).endsWith("\n# EOF\n");
+        assertThat(render()).endsWith("\n# EOF\n");
     }
 
     @Test
     void valuesLandInTheirLabelsAndBuckets() {
         feed();
-        Map<String, String> s = samples(metrics.render());
+        Map<String, String> s = samples(render());
         assertThat(s).containsEntry("einhyrningsins_build_info{version=\"1.2.3\",java=\"" + Runtime.version() + "\"}", "1")
                 .containsEntry("einhyrningsins_workers{generation=\"1\",state=\"unacked\"}", "0")
                 .containsEntry("einhyrningsins_workers{generation=\"1\",state=\"acked\"}", "1")
@@ -120,7 +129,7 @@ class MetricsTextTest {
     }
 
     double value(String sample) {
-        String v = samples(metrics.render()).get(sample);
+        String v = samples(render()).get(sample);
         assertThat(v).as("sample %s", sample).isNotNull();
         return Double.parseDouble(v);
     }
@@ -131,13 +140,13 @@ class MetricsTextTest {
         List<Step> steps = List.of(
                 new Step(new Happening.Spawned(20, 0, 1, SpawnReason.RESTART), "einhyrningsins_spawns_total{reason=\"restart\"}"),
                 new Step(new Happening.Spawned(21, 1, 1, SpawnReason.REPLACE), "einhyrningsins_spawns_total{reason=\"replace\"}"),
-                new Step(new Happening.Spawned(22, 2, 1, SpawnReason.START), "einhyrningsins_workers{generation=\"1\",state=\"unacked\"}"),
+                new Step(new Happening.Spawned(22, 2, 1, SpawnReason.START), "einhyrningsins_spawns_total{reason=\"start\"}"),
                 new Step(new Happening.SpawnFailed(1, "no such file"), "einhyrningsins_spawn_failures_total"),
                 new Step(new Happening.Acked(20, 0, 1, nanos(0.2)), "einhyrningsins_acks_total"),
-                new Step(new Happening.Acked(21, 1, 1, nanos(0.2)), "einhyrningsins_workers{generation=\"1\",state=\"acked\"}"),
+                new Step(new Happening.Acked(21, 1, 1, nanos(0.2)), "einhyrningsins_ack_latency_seconds_bucket{le=\"0.25\"}"),
                 new Step(new Happening.Acked(22, 2, 1, nanos(200)), "einhyrningsins_ack_latency_seconds_bucket{le=\"+Inf\"}"),
                 new Step(new Happening.Signalled(20, "KILL", SignalReason.KILL), "einhyrningsins_signals_total{signal=\"KILL\",reason=\"kill\"}"),
-                new Step(new Happening.Signalled(21, "USR2", SignalReason.STOP), "einhyrningsins_workers{generation=\"1\",state=\"retiring\"}"),
+                new Step(new Happening.Signalled(21, "USR2", SignalReason.STOP), "einhyrningsins_signals_total{signal=\"USR2\",reason=\"stop\"}"),
                 new Step(new Happening.Exited(20, 0, 1, "killed by SIGKILL", true, 9, true, true, true, false, nanos(31)),
                         "einhyrningsins_worker_exits_total{cause=\"killed\",code=\"KILL\",expected=\"true\"}"),
                 new Step(new Happening.Exited(21, 1, 1, "exited with status 0", false, 0, false, true, false, true, nanos(0.5)),
@@ -161,12 +170,12 @@ class MetricsTextTest {
                 new Step(new Happening.WorkerSick(31, 1, 1, Happening.SickCause.PING_TIMEOUT, "no worker:ping for 5s"),
                         "einhyrningsins_workers_sick_total{cause=\"ping_timeout\"}"),
                 new Step(new Happening.Recycled(30, 0, 1, "old"), "einhyrningsins_workers_recycled_total"),
-                new Step(new Happening.Status(3, 2, 2, 2, false, false, false), "einhyrningsins_generation"),
-                new Step(new Happening.Status(3, 2, 2, 2, true, false, false), "einhyrningsins_upgrading"),
-                new Step(new Happening.Status(3, 3, 3, 3, false, false, true), "einhyrningsins_ready"),
-                new Step(new Happening.Status(3, 3, 3, 4, false, true, false), "einhyrningsins_stopping"));
+                new Step(new Happening.ListenersUnused(32, 1, 1, true, false),
+                        "einhyrningsins_workers_without_listeners_total{when=\"acked\"}"),
+                new Step(new Happening.ListenersUnused(33, 2, 1, false, true),
+                        "einhyrningsins_workers_without_listeners_total{when=\"before_ack\"}"));
         for (Step step : steps) {
-            Map<String, String> before = samples(metrics.render());
+            Map<String, String> before = samples(render());
             double was = before.containsKey(step.sample()) ? Double.parseDouble(before.get(step.sample())) : 0;
             metrics.accept(step.happening());
             assertThat(value(step.sample())).as("%s after %s", step.sample(), step.happening()).isGreaterThan(was);
@@ -177,11 +186,31 @@ class MetricsTextTest {
         assertThat(value("einhyrningsins_drain_seconds_bucket{le=\"0.5\"}")).isEqualTo(1);
         assertThat(value("einhyrningsins_upgrade_duration_seconds_sum{outcome=\"failed\"}")).isEqualTo(120.0);
         assertThat(value("einhyrningsins_check_duration_seconds_sum{kind=\"live\"}")).isEqualTo(0.304, org.assertj.core.data.Offset.offset(1e-9));
-        assertThat(value("einhyrningsins_workers_target")).isEqualTo(3);
-        assertThat(samples(metrics.render())).as("every worker of generation 1 is gone")
-                .doesNotContainKey("einhyrningsins_workers{generation=\"1\",state=\"acked\"}");
         assertThat(value("einhyrningsins_control_connections_total")).isEqualTo(7);
         assertThat(value("einhyrningsins_control_connections_open")).isEqualTo(2);
         assertThat(value("einhyrningsins_control_clients_dropped_total")).isEqualTo(4);
+    }
+
+    @Test
+    void theGaugesAreTheCoresStateHandedIn() {
+        gauges = new Gauges(7, 3, true, true, true, new TreeMap<>(Map.of(3, new int[] {4, 5, 6})));
+        assertThat(samples(render())).containsEntry("einhyrningsins_workers{generation=\"3\",state=\"unacked\"}", "4")
+                .containsEntry("einhyrningsins_workers{generation=\"3\",state=\"acked\"}", "5")
+                .containsEntry("einhyrningsins_workers{generation=\"3\",state=\"retiring\"}", "6")
+                .containsEntry("einhyrningsins_workers_target", "7")
+                .containsEntry("einhyrningsins_generation", "3")
+                .containsEntry("einhyrningsins_ready", "1")
+                .containsEntry("einhyrningsins_upgrading", "1")
+                .containsEntry("einhyrningsins_stopping", "1")
+                .doesNotContainKey("einhyrningsins_workers{generation=\"1\",state=\"acked\"}");
+        feed();
+        gauges = new Gauges(0, 1, false, false, false, Map.of());
+        Map<String, String> s = samples(render());
+        assertThat(s).as("the happenings move no gauge").containsEntry("einhyrningsins_workers_target", "0")
+                .containsEntry("einhyrningsins_generation", "1")
+                .containsEntry("einhyrningsins_ready", "0")
+                .containsEntry("einhyrningsins_upgrading", "0")
+                .containsEntry("einhyrningsins_stopping", "0");
+        assertThat(s.keySet()).noneMatch(k -> k.startsWith("einhyrningsins_workers{"));
     }
 }

@@ -3,7 +3,9 @@ package dev.einhyrningsins.posix;
 import dev.einhyrningsins.posix.libc.__sigset_t;
 import dev.einhyrningsins.posix.libc.posix_spawn_file_actions_t;
 import dev.einhyrningsins.posix.libc.posix_spawnattr_t;
+import dev.einhyrningsins.posix.libc.sigaction;
 import dev.einhyrningsins.posix.libc.siginfo_t;
+import dev.einhyrningsins.posix.libc.signalfd_siginfo;
 import dev.einhyrningsins.posix.libc.sockaddr_in;
 import dev.einhyrningsins.posix.libc.sockaddr_in6;
 import dev.einhyrningsins.posix.libc.sockaddr_storage;
@@ -52,5 +54,17 @@ class CStructsTest {
         assertThat(CStructs.POSIX_SPAWN_FILE_ACTIONS_SIZE).isEqualTo(posix_spawn_file_actions_t.sizeof());
         assertThat(CStructs.POSIX_SPAWNATTR_SIZE).isEqualTo(posix_spawnattr_t.sizeof());
         assertThat(CStructs.SIGSET_SIZE).isEqualTo(__sigset_t.sizeof());
+    }
+
+    @Test
+    void signalStructs() {
+        assertThat(CStructs.SIGACTION_SIZE).isEqualTo(sigaction.sizeof());
+        assertThat(CStructs.SA_HANDLER).isEqualTo(sigaction.__sigaction_handler$offset());
+        assertThat(CStructs.SA_MASK).isEqualTo(sigaction.sa_mask$offset());
+        assertThat(CStructs.SA_FLAGS).isEqualTo(sigaction.sa_flags$offset());
+        assertThat(CStructs.SIGNALFD_SIGINFO_SIZE).isEqualTo(signalfd_siginfo.sizeof());
+        assertThat(CStructs.RLIMIT_SIZE).isEqualTo(dev.einhyrningsins.posix.libc.rlimit.sizeof());
+        assertThat(CStructs.RLIM_CUR).isEqualTo(dev.einhyrningsins.posix.libc.rlimit.rlim_cur$offset());
+        assertThat(CStructs.SSI_SIGNO).isEqualTo(signalfd_siginfo.ssi_signo$offset());
     }
 }

@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class DowncallTest {
     /** Every class of the package that declares downcalls. */
     private static final List<Class<?>> DECLARERS = List.of(Child.class, Datagrams.class, Fds.class, Names.class,
-            Orphans.class, Poller.class, Processes.class, Sockets.class, Spawn.class);
+            Orphans.class, Poller.class, Processes.class, Signals.class, Sockets.class, Spawn.class);
     /** Variadic functions: jextract generates an invoker factory for them instead of a descriptor. */
     private static final Set<String> VARIADIC = Set.of("fcntl", "syscall", "prctl");
 

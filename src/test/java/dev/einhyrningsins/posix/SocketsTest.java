@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static dev.einhyrningsins.Await.await;
 
 class SocketsTest {
 
@@ -260,6 +261,97 @@ class SocketsTest {
                 assertThat(written).as("a socket buffer is finite").isLessThan(64L << 20);
             }
             assertThat(written).isPositive();
+        } finally {
+            Fds.close(pair[0]);
+            Fds.close(pair[1]);
+        }
+    }
+
+    @Test
+    void aUdpSocketIsBoundNotListeningAndSaysSoAsADatagramSocket() throws IOException {
+        int fd = Sockets.bindUdp(new InetSocketAddress(V4, 0), label(V4, 0), true, true, true);
+        try {
+            InetSocketAddress local = Sockets.localInetAddress(fd);
+            assertThat(local.getAddress()).isEqualTo(V4);
+            assertThat(local.getPort()).isPositive();
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_TYPE())).isEqualTo(Libc.SOCK_DGRAM());
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_REUSEADDR())).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_REUSEPORT())).isEqualTo(1);
+            assertThat(Fds.isNonBlocking(fd)).isTrue();
+            assertThat(Fds.isCloexec(fd)).isTrue();
+            Sockets.Kind kind = Sockets.kind(fd);
+            assertThat(kind.socket()).isTrue();
+            assertThat(kind.inet()).isTrue();
+            assertThat(kind.datagram()).isTrue();
+            assertThat(kind.listeningStream()).isFalse();
+            try (java.net.DatagramSocket client = new java.net.DatagramSocket()) {
+                byte[] hello = "hello".getBytes(StandardCharsets.UTF_8);
+                client.send(new java.net.DatagramPacket(hello, hello.length, local));
+                byte[] in = new byte[16];
+                await("the datagram", () -> Fds.read(fd, in) == hello.length);
+                assertThat(new String(in, 0, hello.length, StandardCharsets.UTF_8)).isEqualTo("hello");
+            }
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @Test
+    void aUdpSocketOnIpv6IsV6OnlyAndAPortTakenIsNamed() {
+        assumeIpv6();
+        int fd = Sockets.bindUdp(new InetSocketAddress(V6, 0), label(V6, 0), false, false, false);
+        try {
+            int port = Sockets.localInetAddress(fd).getPort();
+            assertThat(Sockets.getsockoptInt(fd, Libc.IPPROTO_IPV6(), Libc.IPV6_V6ONLY())).isEqualTo(1);
+            assertThat(Sockets.getsockoptInt(fd, Libc.SOL_SOCKET(), Libc.SO_DOMAIN())).isEqualTo(Libc.AF_INET6());
+            assertThat(Fds.isNonBlocking(fd)).isFalse();
+            assertThatThrownBy(() -> Sockets.bindUdp(new InetSocketAddress(V6, port), label(V6, port), false, false, false))
+                    .isInstanceOf(PosixException.class).hasMessageStartingWith("bind [::1]:" + port + ": EADDRINUSE");
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @Test
+    void aUnixDatagramSocketIsBoundAtItsPathAndRefusesConnectionsOnceClosed(@TempDir Path dir) {
+        Path path = dir.resolve("dgram.sock");
+        int fd = Sockets.bindUnixDatagram(path, false);
+        try {
+            assertThat(Files.exists(path)).isTrue();
+            assertThat(Sockets.localUnixAddress(fd)).isEqualTo(path.toString());
+            Sockets.Kind kind = Sockets.kind(fd);
+            assertThat(kind.unix()).isTrue();
+            assertThat(kind.datagram()).isTrue();
+            assertThat(kind.listeningStream()).isFalse();
+            int client = Sockets.connectUnix(path, true);
+            byte[] ping = "ping".getBytes(StandardCharsets.UTF_8);
+            Fds.write(client, ping, 0, ping.length);
+            Fds.close(client);
+            byte[] in = new byte[8];
+            assertThat(Fds.read(fd, in)).isEqualTo(4);
+            assertThatThrownBy(() -> Sockets.connectUnix(path, false)).as("no stream socket there")
+                    .isInstanceOf(PosixException.class);
+        } finally {
+            Fds.close(fd);
+        }
+        assertThatThrownBy(() -> Sockets.connectUnix(path, true)).isInstanceOf(PosixException.class)
+                .hasMessageContaining("ECONNREFUSED");
+    }
+
+    @Test
+    void aListeningStreamSocketIsNotADatagramOne() {
+        int fd = Sockets.listenTcp(new InetSocketAddress(V4, 0), label(V4, 0), false, false, false, 1);
+        try {
+            Sockets.Kind kind = Sockets.kind(fd);
+            assertThat(kind.listeningStream()).isTrue();
+            assertThat(kind.datagram()).isFalse();
+        } finally {
+            Fds.close(fd);
+        }
+        int[] pair = Sockets.socketPair();
+        try {
+            assertThat(Sockets.kind(pair[0]).listeningStream()).as("connected, not listening").isFalse();
+            assertThat(Sockets.kind(pair[0]).datagram()).isFalse();
         } finally {
             Fds.close(pair[0]);
             Fds.close(pair[1]);

@@ -59,6 +59,51 @@ class CommandsTest {
     }
 
     @Test
+    void metricsAndStateNobodyWaitsForAreNotRendered() {
+        Harness h = new Harness(Config.defaults(4).with(Settings.Setting.VERBOSITY, 0));
+        h.os.metricsText = "# EOF\n";
+        Object gone = new Object();
+        h.os.gone.add(gone);
+        h.sup.handle(new Event.Command("metrics", null, null, null, null, false, gone));
+        h.sup.handle(new Event.Command("state", null, null, null, null, false, gone));
+        assertThat(h.os.gauges).as("the shell was not asked for the text").isNull();
+        assertThat(h.os.repliesTo(gone)).isEmpty();
+        assertThat(h.os.logs).contains("DEBUG Not rendering the metrics: nobody waits for them any more",
+                "DEBUG Not rendering the state: nobody waits for them any more");
+        assertThat(h.last(h.cmd("metrics", null))).isEqualTo("# EOF\n");
+        assertThat(h.os.gauges).isNotNull();
+        assertThat(Commands.help()).containsKey("ready");
+    }
+
+    @Test
+    void metricsGetTheGaugesFromTheStateAsItIsAlsoAfterARestore() throws Exception {
+        Harness h = Harness.manual(3);
+        h.ack(100);
+        h.ack(101);
+        h.cmd("upgrade", null); // generation 2 spawns
+        h.cmd("metrics", null);
+        Gauges g = h.os.gauges;
+        assertThat(g.target()).isEqualTo(3);
+        assertThat(g.generation()).isEqualTo(1);
+        assertThat(g.upgrading()).isTrue();
+        assertThat(g.ready()).isFalse();
+        assertThat(g.workers().get(1)).containsExactly(1, 2, 0);
+        assertThat(g.workers().get(2)[0]).isPositive();
+
+        // the next process of the supervisor saw none of the spawns or acks: the same gauges
+        FakeOs os = new FakeOs();
+        os.now = h.os.now;
+        os.nextPid = h.os.nextPid;
+        Supervisor next = SnapshotTest.reload(h, os, new java.util.IdentityHashMap<>(), java.util.Map.of());
+        next.resume();
+        Harness after = new Harness(next, os);
+        after.cmd("metrics", null);
+        assertThat(os.gauges.workers().get(1)).containsExactly(1, 2, 0);
+        assertThat(os.gauges.workers().get(2)).containsExactly(g.workers().get(2));
+        assertThat(os.gauges.target()).isEqualTo(3);
+    }
+
+    @Test
     void incAndDec() {
         Harness h = Harness.timer(1);
         assertThat(h.last(h.cmd("dec", null))).startsWith("Can't decrease number of workers (already at 1).");

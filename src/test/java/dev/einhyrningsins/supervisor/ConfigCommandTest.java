@@ -50,6 +50,32 @@ class ConfigCommandTest {
     }
 
     @Test
+    void theDrainSettingsAndReadyFailures() {
+        Harness h = Harness.timer(1);
+        FakeOs.Reply r = config(h, "shutdown_delay=5", "max_draining=2", "drain_timeout=60", "ready_failures=5");
+        assertThat(r.ok()).isTrue();
+        assertThat(r.message()).isEqualTo("Successfully merged in config: shutdown_delay=5 (was off), max_draining=2 "
+                + "(was unlimited), drain_timeout=60 (was off), ready_failures=5 (was 3)");
+        assertThat(cfg(h)).containsEntry("shutdown_delay", "5").containsEntry("max_draining", 2)
+                .containsEntry("drain_timeout", "60").containsEntry("ready_failures", 5);
+        assertThat(h.sup.config().drain()).isEqualTo(new DrainConfig(Duration.ofSeconds(5), 2, Duration.ofSeconds(60)));
+        assertThat(config(h, "max_draining=unlimited").message()).endsWith("max_draining=unlimited (was 2)");
+        config(h, "max_draining=3");
+        assertThat(config(h, "max_draining=None").message()).endsWith("max_draining=unlimited (was 3)");
+        config(h, "max_draining=3");
+        assertThat(config(h, "{max_draining: ~, shutdown_delay: 0}").message())
+                .isEqualTo("Successfully merged in config: max_draining=unlimited (was 3), shutdown_delay=off (was 5)");
+        assertThat(cfg(h)).containsEntry("max_draining", null).containsEntry("shutdown_delay", null);
+        FakeOs.Reply bad = config(h, "max_draining=-1", "ready_failures=0", "drain_timeout=x");
+        assertThat(bad.ok()).isFalse();
+        assertThat(bad.message()).startsWith("Config not changed: max_draining needs a whole number in 0..100000 "
+                + "(0 = unlimited), got '-1'; ready_failures needs a whole number in 1..100000, got '0'; drain_timeout "
+                + "needs a number of seconds (0 = off), got 'x'.");
+        assertThat(Settings.known()).contains("ready_failures (1..100000)", "shutdown_delay (seconds, 0 = off)",
+                "max_draining (0..100000, 0 = unlimited)", "drain_timeout (seconds, 0 = off)");
+    }
+
+    @Test
     void einhornsYamlHashJoinedFromTheWords() {
         Harness h = Harness.timer(1);
         // einhornsh splits "config {seconds: 2, max_unacked: 4}" on white space; config joins with " "

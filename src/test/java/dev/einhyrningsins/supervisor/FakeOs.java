@@ -46,6 +46,27 @@ final class FakeOs implements Os {
     /** What rssBytes answers, by worker pid (default 10 MiB). */
     final Map<Integer, Long> rss = new HashMap<>();
     final List<Integer> rssSampled = new ArrayList<>();
+    /** Whether workers inherit sockets; what a look at each worker finds (default HELD); the looks made. */
+    boolean inherits;
+    final Map<Integer, Holding> holding = new HashMap<>();
+    record Look(int pid, long at) {}
+    final List<Look> looks = new ArrayList<>();
+
+    @Override
+    public boolean inheritsSockets() {
+        return inherits;
+    }
+
+    @Override
+    public Holding holdsInherited(int pid) {
+        looks.add(new Look(pid, now));
+        return holding.getOrDefault(pid, Holding.HELD);
+    }
+    /** Clients that no longer wait for their reply ({@link #waiting}). */
+    final Set<Object> gone = new java.util.HashSet<>();
+    /** What the next reads of the environment file find, in order; UNCHANGED once none is left. */
+    final java.util.Deque<EnvironmentRead> environmentReads = new java.util.ArrayDeque<>();
+    int environmentReadCount;
 
     @Override
     public long nanoTime() {
@@ -108,13 +129,29 @@ final class FakeOs implements Os {
     }
 
     @Override
+    public boolean waiting(Object client) {
+        return !gone.contains(client);
+    }
+
+    @Override
+    public EnvironmentRead readEnvironment() {
+        environmentReadCount++;
+        EnvironmentRead r = environmentReads.poll();
+        return r == null ? EnvironmentRead.UNCHANGED : r;
+    }
+
+    @Override
     public void happened(Happening happening) {
         happenings.add(happening);
     }
 
+    /** The gauges the core handed over with the last {@code metrics} command. */
+    public Gauges gauges;
+
     @Override
-    public String metrics() {
-        return metricsText != null ? metricsText : Os.super.metrics();
+    public String metrics(Gauges g) {
+        gauges = g;
+        return metricsText;
     }
 
     @Override

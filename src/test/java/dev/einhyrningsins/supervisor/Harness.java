@@ -35,6 +35,11 @@ final class Harness {
         sup.start();
     }
 
+    /** Drives {@code sup} over {@code os}, with no worker live but those {@code os} spawns from now on. */
+    Harness(Supervisor sup, FakeOs os) {
+        this(sup, os, List.of());
+    }
+
     /**
      * Drives a supervisor already running over {@code os} (one restored from a snapshot):
      * {@code running} are the pids it took over, live in {@code os} from now on.

@@ -59,6 +59,18 @@ class HealthTest {
     // ------------------------------------------------------------------ readiness
 
     @Test
+    void theAckTimerClaimsReadinessOnceAndTheReadyCheckRuns() {
+        Harness h = new Harness(Config.defaults(4).with(Setting.NUMBER, 1).with(Setting.ACK_MODE, new AckMode.Timer(S1))
+                .with(Setting.READY_CHECK, "true"));
+        h.advance(S1);
+        h.advance(S1);
+        assertThat(h.os.logs).filteredOn(l -> l.contains("so we are considering it alive")).hasSize(1);
+        assertThat(checksOf(h, 100, CheckKind.READY)).isEqualTo(1);
+        finish(h, 100, CheckKind.READY, true, "ok");
+        assertThat(worker(h, 100)).containsEntry("acked", true);
+    }
+
+    @Test
     void anAckStartsTheReadyCheckAndOnlyItsPassAcksTheWorker() {
         Harness h = new Harness(readyChecked(1));
         h.ack(100);
@@ -79,7 +91,7 @@ class HealthTest {
                 .containsEntry("outcome", "exited with status 22").containsEntry("last_line", "HTTP 503")
                 .containsEntry("duration_ms", 30L);
         assertThat(h.os.logs).anyMatch(l -> l.equals("INFO Worker 100 (slot 0) ready check failed "
-                + "(exited with status 22, 0.03s): HTTP 503; next try in 1s"));
+                + "(exited with status 22, 0.03s): HTTP 503 (1/3 in a row); next try in 1s"));
 
         h.advance(Duration.ofMillis(999));
         assertThat(checksOf(h, 100, CheckKind.READY)).as("not before the interval").isEqualTo(1);
@@ -192,8 +204,8 @@ class HealthTest {
         h.advance(Duration.ofSeconds(2));
         List<FakeOs.Reply> replies = h.os.repliesTo(client);
         assertThat(replies).extracting(FakeOs.Reply::message)
-                .anyMatch(m -> m.equals("Worker 102 (slot 2) ready check failed (exited with status 22, 0.03s): HTTP 500; "
-                        + "next try in 1s"))
+                .anyMatch(m -> m.equals("Worker 102 (slot 2) ready check failed (exited with status 22, 0.03s): HTTP 500 "
+                        + "(1/3 in a row); next try in 1s"))
                 .anyMatch(m -> m.startsWith("Worker 102 (slot 2) did not pass its ready check within 3s (last: failed "
                         + "(exited with status 22, 0.03s): HTTP 500) (1/2 consecutive failures)"));
         FakeOs.Reply last = replies.getLast();
@@ -206,8 +218,9 @@ class HealthTest {
     }
 
     @Test
-    void withoutAnAckTimeoutAFailingReadyCheckRetriesUntilTheUpgradeTimeout() {
-        Harness h = new Harness(readyChecked(1).with(Setting.UPGRADE_TIMEOUT, Duration.ofSeconds(10)));
+    void withoutAnAckTimeoutAndWithManyReadyFailuresAFailingReadyCheckRetriesUntilTheUpgradeTimeout() {
+        Harness h = new Harness(readyChecked(1).with(Setting.UPGRADE_TIMEOUT, Duration.ofSeconds(10))
+                .with(Setting.READY_FAILURES, 1000));
         ackAndPass(h, 100);
         Object client = h.cmd("upgrade", null);
         h.ack(101);
@@ -218,6 +231,88 @@ class HealthTest {
         assertThat(h.last(client)).contains("failed: not fully acked after 10s (0/1 acked, 1 not passing their ready check)");
         assertThat(checksOf(h, 101, CheckKind.READY)).isBetween(5L, 11L);
         assertThat(h.os.signalled("USR2")).containsExactly(101);
+    }
+
+    @Test
+    void readyFailuresInARowFailTheWorkerBeforeItsAckAndItIsReplacedWithTheBackoff() {
+        Harness h = new Harness(readyChecked(1).with(Setting.READY_FAILURES, 2));
+        h.ack(100);
+        finish(h, 100, CheckKind.READY, false, "nope");
+        assertThat(h.os.signals).isEmpty();
+        h.runToNextDeadline();
+        finish(h, 100, CheckKind.READY, false, "nope");
+        assertThat(h.os.signalled("USR2")).containsExactly(100);
+        assertThat(h.os.logs).contains("WARN Worker 100 (slot 0) failed its ready check 2 times in a row "
+                + "(--ready-failures); treating it as failed");
+        assertThat(h.os.logs).contains("INFO Worker 100 (slot 0) ready check failed (exited with status 22, 0.03s): nope "
+                + "(2/2 in a row)");
+        assertThat(h.sup.state()).containsEntry("consecutive_deaths_before_ack", 1);
+        assertThat(worker(h, 100)).containsEntry("phase", "retiring");
+        assertThat(h.os.runningCheck(100, CheckKind.READY)).isNull();
+        h.exit(100);
+        assertThat(h.os.spawns).as("paced: 1s x 1.5 after the last spawn").hasSize(1);
+        h.advance(Duration.ofMillis(1500));
+        assertThat(h.os.spawns).hasSize(2);
+    }
+
+    @Test
+    void anUpgradeWhoseBuildNeverPassesAbortsThroughReadyFailuresStreamingEveryCheck() {
+        Harness h = new Harness(readyChecked(2).with(Setting.CHECK_INTERVAL, Duration.ofMillis(500)));
+        ackAndPass(h, 100, 101);
+        long started = h.os.now;
+        Object follower = h.cmd("upgrade", null);
+        int failed = 0;
+        for (int round = 0; round < 100 && h.sup.state().get("upgrading") != null; round++) {
+            boolean acted;
+            do { // a new worker acks at once, its build answers 503 to every check
+                acted = false;
+                for (FakeOs.Spawn s : List.copyOf(h.os.spawns)) {
+                    if (s.generation() != 2 || !h.os.alive.contains(s.pid())) continue;
+                    if (h.os.signalled("USR2").contains(s.pid())) {
+                        h.exit(s.pid());
+                        acted = true;
+                    } else if ("starting".equals(worker(h, s.pid()).get("phase"))) {
+                        h.ack(s.pid());
+                        acted = true;
+                    } else if (h.os.runningCheck(s.pid(), CheckKind.READY) != null) {
+                        finish(h, s.pid(), CheckKind.READY, false, "HTTP 503 from " + s.pid());
+                        failed++;
+                        acted = true;
+                    }
+                }
+            } while (acted && h.sup.state().get("upgrading") != null);
+            if (h.sup.state().get("upgrading") != null) h.runToNextDeadline();
+        }
+        assertThat(h.sup.state().get("upgrading")).isNull();
+        assertThat(h.os.now - started).as("3 checks of 2 workers at a time an interval apart, twice")
+                .isEqualTo(Duration.ofSeconds(2).toNanos());
+        List<String> lines = h.os.repliesTo(follower).stream().map(FakeOs.Reply::message).toList();
+        assertThat(lines.stream().filter(l -> l.contains("ready check failed"))).as("every failed check streamed")
+                .hasSize(failed).allMatch(l -> l.contains(": HTTP 503 from "));
+        assertThat(failed).as("3 each for the first three, 2 for the fourth, retired by the abort").isEqualTo(11);
+        assertThat(lines.getLast()).startsWith("Upgrade to generation 2 failed: 3 consecutive new workers failed their "
+                + "ready check.").contains("generation 1 keeps serving");
+        assertThat(h.os.signalled("USR2")).as("the old generation untouched").doesNotContain(100, 101);
+        assertThat(ackedServing(h)).isEqualTo(2);
+    }
+
+    @Test
+    void theLogRateLimitsRepeatedFailuresButNeverHidesThatTheyGoOn() {
+        Harness h = new Harness(readyChecked(1).with(Setting.READY_FAILURES, 25).with(Setting.VERBOSITY, 0));
+        ackAndPass(h, 100);
+        Object follower = h.cmd("upgrade", null);
+        h.ack(101);
+        for (int i = 1; i <= 25; i++) {
+            finish(h, 101, CheckKind.READY, false, i == 12 ? "something else" : "same");
+            if (i < 25) h.runToNextDeadline();
+        }
+        List<String> info = h.os.logs.stream().filter(l -> l.startsWith("INFO Worker 101 (slot 1) ready check failed")).toList();
+        assertThat(info).extracting(l -> l.replaceAll(".*\\((\\d+)/25 in a row\\).*", "$1"))
+                .as("the first, every 10th, a changed output, the one after it, the last")
+                .containsExactly("1", "10", "12", "13", "20", "25");
+        assertThat(h.os.logs.stream().filter(l -> l.startsWith("DEBUG Worker 101 (slot 1) ready check failed"))).hasSize(19);
+        assertThat(h.os.repliesTo(follower).stream().filter(r -> r.message().contains("ready check failed"))).hasSize(25);
+        assertThat(info.getLast()).doesNotContain("next try");
     }
 
     // ------------------------------------------------------------------ liveness and sick workers
@@ -412,7 +507,7 @@ class HealthTest {
                 "ping_timeout=2", "max_worker_rss=512", "max_worker_age=3600", "check_timeout=0.5"))).getLast();
         assertThat(ok.ok()).isTrue();
         assertThat(h.sup.config().health()).isEqualTo(new HealthConfig(null, "curl -f http://$EINHORN_FD_0/live",
-                Duration.ofSeconds(3), Duration.ofMillis(500), 5, Duration.ofSeconds(2), 512, Duration.ofSeconds(3600)));
+                Duration.ofSeconds(3), Duration.ofMillis(500), 5, 3, Duration.ofSeconds(2), 512, Duration.ofSeconds(3600)));
         assertThat(h.sup.nextDeadline() - h.os.now).as("the next live check follows the new interval")
                 .isEqualTo(Duration.ofSeconds(3).toNanos());
         FakeOs.Reply refused = h.os.repliesTo(h.cmd("config", List.of("live_check=true"))).getLast();

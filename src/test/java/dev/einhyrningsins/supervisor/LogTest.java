@@ -199,7 +199,7 @@ class LogTest {
     @Test
     void readyAndLiveChecksSayWhatChanged() {
         Harness h = new Harness(HealthTest.readyChecked(1).with(Setting.LIVE_CHECK, "check-live")
-                .with(Setting.VERBOSITY, 0));
+                .with(Setting.VERBOSITY, 0).with(Setting.READY_FAILURES, 10));
         h.ack(100);
         assertThat(drain(h)).endsWith(
                 "INFO Worker 100 is up; it counts as acked once its ready check passes",
@@ -210,11 +210,11 @@ class LogTest {
         h.runToNextDeadline();
         HealthTest.finish(h, 100, CheckKind.READY, false, "HTTP 502");
         assertThat(drain(h)).containsExactly(
-                "INFO Worker 100 (slot 0) ready check failed (exited with status 22, 0.03s): HTTP 503; next try in 1s",
+                "INFO Worker 100 (slot 0) ready check failed (exited with status 22, 0.03s): HTTP 503 (1/10 in a row); next try in 1s",
                 "DEBUG Running the ready check of worker 100: curl -f http://$EINHORN_FD_0/ready",
-                "DEBUG Worker 100 (slot 0) ready check failed (exited with status 22, 0.03s): HTTP 503",
+                "DEBUG Worker 100 (slot 0) ready check failed (exited with status 22, 0.03s): HTTP 503 (2/10 in a row); next try in 1s",
                 "DEBUG Running the ready check of worker 100: curl -f http://$EINHORN_FD_0/ready",
-                "INFO Worker 100 (slot 0) ready check failed (exited with status 22, 0.03s): HTTP 502; next try in 1s");
+                "INFO Worker 100 (slot 0) ready check failed (exited with status 22, 0.03s): HTTP 502 (3/10 in a row); next try in 1s");
         h.runToNextDeadline();
         Os.CheckRun killed = h.os.runningCheck(100, CheckKind.READY);
         h.os.running.remove(killed.id());
@@ -222,7 +222,7 @@ class LogTest {
                 Duration.ofMillis(30).toNanos(), "HTTP 502"));
         assertThat(drain(h)).containsExactly(
                 "DEBUG Running the ready check of worker 100: curl -f http://$EINHORN_FD_0/ready",
-                "INFO Worker 100 (slot 0) ready check failed (killed by SIGKILL, 0.03s): HTTP 502; next try in 1s");
+                "INFO Worker 100 (slot 0) ready check failed (killed by SIGKILL, 0.03s): HTTP 502 (4/10 in a row); next try in 1s");
         h.runToNextDeadline();
         HealthTest.finish(h, 100, CheckKind.READY, true, null);
         assertThat(drain(h)).containsSubsequence("INFO Worker 100 (slot 0) ready check passed (0.03s)",

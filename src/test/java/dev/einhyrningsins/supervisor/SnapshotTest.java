@@ -1,7 +1,6 @@
 package dev.einhyrningsins.supervisor;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.time.Duration;
@@ -112,15 +111,5 @@ class SnapshotTest {
         silent.now += Duration.ofSeconds(31).toNanos();
         third.tick();
         assertThat(HealthTest.worker(new Harness(third, silent, h.os.alive), 100).get("sick")).asString().contains("worker:ping");
-    }
-
-    @Test
-    void anUnknownFormatIsRefused() {
-        Harness h = Harness.timer(1);
-        Snapshot s = h.sup.snapshot(c -> null);
-        Snapshot future = new Snapshot(Snapshot.FORMAT + 1, s.config(), s.target(), s.stopping(), s.stopRequests(),
-                s.backoff(), s.rollout(), s.workers(), s.recentExits());
-        assertThatThrownBy(() -> Supervisor.restore(future, new FakeOs(), "test", Map.of(), r -> null))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("format");
     }
 }

@@ -626,6 +626,42 @@ public class Libc extends Libc$shared {
     public static int __SIGRTMAX() {
         return __SIGRTMAX;
     }
+    private static final int SA_SIGINFO = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define SA_SIGINFO 4
+     * }
+     */
+    public static int SA_SIGINFO() {
+        return SA_SIGINFO;
+    }
+    private static final int SA_ONSTACK = (int)134217728L;
+    /**
+     * {@snippet lang=c :
+     * #define SA_ONSTACK 134217728
+     * }
+     */
+    public static int SA_ONSTACK() {
+        return SA_ONSTACK;
+    }
+    private static final int SA_RESTART = (int)268435456L;
+    /**
+     * {@snippet lang=c :
+     * #define SA_RESTART 268435456
+     * }
+     */
+    public static int SA_RESTART() {
+        return SA_RESTART;
+    }
+    private static final int SA_NODEFER = (int)1073741824L;
+    /**
+     * {@snippet lang=c :
+     * #define SA_NODEFER 1073741824
+     * }
+     */
+    public static int SA_NODEFER() {
+        return SA_NODEFER;
+    }
     private static final int SIG_BLOCK = (int)0L;
     /**
      * {@snippet lang=c :
@@ -4881,6 +4917,66 @@ public class Libc extends Libc$shared {
         }
     }
 
+    private static class raise {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("raise");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int raise(int __sig)
+     * }
+     */
+    public static FunctionDescriptor raise$descriptor() {
+        return raise.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int raise(int __sig)
+     * }
+     */
+    public static MethodHandle raise$handle() {
+        return raise.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int raise(int __sig)
+     * }
+     */
+    public static MemorySegment raise$address() {
+        return raise.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int raise(int __sig)
+     * }
+     */
+    public static int raise(int __sig) {
+        var mh$ = raise.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("raise", __sig);
+            }
+            return (int)mh$.invokeExact(__sig);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class sigemptyset {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Libc.C_INT,
@@ -5177,6 +5273,190 @@ public class Libc extends Libc$shared {
                 traceDowncall("sigismember", __set, __signo);
             }
             return (int)mh$.invokeExact(__set, __signo);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sigaction {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigaction");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int sigaction(int __sig, const struct sigaction *restrict __act, struct sigaction *restrict __oact)
+     * }
+     */
+    public static FunctionDescriptor sigaction$descriptor() {
+        return sigaction.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int sigaction(int __sig, const struct sigaction *restrict __act, struct sigaction *restrict __oact)
+     * }
+     */
+    public static MethodHandle sigaction$handle() {
+        return sigaction.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int sigaction(int __sig, const struct sigaction *restrict __act, struct sigaction *restrict __oact)
+     * }
+     */
+    public static MemorySegment sigaction$address() {
+        return sigaction.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int sigaction(int __sig, const struct sigaction *restrict __act, struct sigaction *restrict __oact)
+     * }
+     */
+    public static int sigaction(int __sig, MemorySegment __act, MemorySegment __oact) {
+        var mh$ = sigaction.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sigaction", __sig, __act, __oact);
+            }
+            return (int)mh$.invokeExact(__sig, __act, __oact);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sigpending {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigpending");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int sigpending(sigset_t *__set)
+     * }
+     */
+    public static FunctionDescriptor sigpending$descriptor() {
+        return sigpending.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int sigpending(sigset_t *__set)
+     * }
+     */
+    public static MethodHandle sigpending$handle() {
+        return sigpending.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int sigpending(sigset_t *__set)
+     * }
+     */
+    public static MemorySegment sigpending$address() {
+        return sigpending.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int sigpending(sigset_t *__set)
+     * }
+     */
+    public static int sigpending(MemorySegment __set) {
+        var mh$ = sigpending.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sigpending", __set);
+            }
+            return (int)mh$.invokeExact(__set);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class pthread_sigmask {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("pthread_sigmask");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int pthread_sigmask(int __how, const __sigset_t *restrict __newmask, __sigset_t *restrict __oldmask)
+     * }
+     */
+    public static FunctionDescriptor pthread_sigmask$descriptor() {
+        return pthread_sigmask.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int pthread_sigmask(int __how, const __sigset_t *restrict __newmask, __sigset_t *restrict __oldmask)
+     * }
+     */
+    public static MethodHandle pthread_sigmask$handle() {
+        return pthread_sigmask.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int pthread_sigmask(int __how, const __sigset_t *restrict __newmask, __sigset_t *restrict __oldmask)
+     * }
+     */
+    public static MemorySegment pthread_sigmask$address() {
+        return pthread_sigmask.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int pthread_sigmask(int __how, const __sigset_t *restrict __newmask, __sigset_t *restrict __oldmask)
+     * }
+     */
+    public static int pthread_sigmask(int __how, MemorySegment __newmask, MemorySegment __oldmask) {
+        var mh$ = pthread_sigmask.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("pthread_sigmask", __how, __newmask, __oldmask);
+            }
+            return (int)mh$.invokeExact(__how, __newmask, __oldmask);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -5707,6 +5987,405 @@ public class Libc extends Libc$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int SFD_CLOEXEC = (int)524288L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SFD_CLOEXEC = 524288
+     * }
+     */
+    public static int SFD_CLOEXEC() {
+        return SFD_CLOEXEC;
+    }
+    private static final int SFD_NONBLOCK = (int)2048L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SFD_NONBLOCK = 2048
+     * }
+     */
+    public static int SFD_NONBLOCK() {
+        return SFD_NONBLOCK;
+    }
+
+    private static class signalfd {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("signalfd");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int signalfd(int __fd, const sigset_t *__mask, int __flags)
+     * }
+     */
+    public static FunctionDescriptor signalfd$descriptor() {
+        return signalfd.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int signalfd(int __fd, const sigset_t *__mask, int __flags)
+     * }
+     */
+    public static MethodHandle signalfd$handle() {
+        return signalfd.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int signalfd(int __fd, const sigset_t *__mask, int __flags)
+     * }
+     */
+    public static MemorySegment signalfd$address() {
+        return signalfd.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int signalfd(int __fd, const sigset_t *__mask, int __flags)
+     * }
+     */
+    public static int signalfd(int __fd, MemorySegment __mask, int __flags) {
+        var mh$ = signalfd.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("signalfd", __fd, __mask, __flags);
+            }
+            return (int)mh$.invokeExact(__fd, __mask, __flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getpwuid_r {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_POINTER,
+            Libc.C_LONG,
+            Libc.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("getpwuid_r");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int getpwuid_r(__uid_t __uid, struct passwd *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct passwd **restrict __result)
+     * }
+     */
+    public static FunctionDescriptor getpwuid_r$descriptor() {
+        return getpwuid_r.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int getpwuid_r(__uid_t __uid, struct passwd *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct passwd **restrict __result)
+     * }
+     */
+    public static MethodHandle getpwuid_r$handle() {
+        return getpwuid_r.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int getpwuid_r(__uid_t __uid, struct passwd *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct passwd **restrict __result)
+     * }
+     */
+    public static MemorySegment getpwuid_r$address() {
+        return getpwuid_r.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int getpwuid_r(__uid_t __uid, struct passwd *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct passwd **restrict __result)
+     * }
+     */
+    public static int getpwuid_r(int __uid, MemorySegment __resultbuf, MemorySegment __buffer, long __buflen, MemorySegment __result) {
+        var mh$ = getpwuid_r.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getpwuid_r", __uid, __resultbuf, __buffer, __buflen, __result);
+            }
+            return (int)mh$.invokeExact(__uid, __resultbuf, __buffer, __buflen, __result);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getpwnam_r {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_POINTER,
+            Libc.C_POINTER,
+            Libc.C_LONG,
+            Libc.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("getpwnam_r");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int getpwnam_r(const char *restrict __name, struct passwd *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct passwd **restrict __result)
+     * }
+     */
+    public static FunctionDescriptor getpwnam_r$descriptor() {
+        return getpwnam_r.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int getpwnam_r(const char *restrict __name, struct passwd *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct passwd **restrict __result)
+     * }
+     */
+    public static MethodHandle getpwnam_r$handle() {
+        return getpwnam_r.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int getpwnam_r(const char *restrict __name, struct passwd *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct passwd **restrict __result)
+     * }
+     */
+    public static MemorySegment getpwnam_r$address() {
+        return getpwnam_r.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int getpwnam_r(const char *restrict __name, struct passwd *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct passwd **restrict __result)
+     * }
+     */
+    public static int getpwnam_r(MemorySegment __name, MemorySegment __resultbuf, MemorySegment __buffer, long __buflen, MemorySegment __result) {
+        var mh$ = getpwnam_r.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getpwnam_r", __name, __resultbuf, __buffer, __buflen, __result);
+            }
+            return (int)mh$.invokeExact(__name, __resultbuf, __buffer, __buflen, __result);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getgrgid_r {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_POINTER,
+            Libc.C_LONG,
+            Libc.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("getgrgid_r");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int getgrgid_r(__gid_t __gid, struct group *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct group **restrict __result)
+     * }
+     */
+    public static FunctionDescriptor getgrgid_r$descriptor() {
+        return getgrgid_r.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int getgrgid_r(__gid_t __gid, struct group *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct group **restrict __result)
+     * }
+     */
+    public static MethodHandle getgrgid_r$handle() {
+        return getgrgid_r.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int getgrgid_r(__gid_t __gid, struct group *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct group **restrict __result)
+     * }
+     */
+    public static MemorySegment getgrgid_r$address() {
+        return getgrgid_r.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int getgrgid_r(__gid_t __gid, struct group *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct group **restrict __result)
+     * }
+     */
+    public static int getgrgid_r(int __gid, MemorySegment __resultbuf, MemorySegment __buffer, long __buflen, MemorySegment __result) {
+        var mh$ = getgrgid_r.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getgrgid_r", __gid, __resultbuf, __buffer, __buflen, __result);
+            }
+            return (int)mh$.invokeExact(__gid, __resultbuf, __buffer, __buflen, __result);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getgrnam_r {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_POINTER,
+            Libc.C_POINTER,
+            Libc.C_LONG,
+            Libc.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("getgrnam_r");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int getgrnam_r(const char *restrict __name, struct group *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct group **restrict __result)
+     * }
+     */
+    public static FunctionDescriptor getgrnam_r$descriptor() {
+        return getgrnam_r.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int getgrnam_r(const char *restrict __name, struct group *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct group **restrict __result)
+     * }
+     */
+    public static MethodHandle getgrnam_r$handle() {
+        return getgrnam_r.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int getgrnam_r(const char *restrict __name, struct group *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct group **restrict __result)
+     * }
+     */
+    public static MemorySegment getgrnam_r$address() {
+        return getgrnam_r.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int getgrnam_r(const char *restrict __name, struct group *restrict __resultbuf, char *restrict __buffer, size_t __buflen, struct group **restrict __result)
+     * }
+     */
+    public static int getgrnam_r(MemorySegment __name, MemorySegment __resultbuf, MemorySegment __buffer, long __buflen, MemorySegment __result) {
+        var mh$ = getgrnam_r.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getgrnam_r", __name, __resultbuf, __buffer, __buflen, __result);
+            }
+            return (int)mh$.invokeExact(__name, __resultbuf, __buffer, __buflen, __result);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getgrouplist {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("getgrouplist");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int getgrouplist(const char *__user, __gid_t __group, __gid_t *__groups, int *__ngroups)
+     * }
+     */
+    public static FunctionDescriptor getgrouplist$descriptor() {
+        return getgrouplist.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int getgrouplist(const char *__user, __gid_t __group, __gid_t *__groups, int *__ngroups)
+     * }
+     */
+    public static MethodHandle getgrouplist$handle() {
+        return getgrouplist.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int getgrouplist(const char *__user, __gid_t __group, __gid_t *__groups, int *__ngroups)
+     * }
+     */
+    public static MemorySegment getgrouplist$address() {
+        return getgrouplist.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int getgrouplist(const char *__user, __gid_t __group, __gid_t *__groups, int *__ngroups)
+     * }
+     */
+    public static int getgrouplist(MemorySegment __user, int __group, MemorySegment __groups, MemorySegment __ngroups) {
+        var mh$ = getgrouplist.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getgrouplist", __user, __group, __groups, __ngroups);
+            }
+            return (int)mh$.invokeExact(__user, __group, __groups, __ngroups);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 
     private static class posix_spawn_file_actions_addclosefrom_np {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -6056,6 +6735,15 @@ public class Libc extends Libc$shared {
      */
     public static int NSIG() {
         return NSIG;
+    }
+    private static final int SA_RESETHAND = (int)2147483648L;
+    /**
+     * {@snippet lang=c :
+     * #define SA_RESETHAND 2147483648
+     * }
+     */
+    public static int SA_RESETHAND() {
+        return SA_RESETHAND;
     }
     private static final int SYS_pidfd_open = (int)434L;
     /**

@@ -1,0 +1,112 @@
+package dev.einhyrningsins.examples.jetty;
+
+import dev.einhyrningsins.worker.Einhorn;
+import dev.einhyrningsins.worker.NotSupervisedException;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * A Jetty 12 worker for einhyrningsins:
+ *
+ * <pre>
+ * einhyrningsins -n 4 -m manual --graceful-signal TERM -b 127.0.0.1:8080,stdin -- java -jar target/jetty-worker.jar
+ * </pre>
+ *
+ * The connector serves on the listener the supervisor gives as standard input
+ * ({@code setInheritChannel(true)}); the worker acks once Jetty is started. On TERM (the
+ * graceful signal; HotSpot owns USR2) its shutdown hook drains: it stops accepting (the
+ * listener stays with the other workers), answers what is in flight with
+ * {@code Connection: close}, waits until every connection has ended, then stops Jetty.
+ * Run on its own, it binds 127.0.0.1:8080 (or {@code $PORT}) itself.
+ *
+ * <p>{@code GET /} answers {@code jetty <pid>}. {@code GET /slow?ms=N} stays in flight until
+ * the worker starts draining and answers N ms later (at most a minute in all): a request
+ * that is certainly in flight when the graceful signal comes, to watch the drain wait for it.
+ */
+public final class JettyWorker {
+    static final long PID = ProcessHandle.current().pid();
+    static final CountDownLatch DRAINING = new CountDownLatch(1);
+
+    private JettyWorker() {}
+
+    public static void main(String[] args) throws Exception {
+        Server server = new Server(new QueuedThreadPool(32, 4));
+        // acceptors = 0: the selector accepts (non-blocking), so accepting stops without
+        // interrupting a thread blocked in accept() (which could lose a connection it had taken)
+        ServerConnector connector = new ServerConnector(server, 0, 1);
+        Einhorn einhorn = null;
+        try {
+            einhorn = Einhorn.worker();
+            einhorn.inheritedChannel(); // fails in one line unless a -b says stdin
+            connector.setInheritChannel(true);
+        } catch (NotSupervisedException e) {
+            System.err.println(e.getMessage() + "; serving on 127.0.0.1 myself");
+            connector.setHost("127.0.0.1");
+            connector.setPort(Integer.parseInt(System.getenv().getOrDefault("PORT", "8080")));
+        }
+        server.addConnector(connector);
+        server.setHandler(new App());
+        server.start();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> drain(server, connector), "drain"));
+        System.err.println("jetty worker " + PID + " serving on " + connector.getTransport());
+        if (einhorn != null) einhorn.ack();
+        server.join();
+    }
+
+    /**
+     * The graceful signal: stop accepting, let every connection finish (at most 30 s), stop.
+     * Jetty's own graceful stop (a GracefulHandler) would answer requests that arrive on
+     * connections accepted just before with 503, which a client counts as a failure.
+     */
+    static void drain(Server server, ServerConnector connector) {
+        // the last words: closing the inherited channel points stdout and stderr at /dev/null
+        System.err.println("jetty worker " + PID + " draining " + connector.getConnectedEndPoints().size() + " connections");
+        DRAINING.countDown();
+        try {
+            connector.setAccepting(false);
+            for (EndPoint ep : connector.getConnectedEndPoints()) ep.setIdleTimeout(1000); // idle keep-alive ends
+            connector.shutdown().get(30, TimeUnit.SECONDS); // done when no connection is left
+            server.stop();
+        } catch (Exception e) {
+            System.err.println("jetty worker " + PID + " drain: " + e);
+        }
+    }
+
+    static final class App extends Handler.Abstract {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) throws Exception {
+            String path = Request.getPathInContext(request);
+            String body;
+            switch (path) {
+                case "/" -> body = "jetty " + PID;
+                case "/slow" -> {
+                    String ms = Request.extractQueryParameters(request).getValue("ms");
+                    System.err.println("jetty worker " + PID + ": a slow request waits for the drain");
+                    boolean drained = DRAINING.await(60, TimeUnit.SECONDS);
+                    Thread.sleep(ms == null ? 100 : Long.parseLong(ms));
+                    body = "jetty " + PID + " slow, finished " + (drained ? "while draining" : "without a drain");
+                }
+                default -> {
+                    Response.writeError(request, response, callback, 404);
+                    return true;
+                }
+            }
+            response.setStatus(200);
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
+            if (DRAINING.getCount() == 0) response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            Content.Sink.write(response, true, body + "\n", callback);
+            return true;
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package dev.einhyrningsins.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * --user's workers on the control socket: the socket file is their group's (0660), and what a
+ * client of their uid sends is held to worker:ack and worker:ping. (That the peer's uid picks
+ * this dispatcher is UserIT's, with a real other uid.)
+ */
+class WorkersUserTest {
+    @TempDir
+    Path dir;
+
+    final List<String> logs = new ArrayList<>();
+    final ControlServer.Log log = new ControlServer.Log() {
+        @Override
+        public void info(String m) {
+            logs.add(m);
+        }
+
+        @Override
+        public void warn(String m) {
+            logs.add("WARN " + m);
+        }
+
+        @Override
+        public void debug(String m) {
+            logs.add(m);
+        }
+    };
+
+    ControlServer server;
+    Pump pump;
+
+    @AfterEach
+    void close() throws InterruptedException {
+        if (pump != null) pump.close();
+        if (server != null) server.close();
+    }
+
+    /** A request as the wire gives it. */
+    static Request request(String command) {
+        return new Request(command, 1, null, 42, null, Map.of("command", command));
+    }
+
+    record Sent(String message, boolean last, boolean ok) {}
+
+    @Test
+    void aWorkersUserMayAckAndPingAndIsToldWhyForAnythingElse() {
+        List<String> dispatched = new ArrayList<>();
+        List<Sent> replies = new ArrayList<>();
+        Session.Dispatcher only = ControlServer.workersOnly((r, to) -> dispatched.add(r.command()), log);
+        ReplyTo to = (message, last, ok) -> replies.add(new Sent(message, last, ok));
+        only.dispatch(request("worker:ack"), to);
+        only.dispatch(request("worker:ping"), to);
+        assertThat(dispatched).containsExactly("worker:ack", "worker:ping");
+        assertThat(replies).isEmpty();
+        for (String command : List.of("state", "upgrade", "die", "signal", "config", "reload", "workerack")) {
+            only.dispatch(request(command), to);
+        }
+        assertThat(dispatched).as("nothing else reaches the supervisor").containsExactly("worker:ack", "worker:ping");
+        assertThat(replies).hasSize(7).allSatisfy(s -> {
+            assertThat(s.message()).isEqualTo("Permission denied: workers' processes may send worker:ack and worker:ping only");
+            assertThat(s.last()).isTrue();
+            assertThat(s.ok()).isFalse();
+        });
+        assertThat(logs).contains("WARN Refused 'state' from the workers' user: it may send worker:ack and worker:ping only");
+    }
+
+    @Test
+    void theSocketFileIsTheWorkersGroupsWithMode0660AndTheOwnerIsServedAsEver() throws Exception {
+        int gid = (Integer) Files.getAttribute(dir, "unix:gid"); // a group we may give files to, root or not
+        int uid = (Integer) Files.getAttribute(dir, "unix:uid");
+        Path sock = dir.resolve("ctl.sock");
+        server = ControlServer.open(sock, dir.resolve("ctl.lock"), in -> in.replyTo().send("echo " + in.request().command(),
+                true, true), log, new ControlServer.Workers(uid + 1, gid));
+        pump = new Pump(server::pollables);
+        assertThat(Files.getAttribute(sock, "unix:gid", LinkOption.NOFOLLOW_LINKS)).isEqualTo(gid);
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock, LinkOption.NOFOLLOW_LINKS)))
+                .isEqualTo("rw-rw----");
+        try (ControlServerTest.Client c = new ControlServerTest.Client(sock)) {
+            c.write("{\"command\":\"state\"}\n");
+            assertThat(c.message()).as("the socket's owner is no worker").isEqualTo("echo state");
+        }
+    }
+
+    @Test
+    void withoutWorkersOfAnotherUserTheFileStaysPrivate() throws Exception {
+        Path sock = dir.resolve("ctl.sock");
+        server = ControlServer.open(sock, dir.resolve("ctl.lock"), in -> { }, log, null);
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock, LinkOption.NOFOLLOW_LINKS)))
+                .isEqualTo("rw-------");
+    }
+}
