@@ -2,6 +2,8 @@ package dev.einhyrningsins.cli;
 
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * One {@code -b} argument: {@code ADDR:PORT[,OPT...]}, {@code unix:PATH[,OPT...]}, or a
@@ -52,10 +54,10 @@ public record BindSpec(String text, String host, int port, Path unixPath,
         boolean stdin = false;
         for (int i = 1; i < parts.length; i++) {
             String option = parts[i];
-            int eq = option.indexOf('=');
-            String key = (eq < 0 ? option : option.substring(0, eq)).toLowerCase(Locale.ROOT);
-            String value = eq < 0 ? null : option.substring(eq + 1);
-            switch (eq < 0 ? key : key + "=") {
+            String[] keyValue = option.split("=", 2);
+            String key = keyValue[0].toLowerCase(Locale.ROOT);
+            String value = keyValue.length == 2 ? keyValue[1] : null;
+            switch (value == null ? key : key + "=") {
                 case "r", "so_reuseaddr" -> reuseAddr = true;
                 case "n", "o_nonblock" -> nonBlocking = true;
                 case "p", "so_reuseport" -> reusePort = true;
@@ -95,13 +97,13 @@ public record BindSpec(String text, String host, int port, Path unixPath,
         String host;
         String portText;
         if (address.startsWith("[")) {
-            int close = address.indexOf(']');
-            if (close < 0 || close + 1 >= address.length() || address.charAt(close + 1) != ':') {
+            Matcher bracketed = Pattern.compile("\\[([^]]*)]:(.*)").matcher(address);
+            if (!bracketed.matches()) {
                 throw new UsageException("-b " + text + ": expected " + (udp ? "udp:" : "") + "[IPV6]:PORT, e.g. "
                         + (udp ? "udp:" : "") + "[::1]:8080");
             }
-            host = address.substring(1, close);
-            portText = address.substring(close + 2);
+            host = bracketed.group(1);
+            portText = bracketed.group(2);
         } else {
             int colon = address.lastIndexOf(':');
             if (colon < 0) {

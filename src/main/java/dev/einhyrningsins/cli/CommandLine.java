@@ -241,8 +241,9 @@ public final class CommandLine {
         StringBuilder b = new StringBuilder();
         b.append("Usage: einhyrningsins [OPTIONS] [--] PROGRAM [ARGS...]\n");
         b.append("       einhyrningsins ctl [-d PATH | -c NAME] [-e \"CMD [ARGS]; ...\"] [--json]\n\n");
-        b.append("Binds sockets once, runs COUNT copies of PROGRAM that inherit them (EINHORN_FD_*),\n");
-        b.append("and replaces workers in rolling upgrades without dropping connections.\n\n");
+        b.append("Binds sockets once, runs COUNT copies of PROGRAM that inherit them\n");
+        b.append("(EINHORN_FD_*), and replaces workers in rolling upgrades without dropping\n");
+        b.append("connections.\n\n");
         b.append("Options:\n");
         for (Opt o : OPTIONS) {
             String label = "  " + o.label();

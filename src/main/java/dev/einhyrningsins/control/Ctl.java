@@ -51,10 +51,12 @@ public final class Ctl {
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             String value = null;
-            int eq = a.indexOf('=');
-            if (a.startsWith("--") && eq > 0) {
-                value = a.substring(eq + 1);
-                a = a.substring(0, eq);
+            if (a.startsWith("--") && a.contains("=")) {
+                value = a.substring(a.indexOf('=') + 1);
+                a = a.substring(0, a.indexOf('='));
+            }
+            if (value != null && (a.equals("--help") || a.equals("--json"))) {
+                return usage(err, "option " + a + " takes no argument");
             }
             switch (a) {
                 case "-h", "--help" -> {

@@ -80,8 +80,7 @@ public final class WireCodec {
         for (int i = text.indexOf(':'); i >= 0; i = text.indexOf(':', i + 1)) {
             if (i + 1 == n || Character.isWhitespace(text.charAt(i + 1))) return true;
         }
-        int i = 0;
-        while (i < n) {
+        for (int i = 0; ; ) { // line by line, until the last one
             while (i < n && (text.charAt(i) == ' ' || text.charAt(i) == '\t')) i++;
             if (text.startsWith("---", i)) {
                 i += 3;
@@ -92,7 +91,6 @@ public final class WireCodec {
             if (eol < 0) return false;
             i = eol + 1;
         }
-        return false;
     }
 
     /** Decodes every %XX escape (einhorn itself only produces %25 and %0A). */

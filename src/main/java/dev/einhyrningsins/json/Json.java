@@ -70,7 +70,15 @@ public final class Json {
      * date classes a few more), and the
      * image's AOT cache preloads into every supervisor whatever its training run used.
      */
+    /** 0000-01-01T00:00:00Z minus one millisecond, and 10000-01-01T00:00:00Z. */
+    private static final long LAST_MILLI_BEFORE_YEAR_0 = -62_167_219_200_001L;
+    private static final long FIRST_MILLI_OF_YEAR_10000 = 253_402_300_800_000L;
+
     public static String timestamp(long epochMillis) {
+        // beyond four-digit years Instant writes a sign ("+10000-01-01T00:00:00Z", "-0001-12-31T23:59:59.999Z")
+        if (epochMillis <= LAST_MILLI_BEFORE_YEAR_0 || epochMillis >= FIRST_MILLI_OF_YEAR_10000) {
+            return Instant.ofEpochMilli(epochMillis).toString();
+        }
         long seconds = Math.floorDiv(epochMillis, 1000L);
         int millis = (int) Math.floorMod(epochMillis, 1000L);
         // the proleptic Gregorian date of a day count from 1970-01-01 (H. Hinnant's civil_from_days)
@@ -83,7 +91,6 @@ public final class Json {
         int day = (int) (dayOfYear - (153 * mp + 2) / 5 + 1);
         int month = (int) (mp < 10 ? mp + 3 : mp - 9);
         long year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
-        if (year < 0 || year > 9999) return Instant.ofEpochMilli(epochMillis).toString();
         int secondOfDay = (int) Math.floorMod(seconds, 86_400L);
         StringBuilder b = new StringBuilder(24);
         pad(b, (int) year, 4).append('-');

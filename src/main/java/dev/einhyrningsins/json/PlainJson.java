@@ -134,10 +134,7 @@ final class PlainJson {
         Map<String, Object> object() throws NotFlat {
             expect('{');
             Map<String, Object> m = new LinkedHashMap<>();
-            if (peek() == '}') {
-                i++;
-                return m;
-            }
+            if (peek() == '}') return m; // what follows the object is not read
             while (true) {
                 if (peek() != '"') throw new NotFlat();
                 String key = string();
@@ -175,9 +172,9 @@ final class PlainJson {
             throw new NotFlat();
         }
 
-        private Object literal(int length, Object value) throws NotFlat {
+        /** A literal's value; what follows it must be ',', '}' or ']' ({@code truex} is declined there). */
+        private Object literal(int length, Object value) {
             i += length;
-            if (i < s.length() && Character.isLetterOrDigit(s.charAt(i))) throw new NotFlat();
             return value;
         }
 
@@ -189,7 +186,7 @@ final class PlainJson {
             while (i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9') i++;
             int n = i - digits;
             if (n == 0 || n > 19 || (n > 1 && s.charAt(digits) == '0')) throw new NotFlat();
-            if (i < s.length() && (s.charAt(i) == '.' || s.charAt(i) == 'e' || s.charAt(i) == 'E')) throw new NotFlat();
+            // a fraction or exponent follows as '.', 'e' or 'E', which is no ',', '}' or ']': declined there
             long v;
             try {
                 v = Long.parseLong(s, start, i, 10);

@@ -1,6 +1,6 @@
 package dev.einhyrningsins.supervisor;
 
-import dev.einhyrningsins.reload.Reload;
+import dev.einhyrningsins.DoNotMutate;
 import dev.einhyrningsins.supervisor.Event.Command;
 import dev.einhyrningsins.supervisor.Os.Level;
 import java.util.ArrayList;
@@ -33,9 +33,9 @@ final class Commands {
             help: Print out available commands
             inc: Increment the number of Einhorn child processes
             louder: Increase verbosity
-            metrics: Counters, gauges and histograms of workers, acks, exits, upgrades and control clients             (OpenMetrics text, as served by --metrics)
+            metrics: Counters, gauges and histograms of workers, acks, exits, upgrades and control clients (OpenMetrics text, as served by --metrics)
             quieter: Decrease verbosity
-            ready: Whether the supervisor takes traffic: the target number of workers acked and no stop under way,             as GET /ready on --metrics answers (fails when not, saying why)
+            ready: Whether the supervisor takes traffic: the target number of workers acked and no stop under way, as GET /ready on --metrics answers (fails when not, saying why)
             reload: Reload Einhorn: the supervisor replaces itself with a new start of its installation, keeping its pid, sockets, workers and state
             set_workers: Set the number of Einhorn child processes (args: N, 1..%d)
             signal: Send one or more signals to all workers (args: SIG1 [SIG2 ...])
@@ -57,6 +57,7 @@ final class Commands {
         return Help.HELP;
     }
 
+    @DoNotMutate("runs once per JVM, in Help's initialiser: a mutant swapped in later never runs")
     private static Map<String, String> table() {
         Map<String, String> m = new LinkedHashMap<>();
         for (String line : TABLE.formatted(Settings.known(), Config.MAX_WORKERS).split("\n")) {
@@ -169,14 +170,18 @@ final class Commands {
                     + Config.MAX_WORKERS + "].", false);
             return;
         }
-        if (count == sup.target()) {
+        int old = sup.target();
+        String will;
+        if (count > old) {
+            will = "spin up additional workers.";
+        } else if (count < old) {
+            will = "gracefully terminate workers.";
+        } else {
             reply(c, "Worker count is already " + count + ".", true);
             return;
         }
-        int old = sup.target();
         sup.target(count);
-        reply(c, sup.logged("Altering worker count, " + old + " -> " + count + ". Will "
-                + (old < count ? "spin up additional workers." : "gracefully terminate workers.")), true);
+        reply(c, sup.logged("Altering worker count, " + old + " -> " + count + ". Will " + will), true);
     }
 
     /**

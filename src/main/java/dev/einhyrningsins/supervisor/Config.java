@@ -18,7 +18,7 @@ import static dev.einhyrningsins.supervisor.Settings.Setting.*;
  * @param signalTimeout       signalled workers alive after this get SIGKILL (-t); ZERO = off
  * @param gracefulSignal      the signal asking a worker to drain and exit (--graceful-signal)
  * @param maxUnacked          new workers that may be unacked at once during an upgrade (--max-unacked)
- * @param maxUpgradeAdditional live processes allowed above the target during an upgrade; -1 = no cap
+ * @param maxUpgradeAdditional live processes allowed above the target during an upgrade; {@link #UNLIMITED} (-1) = no cap
  * @param upgradeTimeout      an upgrade not fully acked after this is aborted; ZERO = off
  * @param upgradeMaxFailures  consecutive new workers dying before ack that abort an upgrade
  * @param verbosity           0 debug, 1 info, 2 errors only (einhorn's scale)
@@ -43,6 +43,9 @@ public record Config(
     /** Longest backoff between spawns of a crash-looping program (einhorn's MAX_SPINUP_INTERVAL). */
     public static final Duration MAX_SPAWN_INTERVAL = Duration.ofSeconds(30);
 
+    /** {@link #maxUpgradeAdditional()} without a cap. */
+    public static final int UNLIMITED = -1;
+
     /** The most workers there can be: the limit of -n, set_workers, inc and TTIN. */
     public static final int MAX_WORKERS = 10_000;
 
@@ -61,7 +64,7 @@ public record Config(
             throw new IllegalArgumentException("timeouts must be >= 0");
         }
         if (ackMode instanceof AckMode.Timer t && t.delay().isNegative()) throw new IllegalArgumentException("ack delay must be >= 0");
-        if (maxUpgradeAdditional < -1) throw new IllegalArgumentException("maxUpgradeAdditional must be >= -1");
+        if (maxUpgradeAdditional < UNLIMITED) throw new IllegalArgumentException("maxUpgradeAdditional must be >= -1");
         if (verbosity < 0 || verbosity > 2) throw new IllegalArgumentException("verbosity must be in 0..2");
         if (maxUnacked < 1) throw new IllegalArgumentException("maxUnacked must be >= 1");
         if (upgradeMaxFailures < 1) throw new IllegalArgumentException("upgradeMaxFailures must be >= 1");
@@ -86,7 +89,7 @@ public record Config(
     /** einhorn's defaults for everything but the number of CPUs (the command line starts from these too). */
     public static Config defaults(int cpus) {
         return new Config(1, Duration.ofSeconds(1), new AckMode.Timer(Duration.ofSeconds(1)),
-                Duration.ZERO, Duration.ZERO, "USR2", Math.max(1, cpus), -1,
+                Duration.ZERO, Duration.ZERO, "USR2", Math.max(1, cpus), UNLIMITED,
                 Duration.ofSeconds(120), 3, 1);
     }
 

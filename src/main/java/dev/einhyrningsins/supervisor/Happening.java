@@ -1,5 +1,6 @@
 package dev.einhyrningsins.supervisor;
 
+import dev.einhyrningsins.DoNotMutate;
 import java.util.List;
 
 /**
@@ -134,6 +135,7 @@ public sealed interface Happening {
         }
 
         @Override
+        @DoNotMutate("any function of the compared fields keeps hashCode's contract; nothing hashes statuses")
         public int hashCode() {
             return ((((target * 31 + workers) * 31 + acked) * 31 + generation) * 8)
                     + (upgrading ? 4 : 0) + (stopping ? 2 : 0) + (ready ? 1 : 0);

@@ -1,5 +1,6 @@
 package dev.einhyrningsins.supervisor;
 
+import dev.einhyrningsins.DoNotMutate;
 import dev.einhyrningsins.supervisor.Os.Level;
 import java.time.Duration;
 import java.util.Objects;
@@ -49,12 +50,17 @@ final class Health {
     }
 
     private void start(Worker w, CheckKind kind) {
-        long id = ++lastCheckId;
+        long id = nextCheckId();
         w.probe(kind).started(id, os.nanoTime());
         String command = sup.config().health().command(kind);
         sup.log(Level.DEBUG, "Running the " + kind.word + " check of worker " + w.pid + ": " + command);
         String failure = os.startCheck(new Os.CheckRun(id, w.pid, w.slot, kind, command));
         if (failure != null) ended(w, kind, false, "could not start: " + failure, 0, null);
+    }
+
+    @DoNotMutate("ids need only differ from each other and from 0 (none in flight), which counting down keeps too")
+    private long nextCheckId() {
+        return ++lastCheckId;
     }
 
     /** A check process ended by itself; one the core stopped meanwhile is ignored. */
@@ -72,7 +78,7 @@ final class Health {
         Duration limit = sup.config().health().checkTimeout();
         for (CheckKind kind : CheckKind.values()) {
             Worker.Probe p = w.probe(kind);
-            if (p.running() && now - p.startedAt() >= limit.toNanos()) {
+            if (now >= WorkerTimer.checkDeadline(p, sup.config())) {
                 String line = os.cancelCheck(p.runningId());
                 ended(w, kind, false, "timed out after " + Settings.seconds(limit) + "s", now - p.startedAt(), line);
             }

@@ -194,7 +194,7 @@ final class Rollout {
             if (!u.fleet) {
                 if (unacked >= c.maxUnacked()) break;
                 int cap = c.maxUpgradeAdditional();
-                if (cap >= 0 && pool.size() >= target + cap) break;
+                if (cap != Config.UNLIMITED && pool.size() >= target + cap) break;
             }
             SpawnResult r = sup.spawn(u.generation, Happening.SpawnReason.UPGRADE);
             if (r instanceof SpawnResult.Failed f) {
@@ -207,8 +207,8 @@ final class Rollout {
             unacked++;
         }
         if (!u.fleet) {
-            long excess = old.size() + acked - target;
-            for (int i = 0; i < excess && i < old.size(); i++) {
+            long excess = old.size() + acked - target; // less than old.size(): fewer than target are acked
+            for (int i = 0; i < excess; i++) {
                 Worker w = old.get(i);
                 progress("Retiring old worker " + w.describe() + " with " + c.gracefulSignal() + ": "
                         + acked + "/" + target + " acked");

@@ -118,7 +118,8 @@ public final class Settings {
                 case SIGNAL_TIMEOUT -> offText(c.signalTimeout());
                 case ACK_TIMEOUT -> offText(c.ackTimeout());
                 case MAX_UNACKED -> String.valueOf(c.maxUnacked());
-                case MAX_UPGRADE_ADDITIONAL -> c.maxUpgradeAdditional() < 0 ? "unlimited" : String.valueOf(c.maxUpgradeAdditional());
+                case MAX_UPGRADE_ADDITIONAL -> c.maxUpgradeAdditional() == Config.UNLIMITED ? "unlimited"
+                        : String.valueOf(c.maxUpgradeAdditional());
                 case UPGRADE_TIMEOUT -> offText(c.upgradeTimeout());
                 case UPGRADE_MAX_FAILURES -> String.valueOf(c.upgradeMaxFailures());
                 case READY_CHECK -> String.valueOf(c.health().readyCheck());
@@ -270,9 +271,9 @@ public final class Settings {
 
     /** 0..MAX_COUNT with 0 taken as 1 (so an upgrade can progress), or unlimited (-1, none, unlimited, null). */
     static int upgradeAdditional(String v) throws Invalid {
-        if (v == null) return -1;
+        if (v == null) return Config.UNLIMITED;
         String t = v.trim().toLowerCase(Locale.ROOT);
-        if (t.equals("-1") || t.equals("none") || t.equals("unlimited")) return -1;
+        if (t.equals("-1") || t.equals("none") || t.equals("unlimited")) return Config.UNLIMITED;
         try {
             return Math.max(1, count(v, 0, MAX_COUNT));
         } catch (Invalid e) {

@@ -77,7 +77,7 @@ final class StateReport {
         cfg.put("signal_timeout", secondsOrNull(config.signalTimeout()));
         cfg.put("graceful_signal", config.gracefulSignal());
         cfg.put("max_unacked", config.maxUnacked());
-        cfg.put("max_upgrade_additional", config.maxUpgradeAdditional() < 0 ? null : config.maxUpgradeAdditional());
+        cfg.put("max_upgrade_additional", config.maxUpgradeAdditional() == Config.UNLIMITED ? null : config.maxUpgradeAdditional());
         cfg.put("upgrade_timeout", secondsOrNull(config.upgradeTimeout()));
         cfg.put("upgrade_max_failures", config.upgradeMaxFailures());
         cfg.put("verbosity", config.verbosity());

@@ -358,11 +358,11 @@ public final class Supervisor {
         os.happened(new Happening.Signalled(w.pid, signal, reason));
     }
 
-    /** Retires {@code count} of {@code candidates} in {@link WorkerPool#SURPLUS_ORDER}. */
+    /** Retires {@code count} of {@code candidates} (no more than there are) in {@link WorkerPool#SURPLUS_ORDER}. */
     void retireSurplus(List<Worker> candidates, int count) {
         List<Worker> order = candidates.stream().sorted(WorkerPool.SURPLUS_ORDER).toList();
         log(Level.INFO, "Have " + candidates.size() + " workers for a target of " + target + "; retiring " + count);
-        for (int i = 0; i < count && i < order.size(); i++) retire(order.get(i), config.gracefulSignal());
+        for (Worker w : order.subList(0, count)) retire(w, config.gracefulSignal());
     }
 
     private void childExited(ChildExited e) {
@@ -414,7 +414,7 @@ public final class Supervisor {
                 log(Level.INFO, "Spawning a replacement (spawn interval " + intervalText()
                         + "s after " + backoff.deaths() + " consecutive unacked worker deaths)");
             }
-            if (goal > target && pool.servingCount() >= target) {
+            if (pool.servingCount() >= target) { // beyond the target: goal() made room for a sick worker's replacement
                 Worker sick = health.firstSick();
                 log(Level.INFO, "Starting a replacement for sick worker " + sick.describe() + ": " + sick.sick());
             }

@@ -1,5 +1,6 @@
 package dev.einhyrningsins.supervisor;
 
+import dev.einhyrningsins.DoNotMutate;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -166,6 +167,7 @@ final class Worker {
     }
 
     /** When it said it is ready (the ready check's first run); meaningful while {@link #checking()}. */
+    @DoNotMutate("read only as the first ready check's due time, and a claim is made at the tick that runs it: 0 is as due")
     long claimedAt() {
         return claimedAt;
     }

@@ -1,5 +1,6 @@
 package dev.einhyrningsins.supervisor;
 
+import dev.einhyrningsins.DoNotMutate;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Collection;
@@ -61,6 +62,7 @@ final class WorkerPool {
         return byPid.get(pid);
     }
 
+    @DoNotMutate("defensive: no timer removes a worker from the pool while tick() fires them")
     boolean contains(Worker w) {
         return byPid.get(w.pid) == w;
     }

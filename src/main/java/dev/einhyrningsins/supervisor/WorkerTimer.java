@@ -50,7 +50,7 @@ enum WorkerTimer {
                     : NEVER;
             case LIVE_CHECK -> w.healthy() && c.health().liveCheck() != null && !w.live.running()
                     ? Math.max(w.ack().at(), w.live.endedAt()) + c.health().checkInterval().toNanos() : NEVER;
-            case CHECK_TIMEOUT -> Math.min(timeout(w.ready, c), timeout(w.live, c));
+            case CHECK_TIMEOUT -> Math.min(checkDeadline(w.ready, c), checkDeadline(w.live, c));
             case PING_TIMEOUT -> w.healthy() && w.ping() != null && !c.health().pingTimeout().isZero()
                     ? w.ping().at() + c.health().pingTimeout().toNanos() : NEVER;
             case MAX_AGE -> w.healthy() && !c.health().maxWorkerAge().isZero()
@@ -60,7 +60,8 @@ enum WorkerTimer {
         };
     }
 
-    private static long timeout(Worker.Probe p, Config c) {
+    /** When the check in flight of {@code p} overruns {@code --check-timeout}; {@link #NEVER} if none is. */
+    static long checkDeadline(Worker.Probe p, Config c) {
         return p.running() ? p.startedAt() + c.health().checkTimeout().toNanos() : NEVER;
     }
 }

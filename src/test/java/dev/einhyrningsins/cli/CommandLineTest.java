@@ -227,6 +227,98 @@ class CommandLineTest {
     }
 
     @Test
+    void theUpgradeAndTimeoutOptionsReachTheirSettings() {
+        Options o = run("--ack-timeout", "5", "-t", "3", "--max-unacked", "2", "--upgrade-timeout=60",
+                "--upgrade-max-failures", "4", "-s", "0.5", "--graceful-signal", "TERM", "p");
+        assertThat(o.ackTimeout()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(o.signalTimeout()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(o.maxUnacked()).isEqualTo(2);
+        assertThat(o.upgradeTimeout()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(o.upgradeMaxFailures()).isEqualTo(4);
+        assertThat(o.seconds()).isEqualTo(Duration.ofMillis(500));
+        assertThat(o.gracefulSignal()).isEqualTo("TERM");
+        assertThat(o.toConfig(8).maxUnacked()).isEqualTo(2);
+        assertThat(run("p").toConfig(8).maxUnacked()).as("not given: the number of CPUs").isEqualTo(8);
+    }
+
+    @Test
+    void aBareAckModeIsManualWhateverItsSpelling() {
+        assertThat(run("--ack-mode", "p").ackMode()).isEqualTo(new Config.AckMode.Manual());
+        assertThat(run("--ack-mode", "p").program()).containsExactly("p");
+        assertThat(run("--ack-mode", "3", "p").ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ofSeconds(3)));
+        assertThat(run("-m", ".5", "p").ackMode()).isEqualTo(new Config.AckMode.Timer(Duration.ofMillis(500)));
+        usage("no PROGRAM given", "-m");
+        usage("no PROGRAM given", "--ack-mode");
+    }
+
+    @Test
+    void shortHelpAndAnEmptyLongNameAreWhatTheySeem() {
+        assertThat(CommandLine.parse(List.of("-vh", "p"))).isInstanceOf(CommandLine.Parsed.Help.class);
+        assertThatThrownBy(() -> CommandLine.parse(List.of("--=5", "p"))).isInstanceOf(UsageException.class)
+                .hasMessage("unknown option --");
+    }
+
+    @Test
+    void helpTextFitsEightyColumnsWithEachHelpInAColumnOfItsOwn() {
+        List<String> lines = CommandLine.usage().lines().toList();
+        assertThat(lines).allSatisfy(l -> assertThat(l.length()).isLessThanOrEqualTo(80));
+        String column = " ".repeat(30);
+        for (CommandLine.Opt o : CommandLine.OPTIONS) {
+            String label = "  " + o.label();
+            int at = 0;
+            while (!(lines.get(at) + " ").startsWith(label + " ")) at++;
+            List<String> help = new java.util.ArrayList<>();
+            if (label.length() > 28) {
+                assertThat(lines.get(at)).as("a long label stands alone").isEqualTo(label);
+            } else {
+                assertThat(lines.get(at)).as("a short label shares its line").startsWith(String.format("%-30s", label));
+                help.add(lines.get(at).substring(30));
+            }
+            for (int i = at + 1; i < lines.size() && lines.get(i).startsWith(column) && lines.get(i).charAt(30) != ' '; i++) {
+                help.add(lines.get(i).substring(30));
+            }
+            assertThat(String.join(" ", help)).as(label).isEqualTo(o.help());
+            for (int i = 0; i < help.size(); i++) {
+                assertThat(help.get(i).length()).as("%s, line %d", label, i).isLessThanOrEqualTo(50);
+                if (i + 1 < help.size()) {
+                    String next = help.get(i + 1).split(" ")[0];
+                    assertThat(help.get(i).length() + 1 + next.length()).as("%s: the next word would not fit", label)
+                            .isGreaterThan(50);
+                }
+            }
+        }
+    }
+
+    @Test
+    void bindOptionsAtTheirLimits() {
+        assertThat(run("-b", "127.0.0.1:65535", "p").binds().getFirst().port()).isEqualTo(65535);
+        usage("port must be a number in 0..65535", "-b", "127.0.0.1:65536", "p");
+        usage("port must be a number in 0..65535", "-b", "127.0.0.1:-1", "p");
+        usage("port must be a number in 0..65535", "-b", "127.0.0.1:http", "p");
+        assertThat(run("-b", "[::1]:65535", "p").binds().getFirst().host()).isEqualTo("::1");
+        for (String bad : List.of("[::1]", "[::1]8080", "[::1", "[::1]:")) {
+            usage(bad.endsWith(":") ? "port must be a number" : "expected [IPV6]:PORT", "-b", bad, "p");
+        }
+        assertThat(run("-b", "unix:/a.sock,mode=0777", "p").binds().getFirst().access()).isEqualTo(new BindSpec.Access(0777, null, null));
+        assertThat(run("-b", "unix:/a.sock,mode=000", "p").binds().getFirst().access()).isEqualTo(new BindSpec.Access(0, null, null));
+        assertThat(run("-b", "unix:/a.sock,owner=0", "p").binds().getFirst().access()).isEqualTo(new BindSpec.Access(-1, null, "0"));
+        assertThat(run("-b", "unix:/a.sock", "p").binds().getFirst().isUnix()).isTrue();
+        assertThat(run("-b", "127.0.0.1:1", "p").binds().getFirst().isUnix()).isFalse();
+        usage("unknown bind option '=x'", "-b", "127.0.0.1:1,=x", "p");
+        usage("unknown bind option 'name'", "-b", "127.0.0.1:1,name", "p");
+    }
+
+    @Test
+    void aSocketsNameIsPrintableAsciiWithoutBlanksOrColonsUpTo255Characters() {
+        String longest = "n".repeat(254) + "~";
+        assertThat(run("-b", "127.0.0.1:0,name=" + longest, "p").binds().getFirst().name()).isEqualTo(longest);
+        assertThat(run("-b", "127.0.0.1:0,name=!", "p").binds().getFirst().name()).isEqualTo("!");
+        for (String bad : List.of(longest + "n", "a b", "a\u007f", "tab\there", "\u00e9")) {
+            usage("must be 1 to 255 printable characters", "-b", "127.0.0.1:0,name=" + bad, "p");
+        }
+    }
+
+    @Test
     void userAndGroupAreNamesOrNumbersAndTheGroupNeedsTheUser() {
         Options o = run("--user", "www-data", "--group=33", "p");
         assertThat(o.user()).contains("www-data");

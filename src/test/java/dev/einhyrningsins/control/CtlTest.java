@@ -180,4 +180,63 @@ class CtlTest {
             for (var ch : held) ch.close();
         }
     }
+
+    @Test
+    void everyUsageErrorExitsTwoWithAPointerToHelp() {
+        String help = "Try 'einhyrningsins ctl --help' for more information.\n";
+        assertThat(ctl("", "-d")).isEqualTo(new Run(2, "", "einhyrningsins ctl: option -d needs an argument\n" + help));
+        assertThat(ctl("", "-d", "x", "-c", "y")).isEqualTo(new Run(2, "", "einhyrningsins ctl: use -d PATH or -c NAME, not both\n" + help));
+        assertThat(ctl("", "-e", " ; ")).isEqualTo(new Run(2, "", "einhyrningsins ctl: -e needs at least one command\n" + help));
+        assertThat(ctl("", "-e", "a 'b")).isEqualTo(new Run(2, "", "einhyrningsins ctl: unterminated ' quote in: a 'b\n" + help));
+        assertThat(ctl("", "-d=x")).isEqualTo(new Run(2, "", "einhyrningsins ctl: unknown option -d=x\n" + help));
+        assertThat(ctl("", "--json=yes")).isEqualTo(new Run(2, "", "einhyrningsins ctl: option --json takes no argument\n" + help));
+        assertThat(ctl("", "--help=me").status()).isEqualTo(2);
+    }
+
+    @Test
+    void longOptionsTakeTheirValueAfterAnEqualsSign() throws Exception {
+        serve();
+        Run r = ctl("", "--socket-path=" + sock(), "--execute=inc 2");
+        assertThat(r).isEqualTo(new Run(0, "inc [2] id=1\n", ""));
+    }
+
+    @Test
+    void aPipedLineThatDoesNotParseIsReportedAndTheRestStillRuns() throws Exception {
+        serve();
+        Run r = ctl("ehlo\nsignal 'HUP\ninc\n", "-d", sock());
+        assertThat(r.out()).isEqualTo("ehlo null id=1\ninc null id=2\n");
+        assertThat(r.err()).isEqualTo("einhyrningsins ctl: unterminated ' quote in: signal 'HUP\n");
+        assertThat(r.status()).isEqualTo(1);
+        assertThat(ctl("fail\nehlo\n", "-d", sock()).status()).as("a failed command among others").isEqualTo(1);
+    }
+
+    @Test
+    void backslashesEscapeOutsideQuotesAndInsideDoubleQuotesOnly() {
+        assertThat(Ctl.parseCommands("say \"a \\\"b\\\" c\"")).containsExactly(List.of("say", "a \"b\" c"));
+        assertThat(Ctl.parseCommands("say 'a\\b'")).containsExactly(List.of("say", "a\\b"));
+        assertThat(Ctl.parseCommands("a\\;b")).containsExactly(List.of("a;b"));
+        assertThat(Ctl.parseCommands("a\\")).as("a backslash at the end is itself").containsExactly(List.of("a\\"));
+        assertThat(Ctl.parseCommands("'' x")).containsExactly(List.of("", "x"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Ctl.parseCommands("say \"a\\"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("unterminated \" quote");
+    }
+
+    @Test
+    void jsonOutputPassesAReplyThatIsNotJsonThroughAsItCame() throws Exception {
+        Path raw = dir.resolve("raw.sock");
+        try (java.nio.channels.ServerSocketChannel server = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            server.bind(java.net.UnixDomainSocketAddress.of(raw));
+            var einhorn = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try (java.nio.channels.SocketChannel ch = server.accept()) {
+                    ch.read(java.nio.ByteBuffer.allocate(4096));
+                    ch.write(java.nio.ByteBuffer.wrap("---%0Amessage: hi%0A\n".getBytes(StandardCharsets.UTF_8)));
+                } catch (java.io.IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            Run r = ctl("", "-d", raw.toString(), "--json", "-e", "ehlo");
+            einhorn.get();
+            assertThat(r).isEqualTo(new Run(0, "---\nmessage: hi\n\n", ""));
+        }
+    }
 }

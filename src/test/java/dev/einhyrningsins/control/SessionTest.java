@@ -179,6 +179,79 @@ class SessionTest {
         assertThat(watch.open()).as("after the transport closed it").isFalse();
     }
 
+    /** A request line of exactly {@code size} bytes (without its newline). */
+    static String requestOf(int size) {
+        String head = "{\"command\":\"ehlo\",\"pad\":\"";
+        return head + "x".repeat(size - head.length() - 2) + "\"}";
+    }
+
+    @Test
+    void aLineOfExactlyTheLimitIsStillARequest() {
+        feed(requestOf(Session.MAX_LINE) + "\n");
+        assertThat(dispatched).extracting(d -> d.request().command()).containsExactly("ehlo");
+        assertThat(session.reading()).isTrue();
+    }
+
+    @Test
+    void aLineOverTheLimitIsNeverDispatchedAndNothingAfterIt() {
+        feed(requestOf(Session.MAX_LINE + 1) + "\n{\"command\":\"state\"}\n");
+        assertThat(dispatched).isEmpty();
+        assertThat(session.reading()).isFalse();
+        assertThat(written()).isEqualTo("{\"message\":\"Command too long (over 1048576 bytes); closing the connection\","
+                + "\"ok\":false}\n");
+    }
+
+    @Test
+    void anOverLongLineBehindAnOwedRequestSaysGoodbyeOnceThatIsAnswered() {
+        feed("{\"id\":1,\"command\":\"state\"}\n" + requestOf(Session.MAX_LINE + 1));
+        assertThat(session.farewell()).isNull();
+        dispatched.getFirst().replyTo().send("{}", true, true);
+        deliver();
+        assertThat(written()).contains("Command too long");
+        assertThat(session.farewell()).isEqualTo("sent a line over 1048576 bytes");
+        assertThat(session.done()).isTrue();
+    }
+
+    @Test
+    void blankLinesAreNoRequestsAndGetNoAnswer() {
+        feed("\n\r\n\n{\"command\":\"ehlo\"}\n\n");
+        assertThat(dispatched).extracting(d -> d.request().command()).containsExactly("ehlo");
+        assertThat(written()).isEmpty();
+    }
+
+    @Test
+    void anAnswerOfItsOwnWaitsForEveryEarlierRequestWhicheverIsAnsweredFirst() {
+        feed("{\"id\":1,\"command\":\"ehlo\"}\n{\"id\":2,\"command\":\"state\"}\n%%%\n");
+        dispatched.get(1).replyTo().send("second", true, true);
+        deliver();
+        assertThat(written()).contains("second").doesNotContain("Could not parse");
+        dispatched.get(0).replyTo().send("first", true, true);
+        deliver();
+        String out = written();
+        assertThat(out.indexOf("first")).isLessThan(out.indexOf("Could not parse command"));
+    }
+
+    @Test
+    void aClientThatReadsItsRepliesIsNeverCutOffAndOneThatFallsBehindIsCutOffAtTheBudget() {
+        String line = WireCodec.encodeReply("x".repeat(100), 1, false, true);
+        session = new Session((r, to) -> dispatched.add(new Dispatched(r, to)), pending::add, line.length());
+        feed("{\"id\":1,\"command\":\"watch\"}\n");
+        ReplyTo to = dispatched.getFirst().replyTo();
+        for (int i = 0; i < 5; i++) {
+            to.send("x".repeat(100), false, true);
+            deliver();
+            assertThat(written()).as("round %d", i).isEqualTo(line);
+        }
+        assertThat(to.open()).as("exactly the budget, read each time").isTrue();
+        to.send("x".repeat(100), false, true);
+        to.send("x", false, true);
+        deliver();
+        assertThat(to.open()).as("one byte over").isFalse();
+        assertThat(session.farewell()).isEqualTo("is not reading its replies");
+        feed("{\"id\":2,\"command\":\"state\"}\n");
+        assertThat(dispatched).as("no more input after the cut").hasSize(1);
+    }
+
     @Test
     void aSessionHandedToTheNextProcessGoesOnWithItsOwedRequestsUnwrittenRepliesAndUnfinishedLine() {
         feed("{\"id\":7,\"command\":\"upgrade\"}\n{\"id\":8,\"command\":\"sta");

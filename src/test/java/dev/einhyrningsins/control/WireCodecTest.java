@@ -108,4 +108,60 @@ class WireCodecTest {
         assertThat(r.args()).isEqualTo(List.of("HUP", "a%b"));
         assertThat(r.id()).isEqualTo(2);
     }
+
+    @Test
+    void everyPercentEscapeDecodesAndWhatIsNoEscapeStaysAsItIs() {
+        assertThat(WireCodec.percentDecode("no escapes")).isEqualTo("no escapes");
+        assertThat(WireCodec.percentDecode("%41%5a%7A%30%39%0a%0A%25")).isEqualTo("AZz09\n\n%");
+        assertThat(WireCodec.percentDecode("%c3%A9t%C3%a9")).as("UTF-8 bytes").isEqualTo("\u00e9t\u00e9");
+        assertThat(WireCodec.percentDecode("100%")).isEqualTo("100%");
+        assertThat(WireCodec.percentDecode("%4")).isEqualTo("%4");
+        assertThat(WireCodec.percentDecode("a%4g%g4%:0%/0%@0%`0%G0")).isEqualTo("a%4g%g4%:0%/0%@0%`0%G0");
+        assertThat(WireCodec.percentDecode("%%41")).isEqualTo("%A");
+        assertThat(WireCodec.percentDecode("%4F%6f%46%66")).isEqualTo("OoFf");
+    }
+
+    @Test
+    void aReplysWaitAndOkAreReadAsTheTreeModelReadsBooleans() throws Exception {
+        for (Object yes : List.of("true", "\"true\"", "\" true \"", "1", "-3", "\"yes\"")) {
+            Reply r = WireCodec.decodeReply("{\"message\":\"m\",\"wait\":" + yes + ",\"ok\":" + yes + "}");
+            assertThat(r.more()).as("wait: %s", yes).isEqualTo(!yes.equals("\"yes\""));
+            assertThat(r.ok()).as("ok: %s", yes).isTrue();
+        }
+        for (Object no : List.of("false", "\"false\"", "0", "null", "[true]", "1.5")) {
+            Reply r = WireCodec.decodeReply("{\"message\":\"m\",\"wait\":" + no + ",\"ok\":" + no + "}");
+            assertThat(r.more()).as("wait: %s", no).isFalse();
+            assertThat(r.ok()).as("ok: %s", no).isEqualTo(no.equals("null") || no.equals("[true]") || no.equals("1.5"));
+        }
+        assertThat(WireCodec.decodeReply("{\"message\":\"m\"}")).extracting(Reply::more, Reply::ok).containsExactly(false, true);
+    }
+
+    @Test
+    void aReplyLineMayEndWithACarriageReturnAndItsMessageMayBeMissing() throws Exception {
+        Reply r = WireCodec.decodeReply("{\"message\":\"hi\",\"request_id\":4}\r");
+        assertThat(r.message()).isEqualTo("hi");
+        assertThat(r.requestId()).isEqualTo(4);
+        assertThat(r.line()).isEqualTo("{\"message\":\"hi\",\"request_id\":4}");
+        assertThat(WireCodec.decodeReply("  {\"request_id\":4}").message()).isEmpty();
+        assertThat(WireCodec.decodeReply("message: {a: 1}").message()).as("not a scalar").isEmpty();
+        assertThatThrownBy(() -> WireCodec.decodeReply("[1]")).isInstanceOf(WireCodec.ParseException.class);
+        assertThatThrownBy(() -> WireCodec.decodeReply("{\"message\":")).isInstanceOf(WireCodec.ParseException.class);
+    }
+
+    @Test
+    void aRequestNamesItsUserOnlyWhenThereIsOne() {
+        assertThat(WireCodec.encodeRequest("ehlo", null, null, null)).isEqualTo("{\"command\":\"ehlo\"}\n");
+        assertThat(WireCodec.encodeRequest("ehlo", List.of(), 1, "me"))
+                .isEqualTo("{\"command\":\"ehlo\",\"id\":1,\"args\":[],\"user\":\"me\"}\n");
+    }
+
+    @Test
+    void whatCanBeAMappingAtTheEdgesOfTheText() {
+        for (String mapping : List.of(":", "a:\n", "a: ", "x\n{", "x\n\t ?", "---{a}", "--- \t{a}", "x:y\nz:", "\t{a}", "\n{a}")) {
+            assertThat(WireCodec.mayBeMapping(mapping)).as(mapping).isTrue();
+        }
+        for (String notMapping : List.of("a", "a:b", "x\n", "x\n--- ", "---", "x\n\t", "- {a}", "---x{a}")) {
+            assertThat(WireCodec.mayBeMapping(notMapping)).as(notMapping).isFalse();
+        }
+    }
 }

@@ -83,6 +83,27 @@ class JsonTest {
     }
 
     @Test
+    void numbersBeyondLongAndDoubleAndBinaryAreWrittenAsTheObjectMapperWritesThem() throws Exception {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("big", new BigInteger("123456789012345678901234567890"));
+        m.put("decimal", new java.math.BigDecimal("1.10"));
+        m.put("float", 1.5f);
+        m.put("bytes", new byte[] {'h', 'i'});
+        assertThat(Json.write(m)).isEqualTo(MAPPER.writeValueAsString(m)).contains("\"bytes\":\"aGk=\"");
+    }
+
+    @Test
+    void yamlIsWalkedTokenByTokenAsTheTreeModelReadsIt() throws Exception {
+        try (com.fasterxml.jackson.core.JsonParser p = Json.yamlParser("a: [1, x]\nb: !!binary aGk=\n")) {
+            assertThat(p.nextToken()).isEqualTo(com.fasterxml.jackson.core.JsonToken.START_OBJECT);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> m = (Map<String, Object>) Json.readValue(p);
+            assertThat(m.get("a")).isEqualTo(List.of(1, "x"));
+            assertThat((byte[]) m.get("b")).isEqualTo(new byte[] {'h', 'i'});
+        }
+    }
+
+    @Test
     void textIsAsTextForScalarsAndJsonForTheRest() throws Exception {
         for (String text : JSON_TEXTS) {
             JsonNode tree = MAPPER.readTree(text);
@@ -135,7 +156,12 @@ class JsonTest {
         java.util.Random random = new java.util.Random(7);
         List<Long> millis = new ArrayList<>(List.of(0L, 1L, 999L, 1000L, 60_000L, 86_400_000L,
                 951_782_400_000L /* 2000-02-29 */, 1_795_939_200_000L, 253_402_300_799_999L /* 9999-12-31 */,
-                253_402_300_800_000L /* 10000-01-01: Instant's own form */, -1L));
+                253_402_300_800_000L /* 10000-01-01: Instant's own form */, -1L,
+                -62_167_219_200_000L /* 0000-01-01 */, -62_167_219_200_001L /* -0001-12-31T23:59:59.999 */,
+                -62_135_596_800_000L /* 0001-01-01 */, 946_684_799_999L /* 1999-12-31T23:59:59.999 */,
+                -12_219_292_800_000L /* 1582-10-15 */, 4_107_542_400_000L /* 2100-03-01 */,
+                -2_203_891_200_000L /* 1900-03-01 */, 11_017_008_000_000L /* 2319-02-28 */));
+        for (int i = 0; i < 2000; i++) millis.add(random.nextLong(-62_167_219_200_000L, 253_402_300_800_000L)); // 0000..9999
         for (int i = 0; i < 2000; i++) millis.add(random.nextLong(0, 4_102_444_800_000L)); // 1970..2100
         for (int i = 0; i < 200; i++) millis.add(random.nextLong(0, 4_102_444_800L) * 1000); // whole seconds
         for (long m : millis) {

@@ -71,6 +71,7 @@ class EventStreamTest {
         stream.accept(new Happening.Exited(7, 0, 1, "killed by SIGKILL", true, 9, true, true, true, false, 31_000_000_000L));
         stream.accept(new Happening.Exited(8, 1, 1, "exited with status 3", false, 3, false, false, false, false, -1));
         stream.accept(new Happening.UpgradeStarted(2, true, 1));
+        stream.accept(new Happening.Exited(6, 1, 1, "exited with status 0", false, 0, false, true, false, false, 0));
         stream.accept(new Happening.UpgradeProgress(2, "1/2 acked"));
         stream.accept(new Happening.UpgradeEnded(2, "done", "Upgrade done", 2_000_000_000L));
         stream.accept(new Happening.UpgradeEnded(3, "failed", "Upgrade to generation 3 failed", 1_000_000_000L));
@@ -82,18 +83,18 @@ class EventStreamTest {
         stream.accept(new Happening.Stopping("TERM"));
         List<JsonNode> e = w.events();
         assertThat(e).extracting(n -> n.path("event").asText()).containsExactly("status", "spawn_failed", "signalled",
-                "exited", "exited", "upgrade_started", "upgrade_progress", "upgrade_done", "upgrade_aborted",
+                "exited", "exited", "upgrade_started", "exited", "upgrade_progress", "upgrade_done", "upgrade_aborted",
                 "config_changed", "check", "sick", "recycled", "listeners_unused", "stopping");
-        assertThat(e.get(13).path("pid").asInt()).isEqualTo(10);
-        assertThat(e.get(13).path("slot").asInt()).isEqualTo(1);
-        assertThat(e.get(13).path("generation").asInt()).isEqualTo(2);
-        assertThat(e.get(13).path("acked").asBoolean()).isFalse();
-        assertThat(e.get(10).path("kind").asText()).isEqualTo("live");
-        assertThat(e.get(10).path("passed").asBoolean()).isFalse();
-        assertThat(e.get(10).path("duration_seconds").asDouble()).isEqualTo(5.0);
-        assertThat(e.get(10).path("last_line").asText()).isEqualTo("connecting");
-        assertThat(e.get(11).path("cause").asText()).isEqualTo("live_check");
-        assertThat(e.get(12).path("reason").asText()).startsWith("its live check failed");
+        assertThat(e.get(14).path("pid").asInt()).isEqualTo(10);
+        assertThat(e.get(14).path("slot").asInt()).isEqualTo(1);
+        assertThat(e.get(14).path("generation").asInt()).isEqualTo(2);
+        assertThat(e.get(14).path("acked").asBoolean()).isFalse();
+        assertThat(e.get(11).path("kind").asText()).isEqualTo("live");
+        assertThat(e.get(11).path("passed").asBoolean()).isFalse();
+        assertThat(e.get(11).path("duration_seconds").asDouble()).isEqualTo(5.0);
+        assertThat(e.get(11).path("last_line").asText()).isEqualTo("connecting");
+        assertThat(e.get(12).path("cause").asText()).isEqualTo("live_check");
+        assertThat(e.get(13).path("reason").asText()).startsWith("its live check failed");
         assertThat(e.get(2).path("reason").asText()).isEqualTo("retire");
         assertThat(e.get(3).path("signal").asText()).isEqualTo("KILL");
         assertThat(e.get(3).path("exit_code").isNull()).isTrue();
@@ -102,9 +103,11 @@ class EventStreamTest {
         assertThat(e.get(4).path("exit_code").asInt()).isEqualTo(3);
         assertThat(e.get(4).path("drain_seconds").isNull()).isTrue();
         assertThat(e.get(5).path("mode").asText()).isEqualTo("fleet");
-        assertThat(e.get(8).path("outcome").asText()).isEqualTo("failed");
-        assertThat(e.get(8).path("duration_seconds").asDouble()).isEqualTo(1.0);
-        assertThat(e.get(9).path("applied").get(0).asText()).isEqualTo("seconds=2 (was 1)");
+        assertThat(e.get(6).path("drain_seconds").isNumber()).as("asked to go and gone at once").isTrue();
+        assertThat(e.get(6).path("drain_seconds").asDouble()).isEqualTo(0.0);
+        assertThat(e.get(9).path("outcome").asText()).isEqualTo("failed");
+        assertThat(e.get(9).path("duration_seconds").asDouble()).isEqualTo(1.0);
+        assertThat(e.get(10).path("applied").get(0).asText()).isEqualTo("seconds=2 (was 1)");
     }
 
     @Test

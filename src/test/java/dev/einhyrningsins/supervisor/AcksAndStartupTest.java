@@ -32,7 +32,7 @@ class AcksAndStartupTest {
         h.advance(Duration.ofSeconds(10));
         assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(false);
         h.ack(100);
-        h.sup.handle(new Command("worker:ack", null, "101", null, null, false, new Object()));
+        h.handle(new Command("worker:ack", null, "101", null, null, false, new Object()));
         assertThat(h.workers()).extracting(w -> w.get("acked")).containsOnly(true);
     }
 
@@ -71,10 +71,10 @@ class AcksAndStartupTest {
     @Test
     void notifyModeAcksOnReadyKeepsTheStatusAndAcceptsWorkerAckToo() {
         Harness h = notify(2);
-        h.sup.handle(new Event.WorkerNotified(100, false, false, "warming up"));
+        h.handle(new Event.WorkerNotified(100, false, false, "warming up"));
         assertThat(h.workers().getFirst().get("acked")).isEqualTo(false);
         assertThat(h.workers().getFirst().get("status")).isEqualTo("warming up");
-        h.sup.handle(new Event.WorkerNotified(100, true, false, "serving"));
+        h.handle(new Event.WorkerNotified(100, true, false, "serving"));
         h.ack(101);
         assertThat(h.workers()).extracting(w -> w.get("acked")).containsExactly(true, true);
         assertThat(h.workers().getFirst().get("status")).isEqualTo("serving");
@@ -84,7 +84,7 @@ class AcksAndStartupTest {
     @Test
     void readyIsNotAnAckOutsideNotifyModeButStatusIsKept() {
         Harness h = Harness.manual(1);
-        h.sup.handle(new Event.WorkerNotified(100, true, false, "up"));
+        h.handle(new Event.WorkerNotified(100, true, false, "up"));
         assertThat(h.workers().getFirst().get("acked")).isEqualTo(false);
         assertThat(h.workers().getFirst().get("status")).isEqualTo("up");
     }
@@ -92,13 +92,13 @@ class AcksAndStartupTest {
     @Test
     void stoppingTakesTheWorkerOutOfTheCountWithoutASignalAndAReplacementStarts() {
         Harness h = notify(1);
-        h.sup.handle(new Event.WorkerNotified(100, true, false, null));
-        h.sup.handle(new Event.WorkerNotified(100, false, true, null));
+        h.handle(new Event.WorkerNotified(100, true, false, null));
+        h.handle(new Event.WorkerNotified(100, false, true, null));
         assertThat(h.os.signals).isEmpty();
         assertThat(h.workers().getFirst().get("said_stopping")).isEqualTo(true);
         h.advance(Duration.ofSeconds(1));
         assertThat(h.os.spawns).hasSize(2);
-        h.sup.handle(new Event.WorkerNotified(999, true, true, "not ours"));
+        h.handleUnknown(new Event.WorkerNotified(999, true, true, "not ours"));
         assertThat(h.os.spawns).hasSize(2);
     }
 }

@@ -7,6 +7,7 @@ import dev.einhyrningsins.supervisor.Event.Command;
 import dev.einhyrningsins.supervisor.Event.SignalReceived;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The control commands and their einhorn replies. */
@@ -123,7 +124,7 @@ class CommandsTest {
         inc = h.cmd("inc", null);
         assertThat(h.last(inc)).isEqualTo("Can't increase number of workers (already at 10000, the limit is 10000).");
         assertThat(h.os.repliesTo(inc).getLast().ok()).isFalse();
-        h.sup.handle(new SignalReceived("TTIN"));
+        h.handle(new SignalReceived("TTIN"));
         assertThat(h.sup.state().get("target")).isEqualTo(Config.MAX_WORKERS);
         assertThat(h.last(h.cmd("set_workers", List.of("10000")))).isEqualTo("Worker count is already 10000.");
         assertThat(h.last(h.cmd("help", null))).contains("set_workers: Set the number of Einhorn child processes (args: N, 1..10000)");
@@ -180,7 +181,7 @@ class CommandsTest {
         assertThat(h.sup.state().get("serving")).isEqualTo(true);
         h.cmd("upgrade", null); // the old generation keeps serving during an upgrade
         assertThat(h.sup.state().get("serving")).isEqualTo(true);
-        h.sup.handle(new Event.SignalReceived("TERM"));
+        h.handle(new Event.SignalReceived("TERM"));
         assertThat(h.sup.state().get("serving")).isEqualTo(false);
     }
 
@@ -188,10 +189,117 @@ class CommandsTest {
     void stateShowsWorkersAndRecentExits() {
         Harness h = Harness.timer(2);
         h.advance(S1);
-        h.sup.handle(new Command("worker:ping", null, 100, null, "req-7", false, new Object()));
+        h.handle(new Command("worker:ping", null, 100, null, "req-7", false, new Object()));
         h.exit(101);
         String json = h.last(h.cmd("state", null));
         assertThat(json).contains("\"pid\" : 100", "\"last_ping_id\" : \"req-7\"", "\"recent_exits\"",
                 "\"status\" : \"exited with status 1\"", "\"target\" : 2");
+    }
+
+    @Test
+    void ehloNamesTheUserThePidTheProgramAndTheVersion() {
+        Harness h = Harness.timer(1);
+        Object c = h.cmd("ehlo", null);
+        assertThat(h.os.repliesTo(c)).containsExactly(new FakeOs.Reply(c, "Welcome, me! You are speaking to Einhorn Master Process 42.\n"
+                + "This is einhyrningsins test (einhorn 1.0.0 protocol).\n", true, true));
+
+        FakeOs os = new FakeOs();
+        Harness named = new Harness(new Supervisor(Config.defaults(1), os, "1.2.3", Map.of("pid", 7, "command_name", "web")), os, List.of());
+        Object anonymous = new Object();
+        named.handle(new Command("ehlo", null, null, null, null, false, anonymous));
+        assertThat(named.last(anonymous)).isEqualTo("Welcome, ! You are speaking to Einhorn Master Process 7 (web).\n"
+                + "This is einhyrningsins 1.2.3 (einhorn 1.0.0 protocol).\n");
+        assertThat(named.last(named.cmd("dec", null))).isEqualTo(
+                "Can't decrease number of workers (already at 1).  Run kill 7 if you really want to kill einhorn.");
+    }
+
+    @Test
+    void reloadIsTheShellsUnlessTheSupervisorIsStopping() {
+        Harness h = Harness.timer(1);
+        Object unsupported = h.cmd("reload", null);
+        assertThat(h.os.repliesTo(unsupported)).containsExactly(
+                new FakeOs.Reply(unsupported, "reload is not supported here", true, false));
+        h.os.reloading = true;
+        Object c = h.cmd("reload", null);
+        assertThat(h.os.reloads).containsExactly(new FakeOs.Reload(c, true, null));
+        assertThat(h.os.repliesTo(c)).as("the shell answers").isEmpty();
+        assertThat(h.os.logs).contains("INFO Reloading the supervisor, as commanded");
+        h.cmd("die", null);
+        Object late = h.cmd("reload", null);
+        assertThat(h.os.repliesTo(late)).containsExactly(new FakeOs.Reply(late, "Not reloading: the supervisor is stopping", true, false));
+        assertThat(h.os.reloads).hasSize(1);
+    }
+
+    @Test
+    void aWorkersPidIsANumberOrNumericTextInRange() {
+        assertThat(Commands.pidOf(100)).isEqualTo(100);
+        assertThat(Commands.pidOf(100L)).isEqualTo(100);
+        assertThat(Commands.pidOf((long) Integer.MAX_VALUE)).isEqualTo(Integer.MAX_VALUE);
+        assertThat(Commands.pidOf(1L)).isEqualTo(1);
+        assertThat(Commands.pidOf(" 123 ")).isEqualTo(123);
+        for (Object bad : new Object[] {0L, -5L, Integer.MAX_VALUE + 1L, "12a", "", "1234567890", 1.5, null, List.of(1)}) {
+            assertThat(Commands.pidOf(bad)).as("%s", bad).isNull();
+        }
+        Harness h = Harness.manual(1);
+        h.handle(new Command("worker:ack", null, 100L, null, null, false, new Object()));
+        assertThat(h.workers().getFirst().get("acked")).isEqualTo(true);
+        h.handle(new Command("worker:ack", null, 0L, null, null, false, new Object()));
+        assertThat(h.os.logs).contains("ERROR Invalid worker:ack request (no pid): 0");
+    }
+
+    @Test
+    void signalNeedsAtLeastOneSignalAndTellsWhatItForwarded() {
+        Harness h = Harness.timer(1);
+        assertThat(h.os.repliesTo(h.cmd("signal", List.of()))).singleElement().satisfies(r -> {
+            assertThat(r.message()).isEqualTo("No signals given (args: SIG1 [SIG2 ...])");
+            assertThat(r.ok()).isFalse();
+        });
+        assertThat(h.last(h.cmd("signal", "HUP"))).isEqualTo("Args must be an array");
+        assertThat(h.last(h.cmd("signal", List.of(" term ")))).isEqualTo("Sent TERM to 1 worker: 100");
+        assertThat(h.os.happened(Happening.Signalled.class)).containsExactly(
+                new Happening.Signalled(100, "TERM", Happening.SignalReason.FORWARD));
+        h.cmd("die", null);
+        h.exit(100);
+        assertThat(h.last(h.cmd("signal", List.of("HUP")))).isEqualTo("Sent HUP to 0 workers.");
+    }
+
+    @Test
+    void helpGivesEachCommandItsOwnLine() {
+        Harness h = Harness.timer(1);
+        String help = h.last(h.cmd("help", null));
+        assertThat(help).contains("\ndec: Decrement the number of Einhorn child processes\n",
+                "\nehlo: Say hello; replies with the supervisor's pid and version\n",
+                "\nworker:ack: Used by workers: report that worker PID is ready (pid: PID)\n");
+        assertThat(help.lines().filter(l -> l.contains(": ")).map(l -> l.substring(0, l.indexOf(": "))).toList())
+                .as("sorted by name").isSorted().containsExactlyInAnyOrderElementsOf(Commands.help().keySet());
+        assertThat(Commands.help().values()).allSatisfy(text -> assertThat(text).doesNotContain("  ").doesNotEndWith(" "));
+    }
+
+    @Test
+    void stateShowsEachWorkersPhaseSignalsAndChecks() {
+        Harness h = Harness.manual(2);
+        h.ack(100);
+        h.cmd("dec", null);
+        Map<String, Object> retiring = h.workers().get(1);
+        assertThat(retiring).containsEntry("pid", 101).containsEntry("phase", "retiring").containsEntry("retiring", true)
+                .containsEntry("said_stopping", false).containsEntry("ready_check", null).containsEntry("live_check", null)
+                .containsEntry("rss_bytes", null);
+        assertThat(retiring.get("signaled")).isEqualTo(List.of(Map.of("signal", "USR2",
+                "at", dev.einhyrningsins.json.Json.timestamp(h.os.currentTimeMillis()))));
+        assertThat(h.workers().getFirst()).containsEntry("phase", "acked").containsEntry("signaled", List.of());
+    }
+
+    @Test
+    void stateRemembersTheLast32ExitsNewestFirst() {
+        Harness h = Harness.timer(1);
+        for (int i = 0; i < 40; i++) {
+            h.exit(h.lastPid());
+            h.runToNextDeadline();
+        }
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> exits = (List<Map<String, Object>>) h.sup.state().get("recent_exits");
+        assertThat(exits).hasSize(32);
+        assertThat(exits.getFirst().get("pid")).isEqualTo(139);
+        assertThat(exits.getLast().get("pid")).isEqualTo(108);
     }
 }

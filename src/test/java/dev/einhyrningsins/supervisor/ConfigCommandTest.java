@@ -157,6 +157,7 @@ class ConfigCommandTest {
         assertThat(config(h, "{a: 1}\n---\n{b: 2}").message()).contains("Must be a single YAML-encoded hash");
         assertThat(config(h).message()).startsWith("Config not changed: Must pass in a YAML-encoded hash or KEY=VALUE arguments");
         assertThat(config(h, " ").message()).startsWith("Config not changed: Must pass in a YAML-encoded hash");
+        assertThat(config(h, "#", "nothing").message()).startsWith("Config not changed: Must pass in a YAML-encoded hash");
         assertThat(h.last(h.cmd("config", null))).isEqualTo("No args provided");
         assertThat(h.last(h.cmd("config", "seconds=2"))).isEqualTo("Args must be an array");
         assertThat(h.last(h.cmd("config", Arrays.asList("seconds=2", 3)))).startsWith("Argument is a Integer, not a string");

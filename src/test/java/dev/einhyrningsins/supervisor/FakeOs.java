@@ -17,6 +17,8 @@ final class FakeOs implements Os {
 
     record Reply(Object client, String message, boolean last, boolean ok) {}
 
+    record Reload(Object client, boolean streaming, String then) {}
+
     long now = 1_000_000_000L;
     int nextPid = 100;
     boolean failSpawns;
@@ -26,8 +28,14 @@ final class FakeOs implements Os {
     final List<String> logs = new ArrayList<>();
     final List<Happening> happenings = new ArrayList<>();
     final Set<Integer> alive = new LinkedHashSet<>();
+    /** What metrics() answers; null: as an Os that keeps none. */
     String metricsText;
+    /** Whether watch() takes watchers; false: as an Os without an event stream. */
     boolean watching;
+    /** Whether reload() is recorded in {@link #reloads}; false: as an Os that cannot reload. */
+    boolean reloading;
+    final List<Reload> reloads = new ArrayList<>();
+    boolean installationChanged;
     final List<Object> watchers = new ArrayList<>();
     /** Every check started, and those still running by id. */
     final List<CheckRun> checks = new ArrayList<>();
@@ -148,8 +156,23 @@ final class FakeOs implements Os {
 
     @Override
     public boolean watch(Object client) {
-        if (watching) watchers.add(client);
-        return watching;
+        if (!watching) return Os.super.watch(client);
+        watchers.add(client);
+        return true;
+    }
+
+    @Override
+    public void reload(Object client, boolean streaming, String then) {
+        if (reloading) {
+            reloads.add(new Reload(client, streaming, then));
+        } else {
+            Os.super.reload(client, streaming, then);
+        }
+    }
+
+    @Override
+    public boolean installationChanged() {
+        return installationChanged || Os.super.installationChanged();
     }
 
     <T extends Happening> List<T> happened(Class<T> kind) {

@@ -23,7 +23,7 @@ class HappeningsTest {
         assertThat(h.os.happened(Happening.Acked.class)).singleElement()
                 .satisfies(a -> assertThat(a.latencyNanos()).isEqualTo(Duration.ofMillis(1500).toNanos()));
 
-        h.sup.handle(new ChildExited(pid, false, "killed by SIGSEGV", true, 11));
+        h.handle(new ChildExited(pid, false, "killed by SIGSEGV", true, 11));
         assertThat(h.os.happened(Happening.Exited.class)).singleElement().satisfies(e -> {
             assertThat(e.bySignal()).isTrue();
             assertThat(e.code()).isEqualTo(11);
@@ -69,7 +69,7 @@ class HappeningsTest {
         h.advance(Duration.ofSeconds(5));
         assertThat(h.os.happened(Happening.Status.class)).as("nothing changed, nothing said").hasSize(count);
 
-        h.sup.handle(new SignalReceived("TERM"));
+        h.handle(new SignalReceived("TERM"));
         assertThat(h.os.happened(Happening.Stopping.class)).containsExactly(new Happening.Stopping("USR2"));
         assertThat(h.os.happened(Happening.Signalled.class)).extracting(Happening.Signalled::reason)
                 .containsOnly(SignalReason.STOP);

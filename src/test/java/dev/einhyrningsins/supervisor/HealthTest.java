@@ -32,7 +32,7 @@ class HealthTest {
         CheckRun c = h.os.runningCheck(pid, kind);
         assertThat(c).as("a %s check of %d is running", kind, pid).isNotNull();
         h.os.running.remove(c.id());
-        h.sup.handle(new Event.CheckFinished(c.id(), pid, kind, passed, passed ? "passed" : "exited with status 22",
+        h.handle(new Event.CheckFinished(c.id(), pid, kind, passed, passed ? "passed" : "exited with status 22",
                 Duration.ofMillis(30).toNanos(), lastLine));
     }
 
@@ -422,7 +422,7 @@ class HealthTest {
     }
 
     static void ping(Harness h, int pid) {
-        h.sup.handle(new Event.Command("worker:ping", null, pid, null, "p", false, new Object()));
+        h.handle(new Event.Command("worker:ping", null, pid, null, "p", false, new Object()));
     }
 
     @Test
@@ -476,11 +476,11 @@ class HealthTest {
         long first = h.os.runningCheck(100, CheckKind.READY).id();
         h.exit(100);
         assertThat(h.os.cancelled).containsExactly(first);
-        h.sup.handle(new Event.CheckFinished(first, 100, CheckKind.READY, true, "passed", 1, null));
+        h.handleUnknown(new Event.CheckFinished(first, 100, CheckKind.READY, true, "passed", 1, null));
         assertThat(h.os.happened(Happening.Acked.class)).as("a stale end changes nothing").isEmpty();
 
         long second = h.os.runningCheck(101, CheckKind.READY).id();
-        h.sup.handle(new SignalReceived("TERM"));
+        h.handle(new SignalReceived("TERM"));
         assertThat(h.os.cancelled).containsExactly(first, second);
         h.advance(Duration.ofSeconds(10));
         assertThat(h.os.checks).hasSize(2);
@@ -494,7 +494,7 @@ class HealthTest {
         h.advance(S1);
         h.advance(S1);
         assertThat(h.os.runningCheck(100, CheckKind.READY)).isNotNull();
-        h.sup.handle(new Event.CheckFinished(first, 100, CheckKind.READY, true, "passed", 1, null));
+        h.handle(new Event.CheckFinished(first, 100, CheckKind.READY, true, "passed", 1, null));
         assertThat(worker(h, 100)).containsEntry("phase", "checking");
         assertThat(h.os.logs).contains("DEBUG Ignoring the end of a stopped ready check of 100");
     }

@@ -42,7 +42,6 @@ class RespawnTest {
     void anAckResetsTheBackoff() {
         Harness h = Harness.timer(1);
         h.exit(100);
-        h.exit(101); // not yet spawned: pid 101 unknown, logged
         h.runToNextDeadline();
         assertThat(h.sup.state().get("consecutive_deaths_before_ack")).isEqualTo(1);
         h.advance(S1); // timer ack of the replacement
@@ -70,5 +69,47 @@ class RespawnTest {
         assertThat(h.os.spawns).hasSize(2); // replacement, not waiting for the failed one to exit
         h.exit(100); // its exit is expected now: no double count
         assertThat(h.sup.state().get("consecutive_deaths_before_ack")).isEqualTo(1);
+    }
+
+    @Test
+    void replacementsWaitWhileMaxUnackedWorkersAreUnacked() {
+        Harness h = new Harness(Config.defaults(1).with(Settings.Setting.ACK_MODE, new AckMode.Manual()));
+        h.ack(100);
+        h.cmd("set_workers", List.of("3"));
+        h.runToNextDeadline();
+        assertThat(h.pids()).containsExactly(100, 101);
+        assertThat(h.sup.nextDeadline()).as("nothing to wait for but an ack").isEqualTo(Long.MAX_VALUE);
+        assertThat(h.sup.nanosToNextDeadline()).isEqualTo(Long.MAX_VALUE);
+        h.advance(Duration.ofSeconds(10));
+        assertThat(h.pids()).containsExactly(100, 101);
+        h.ack(101);
+        assertThat(h.pids()).as("the interval has long passed").containsExactly(100, 101, 102);
+    }
+
+    @Test
+    void theShellSleepsUntilTheNextDeadlineOnTheCoresClock() {
+        Harness h = Harness.timer(1);
+        assertThat(h.sup.nanosToNextDeadline()).isEqualTo(S1.toNanos());
+        h.advance(Duration.ofMillis(400));
+        assertThat(h.sup.nanosToNextDeadline()).isEqualTo(Duration.ofMillis(600).toNanos());
+        h.os.advance(Duration.ofSeconds(2)); // the loop overslept
+        assertThat(h.sup.nanosToNextDeadline()).isZero();
+        h.sup.tick();
+        assertThat(h.sup.nanosToNextDeadline()).isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
+    void aSpawnThatFailsIsToldAndNoWorkerIsRecorded() {
+        Harness h = new Harness(Config.defaults(1), failing());
+        assertThat(h.os.happened(Happening.SpawnFailed.class)).containsExactly(
+                new Happening.SpawnFailed(1, "/srv/app: No such file or directory"));
+        assertThat(h.os.happened(Happening.Spawned.class)).isEmpty();
+        assertThat(h.workers()).isEmpty();
+    }
+
+    static FakeOs failing() {
+        FakeOs os = new FakeOs();
+        os.failSpawns = true;
+        return os;
     }
 }

@@ -27,8 +27,8 @@ class SnapshotTest {
                 .with(Settings.Setting.SIGNAL_TIMEOUT, Duration.ofSeconds(10)));
         h.ack(100);
         h.ack(101);
-        h.sup.handle(new Event.Command("worker:ping", null, 100, null, "p1", false, new Object()));
-        h.sup.handle(new Event.WorkerNotified(101, false, false, "busy"));
+        h.handle(new Event.Command("worker:ping", null, 100, null, "p1", false, new Object()));
+        h.handle(new Event.WorkerNotified(101, false, false, "busy"));
         h.exit(102); // a death before ack: backoff, recent exits
         h.cmd("config", List.of("seconds=3"));
         Object follower = h.cmd("upgrade", null);
@@ -64,7 +64,7 @@ class SnapshotTest {
         List<Integer> unacked = workers.stream().filter(w -> w.get("acked").equals(false) && w.get("generation").equals(2))
                 .map(w -> (Integer) w.get("pid")).toList();
         assertThat(unacked).hasSize(1);
-        next.handle(new Event.Command("worker:ack", null, unacked.getFirst(), null, null, false, new Object()));
+        new Harness(next, os, next.snapshot(c -> null).pids()).ack(unacked.getFirst());
         assertThat(os.repliesTo(sameFollower)).last().extracting(FakeOs.Reply::message).isEqualTo("Upgrade done");
         assertThat(next.config().respawnInterval()).isEqualTo(Duration.ofSeconds(3));
     }
@@ -76,7 +76,7 @@ class SnapshotTest {
                 .with(Settings.Setting.PING_TIMEOUT, Duration.ofSeconds(30)));
         HealthTest.ackAndPass(h, 100);
         h.ack(101); // its ready check is in flight at the exec
-        h.sup.handle(new Event.Command("worker:ping", null, 100, null, "p1", false, new Object()));
+        h.handle(new Event.Command("worker:ping", null, 100, null, "p1", false, new Object()));
         h.runToNextDeadline();
         HealthTest.finish(h, 100, CheckKind.LIVE, false, "refused");
         assertThat(h.os.runningCheck(101, CheckKind.READY)).isNotNull();
@@ -87,7 +87,7 @@ class SnapshotTest {
         os.nextPid = h.os.nextPid;
         Supervisor next = reload(h, os, new java.util.IdentityHashMap<>(), Map.of());
         next.resume();
-        Harness after = new Harness(next, os);
+        Harness after = new Harness(next, os, h.os.alive);
         assertThat(HealthTest.worker(after, 100)).isEqualTo(before);
         assertThat(HealthTest.worker(after, 101)).containsEntry("phase", "checking");
         assertThat(next.config().health().liveFailures()).isEqualTo(2);
@@ -110,6 +110,6 @@ class SnapshotTest {
         third.resume();
         silent.now += Duration.ofSeconds(31).toNanos();
         third.tick();
-        assertThat(HealthTest.worker(new Harness(third, silent), 100).get("sick")).asString().contains("worker:ping");
+        assertThat(HealthTest.worker(new Harness(third, silent, h.os.alive), 100).get("sick")).asString().contains("worker:ping");
     }
 }
