@@ -147,7 +147,7 @@ class Pid1IT {
         // -v: a check taken for an orphan would be logged as "Reaped orphan" (debug)
         try (var sup = start(how, Map.of(), "-v", "-n", "2", "-m", "0", "--live-check", "true", "--check-interval", "0.05",
                 "--check-timeout", "2", "sleep", "3600")) {
-            supervisorPid(sup, how);
+            long supervisor = supervisorPid(sup, how);
             sup.awaitLine(how.logLine);
             sup.awaitAcked(2);
             await("20 live checks passed", () -> {
@@ -161,6 +161,9 @@ class Pid1IT {
                     .as(sup.log()).isZero();
             for (JsonNode w : sup.state().path("workers")) assertThat(w.path("phase").asText()).isEqualTo("acked");
             assertThat(sup.log()).doesNotContain("Reaped orphan");
+            // stopped here, not by close(): unshare passes no TERM on, close() would wait for its timeout
+            SupervisorProcess.kill("TERM", supervisor);
+            assertThat(sup.awaitExit()).as(sup.log()).isZero();
         }
     }
 
