@@ -33,6 +33,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * The runtime image (its real -Xmx64m) under attack by its own user and by others, while it
@@ -45,6 +46,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (its idle RSS less its idle heap, ~35 MiB measured), plus margin for NIO's buffers and the
  * metrics endpoint's threads. Its figures are printed for bench/README.
  */
+@Isolated // its figures (RSS, latencies, upgrade walls) are the supervisor's, not a neighbour's load
 class HostileIT {
     static final ObjectMapper JSON = new ObjectMapper();
     static final Path LAUNCHER = ImageIT.LAUNCHER;

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Out of file descriptors, the supervisor stays an operator's: under {@code prlimit
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * answers within a second, the process idles instead of spinning, the log does not flood,
  * and {@code set_workers 10} brings it back. And a start that fails names its cause.
  */
+@Isolated // measures the supervisor's CPU share at the descriptor limit
 class DescriptorsIT {
     @TempDir
     Path dir;

@@ -19,6 +19,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * The example JVM workers under examples/ (Jetty 12 on the inherited channel, Netty on the
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * failed requests across 5 smooth upgrades under load from two clients (a connection per
  * request), and a request in flight on an old worker that finishes while that worker drains.
  */
+@Isolated // builds the examples with Maven and runs JVM workers: the heaviest IT, alone
 class JvmExamplesIT {
     static final int UPGRADES = 5;
 

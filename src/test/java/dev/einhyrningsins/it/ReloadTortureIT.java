@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Thirty reloads in a row under everything that used to break one: four HTTP workers under
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * reloads, the worker count where TTIN and TTOU put it, and the workers gauge equal to the
  * live workers after each reload.
  */
+@Isolated // 30 reloads under load on a loaded machine: alone, so its timing is its own
 class ReloadTortureIT {
     static final int RELOADS = 30;
 
@@ -151,7 +153,12 @@ class ReloadTortureIT {
                         return false;
                     }
                 });
-                sup.awaitAcked(target.get());
+                try {
+                    sup.awaitAcked(target.get());
+                } catch (AssertionError e) {
+                    throw new AssertionError(e.getMessage() + " (seed " + seed + "); state:\n" + sup.command("state")
+                            + "\nthe log:\n" + tail(sup.log(), 60), e);
+                }
                 assertThat(a.failed() + b.failed()).as("failed requests (first: %s)", a.firstFailure() != null
                         ? a.firstFailure() : b.firstFailure()).isZero();
                 assertThat(a.ok() + b.ok()).isPositive();
