@@ -44,9 +44,13 @@ class InheritedSocketsTest {
         return c.pid();
     }
 
-    static boolean marked(int pid, String mark) {
+    /**
+     * Whether {@code pid} now runs {@code command} (its words as its cmdline says them): the shell
+     * before the exec has the same words in its script, so a substring would match too early.
+     */
+    static boolean running(int pid, String command) {
         try {
-            return Files.readString(Path.of("/proc/" + pid + "/cmdline")).contains(mark);
+            return Files.readString(Path.of("/proc/" + pid + "/cmdline")).equals(command.replace(' ', '\0') + "\0");
         } catch (Exception e) {
             return false;
         }
@@ -57,7 +61,7 @@ class InheritedSocketsTest {
         InheritedSockets s = sockets("127.0.0.1:0", "udp:127.0.0.1:0");
         assertThat(s.any()).isTrue();
         int pid = worker("exec sleep 30");
-        await("sleep", () -> marked(pid, "sleep"));
+        await("sleep", () -> running(pid, "sleep 30"));
         assertThat(s.look(pid)).isEqualTo(Holding.HELD);
     }
 
@@ -65,7 +69,7 @@ class InheritedSocketsTest {
     void aWorkerThatClosedThemHoldsNone() {
         InheritedSockets s = sockets("127.0.0.1:0", "udp:127.0.0.1:0");
         int pid = worker("exec 3>&- 4>&-; exec sleep 31");
-        await("sleep 31", () -> marked(pid, "31"));
+        await("sleep 31", () -> running(pid, "sleep 31"));
         assertThat(s.look(pid)).isEqualTo(Holding.NONE);
     }
 
@@ -73,7 +77,7 @@ class InheritedSocketsTest {
     void aSocketMovedToAnotherDescriptorOrHeldByAChildIsHeld() {
         InheritedSockets s = sockets("127.0.0.1:0");
         int moved = worker("exec 7>&3 3>&-; exec sleep 32");
-        await("sleep 32", () -> marked(moved, "32"));
+        await("sleep 32", () -> running(moved, "sleep 32"));
         assertThat(s.look(moved)).isEqualTo(Holding.HELD);
         int parent = worker("sleep 33 & exec 3>&-; wait");
         await("its child", () -> {
