@@ -399,7 +399,7 @@ public final class ControlServer implements AutoCloseable {
         long now = clock.getAsLong();
         if (outOfFdsLogged == 0 || now - outOfFdsLogged >= 60_000_000_000L) {
             outOfFdsLogged = now == 0 ? 1 : now;
-            log.warn("Out of file descriptors (" + descriptorLimit() + "): control connections are served from the "
+            log.warn("Out of file descriptors (RLIMIT_NOFILE " + Fds.limit() + "): control connections are served from the "
                     + SPARE_FDS + " kept in reserve; lower the number of workers (dec, set_workers) or raise the limit"
                     + " (at most one such line a minute)");
         }
@@ -432,21 +432,6 @@ public final class ControlServer implements AutoCloseable {
             outOfFds = false;
             log.debug("File descriptors are back: the control plane's " + SPARE_FDS + " spares are open again");
         }
-    }
-
-    /** RLIMIT_NOFILE as /proc says it, for messages. */
-    static String descriptorLimit() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
-                if (line.startsWith("Max open files")) {
-                    String[] w = line.substring("Max open files".length()).trim().split("\\s+");
-                    return "the limit is " + w[0];
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux-like
-        }
-        return "the limit is reached";
     }
 
     /**
