@@ -130,8 +130,12 @@ public final class EnvFile {
         byte[] bytes;
         try {
             if (Files.isDirectory(path)) throw new Malformed(where + ": is a directory");
-            if (Files.size(path) > MAX_BYTES) throw new Malformed(where + ": larger than " + (MAX_BYTES >> 20) + " MiB");
-            bytes = Files.readAllBytes(path);
+            // a FIFO would block the loop at the open, /dev/zero or a /proc file never end (their size says 0)
+            if (Files.exists(path) && !Files.isRegularFile(path)) throw new Malformed(where + ": not a regular file");
+            try (java.io.InputStream in = Files.newInputStream(path)) {
+                bytes = in.readNBytes(MAX_BYTES + 1);
+            }
+            if (bytes.length > MAX_BYTES) throw new Malformed(where + ": larger than " + (MAX_BYTES >> 20) + " MiB");
         } catch (NoSuchFileException e) {
             throw new Malformed(where + ": no such file");
         } catch (IOException e) {

@@ -79,7 +79,7 @@ class EnvFileTest {
     }
 
     @Test
-    void theFileItselfMissingUnreadableOrTooLargeIsNamed() throws IOException {
+    void theFileItselfMissingUnreadableOrTooLargeIsNamed() throws Exception {
         Path missing = dir.resolve("missing.env");
         assertThatThrownBy(() -> EnvFile.read(missing)).hasMessage("--env-file " + missing + ": no such file");
         assertThatThrownBy(() -> EnvFile.read(dir)).hasMessage("--env-file " + dir + ": is a directory");
@@ -89,6 +89,20 @@ class EnvFileTest {
         assertThatThrownBy(() -> EnvFile.read(big)).hasMessage("--env-file " + big + ": larger than 1 MiB");
         assertThatThrownBy(() -> EnvFile.open(missing)).isInstanceOf(StartupException.class)
                 .hasMessage("--env-file " + missing + ": no such file");
+        Path exactly = Files.write(dir.resolve("exactly.env"), ("A=" + "x".repeat(EnvFile.MAX_BYTES - 3) + "\n")
+                .getBytes(StandardCharsets.UTF_8));
+        assertThat(EnvFile.read(exactly).get("A")).hasSize(EnvFile.MAX_BYTES - 3);
+    }
+
+    @Test
+    void aFileWithoutAnEndOrThatWouldBlockIsRefusedWithoutReadingIt() throws Exception {
+        // /dev/zero says its size is 0 and never ends; a FIFO without a writer blocks whoever opens it
+        assertThatThrownBy(() -> EnvFile.read(Path.of("/dev/zero"))).hasMessage("--env-file /dev/zero: not a regular file");
+        Path fifo = dir.resolve("fifo.env");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        assertThatThrownBy(() -> EnvFile.read(fifo)).hasMessage("--env-file " + fifo + ": not a regular file");
+        Path link = Files.createSymbolicLink(dir.resolve("link.env"), Files.writeString(dir.resolve("real.env"), "K=v\n"));
+        assertThat(EnvFile.read(link)).as("a link to a file, as Kubernetes mounts secrets").containsEntry("K", "v");
     }
 
     @Test
