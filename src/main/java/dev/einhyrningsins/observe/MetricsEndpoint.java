@@ -146,6 +146,8 @@ public final class MetricsEndpoint implements AutoCloseable {
     private volatile boolean running = true;
     /** While accepting fails (out of fds), accepts wait until this time; 0 when they do not. */
     private long acceptsPausedUntil;
+    /** Accepting failed and has not succeeded since: said once per such streak. */
+    private boolean acceptFailing;
 
     private MetricsEndpoint(ServerSocketChannel server, Selector selector, Asker asker, Limits limits, EndpointCounts counts,
                             Consumer<String> warn) throws IOException {
@@ -242,15 +244,14 @@ public final class MetricsEndpoint implements AutoCloseable {
             } catch (IOException e) {
                 // out of fds, most likely: the queued connection would wake us at once, for ever
                 serverKey.interestOps(0);
-                if (acceptsPausedUntil == 0) warn.accept("the --metrics endpoint cannot accept connections (" + e.getMessage()
+                if (!acceptFailing) warn.accept("the --metrics endpoint cannot accept connections (" + e.getMessage()
                         + "); trying again every second");
+                acceptFailing = true;
                 acceptsPausedUntil = now + 1_000_000_000L;
                 return;
             }
-            if (channel == null) {
-                acceptsPausedUntil = 0;
-                return;
-            }
+            acceptFailing = false;
+            if (channel == null) return;
             if (connections.size() >= limits.connections() && !closeOldestReading()) {
                 counts.closed(EndpointCounts.FULL);
                 closeQuietly(channel);
@@ -347,8 +348,7 @@ public final class MetricsEndpoint implements AutoCloseable {
         int queued = inLoop.get();
         if (queued >= limits.asks()) {
             counts.closed(EndpointCounts.BUSY);
-            respond(c, 503, TEXT, (q == Question.LIVE ? "not live" : q == Question.READY ? "not ready" : "Metrics unavailable")
-                    + ": " + queued + " questions already wait for the supervisor loop\n");
+            respond(c, 503, TEXT, unavailable(q) + queued + " questions already wait for the supervisor loop\n");
             return;
         }
         inLoop.incrementAndGet();
@@ -383,10 +383,20 @@ public final class MetricsEndpoint implements AutoCloseable {
         }
     }
 
+    /** How a 503 to {@code q} begins. */
+    private static String unavailable(Question q) {
+        return switch (q) {
+            case LIVE -> "not live: ";
+            case READY -> "not ready: ";
+            case METRICS -> "Metrics unavailable: ";
+        };
+    }
+
     /** Ends what is past its deadline; returns the next deadline (Long.MAX_VALUE if none). */
     private long expire(long now) {
-        if (acceptsPausedUntil != 0 && now - acceptsPausedUntil >= 0 && serverKey.isValid()) {
-            serverKey.interestOps(SelectionKey.OP_ACCEPT);
+        if (acceptsPausedUntil != 0 && now - acceptsPausedUntil >= 0) {
+            acceptsPausedUntil = 0; // the pause is over: no deadline of its own any more
+            if (serverKey.isValid()) serverKey.interestOps(SelectionKey.OP_ACCEPT);
         }
         long next = acceptsPausedUntil != 0 ? acceptsPausedUntil : Long.MAX_VALUE;
         for (Conn c : List.copyOf(connections)) {
@@ -400,8 +410,7 @@ public final class MetricsEndpoint implements AutoCloseable {
                         c.waiting = false;
                         Duration bound = c.question == Question.METRICS ? limits.metricsAnswer() : limits.probeAnswer();
                         String why = "the supervisor loop did not answer within " + seconds(bound) + " s\n";
-                        respond(c, 503, TEXT, (c.question == Question.LIVE ? "not live: " : c.question == Question.READY
-                                ? "not ready: " : "Metrics unavailable: ") + why);
+                        respond(c, 503, TEXT, unavailable(c.question) + why);
                     }
                     case WRITING -> {
                         counts.closed(EndpointCounts.UNREAD);
