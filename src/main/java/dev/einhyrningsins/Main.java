@@ -4,6 +4,7 @@ import dev.einhyrningsins.cli.CommandLine;
 import dev.einhyrningsins.cli.UsageException;
 import dev.einhyrningsins.control.Ctl;
 import dev.einhyrningsins.daemon.Daemon;
+import dev.einhyrningsins.reload.LeanStart;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
@@ -49,6 +50,7 @@ public final class Main {
             return 0;
         }
         CommandLine.Parsed.Run r = (CommandLine.Parsed.Run) parsed;
+        if (!r.options().upgradeCheck()) LeanStart.ifPlain(List.of(args), System.err);
         try {
             if (r.options().upgradeCheck()) return Daemon.check(r.options(), version(), System.out, System.err);
             return Daemon.run(r.options(), version(), System.err, List.of(args));

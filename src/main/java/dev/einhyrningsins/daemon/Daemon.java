@@ -18,6 +18,7 @@ import dev.einhyrningsins.posix.Processes;
 import dev.einhyrningsins.reload.Effects;
 import dev.einhyrningsins.reload.Handover;
 import dev.einhyrningsins.reload.Launch;
+import dev.einhyrningsins.reload.LeanStart;
 import dev.einhyrningsins.reload.Reload;
 import dev.einhyrningsins.reload.Takeover;
 import dev.einhyrningsins.shell.Children;
@@ -333,7 +334,7 @@ public final class Daemon {
                     if (endpoint != null) endpoint.restart();
                 }), loopPort(s.loop()), s.log(), s.version(), stdinFd, Effects.real(), checker(s));
         os.reloads(reload, s.launch());
-        Settle settle = Settle.memory(s.log());
+        Settle settle = Settle.memory(s.log(), LeanStart.started());
         os.listen(settle);
         s.control().afterBursts(settle::burst);
         // the monotonic clock goes on across a reload's exec; the start is the first process's

@@ -78,7 +78,7 @@ public record Launch(String executable, List<String> prefix, List<String> args, 
         return stamps;
     }
 
-    private static String javaExecutable() {
+    static String javaExecutable() {
         try {
             String exe = Files.readSymbolicLink(Path.of("/proc/self/exe")).toString();
             return exe.endsWith(" (deleted)") ? exe.substring(0, exe.length() - " (deleted)".length()) : exe;
@@ -87,7 +87,7 @@ public record Launch(String executable, List<String> prefix, List<String> args, 
         }
     }
 
-    private static List<String> cmdline() {
+    static List<String> cmdline() {
         try {
             String all = new String(Files.readAllBytes(Path.of("/proc/self/cmdline")), StandardCharsets.UTF_8);
             if (all.endsWith("\0")) all = all.substring(0, all.length() - 1);
@@ -98,7 +98,7 @@ public record Launch(String executable, List<String> prefix, List<String> args, 
     }
 
     /** The jar this code runs from, if it runs from one. */
-    private static Path jar() {
+    static Path jar() {
         try {
             var source = Launch.class.getProtectionDomain().getCodeSource();
             if (source == null) return null;

@@ -33,10 +33,12 @@ public final class Settle implements Consumer<Happening> {
     }
 
     /**
-     * Settles this process's memory, logging what it gave back (at debug level). One settling
+     * Settles this process's memory, logging what it gave back (at debug level).
+     * {@code leanFlags}: the JVM was started with the image launcher's flags (java -jar's lean
+     * start), so the heap's free share needs no setting at run time. One settling
      * at a time: asked again while one waits, it waits until {@link #DELAY} after the last ask.
      */
-    public static Settle memory(Log log) {
+    public static Settle memory(Log log, boolean leanFlags) {
         return new Settle(new Debounce(System::nanoTime, TimeUnit.NANOSECONDS::sleep,
                 waiting -> Thread.ofPlatform().name("einhyrningsins-settle").daemon(true).start(() -> {
                     // The first YAML request (einhorn's Ruby client and einhornsh send nothing
@@ -48,7 +50,7 @@ public final class Settle implements Consumer<Happening> {
                     // growth under a burst of control lines 12.9 -> 10.0 MB; idle RSS +0.6 MB).
                     BigDecimal.ONE.signum();
                     waiting.run();
-                }), () -> settle(log), log));
+                }), () -> settle(log, leanFlags), log));
     }
 
     /**
@@ -111,17 +113,19 @@ public final class Settle implements Consumer<Happening> {
     /**
      * At most this much of the heap stays free after a settling's collection (and at least
      * {@link #MIN_HEAP_FREE_PERCENT}): the heap a burst of traffic grew is given back. The image's
-     * launcher passes them as flags; under {@code java -jar} (no flags of ours) the first settling
+     * launcher passes them as flags, and so does java -jar's lean start; under a {@code java -jar}
+     * with JVM options of the caller's own (no flags of ours) the first settling
      * sets them through HotSpot's diagnostic MXBean, where they are manageable.
      */
     static final int MAX_HEAP_FREE_PERCENT = 30;
     static final int MIN_HEAP_FREE_PERCENT = 10;
     private static volatile boolean heapBounded;
 
-    private static void boundHeap(Log log) {
+    private static void boundHeap(Log log, boolean leanFlags) {
         if (heapBounded) return;
         heapBounded = true;
-        if (ModuleLayer.boot().findModule("jdk.management").isEmpty()) return; // the image: its launcher's flags
+        // the image (its launcher's flags), or java -jar started again with them
+        if (leanFlags || ModuleLayer.boot().findModule("jdk.management").isEmpty()) return;
         try {
             HeapFreeRatios.set(MIN_HEAP_FREE_PERCENT, MAX_HEAP_FREE_PERCENT);
         } catch (RuntimeException | LinkageError e) {
@@ -141,8 +145,8 @@ public final class Settle implements Consumer<Happening> {
         }
     }
 
-    private static void settle(Log log) {
-        boundHeap(log);
+    private static void settle(Log log, boolean leanFlags) {
+        boundHeap(log, leanFlags);
         Runtime rt = Runtime.getRuntime();
         long before = rt.totalMemory();
         System.gc();

@@ -148,8 +148,11 @@ class FoundationIT {
 
     @Test
     void interruptWorksEvenWhenStartedWithItIgnoredLikeABackgroundJob() throws Exception {
-        // sh -c 'cmd &' and nohup hand the JVM INT/HUP ignored; the JVM would keep them so
-        var sup = SupervisorProcess.startWith(List.of("sh", "-c", "trap '' INT HUP; exec \"$@\"", "sh"), dir, Map.of(),
+        // sh -c 'cmd &' and nohup hand the JVM INT/HUP ignored; the JVM would keep them so.
+        // With a JVM option of the caller's own (-Xshare:auto, the default) java -jar runs as
+        // started and takes its signals through the JVM's handlers
+        var sup = SupervisorProcess.launch(List.of("sh", "-c", "trap '' INT HUP; exec \"$@\"", "sh",
+                SupervisorProcess.java(), "-Xshare:auto", "-jar", SupervisorProcess.jar().toString()), dir, Map.of(),
                 SupervisorProcess.worker("probe.py").toString());
         try (sup) {
             probes(1);
@@ -157,6 +160,19 @@ class FoundationIT {
             sup.signal("INT");
             assertThat(sup.awaitExit()).isZero();
             assertThat(sup.log()).contains("Got SIGINT");
+        }
+    }
+
+    @Test
+    void aPlainJavaJarStartedWithInterruptIgnoredReadsItFromTheKernel() throws Exception {
+        // its lean start blocks INT: it waits in the kernel for the loop's signalfd
+        var sup = SupervisorProcess.startWith(List.of("sh", "-c", "trap '' INT HUP; exec \"$@\"", "sh"), dir, Map.of(),
+                SupervisorProcess.worker("probe.py").toString());
+        try (sup) {
+            probes(1);
+            sup.signal("INT");
+            assertThat(sup.awaitExit()).isZero();
+            assertThat(sup.log()).contains("Got SIGINT").doesNotContain("was ignored when einhyrningsins started");
         }
     }
 

@@ -1,0 +1,202 @@
+package dev.einhyrningsins.reload;
+
+import dev.einhyrningsins.posix.Fds;
+import dev.einhyrningsins.posix.Signals;
+import dev.einhyrningsins.posix.Spawn;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import sun.misc.Signal;
+
+/**
+ * A plain {@code java -jar einhyrningsins.jar …} supervisor starts itself again, in place
+ * ({@code execve}: the same pid), as the runtime image's launcher starts it: with the
+ * launcher's lean JVM flags, {@code _JAVA_SR_SIGNUM=40} (so USR2 reaches the supervisor), and
+ * its signals waiting in the kernel from the new JVM's first instruction (HUP, INT and TERM
+ * ignored and blocked, USR2, TTIN and TTOU blocked). A jar cannot name JVM flags, and without
+ * them the JDK's defaults — G1 with a heap of a quarter of the machine's memory, both JIT
+ * compilers — keep what a burst of control traffic touched (measured, bench/settle.py: 60 s
+ * of upgrades left {@code java -jar} 14–25 MB above idle and 230 MB at the peak, against
+ * 4 MB and 58 MB with these flags), wake an idle supervisor hundreds of times a minute, and
+ * give HotSpot USR2.
+ *
+ * <p>Only a JVM started exactly as {@code JAVA -jar JAR ARGS} (from /proc/self/cmdline) with
+ * none of the JDK's option variables set starts again: whoever passes JVM options of their
+ * own chooses them all, and a reload's exec (which passes the options it was started with,
+ * these included) never does. {@code EINHYRNINGSINS_JAVA_OPTS} adds options after these, as it
+ * does for the image's launcher. The cost is one short JVM start before the real one (see the
+ * README's start-up figures).
+ */
+public final class LeanStart {
+    /**
+     * The image launcher's JVM flags that any JDK takes ({@code src/main/image/bin/einhyrningsins}
+     * explains each; {@code LeanStartTest} keeps the two lists the same). Not its AOT cache, and not
+     * the module options the jar's manifest already gives.
+     */
+    static final List<String> FLAGS = List.of(
+            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+            "-Xss512k", "-Xms8m", "-Xmx64m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30",
+            "--finalization=disabled",
+            "-Djava.nio.channels.spi.SelectorProvider=sun.nio.ch.EPollSelectorProvider",
+            "-Djdk.reflect.useNativeAccessorOnly=true",
+            "-XX:+UnlockDiagnosticVMOptions",
+            "-XX:AsyncDeflationInterval=0", "-XX:GuaranteedAsyncDeflationInterval=86400000",
+            "-XX:ServiceThreadCleanupInterval=86400000");
+
+    /** A system property the lean start sets: its flags are in force (no need to set any at run time). */
+    public static final String MARKER = "einhyrningsins.lean";
+
+    /** Whether this JVM is a lean start's. */
+    public static boolean started() {
+        return Boolean.getBoolean(MARKER);
+    }
+
+    /** The JDK's own variables of JVM options: set, they would meet ours (conflicting collectors, a smaller -Xmx). */
+    static final List<String> JDK_OPTION_VARIABLES = List.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS");
+    /** Extra JVM options for the launchers, after theirs. */
+    static final String EXTRA = "EINHYRNINGSINS_JAVA_OPTS";
+    /** HotSpot's suspend/resume signal, moved off USR2 as the image's launcher does. */
+    static final String SR_SIGNUM = "_JAVA_SR_SIGNUM";
+
+    /** Ignored and blocked for the exec: the new JVM installs no handler over them and they wait in the kernel. */
+    static final List<String> IGNORED = List.of("HUP", "INT", "TERM");
+    /** Blocked for the exec (the rest of the supervisor's signals). */
+    static final List<String> BLOCKED = List.of("USR2", "TTIN", "TTOU");
+
+    private LeanStart() {}
+
+    /** What to execve: argv (argv[0] kept) and the environment. */
+    record Exec(List<String> argv, Map<String, String> env) {}
+
+    /**
+     * The lean start of this JVM, or empty when it is to run as it was started.
+     *
+     * @param cmdline this process's argv (from /proc/self/cmdline)
+     * @param args    the supervisor's own arguments (main's)
+     * @param env     this process's environment
+     */
+    static Optional<Exec> plan(List<String> cmdline, List<String> args, Map<String, String> env) {
+        if (cmdline.size() != 3 + args.size() || !cmdline.get(1).equals("-jar")
+                || !cmdline.subList(3, cmdline.size()).equals(args)) {
+            return Optional.empty(); // JVM options of the caller's own, a class path, or an @argfile
+        }
+        if (set(env, "EINHYRNINGSINS_LAUNCHER") || set(env, Handover.ENV)) return Optional.empty();
+        for (String v : JDK_OPTION_VARIABLES) {
+            if (set(env, v)) return Optional.empty();
+        }
+        List<String> argv = new ArrayList<>();
+        argv.add(cmdline.get(0));
+        argv.addAll(FLAGS);
+        argv.add("-D" + MARKER + "=true");
+        String extra = env.getOrDefault(EXTRA, "").strip();
+        if (!extra.isEmpty()) argv.addAll(List.of(extra.split("[ \t\n]+")));
+        argv.addAll(cmdline.subList(1, cmdline.size()));
+        Map<String, String> next = new LinkedHashMap<>(env);
+        next.putIfAbsent(SR_SIGNUM, "40");
+        return Optional.of(new Exec(argv, next));
+    }
+
+    private static boolean set(Map<String, String> env, String name) {
+        String v = env.get(name);
+        return v != null && !v.isEmpty();
+    }
+
+    /**
+     * Starts this JVM again lean if it was started plain ({@link #plan}); returns only if it is
+     * not to, or if the exec failed (said in one line on {@code err}: the supervisor then runs
+     * as it was started).
+     */
+    public static void ifPlain(List<String> args, PrintStream err) {
+        Optional<Exec> plan;
+        try {
+            plan = plan(Launch.cmdline(), args, System.getenv());
+        } catch (RuntimeException e) {
+            return; // no /proc: run as started
+        }
+        if (plan.isEmpty()) return;
+        start(plan.get(), Launch.javaExecutable(), Spawn::execve, err);
+    }
+
+    /**
+     * Execs {@code plan} with the signals set for it; if the exec fails, puts the signals back
+     * as they were and says so on {@code err}.
+     */
+    static void start(Exec plan, String java, Effects.Exec exec, PrintStream err) {
+        int[] ignored = numbers(IGNORED);
+        int[] all = numbers(List.of("HUP", "INT", "TERM", "USR2", "TTIN", "TTOU"));
+        List<Signals.Disposition> saved = new ArrayList<>();
+        int[] blocked = {};
+        try {
+            keepOwnFilesFromExec();
+            List<String> envp = new ArrayList<>();
+            plan.env().forEach((k, v) -> envp.add(k + "=" + v));
+            // blocked in this thread, which becomes the next process's only one, then ignored:
+            // one arriving from now until the exec at another of this JVM's threads is discarded
+            // (microseconds; before them the JVM's handlers take it and this JVM exits)
+            blocked = notBlocked(all);
+            Signals.block(blocked);
+            for (int s : ignored) saved.add(Signals.ignore(s));
+            exec.exec(java, plan.argv(), envp);
+            throw new IllegalStateException("execve returned");
+        } catch (RuntimeException e) {
+            for (Signals.Disposition d : saved) Signals.restore(d);
+            if (blocked.length > 0) Signals.unblock(blocked);
+            err.println("einhyrningsins: cannot start the JVM again with lean flags (" + e.getMessage()
+                    + "); running as started");
+        }
+    }
+
+    /** Those of {@code signals} this thread does not block now. */
+    private static int[] notBlocked(int[] signals) {
+        long mask;
+        try {
+            mask = Signals.maskOf(Path.of("/proc/thread-self/status"), "SigBlk:");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return java.util.Arrays.stream(signals).filter(n -> !Signals.has(mask, n)).toArray();
+    }
+
+    private static int[] numbers(List<String> names) {
+        int[] n = new int[names.size()];
+        for (int i = 0; i < n.length; i++) n[i] = new Signal(names.get(i)).getNumber();
+        return n;
+    }
+
+    /**
+     * The files every JVM opens at its start and keeps open — its modules image and the jar it
+     * runs — are not close-on-exec: without this the next JVM would hold a second, useless
+     * descriptor of each for its whole life. Anything else open was inherited (systemd's
+     * sockets) and crosses the exec as it would have reached this JVM.
+     */
+    private static void keepOwnFilesFromExec() {
+        Set<Path> own = new java.util.HashSet<>();
+        own.add(Path.of(System.getProperty("java.home"), "lib", "modules"));
+        Path jar = Launch.jar();
+        if (jar != null) own.add(jar);
+        Set<Path> real = new java.util.HashSet<>();
+        for (Path p : own) {
+            try {
+                real.add(p.toRealPath());
+            } catch (IOException e) {
+                // not there: nothing of it is open
+            }
+        }
+        for (int fd : Fds.open()) {
+            if (fd < 3) continue;
+            try {
+                Path target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd));
+                if (real.contains(target)) Fds.setCloexec(fd, true);
+            } catch (IOException | RuntimeException e) {
+                // closed meanwhile, or not a path: leave it
+            }
+        }
+    }
+}
