@@ -3,8 +3,10 @@
 
     bench/settle.py [SECONDS [WATCHERS]]      after `mvn package`
 
-Runs `java -jar target/einhyrningsins.jar` (the default heap: a quarter of the machine's
-memory, no launcher flags) and the image launcher (-Xmx64m) in turn, each with 4 workers
+Runs `java -jar target/einhyrningsins.jar` (which starts itself again with the image
+launcher's flags), the same with a JVM option of the caller's own (`-Xshare:auto`, the
+default: so the JDK's defaults, G1 with a quarter of the machine's memory and C2) and the
+image launcher in turn, each with 4 workers
 (`sleep 600`, -m 0). For each: its VmRSS idle (15 s after its workers were acked, its
 start-up settling done), then SECONDS (default 60) of traffic — smooth upgrades back to back,
 each followed by 20 `state` requests, while WATCHERS (default 5) clients follow `watch` —
@@ -125,7 +127,7 @@ def run(name, argv, env):
             time.sleep(15)
             after = rss_kib(p.pid)
             mb = lambda k: k / 1024
-            print(f"{name:10} idle {mb(idle):6.1f} MB  peak {mb(peak[0]):6.1f} MB  after {mb(after):6.1f} MB  "
+            print(f"{name:18} idle {mb(idle):6.1f} MB  peak {mb(peak[0]):6.1f} MB  after {mb(after):6.1f} MB  "
                   f"after - idle {mb(after - idle):+5.1f} MB  ({upgrades} upgrades, {upgrades * 20} states, "
                   f"{WATCHERS} watchers, {SECONDS:.0f} s)", flush=True)
         finally:
@@ -138,6 +140,8 @@ def main():
     launcher = os.path.join(ROOT, "target", "image", "bin", "einhyrningsins")
     env = dict(os.environ)
     run("java -jar", [java25(), "-jar", jar], env)
+    # any JVM option of the caller's own (-Xshare:auto is the default) keeps the JDK's defaults
+    run("jar, JDK defaults", [java25(), "-Xshare:auto", "-jar", jar], env)
     if os.access(launcher, os.X_OK):
         run("image", [launcher], env)
 

@@ -5,9 +5,11 @@ import dev.einhyrningsins.posix.Signals;
 import dev.einhyrningsins.posix.Spawn;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -58,6 +60,13 @@ public final class LeanStart {
         return Boolean.getBoolean(MARKER);
     }
 
+    /**
+     * First: the jar runs on any Java from 25 on, and a later release may drop a flag (the
+     * diagnostic ones above are the likeliest); one it does not know must not stop the
+     * supervisor from starting. The image's launcher runs its own JDK and needs none.
+     */
+    static final String IGNORE_UNKNOWN = "-XX:+IgnoreUnrecognizedVMOptions";
+
     /** The JDK's own variables of JVM options: set, they would meet ours (conflicting collectors, a smaller -Xmx). */
     static final List<String> JDK_OPTION_VARIABLES = List.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS");
     /** Extra JVM options for the launchers, after theirs. */
@@ -93,13 +102,14 @@ public final class LeanStart {
         }
         List<String> argv = new ArrayList<>();
         argv.add(cmdline.get(0));
+        argv.add(IGNORE_UNKNOWN);
         argv.addAll(FLAGS);
         argv.add("-D" + MARKER + "=true");
         String extra = env.getOrDefault(EXTRA, "").strip();
         if (!extra.isEmpty()) argv.addAll(List.of(extra.split("[ \t\n]+")));
         argv.addAll(cmdline.subList(1, cmdline.size()));
         Map<String, String> next = new LinkedHashMap<>(env);
-        next.putIfAbsent(SR_SIGNUM, "40");
+        if (!set(env, SR_SIGNUM)) next.put(SR_SIGNUM, "40"); // empty is unset, as for the launcher's ${:=}
         return Optional.of(new Exec(argv, next));
     }
 
@@ -115,18 +125,22 @@ public final class LeanStart {
      */
     public static void ifPlain(List<String> args, PrintStream err) {
         Optional<Exec> plan;
+        String java;
         try {
             plan = plan(Launch.cmdline(), args, System.getenv());
-        } catch (RuntimeException e) {
+            // a JDK replaced on disk since this JVM started may be another Java: not without a check
+            java = Files.readSymbolicLink(Path.of("/proc/self/exe")).toString();
+        } catch (IOException | RuntimeException e) {
             return; // no /proc: run as started
         }
-        if (plan.isEmpty()) return;
-        start(plan.get(), Launch.javaExecutable(), Spawn::execve, err);
+        if (plan.isEmpty() || java.endsWith(" (deleted)")) return;
+        start(plan.get(), java, Spawn::execve, err);
     }
 
     /**
      * Execs {@code plan} with the signals set for it; if the exec fails, puts the signals back
-     * as they were and says so on {@code err}.
+     * as they were and says so on {@code err}. No lambdas or streams on this path: without an
+     * AOT cache each one's first run costs milliseconds of the start.
      */
     static void start(Exec plan, String java, Effects.Exec exec, PrintStream err) {
         int[] ignored = numbers(IGNORED);
@@ -135,17 +149,18 @@ public final class LeanStart {
         int[] blocked = {};
         try {
             keepOwnFilesFromExec();
-            List<String> envp = new ArrayList<>();
-            plan.env().forEach((k, v) -> envp.add(k + "=" + v));
+            List<String> envp = new ArrayList<>(plan.env().size());
+            for (Map.Entry<String, String> e : plan.env().entrySet()) envp.add(e.getKey() + "=" + e.getValue());
             // blocked in this thread, which becomes the next process's only one, then ignored:
             // one arriving from now until the exec at another of this JVM's threads is discarded
             // (microseconds; before them the JVM's handlers take it and this JVM exits)
             blocked = notBlocked(all);
             Signals.block(blocked);
             for (int s : ignored) saved.add(Signals.ignore(s));
+            forgetPerfData();
             exec.exec(java, plan.argv(), envp);
             throw new IllegalStateException("execve returned");
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             for (Signals.Disposition d : saved) Signals.restore(d);
             if (blocked.length > 0) Signals.unblock(blocked);
             err.println("einhyrningsins: cannot start the JVM again with lean flags (" + e.getMessage()
@@ -161,7 +176,12 @@ public final class LeanStart {
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        return java.util.Arrays.stream(signals).filter(n -> !Signals.has(mask, n)).toArray();
+        int[] out = new int[signals.length];
+        int n = 0;
+        for (int s : signals) {
+            if (!Signals.has(mask, s)) out[n++] = s;
+        }
+        return java.util.Arrays.copyOf(out, n);
     }
 
     private static int[] numbers(List<String> names) {
@@ -177,26 +197,41 @@ public final class LeanStart {
      * sockets) and crosses the exec as it would have reached this JVM.
      */
     private static void keepOwnFilesFromExec() {
-        Set<Path> own = new java.util.HashSet<>();
-        own.add(Path.of(System.getProperty("java.home"), "lib", "modules"));
+        Set<Path> real = new HashSet<>();
         Path jar = Launch.jar();
-        if (jar != null) own.add(jar);
-        Set<Path> real = new java.util.HashSet<>();
-        for (Path p : own) {
+        for (Path p : new Path[] {Path.of(System.getProperty("java.home"), "lib", "modules"), jar}) {
+            if (p == null) continue;
             try {
                 real.add(p.toRealPath());
             } catch (IOException e) {
                 // not there: nothing of it is open
             }
         }
-        for (int fd : Fds.open()) {
-            if (fd < 3) continue;
-            try {
-                Path target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd));
-                if (real.contains(target)) Fds.setCloexec(fd, true);
-            } catch (IOException | RuntimeException e) {
-                // closed meanwhile, or not a path: leave it
+        try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds) {
+                try {
+                    int n = Integer.parseInt(fd.getFileName().toString());
+                    if (n > 2 && real.contains(Files.readSymbolicLink(fd))) Fds.setCloexec(n, true);
+                } catch (IOException | RuntimeException e) {
+                    // closed meanwhile (the listing's own fd), or not a path: leave it
+                }
             }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot list /proc/self/fd", e);
+        }
+    }
+
+    /**
+     * HotSpot's performance data file of this JVM ({@code /tmp/hsperfdata_USER/PID}), which it
+     * removes when it exits: an exec is no exit, and the lean JVM ({@code -XX:-UsePerfData})
+     * neither uses nor removes it, so it would stay behind, stale, for as long as the pid.
+     */
+    private static void forgetPerfData() {
+        try {
+            Files.deleteIfExists(Path.of("/tmp", "hsperfdata_" + System.getProperty("user.name"),
+                    Long.toString(ProcessHandle.current().pid())));
+        } catch (IOException | RuntimeException e) {
+            // not there, or not ours to remove: nothing more to do
         }
     }
 }

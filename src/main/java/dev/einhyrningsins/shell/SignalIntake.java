@@ -19,11 +19,12 @@ import sun.misc.Signal;
  *
  * <ul>
  *   <li><b>In the kernel</b>: a signal every thread of the process blocks (the image launcher
- *       starts the JVM so, and a reload's exec leaves the new process so) waits in the kernel
+ *       starts the JVM so, a plain {@code java -jar} starts itself again so ({@code
+ *       reload.LeanStart}), and a reload's exec leaves the new process so) waits in the kernel
  *       and is read by the loop from a signalfd ({@link #ready}). Nothing can take it in
  *       between, and an exec keeps it pending: the next process reads it.</li>
- *   <li><b>Through the JVM</b> (a plain {@code java -jar}, whose JVM threads do not block
- *       them): {@code sun.misc.Signal} handlers hand the name to the loop. An ignored HUP,
+ *   <li><b>Through the JVM</b> (a {@code java -jar} given JVM options of its own, whose JVM
+ *       threads do not block them): {@code sun.misc.Signal} handlers hand the name to the loop. An ignored HUP,
  *       INT or TERM (nohup, a background job) gets the JVM's handler copied from one it did
  *       install, never passing through SIG_DFL.</li>
  * </ul>
@@ -35,7 +36,7 @@ import sun.misc.Signal;
  * the kernel. Those the JVM's handlers took meanwhile are carried by the caller (the loop's
  * queue, into the hand-over).
  * QUIT stays the JVM's thread dump; USR2 is available only when the JVM was started with
- * _JAVA_SR_SIGNUM moved off it (the launchers do that).
+ * _JAVA_SR_SIGNUM moved off it (the launchers and the lean start do that).
  */
 public final class SignalIntake implements Pollable {
     /** Signals the supervisor takes; USR2 only when the JVM leaves it free (_JAVA_SR_SIGNUM). */

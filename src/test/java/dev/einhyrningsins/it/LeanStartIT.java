@@ -3,6 +3,7 @@ package dev.einhyrningsins.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.einhyrningsins.Await;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -68,8 +69,12 @@ class LeanStartIT {
             long ours = bit(1) | bit(2) | bit(15) | bit(12) | bit(21) | bit(22);
             assertThat(blocked & ours).isEqualTo(ours);
             assertThat(Files.readString(Path.of("/proc/" + sup.pid() + "/environ"))).contains("\0_JAVA_SR_SIGNUM=40\0");
-            // the first JVM's own descriptors did not cross the exec
+            // the first JVM's own descriptors and its performance data file did not outlive it
+            Path modules = Path.of(System.getProperty("java.home"), "lib", "modules");
             assertThat(openOn(sup.pid(), SupervisorProcess.jar())).isEqualTo(1);
+            assertThat(openOn(sup.pid(), modules)).isEqualTo(1);
+            assertThat(Path.of("/tmp", "hsperfdata_" + System.getProperty("user.name"), Long.toString(sup.pid())))
+                    .doesNotExist();
 
             var reload = SupervisorProcess.runToExitIn(dir, "", SupervisorProcess.java(), "-jar",
                     SupervisorProcess.jar().toString(), "ctl", "-d", sup.socket.toString(), "-e", "reload");
@@ -82,6 +87,32 @@ class LeanStartIT {
             sup.signal("USR2");
             sup.awaitLine("Got SIGUSR2: sending USR2 to all workers");
             assertThat(sup.awaitExit()).isZero();
+        }
+    }
+
+    @Test
+    void aSignalSentAsSoonAsTheSecondJvmRunsWaitsForTheLoop() throws Exception {
+        var sup = SupervisorProcess.launchOnly(List.of(SupervisorProcess.java(), "-jar", SupervisorProcess.jar().toString()),
+                dir, Map.of(), "-n", "1", "-m", "0", "--", "sleep", "600");
+        try (sup) {
+            // the moment the exec happened: the lean command line is there, nothing else of it yet
+            Await.await("the lean start's exec", () -> {
+                try {
+                    return cmdline(sup.pid()).contains("-Deinhyrningsins.lean=true");
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            // TTIN's default action would stop the process; a JVM's handler would not be there yet
+            sup.signal("TTIN");
+            Await.await("2 workers", () -> {
+                try {
+                    return Files.exists(sup.socket) && sup.state().path("target").asInt() == 2;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            sup.awaitAcked(2);
         }
     }
 
@@ -102,11 +133,12 @@ class LeanStartIT {
     }
 
     @Test
-    void extraJvmOptionsGoAfterTheLeanFlags() throws Exception {
-        try (var sup = SupervisorProcess.start(dir, Map.of("EINHYRNINGSINS_JAVA_OPTS", "-Xmx80m"), "-n", "1", "-m", "0",
-                "--", "sleep", "600")) {
+    void extraJvmOptionsGoAfterTheLeanFlagsAndAFlagThisJavaDoesNotKnowDoesNotStopTheStart() throws Exception {
+        try (var sup = SupervisorProcess.start(dir, Map.of("EINHYRNINGSINS_JAVA_OPTS", "-Xmx80m -XX:+NoSuchFlagInThisJava"),
+                "-n", "1", "-m", "0", "--", "sleep", "600")) {
             sup.awaitAcked(1);
-            assertThat(cmdline(sup.pid())).containsSubsequence("-Xmx64m", "-Deinhyrningsins.lean=true", "-Xmx80m", "-jar");
+            assertThat(cmdline(sup.pid())).containsSubsequence("-Xmx64m", "-Deinhyrningsins.lean=true", "-Xmx80m",
+                    "-XX:+NoSuchFlagInThisJava", "-jar");
         }
     }
 }

@@ -125,6 +125,29 @@ class ReloadIT {
     }
 
     @Test
+    void aJavaJarGivenJvmOptionsOfItsOwnReloadsFromTheJvmsHandlersToTheKernel() throws Exception {
+        // its signals come through the JVM's handlers until the reload's exec blocks them
+        List<String> launch = List.of(SupervisorProcess.java(), "-Xshare:auto", "-jar", jar().toString());
+        try (var sup = SupervisorProcess.launch(launch, dir, Map.of(), "-n", "1", "-m", "0", "--", "sleep", "600")) {
+            sup.awaitAcked(1);
+            var reload = ctl(sup, "reload");
+            assertThat(reload.status()).as(reload.stdout() + reload.stderr()).isZero();
+            String cmdline = Files.readString(Path.of("/proc/" + sup.pid() + "/cmdline"));
+            assertThat(cmdline).contains("\0-Xshare:auto\0-jar\0").doesNotContain("-Deinhyrningsins.lean");
+            sup.signal("TTIN");
+            await("2 workers", () -> {
+                try {
+                    return sup.state().path("target").asInt() == 2;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            sup.signal("TERM");
+            assertThat(sup.awaitExit()).isZero();
+        }
+    }
+
+    @Test
     void noRequestFailsUnderLoadThroughThreeReloads() throws Exception {
         Path app = dir.resolve("app");
         Files.writeString(app, "#!/bin/sh\nexec python3 " + SupervisorProcess.example("http_worker.py") + "\n");

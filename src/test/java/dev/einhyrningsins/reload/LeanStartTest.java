@@ -32,7 +32,7 @@ class LeanStartTest {
     void aPlainJavaJarStartsAgainWithTheLeanFlagsBeforeItsJarAndKeepsArgv0() {
         LeanStart.Exec e = LeanStart.plan(plain(), ARGS, Map.of("PATH", "/bin")).orElseThrow();
 
-        List<String> expected = new ArrayList<>(List.of("/opt/jdk-25/java"));
+        List<String> expected = new ArrayList<>(List.of("/opt/jdk-25/java", "-XX:+IgnoreUnrecognizedVMOptions"));
         expected.addAll(LeanStart.FLAGS);
         expected.add("-Deinhyrningsins.lean=true");
         expected.addAll(List.of("-jar", "/opt/e.jar"));
@@ -42,10 +42,12 @@ class LeanStartTest {
     }
 
     @Test
-    void aSuspendSignalTheCallerChoseIsKept() {
+    void aSuspendSignalTheCallerChoseIsKeptAndAnEmptyOneIsUnset() {
         LeanStart.Exec e = LeanStart.plan(plain(), ARGS, Map.of("_JAVA_SR_SIGNUM", "45")).orElseThrow();
-
         assertThat(e.env()).containsEntry("_JAVA_SR_SIGNUM", "45");
+
+        e = LeanStart.plan(plain(), ARGS, Map.of("_JAVA_SR_SIGNUM", "")).orElseThrow();
+        assertThat(e.env()).containsEntry("_JAVA_SR_SIGNUM", "40");
     }
 
     @Test
@@ -116,7 +118,9 @@ class LeanStartTest {
     void anExecThatFailsPutsTheSignalsBackAndSaysSoInOneLine() throws IOException {
         int term = new Signal("TERM").getNumber();
         int usr2 = new Signal("USR2").getNumber();
+        int ttin = new Signal("TTIN").getNumber();
         Signals.Disposition before = Signals.disposition(term);
+        Signals.block(ttin); // blocked before: still blocked after
         long maskBefore = Signals.maskOf(Path.of("/proc/thread-self/status"), "SigBlk:");
         AtomicReference<Map<String, Object>> during = new AtomicReference<>();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -140,6 +144,8 @@ class LeanStartTest {
 
         assertThat(Signals.disposition(term)).isEqualTo(before);
         assertThat(Signals.maskOf(Path.of("/proc/thread-self/status"), "SigBlk:")).isEqualTo(maskBefore);
+        assertThat(Signals.has(maskBefore, ttin)).isTrue();
+        Signals.unblock(ttin);
         assertThat(err.toString(StandardCharsets.UTF_8)).hasLineCount(1)
                 .startsWith("einhyrningsins: cannot start the JVM again with lean flags (execve /no/such/java")
                 .contains("No such file").endsWith("); running as started\n");
