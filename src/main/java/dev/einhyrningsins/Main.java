@@ -50,7 +50,7 @@ public final class Main {
             return 0;
         }
         CommandLine.Parsed.Run r = (CommandLine.Parsed.Run) parsed;
-        if (!r.options().upgradeCheck()) LeanStart.ifPlain(List.of(args), System.err);
+        if (!r.options().upgradeCheck()) LeanStart.begin(List.of(args), System.err);
         try {
             if (r.options().upgradeCheck()) return Daemon.check(r.options(), version(), System.out, System.err);
             return Daemon.run(r.options(), version(), System.err, List.of(args));

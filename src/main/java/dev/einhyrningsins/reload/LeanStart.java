@@ -69,6 +69,11 @@ public final class LeanStart {
 
     /** The JDK's own variables of JVM options: set, they would meet ours (conflicting collectors, a smaller -Xmx). */
     static final List<String> JDK_OPTION_VARIABLES = List.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS");
+    /**
+     * The first JVM's descriptors of its modules image and jar, for the second to close ("3,4").
+     * A supervisor's own variable: never a worker's, and not passed on by a reload.
+     */
+    public static final String LEFTOVERS = "EINHYRNINGSINS_LEAN_FDS";
     /** Extra JVM options for the launchers, after theirs. */
     static final String EXTRA = "EINHYRNINGSINS_JAVA_OPTS";
     /** HotSpot's suspend/resume signal, moved off USR2 as the image's launcher does. */
@@ -119,14 +124,16 @@ public final class LeanStart {
     }
 
     /**
-     * Starts this JVM again lean if it was started plain ({@link #plan}); returns only if it is
-     * not to, or if the exec failed (said in one line on {@code err}: the supervisor then runs
-     * as it was started).
+     * At the supervisor's start: in the first JVM of a plain {@code java -jar}, starts this JVM
+     * again lean ({@link #plan}), returning only if it is not to or if the exec failed (said in
+     * one line on {@code err}: the supervisor then runs as it was started); in the second,
+     * closes the descriptors the first one left open ({@link #LEFTOVERS}).
      */
-    public static void ifPlain(List<String> args, PrintStream err) {
+    public static void begin(List<String> args, PrintStream err) {
         Optional<Exec> plan;
         String java;
         try {
+            closeLeftovers(System.getenv(LEFTOVERS));
             plan = plan(Launch.cmdline(), args, System.getenv());
             // a JDK replaced on disk since this JVM started may be another Java: not without a check
             java = Files.readSymbolicLink(Path.of("/proc/self/exe")).toString();
@@ -148,9 +155,12 @@ public final class LeanStart {
         List<Signals.Disposition> saved = new ArrayList<>();
         int[] blocked = {};
         try {
-            keepOwnFilesFromExec();
-            List<String> envp = new ArrayList<>(plan.env().size());
-            for (Map.Entry<String, String> e : plan.env().entrySet()) envp.add(e.getKey() + "=" + e.getValue());
+            List<String> envp = new ArrayList<>(plan.env().size() + 1);
+            for (Map.Entry<String, String> e : plan.env().entrySet()) {
+                if (!e.getKey().equals(LEFTOVERS)) envp.add(e.getKey() + "=" + e.getValue());
+            }
+            String own = ownFiles();
+            if (!own.isEmpty()) envp.add(LEFTOVERS + "=" + own);
             // blocked in this thread, which becomes the next process's only one, then ignored:
             // one arriving from now until the exec at another of this JVM's threads is discarded
             // (microseconds; before them the JVM's handlers take it and this JVM exits)
@@ -192,14 +202,11 @@ public final class LeanStart {
 
     /**
      * The files every JVM opens at its start and keeps open — its modules image and the jar it
-     * runs — are not close-on-exec: without this the next JVM would hold a second, useless
-     * descriptor of each for its whole life. Anything else open was inherited (systemd's
-     * sockets) and crosses the exec as it would have reached this JVM.
+     * runs — without close-on-exec; the real paths, for comparing with /proc/self/fd's links.
      */
-    private static void keepOwnFilesFromExec() {
+    private static Set<Path> ownFilePaths() {
         Set<Path> real = new HashSet<>();
-        Path jar = Launch.jar();
-        for (Path p : new Path[] {Path.of(System.getProperty("java.home"), "lib", "modules"), jar}) {
+        for (Path p : new Path[] {Path.of(System.getProperty("java.home"), "lib", "modules"), Launch.jar()}) {
             if (p == null) continue;
             try {
                 real.add(p.toRealPath());
@@ -207,17 +214,52 @@ public final class LeanStart {
                 // not there: nothing of it is open
             }
         }
+        return real;
+    }
+
+    /**
+     * This JVM's descriptors of {@link #ownFilePaths}, as "3,4". They cross the exec (setting
+     * close-on-exec here would link the C library's variadic {@code fcntl}, ~50 ms more of the
+     * first JVM, measured); the second JVM closes them ({@link #closeLeftovers}). Anything else
+     * open was inherited (systemd's sockets) and crosses the exec as it would have reached this
+     * JVM.
+     */
+    private static String ownFiles() {
+        Set<Path> real = ownFilePaths();
+        StringBuilder out = new StringBuilder();
         try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
             for (Path fd : fds) {
                 try {
                     int n = Integer.parseInt(fd.getFileName().toString());
-                    if (n > 2 && real.contains(Files.readSymbolicLink(fd))) Fds.setCloexec(n, true);
+                    if (n > 2 && real.contains(Files.readSymbolicLink(fd))) out.append(out.isEmpty() ? "" : ",").append(n);
                 } catch (IOException | RuntimeException e) {
                     // closed meanwhile (the listing's own fd), or not a path: leave it
                 }
             }
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot list /proc/self/fd", e);
+        }
+        return out.toString();
+    }
+
+    /**
+     * Closes the descriptors {@code leftovers} ("3,4", from {@link #LEFTOVERS}) names that are
+     * still open on the modules image or the jar (the second JVM's own are on other numbers:
+     * these were taken when it opened them).
+     */
+    static void closeLeftovers(String leftovers) {
+        if (leftovers != null && !leftovers.isEmpty()) closeLeftovers(leftovers, ownFilePaths());
+    }
+
+    /** Closes the descriptors {@code leftovers} names that are open on one of {@code real}. */
+    static void closeLeftovers(String leftovers, Set<Path> real) {
+        for (String n : leftovers.split(",")) {
+            try {
+                int fd = Integer.parseInt(n.strip());
+                if (fd > 2 && real.contains(Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)))) Fds.close(fd);
+            } catch (IOException | RuntimeException e) {
+                // not a number, not open, or not ours: leave it
+            }
         }
     }
 

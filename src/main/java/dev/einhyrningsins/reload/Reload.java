@@ -68,7 +68,8 @@ public final class Reload {
     /** The variable that tells {@code --upgrade-check} which hand-over format it must read. */
     public static final String FORMAT_ENV = "EINHYRNINGSINS_HANDOVER_FORMAT";
     /** The variables a supervisor passes to itself (the launcher's path, the hand-over's fd): never a worker's. */
-    public static final Set<String> OURS = Set.of("EINHYRNINGSINS_LAUNCHER", Handover.ENV, Handover.LATE_SIGNALS_ENV);
+    public static final Set<String> OURS = Set.of("EINHYRNINGSINS_LAUNCHER", Handover.ENV, Handover.LATE_SIGNALS_ENV,
+            LeanStart.LEFTOVERS);
 
     /** What the shell holds that the next process needs; {@code Daemon} fills it. */
     public record Shell(Launch launch, Listeners listeners, Children children, ControlServer control, Notifier notifier,
@@ -284,6 +285,7 @@ public final class Reload {
             fx.write().write(memfd, h.bytes());
             Map<String, String> env = new LinkedHashMap<>(System.getenv());
             env.remove(Handover.LATE_SIGNALS_ENV); // what this process was handed at its start: handled
+            env.remove(LeanStart.LEFTOVERS);
             env.put(Handover.ENV, Integer.toString(memfd));
             log.info("Reload: executing " + String.join(" ", shell.launch().argv()));
             // the last moment: HUP, INT and TERM ignored for the exec, and what the JVM's handlers

@@ -75,6 +75,8 @@ class LeanStartIT {
             assertThat(openOn(sup.pid(), modules)).isEqualTo(1);
             assertThat(Path.of("/tmp", "hsperfdata_" + System.getProperty("user.name"), Long.toString(sup.pid())))
                     .doesNotExist();
+            long worker = state.path("workers").get(0).path("pid").asLong();
+            assertThat(Files.readString(Path.of("/proc/" + worker + "/environ"))).doesNotContain("EINHYRNINGSINS_LEAN_FDS");
 
             var reload = SupervisorProcess.runToExitIn(dir, "", SupervisorProcess.java(), "-jar",
                     SupervisorProcess.jar().toString(), "ctl", "-d", sup.socket.toString(), "-e", "reload");

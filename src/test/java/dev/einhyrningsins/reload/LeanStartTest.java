@@ -115,6 +115,39 @@ class LeanStartTest {
     }
 
     @Test
+    void theSecondJvmClosesOnlyTheNamedDescriptorsThatAreStillOnTheFirstOnesFiles(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws IOException {
+        Path file = Files.writeString(dir.resolve("jar"), "x").toRealPath();
+        try (var ch = java.nio.channels.FileChannel.open(file)) {
+            int original = fdOn(file);
+            int leftover = dev.einhyrningsins.posix.Fds.dupAtLeast(original, 200);
+            int other = dev.einhyrningsins.posix.Fds.dupAtLeast(0, 200); // stdin: not the jar
+            try {
+                LeanStart.closeLeftovers("x," + leftover + ",," + other + ",99999", java.util.Set.of(file));
+
+                assertThat(Path.of("/proc/self/fd/" + leftover)).doesNotExist();
+                assertThat(Path.of("/proc/self/fd/" + other)).exists();
+                assertThat(Path.of("/proc/self/fd/" + original)).exists();
+                assertThat(ch.size()).isEqualTo(1);
+            } finally {
+                dev.einhyrningsins.posix.Fds.closeQuietly(other);
+            }
+        }
+    }
+
+    /** The (lowest) descriptor of this process open on {@code file}. */
+    private static int fdOn(Path file) throws IOException {
+        for (int fd : dev.einhyrningsins.posix.Fds.open()) {
+            try {
+                if (Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).equals(file)) return fd;
+            } catch (IOException e) {
+                // closed meanwhile
+            }
+        }
+        throw new AssertionError("no descriptor on " + file);
+    }
+
+    @Test
     void anExecThatFailsPutsTheSignalsBackAndSaysSoInOneLine() throws IOException {
         int term = new Signal("TERM").getNumber();
         int usr2 = new Signal("USR2").getNumber();
@@ -138,7 +171,16 @@ class LeanStartTest {
         }, new PrintStream(err, true, StandardCharsets.UTF_8));
 
         assertThat(during.get()).containsEntry("ignored", true).containsEntry("path", "/no/such/java")
-                .containsEntry("argv", List.of("java", "-jar", "x.jar")).containsEntry("envp", List.of("A=1"));
+                .containsEntry("argv", List.of("java", "-jar", "x.jar"));
+        // and this JVM's descriptors of its modules image, for the next JVM to close
+        @SuppressWarnings("unchecked")
+        List<String> envp = (List<String>) during.get().get("envp");
+        assertThat(envp.getFirst()).isEqualTo("A=1");
+        assertThat(envp.subList(1, envp.size())).singleElement().asString().matches("EINHYRNINGSINS_LEAN_FDS=\\d+(,\\d+)*");
+        Path modules = Path.of(System.getProperty("java.home"), "lib", "modules").toRealPath();
+        for (String n : envp.get(1).substring("EINHYRNINGSINS_LEAN_FDS=".length()).split(",")) {
+            assertThat(Files.readSymbolicLink(Path.of("/proc/self/fd/" + n))).isEqualTo(modules);
+        }
         long mask = (long) during.get().get("mask");
         assertThat(Signals.has(mask, term) && Signals.has(mask, usr2)).isTrue();
 
