@@ -3,6 +3,7 @@ package dev.einhyrningsins.reload;
 import dev.einhyrningsins.posix.Fds;
 import dev.einhyrningsins.posix.Signals;
 import dev.einhyrningsins.posix.Spawn;
+import dev.einhyrningsins.shell.SignalIntake;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.DirectoryStream;
@@ -80,10 +81,6 @@ public final class LeanStart {
     /** HotSpot's suspend/resume signal, moved off USR2 as the image's launcher does. */
     static final String SR_SIGNUM = "_JAVA_SR_SIGNUM";
 
-    /** Ignored and blocked for the exec: the new JVM installs no handler over them and they wait in the kernel. */
-    static final List<String> IGNORED = List.of("HUP", "INT", "TERM");
-    /** Blocked for the exec (the rest of the supervisor's signals). */
-    static final List<String> BLOCKED = List.of("USR2", "TTIN", "TTOU");
 
     private LeanStart() {}
 
@@ -151,8 +148,10 @@ public final class LeanStart {
      * AOT cache each one's first run costs milliseconds of the start.
      */
     static void start(Exec plan, String java, Effects.Exec exec, PrintStream err) {
-        int[] ignored = numbers(IGNORED);
-        int[] all = numbers(List.of("HUP", "INT", "TERM", "USR2", "TTIN", "TTOU"));
+        // all blocked; those the JVM would take for its shutdown also ignored, so that the new JVM
+        // installs no handler over them: they wait in the kernel
+        int[] ignored = numbers(SignalIntake.JVM_SHUTDOWN);
+        int[] all = numbers(SignalIntake.SIGNALS);
         List<Signals.Disposition> saved = new ArrayList<>();
         int[] blocked = {};
         try {

@@ -42,7 +42,7 @@ public final class SignalIntake implements Pollable {
     /** Signals the supervisor takes; USR2 only when the JVM leaves it free (_JAVA_SR_SIGNUM). */
     public static final List<String> SIGNALS = List.of("TERM", "INT", "HUP", "USR2", "TTIN", "TTOU");
     /** The signals the JVM keeps for itself when they are not ignored at its start: {@link Signals}' "shutdown" set. */
-    private static final List<String> JVM_SHUTDOWN = List.of("HUP", "INT", "TERM");
+    public static final List<String> JVM_SHUTDOWN = List.of("HUP", "INT", "TERM");
     /** At most this many signals are read from the signalfd in one wake-up. */
     private static final int READ_CAP = 64;
 
