@@ -206,13 +206,6 @@ public final class Connection implements Pollable {
         close(null);
     }
 
-    /** Forgets the connection without closing its fd: it went to the next process of the supervisor. */
-    void release() {
-        if (closed) return;
-        closed = true;
-        session.closed();
-    }
-
     @Override
     public String toString() {
         return label;

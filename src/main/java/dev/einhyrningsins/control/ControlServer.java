@@ -137,6 +137,8 @@ public final class ControlServer implements AutoCloseable {
     /** Every connection of the budget: the control socket's clients and the workers' -g channels. */
     private final Set<Connection> all = Collections.newSetFromMap(new IdentityHashMap<>());
     private final List<FileChannel> spares = new ArrayList<>();
+    /** The connections of {@link #connections} from the workers' user. */
+    private final Set<Connection> workersClients = Collections.newSetFromMap(new IdentityHashMap<>());
     private long budget;
     private long held;
     private long ids;
@@ -151,6 +153,9 @@ public final class ControlServer implements AutoCloseable {
     private long acceptPausedUntil;
     private boolean outOfFds;
     private long outOfFdsLogged;
+    private long acceptFailedLogged;
+    /** Clients of the control socket accepted (the workers' -g channels are not). */
+    private long accepted;
     private LongSupplier clock = System::nanoTime;
     /** Bytes read since the last burst was reported. */
     private long readSinceBurst;
@@ -230,7 +235,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     public Counts counts() {
-        return new Counts(ids, connections.size(), refusedUser, refusedLimit, dropped, overBudget, refusedFds, held, budget);
+        return new Counts(accepted, connections.size(), refusedUser, refusedLimit, dropped, overBudget, refusedFds, held, budget);
     }
 
     /** What the control clients together may make the supervisor hold ({@link #budgetFor}). */
@@ -343,7 +348,15 @@ public final class ControlServer implements AutoCloseable {
                 ch = server.accept();
             } catch (IOException e) {
                 if (!outOfDescriptors(e)) {
-                    log.warn("control socket accept failed: " + e.getMessage());
+                    // whatever it is, the client it concerns may still wait in the queue: pause
+                    // rather than wake at every turn, and say so once a minute at most
+                    long now = clock.getAsLong();
+                    if (acceptFailedLogged == 0 || now - acceptFailedLogged >= 60_000_000_000L) {
+                        acceptFailedLogged = now == 0 ? 1 : now;
+                        log.warn("control socket accept failed: " + e.getMessage() + "; trying again in "
+                                + ACCEPT_PAUSE_NANOS / 1_000_000 + " ms (at most one such line a minute)");
+                    }
+                    pauseAccepting();
                     return;
                 }
                 ch = acceptWithASpare();
@@ -365,19 +378,21 @@ public final class ControlServer implements AutoCloseable {
                             + "workers' user (" + workers.getName() + ")"));
                     continue;
                 }
-                if (connections.size() >= MAX_CONNECTIONS && !makeRoom()) {
+                if (connections.size() >= MAX_CONNECTIONS && !makeRoom(operator)) {
                     log.warn("Refused a control connection: " + MAX_CONNECTIONS + " are open already");
                     refusedLimit++;
                     refuse(ch, "Too many connections (" + MAX_CONNECTIONS + " open); try again later");
                     continue;
                 }
                 ch.configureBlocking(false);
+                accepted++;
                 long id = ++ids;
                 Connection c = Connection.overChannel(id, worker ? "Worker's control client " + id : "Control client " + id,
                         ch, worker ? workersOnly(this::dispatch, log) : this::dispatch, counted, readBuffer,
                         MAX_QUEUED_OUTPUT);
                 connections.add(c);
                 all.add(c);
+                if (worker) workersClients.add(c);
             } catch (IOException | RuntimeException e) {
                 closeQuietly(ch);
             }
@@ -413,10 +428,15 @@ public final class ControlServer implements AutoCloseable {
                 if (!outOfDescriptors(again)) return null;
             }
         }
+        pauseAccepting();
+        return null;
+    }
+
+    /** Accepting waits {@link #ACCEPT_PAUSE_NANOS}: a client that cannot be taken does not wake the loop at every turn. */
+    private void pauseAccepting() {
         refusedFds++;
         acceptPausedUntil = clock.getAsLong() + ACCEPT_PAUSE_NANOS;
         if (acceptPausedUntil == 0) acceptPausedUntil = 1;
-        return null;
     }
 
     /** Opens the spare descriptors that are missing, as far as the process has room; the end of an episode is logged. */
@@ -439,12 +459,16 @@ public final class ControlServer implements AutoCloseable {
      * go to {@code dispatcher}; anything else is answered with {@link #WORKERS_ONLY}.
      */
     static Session.Dispatcher workersOnly(Session.Dispatcher dispatcher, Log log) {
+        boolean[] told = {false}; // one line per connection: a worker could pipeline thousands a second
         return (request, replyTo) -> {
             if ("worker:ack".equals(request.command()) || "worker:ping".equals(request.command())) {
                 dispatcher.dispatch(request, replyTo);
             } else {
-                log.warn("Refused '" + request.command() + "' from the workers' user: it may send worker:ack and "
-                        + "worker:ping only");
+                if (!told[0]) {
+                    told[0] = true;
+                    log.warn("Refused '" + request.command() + "' from the workers' user: it may send worker:ack and "
+                            + "worker:ping only (said once per connection)");
+                }
                 replyTo.send(WORKERS_ONLY, true, false);
             }
         };
@@ -507,6 +531,7 @@ public final class ControlServer implements AutoCloseable {
             all.remove(c);
             if (counts) {
                 connections.remove(c);
+                workersClients.remove(c);
                 // the descriptor it freed goes back to the reserve before a spawn can take it
                 if (spares.size() < SPARE_FDS) replenishSpares();
             }
@@ -520,10 +545,7 @@ public final class ControlServer implements AutoCloseable {
      */
     private void evict() {
         while (held > budget) {
-            Connection biggest = null;
-            for (Connection c : all) {
-                if (!c.closed() && (biggest == null || c.accounted > biggest.accounted)) biggest = c;
-            }
+            Connection biggest = biggest(all);
             if (biggest == null || biggest.accounted == 0) return;
             overBudget++;
             biggest.close("held " + kib(biggest.accounted) + " of the " + kib(budget) + " all control clients together "
@@ -534,19 +556,39 @@ public final class ControlServer implements AutoCloseable {
     /**
      * All {@link #MAX_CONNECTIONS} are open and another client comes: the connection holding the
      * most goes if it holds {@link #ROOM_BYTES} or more (a client sending an endless line, a
-     * watcher that stopped reading), so that an operator gets in while others flood; else the
-     * newcomer is refused.
+     * watcher that stopped reading), so that an operator gets in while others flood; else, for an
+     * operator, the oldest connection of the workers' user (theirs only ack and ping: they must
+     * not be able to lock the operators out); else the newcomer is refused.
      */
-    private boolean makeRoom() {
-        Connection biggest = null;
+    private boolean makeRoom(boolean operator) {
+        Connection biggest = biggest(connections);
+        if (biggest != null && biggest.accounted >= ROOM_BYTES) {
+            overBudget++;
+            biggest.close("held " + kib(biggest.accounted) + " when all " + MAX_CONNECTIONS + " connections were open "
+                    + "and another client came");
+            return true;
+        }
+        if (!operator || workersClients.isEmpty()) return false;
+        Connection oldest = null;
         for (Connection c : connections) {
+            if (workersClients.contains(c)) {
+                oldest = c;
+                break;
+            }
+        }
+        overBudget++;
+        oldest.close("was the oldest of the workers' user's when all " + MAX_CONNECTIONS + " connections were open "
+                + "and an operator came");
+        return true;
+    }
+
+    /** The open connection of {@code among} that holds the most; null if none is open. */
+    private static Connection biggest(Iterable<Connection> among) {
+        Connection biggest = null;
+        for (Connection c : among) {
             if (!c.closed() && (biggest == null || c.accounted > biggest.accounted)) biggest = c;
         }
-        if (biggest == null || biggest.accounted < ROOM_BYTES) return false;
-        overBudget++;
-        biggest.close("held " + kib(biggest.accounted) + " when all " + MAX_CONNECTIONS + " connections were open and "
-                + "another client came");
-        return true;
+        return biggest;
     }
 
     private static String kib(long bytes) {

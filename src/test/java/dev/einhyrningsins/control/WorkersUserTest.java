@@ -22,7 +22,7 @@ class WorkersUserTest {
     @TempDir
     Path dir;
 
-    final List<String> logs = new ArrayList<>();
+    final List<String> logs = java.util.Collections.synchronizedList(new ArrayList<>());
     final ControlServer.Log log = new ControlServer.Log() {
         @Override
         public void info(String m) {
@@ -75,7 +75,9 @@ class WorkersUserTest {
             assertThat(s.last()).isTrue();
             assertThat(s.ok()).isFalse();
         });
-        assertThat(logs).contains("WARN Refused 'state' from the workers' user: it may send worker:ack and worker:ping only");
+        assertThat(logs).as("one line for the connection, not one per request").filteredOn(l -> l.startsWith("WARN Refused"))
+                .containsExactly("WARN Refused 'state' from the workers' user: it may send worker:ack and worker:ping only"
+                        + " (said once per connection)");
     }
 
     @Test
@@ -101,5 +103,43 @@ class WorkersUserTest {
         server = ControlServer.open(sock, dir.resolve("ctl.lock"), in -> { }, log, null);
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock, LinkOption.NOFOLLOW_LINKS)))
                 .isEqualTo("rw-------");
+    }
+
+    @Test
+    void withEveryConnectionTakenByTheWorkersUserAnOperatorStillGetsIn() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root for setpriv");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x")); // the other uid may enter
+        Path sock = dir.resolve("ctl.sock");
+        server = ControlServer.open(sock, dir.resolve("ctl.lock"), in -> in.replyTo().send("echo " + in.request().command(),
+                true, true), log, new ControlServer.Workers(65534, 65534));
+        pump = new Pump(server::pollables);
+        // the workers' user opens every connection there is and sends nothing
+        String py = "import socket,sys\nss=[]\nfor i in range(" + ControlServer.MAX_CONNECTIONS + "):\n"
+                + "    s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); ss.append(s)\n"
+                + "print('open', flush=True)\nsys.stdin.read()\n";
+        Process p = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "/usr/bin/python3", "-c", py, sock.toString()).redirectErrorStream(true).start();
+        try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
+            String first = out.readLine();
+            assertThat(first).as(() -> first + "\n" + out.lines().collect(java.util.stream.Collectors.joining("\n")))
+                    .isEqualTo("open");
+            dev.einhyrningsins.Await.await("all taken", () -> {
+                try {
+                    return pump.call(server::counts).open() == ControlServer.MAX_CONNECTIONS;
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            try (ControlServerTest.Client c = new ControlServerTest.Client(sock)) {
+                c.write("{\"command\":\"state\"}\n");
+                assertThat(c.message()).isEqualTo("echo state");
+            }
+            synchronized (logs) {
+                assertThat(logs).anyMatch(l -> l.startsWith("WARN Worker's control client")
+                        && l.contains("was the oldest of the workers' user's when all 256 connections were open"));
+            }
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
     }
 }
