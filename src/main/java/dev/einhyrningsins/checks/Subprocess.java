@@ -207,6 +207,8 @@ public final class Subprocess implements Children.Helper {
 
     /** The last non-blank line of a stream, in bounded memory: longer lines are cut at {@link #MAX} bytes. */
     static final class LastLine {
+        /** Control characters, shown as blanks (compiled once: a check's output may end a line at every byte). */
+        private static final java.util.regex.Pattern CONTROL = java.util.regex.Pattern.compile("\\p{Cntrl}");
         static final int MAX = 512;
         private final byte[] current = new byte[MAX];
         private int length;
@@ -236,7 +238,7 @@ public final class Subprocess implements Children.Helper {
         }
 
         private String text() {
-            String s = new String(current, 0, length, StandardCharsets.UTF_8).replaceAll("\\p{Cntrl}", " ").strip();
+            String s = CONTROL.matcher(new String(current, 0, length, StandardCharsets.UTF_8)).replaceAll(" ").strip();
             return s.isEmpty() ? null : cut ? s + "…" : s;
         }
     }

@@ -1,12 +1,6 @@
 package dev.einhyrningsins.cli;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import dev.einhyrningsins.shell.BoundedText;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,24 +21,12 @@ final class ConfFile {
 
     /** The words of {@code file}; a {@link UsageException} naming the file (and line) otherwise. */
     static List<String> words(Path file) {
-        byte[] bytes;
-        try {
-            if (Files.isDirectory(file)) throw new UsageException("--config " + file + ": is a directory");
-            if (Files.size(file) > MAX_BYTES) {
-                throw new UsageException("--config " + file + ": larger than " + (MAX_BYTES >> 20) + " MiB; it holds a command line");
-            }
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new UsageException("--config " + file + ": no such file");
-        } catch (IOException e) {
-            throw new UsageException("--config " + file + ": cannot read it (" + e.getMessage() + ")");
-        }
         String text;
         try {
-            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
-        } catch (CharacterCodingException e) {
-            throw new UsageException("--config " + file + ": not UTF-8 text");
+            text = BoundedText.read(file, MAX_BYTES);
+        } catch (BoundedText.Unreadable e) {
+            throw new UsageException("--config " + file + ": " + e.getMessage()
+                    + (e.getMessage().startsWith("larger") ? "; it holds a command line" : ""));
         }
         return split(text, "--config " + file);
     }

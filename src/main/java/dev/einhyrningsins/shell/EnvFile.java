@@ -1,13 +1,6 @@
 package dev.einhyrningsins.shell;
 
 import dev.einhyrningsins.supervisor.Os;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -127,26 +120,11 @@ public final class EnvFile {
     /** The variables of {@code path}, in the file's order. */
     public static Map<String, String> read(Path path) throws Malformed {
         String where = "--env-file " + path;
-        byte[] bytes;
-        try {
-            if (Files.isDirectory(path)) throw new Malformed(where + ": is a directory");
-            // a FIFO would block the loop at the open, /dev/zero or a /proc file never end (their size says 0)
-            if (Files.exists(path) && !Files.isRegularFile(path)) throw new Malformed(where + ": not a regular file");
-            try (java.io.InputStream in = Files.newInputStream(path)) {
-                bytes = in.readNBytes(MAX_BYTES + 1);
-            }
-            if (bytes.length > MAX_BYTES) throw new Malformed(where + ": larger than " + (MAX_BYTES >> 20) + " MiB");
-        } catch (NoSuchFileException e) {
-            throw new Malformed(where + ": no such file");
-        } catch (IOException e) {
-            throw new Malformed(where + ": cannot read it (" + e.getMessage() + ")");
-        }
         String text;
         try {
-            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
-        } catch (CharacterCodingException e) {
-            throw new Malformed(where + ": not UTF-8 text");
+            text = BoundedText.read(path, MAX_BYTES);
+        } catch (BoundedText.Unreadable e) {
+            throw new Malformed(where + ": " + e.getMessage());
         }
         return parse(text, where);
     }

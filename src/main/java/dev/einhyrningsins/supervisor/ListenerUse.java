@@ -42,6 +42,8 @@ final class ListenerUse {
     private final Os os;
     private final boolean watching;
     private final TreeSet<Integer> named = new TreeSet<>();
+    /** At most this many named generations are kept (the newest): one is added per upgrade whose workers ignore their sockets. */
+    static final int MAX_NAMED = 32;
     private int workers;
 
     ListenerUse(Supervisor sup, Os os) {
@@ -123,6 +125,7 @@ final class ListenerUse {
     private void name(Worker w, boolean acked) {
         workers++;
         boolean first = named.add(w.generation);
+        if (named.size() > MAX_NAMED) named.pollFirst(); // the oldest: long replaced, and state stays small
         String what = acked ? "is acked but holds none of the sockets it inherited: it does not serve them (it may listen "
                 + "on an address of its own)"
                 : "exited before its ack, and it held none of the sockets it inherited: it does not use them, and binding "

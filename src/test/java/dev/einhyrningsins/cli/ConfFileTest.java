@@ -108,6 +108,11 @@ class ConfFileTest {
         usage("--config " + f + ": not UTF-8 text", "--config", f.toString());
         Files.write(f, new byte[ConfFile.MAX_BYTES + 1]);
         usage("--config " + f + ": larger than 1 MiB; it holds a command line", "--config", f.toString());
+        // /dev/zero says its size is 0 and never ends; a FIFO without a writer blocks whoever opens it
+        usage("--config /dev/zero: not a regular file", "--config", "/dev/zero");
+        Path fifo = dir.resolve("fifo");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        usage("--config " + fifo + ": not a regular file", "--config", fifo.toString());
     }
 
     @Test

@@ -212,4 +212,23 @@ class ListenerUseTest {
         assertThat(ListenerUse.roundUp(-11, 5)).isEqualTo(-10);
         assertThat(ListenerUse.roundUp(-10, 5)).isEqualTo(-10);
     }
+
+    @Test
+    void theNamedGenerationsKeptAreTheNewestUpToABound() {
+        Harness h = inheriting(1);
+        h.ack(h.lastPid());
+        int upgrades = ListenerUse.MAX_NAMED + 8;
+        for (int i = 0; i < upgrades; i++) {
+            h.cmd("upgrade", null);
+            int fresh = h.lastPid();
+            h.os.holding.put(fresh, Holding.NONE);
+            h.ack(fresh); // looked at when acked: it holds none
+            h.runToNextDeadline();
+        }
+        Map<?, ?> unused = (Map<?, ?>) h.sup.state().get("listeners_unused");
+        assertThat(unused.get("workers")).isEqualTo(upgrades);
+        List<Integer> newest = new java.util.ArrayList<>();
+        for (int g = upgrades + 1 - ListenerUse.MAX_NAMED + 1; g <= upgrades + 1; g++) newest.add(g);
+        assertThat(unused.get("generations")).isEqualTo(newest);
+    }
 }
