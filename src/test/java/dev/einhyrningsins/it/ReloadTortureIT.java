@@ -18,6 +18,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.parallel.Isolated;
@@ -75,6 +76,7 @@ class ReloadTortureIT {
             // kernel merges a standard signal sent while the same one is still pending (POSIX: they
             // do not queue), as it is during an exec's half second: a TTIN or TTOU is sent once the
             // one before took effect, so that every one must count; HUPs go at any time
+            AtomicReference<Throwable> signallerFailed = new AtomicReference<>();
             Thread signaller = Thread.ofPlatform().start(() -> {
                 Random r = new Random(seed + 1);
                 try {
@@ -102,8 +104,8 @@ class ReloadTortureIT {
                             });
                         }
                     }
-                } catch (Exception e) {
-                    throw new AssertionError(e);
+                } catch (Exception | AssertionError e) {
+                    signallerFailed.set(e); // rethrown by the test's thread: an uncaught one would be lost
                 }
             });
             List<Long> walls = new ArrayList<>();
@@ -145,6 +147,7 @@ class ReloadTortureIT {
                 }
                 stop.set(true);
                 signaller.join();
+                if (signallerFailed.get() != null) throw new AssertionError("the signaller failed", signallerFailed.get());
                 // every TTIN and TTOU counted, those in an exec window included
                 await("the target where TTIN and TTOU put it (" + sent + ", seed " + seed + ")", () -> {
                     try {

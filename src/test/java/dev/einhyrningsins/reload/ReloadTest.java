@@ -216,14 +216,15 @@ class ReloadTest {
         b = new Bench(dir, 1);
         b.ack(5000);
         try (Client first = new Client(); Client second = new Client()) {
-            sendToFollower0(first);
+            startReloadThatStaysChecking(first);
             second.send("reload");
             assertThat(second.reply().message()).isEqualTo("A reload of the supervisor is already in progress");
+            assertThat(b.reload.busy()).as("the first goes on").isTrue();
         }
     }
 
-    /** Starts a reload whose kept client (the requester) stays draining. */
-    private void sendToFollower0(Client first) throws Exception {
+    /** Starts a reload whose check never ends, so that it stays busy. */
+    private void startReloadThatStaysChecking(Client first) throws Exception {
         b.check = null; // the check never ends: the reload stays busy
         first.send("reload");
         assertThat(first.reply().message()).isEqualTo("Reloading, as commanded");

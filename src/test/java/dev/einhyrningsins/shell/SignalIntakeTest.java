@@ -21,7 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
  * JVM was started with them blocked (the image launcher's way), through the JVM otherwise,
  * and across an exec done as a reload does it — where none may be lost and none may kill.
  */
-@Timeout(value = 60, unit = TimeUnit.SECONDS)
+// on a thread of its own: a lost signal leaves the probe alive and a read of its output
+// blocked, which interrupting the test's thread would not end
+@Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class SignalIntakeTest {
     /** What the image launcher does before the JVM starts. */
     static final List<String> BLOCKED = List.of("env", "--ignore-signal=HUP,INT,TERM",
