@@ -90,7 +90,7 @@ class ConfFileTest {
     }
 
     @Test
-    void mistakesNameTheFile() throws IOException {
+    void mistakesNameTheFile() throws IOException, InterruptedException {
         Path f = conf("-n 4 -- app");
         usage("PROGRAM given twice: in --config " + f + " and on the command line", "--config", f.toString(), "other");
         usage("--config given twice", "--config", f.toString(), "--config", f.toString());

@@ -223,7 +223,6 @@ class ListenerUseTest {
             int fresh = h.lastPid();
             h.os.holding.put(fresh, Holding.NONE);
             h.ack(fresh); // looked at when acked: it holds none
-            h.runToNextDeadline();
         }
         Map<?, ?> unused = (Map<?, ?>) h.sup.state().get("listeners_unused");
         assertThat(unused.get("workers")).isEqualTo(upgrades);
