@@ -71,6 +71,11 @@ public final class Children implements AutoCloseable {
         return new ArrayList<>(children.values());
     }
 
+    /** The unreaped children as they are (no copy: the loop's poll set reads it at every wake-up). */
+    java.util.Collection<Child> view() {
+        return java.util.Collections.unmodifiableCollection(children.values());
+    }
+
     /** A helper process of ours (not a worker): polled until reaped, and never taken for an orphan. */
     public void helper(Helper p) {
         helpers.put(p.pid(), p);
@@ -104,17 +109,19 @@ public final class Children implements AutoCloseable {
         return attached.getOrDefault(pid, List.of());
     }
 
-    /** Everything attached that is still open, and the helpers' fds (closed and reaped ones are dropped on the way). */
-    public List<Pollable> attached() {
+    /**
+     * Adds to {@code open} everything attached that is still open, and the helpers' fds (closed
+     * and reaped ones are dropped on the way).
+     */
+    public void attached(List<Pollable> open) {
         others.removeIf(Pollable::closed);
-        List<Pollable> open = new ArrayList<>(others);
+        open.addAll(others);
         helpers.values().removeIf(p -> !p.running());
         for (Helper p : helpers.values()) p.pollables(open);
         for (List<Pollable> ps : attached.values()) {
             ps.removeIf(Pollable::closed);
             open.addAll(ps);
         }
-        return open;
     }
 
     public int size() {

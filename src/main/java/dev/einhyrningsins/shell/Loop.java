@@ -213,10 +213,10 @@ public final class Loop implements AutoCloseable {
 
     /** Fills the poll arguments: every unreaped child's pidfd, then every open channel, then the sources'. */
     private int pollSet() {
-        List<Child> all = children.all();
+        java.util.Collection<Child> all = children.view();
         List<Pollable> channels = polled;
         channels.clear();
-        channels.addAll(children.attached());
+        children.attached(channels);
         for (Consumer<List<Pollable>> source : sources) source.accept(channels);
         int n = all.size() + channels.size();
         if (n > fds.length) {

@@ -23,7 +23,8 @@ final class Wakeups {
         try (Poller poller = new Poller()) {
             while (!done.getAsBoolean()) {
                 assertThat(System.nanoTime()).as("waiting for " + what).isLessThan(deadline);
-                List<Pollable> ps = children.attached();
+                List<Pollable> ps = new java.util.ArrayList<>();
+                children.attached(ps);
                 int n = ps.size();
                 int[] fds = new int[n];
                 short[] in = new short[n];
