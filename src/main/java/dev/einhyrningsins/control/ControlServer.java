@@ -16,15 +16,12 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.UserPrincipal;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
-import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
@@ -53,16 +50,8 @@ public final class ControlServer implements AutoCloseable {
     public static final long BURST_BYTES = 128 * 1024;
     /** Connections taken from the listen queue in one wake-up: a burst of clients cannot hold the loop. */
     static final int ACCEPTS_PER_WAKEUP = 64;
-    /**
-     * Descriptors the control plane keeps in reserve (open on /dev/null): when the process runs
-     * out of them (workers took them all), one is given up to accept an operator's connection,
-     * so that {@code state}, {@code dec} or {@code set_workers} still get through.
-     */
-    static final int SPARE_FDS = 4;
     /** What a connection must hold to make room for a newcomer when all are open ({@link #makeRoom}). */
     static final long ROOM_BYTES = 64 * 1024;
-    /** How long accepting waits when not even a spare descriptor is left (the pending client waits in the queue). */
-    static final long ACCEPT_PAUSE_NANOS = 100_000_000L;
 
     /**
      * The most the control clients together may make the supervisor hold (their unread replies,
@@ -136,7 +125,7 @@ public final class ControlServer implements AutoCloseable {
     private final Pollable listener = new Listener();
     /** Every connection of the budget: the control socket's clients and the workers' -g channels. */
     private final Set<Connection> all = Collections.newSetFromMap(new IdentityHashMap<>());
-    private final List<FileChannel> spares = new ArrayList<>();
+    private final AcceptGuard guard;
     /** The connections of {@link #connections} from the workers' user. */
     private final Set<Connection> workersClients = Collections.newSetFromMap(new IdentityHashMap<>());
     private long budget;
@@ -144,19 +133,12 @@ public final class ControlServer implements AutoCloseable {
     private long ids;
     private long refusedUser;
     private long refusedLimit;
-    private long refusedFds;
     private long dropped;
     private long overBudget;
     private boolean accepting = true;
     private boolean closed;
-    /** Until when accepting waits (no descriptor left even for a refusal); 0 for not waiting. */
-    private long acceptPausedUntil;
-    private boolean outOfFds;
-    private long outOfFdsLogged;
-    private long acceptFailedLogged;
     /** Clients of the control socket accepted (the workers' -g channels are not). */
     private long accepted;
-    private LongSupplier clock = System::nanoTime;
     /** Bytes read since the last burst was reported. */
     private long readSinceBurst;
     private Runnable burst = () -> { };
@@ -175,7 +157,7 @@ public final class ControlServer implements AutoCloseable {
         server.configureBlocking(false);
         this.serverFd = NioFd.of(server);
         this.budget = budgetFor(Runtime.getRuntime().maxMemory());
-        replenishSpares();
+        this.guard = new AcceptGuard(System::nanoTime, log);
     }
 
     /**
@@ -235,7 +217,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     public Counts counts() {
-        return new Counts(accepted, connections.size(), refusedUser, refusedLimit, dropped, overBudget, refusedFds, held, budget);
+        return new Counts(accepted, connections.size(), refusedUser, refusedLimit, dropped, overBudget, guard.pauses(), held, budget);
     }
 
     /** What the control clients together may make the supervisor hold ({@link #budgetFor}). */
@@ -266,10 +248,7 @@ public final class ControlServer implements AutoCloseable {
     /** Adds what the loop polls for the control socket: the listening socket (while accepting) and every connection. */
     public void pollables(List<Pollable> out) {
         if (closed) return;
-        if (accepting && (acceptPausedUntil == 0 || clock.getAsLong() - acceptPausedUntil >= 0)) {
-            acceptPausedUntil = 0;
-            out.add(listener);
-        }
+        if (accepting && guard.open()) out.add(listener);
         out.addAll(connections);
     }
 
@@ -278,7 +257,7 @@ public final class ControlServer implements AutoCloseable {
      * descriptors), in {@code System.nanoTime()} terms; {@code Long.MAX_VALUE} if never.
      */
     public long wakeAt() {
-        return acceptPausedUntil == 0 ? Long.MAX_VALUE : acceptPausedUntil;
+        return guard.wakeAt();
     }
 
     /**
@@ -343,29 +322,8 @@ public final class ControlServer implements AutoCloseable {
 
     private void acceptSome() {
         for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
-            SocketChannel ch;
-            try {
-                ch = server.accept();
-            } catch (IOException e) {
-                if (!outOfDescriptors(e)) {
-                    // whatever it is, the client it concerns may still wait in the queue: pause
-                    // rather than wake at every turn, and say so once a minute at most
-                    long now = clock.getAsLong();
-                    if (acceptFailedLogged == 0 || now - acceptFailedLogged >= 60_000_000_000L) {
-                        acceptFailedLogged = now == 0 ? 1 : now;
-                        log.warn("control socket accept failed: " + e.getMessage() + "; trying again in "
-                                + ACCEPT_PAUSE_NANOS / 1_000_000 + " ms (at most one such line a minute)");
-                    }
-                    pauseAccepting();
-                    return;
-                }
-                ch = acceptWithASpare();
-                if (ch == null) return;
-            }
-            if (ch == null) {
-                replenishSpares();
-                return;
-            }
+            SocketChannel ch = guard.accept(server);
+            if (ch == null) return;
             try {
                 UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
                 boolean operator = peer.user().equals(owner) || peer.user().equals(root);
@@ -396,61 +354,6 @@ public final class ControlServer implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 closeQuietly(ch);
             }
-        }
-    }
-
-    private static boolean outOfDescriptors(IOException e) {
-        String m = e.getMessage();
-        return m != null && (m.contains("Too many open files"));
-    }
-
-    /**
-     * The process is out of descriptors: one of the spares makes room for the client waiting in
-     * the queue. Without a spare left, accepting pauses ({@link #ACCEPT_PAUSE_NANOS}) so that a
-     * client that cannot be taken does not wake the loop at every turn; the episode is logged once.
-     */
-    private SocketChannel acceptWithASpare() {
-        outOfFds = true;
-        long now = clock.getAsLong();
-        if (outOfFdsLogged == 0 || now - outOfFdsLogged >= 60_000_000_000L) {
-            outOfFdsLogged = now == 0 ? 1 : now;
-            log.warn("Out of file descriptors (RLIMIT_NOFILE " + Fds.limit() + "): control connections are served from the "
-                    + SPARE_FDS + " kept in reserve; lower the number of workers (dec, set_workers) or raise the limit"
-                    + " (at most one such line a minute)");
-        }
-        while (!spares.isEmpty()) {
-            closeQuietly(spares.removeLast());
-            try {
-                SocketChannel ch = server.accept();
-                if (ch != null) return ch;
-                return null;
-            } catch (IOException again) {
-                if (!outOfDescriptors(again)) return null;
-            }
-        }
-        pauseAccepting();
-        return null;
-    }
-
-    /** Accepting waits {@link #ACCEPT_PAUSE_NANOS}: a client that cannot be taken does not wake the loop at every turn. */
-    private void pauseAccepting() {
-        refusedFds++;
-        acceptPausedUntil = clock.getAsLong() + ACCEPT_PAUSE_NANOS;
-        if (acceptPausedUntil == 0) acceptPausedUntil = 1;
-    }
-
-    /** Opens the spare descriptors that are missing, as far as the process has room; the end of an episode is logged. */
-    private void replenishSpares() {
-        while (spares.size() < SPARE_FDS) {
-            try {
-                spares.add(FileChannel.open(Path.of("/dev/null"), StandardOpenOption.READ));
-            } catch (IOException | RuntimeException e) {
-                return;
-            }
-        }
-        if (outOfFds) {
-            outOfFds = false;
-            log.debug("File descriptors are back: the control plane's " + SPARE_FDS + " spares are open again");
         }
     }
 
@@ -533,7 +436,7 @@ public final class ControlServer implements AutoCloseable {
                 connections.remove(c);
                 workersClients.remove(c);
                 // the descriptor it freed goes back to the reserve before a spawn can take it
-                if (spares.size() < SPARE_FDS) replenishSpares();
+                guard.refill();
             }
         }
     }
@@ -661,8 +564,7 @@ public final class ControlServer implements AutoCloseable {
             c.close();
         }
         closeQuietly(server);
-        spares.forEach(ControlServer::closeQuietly);
-        spares.clear();
+        guard.close();
         if (fileKey != null && fileKey.equals(fileKey(path))) {
             try {
                 Files.deleteIfExists(path);
