@@ -313,7 +313,7 @@ public final class RealOs implements Os {
             }
             return new SpawnResult.Spawned(child.pid());
         } catch (PosixException e) {
-            if (e.errno() == EMFILE || e.errno() == ENFILE) {
+            if (e.outOfDescriptors()) {
                 if (!shortOfFds) {
                     shortOfFds = true;
                     log.warn("Out of file descriptors (" + e.getMessage() + "): " + outOfFds()
@@ -333,8 +333,6 @@ public final class RealOs implements Os {
 
     /** Descriptors one spawn may take (pidfd, a -g pair, a notify socket) and a margin for the control plane. */
     static final int SPAWN_FDS = 8;
-    private static final int EMFILE = dev.einhyrningsins.posix.libc.Libc.EMFILE();
-    private static final int ENFILE = dev.einhyrningsins.posix.libc.Libc.ENFILE();
     /** In an episode of running out of file descriptors (see {@link #spawn}). */
     private boolean shortOfFds;
 

@@ -39,4 +39,14 @@ public final class PosixException extends RuntimeException {
     public String errnoName() {
         return Names.errnoName(errno);
     }
+
+    /** Whether the process (EMFILE) or the system (ENFILE) ran out of file descriptors. */
+    public boolean outOfDescriptors() {
+        return errno == dev.einhyrningsins.posix.libc.Libc.EMFILE() || errno == dev.einhyrningsins.posix.libc.Libc.ENFILE();
+    }
+
+    /** {@code call} was not permitted (EACCES): for a failure the JDK reported, such as a chmod. */
+    public static PosixException denied(String call) {
+        return new PosixException(call, dev.einhyrningsins.posix.libc.Libc.EACCES());
+    }
 }

@@ -64,7 +64,7 @@ public final class NotifyChannel implements Pollable {
             Files.setPosixFilePermissions(socket, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
         } catch (IOException e) {
             Fds.closeQuietly(fd);
-            throw new PosixException("chmod " + socket, dev.einhyrningsins.posix.libc.Libc.EACCES());
+            throw PosixException.denied("chmod " + socket);
         }
         return new NotifyChannel(fd, socket.toString(), uid, log);
     }
