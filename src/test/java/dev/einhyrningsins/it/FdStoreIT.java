@@ -136,7 +136,18 @@ class FdStoreIT {
                 SupervisorProcess.kill("KILL", first.pid());
                 first.process.waitFor();
                 for (int w : workers) {
-                    await("worker " + w + " gone with the supervisor (-k)", () -> ProcessHandle.of(w).isEmpty());
+                    try {
+                        await("worker " + w + " gone with the supervisor (-k)", () -> ProcessHandle.of(w).isEmpty());
+                    } catch (AssertionError e) {
+                        String status;
+                        try {
+                            status = Files.readString(Path.of("/proc/" + w + "/status")).lines()
+                                    .filter(l -> l.matches("(State|PPid|Sig\\w+|ShdPnd):.*")).toList().toString();
+                        } catch (IOException gone) {
+                            status = "gone";
+                        }
+                        throw new AssertionError(e.getMessage() + "; " + status, e);
+                    }
                 }
                 long during = load.ok();
                 Path log = dir.resolve("second.log");
