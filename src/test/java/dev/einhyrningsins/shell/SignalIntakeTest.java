@@ -39,7 +39,7 @@ class SignalIntakeTest {
         if (probe != null) probe.destroyForcibly();
     }
 
-    void start(List<String> prefix, String... args) throws IOException {
+    void start(List<String> prefix, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
@@ -47,6 +47,23 @@ class SignalIntakeTest {
         cmd.addAll(List.of(args));
         probe = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         out = new BufferedReader(new InputStreamReader(probe.getInputStream(), StandardCharsets.UTF_8));
+        if (prefix.equals(BLOCKED)) awaitBlocked();
+    }
+
+    /**
+     * Until env has blocked the signals: one sent before would meet its default action (TTIN
+     * stops the process, HUP kills it), which is env's start, not the JVM's the test is about.
+     */
+    void awaitBlocked() throws IOException, InterruptedException {
+        long wanted = 0;
+        for (int n : new int[] {1, 2, 12, 15, 21, 22}) wanted |= 1L << (n - 1); // HUP INT USR2 TERM TTIN TTOU
+        Path status = Path.of("/proc", Long.toString(probe.pid()), "status");
+        while (true) {
+            for (String l : Files.readAllLines(status)) {
+                if (l.startsWith("SigBlk:") && (Long.parseUnsignedLong(l.substring(7).strip(), 16) & wanted) == wanted) return;
+            }
+            Thread.sleep(1); // polling the process's own state, the condition itself
+        }
     }
 
     void go(String suffix) throws IOException {
