@@ -130,9 +130,19 @@ def main():
     server.socket.close()
     server.socket = sock
 
+    def drain():
+        draining.wait()
+        server.shutdown()
+
+    # The handler only sets the event. It runs in the main thread between two bytecodes, and
+    # the main thread starts and reaps a thread per connection: it may be inside threading's
+    # own bookkeeping, holding its lock. A thread started from the handler would wait for that
+    # lock while the handler waits for the thread: the worker drains for ever and the
+    # connection it had just accepted is never answered.
+    threading.Thread(target=drain, daemon=True).start()
+
     def graceful(signum, frame):
         draining.set()
-        threading.Thread(target=server.shutdown).start()
 
     signal.signal(getattr(signal, "SIG" + os.environ.get("GRACEFUL_SIGNAL", "USR2")), graceful)
     health = serve_health() if os.environ.get("HEALTH_DIR") else None
