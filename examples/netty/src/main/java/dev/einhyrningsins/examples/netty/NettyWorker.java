@@ -9,6 +9,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -30,6 +31,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -72,7 +74,7 @@ public final class NettyWorker {
             @Override
             protected void initChannel(EpollSocketChannel ch) {
                 CONNECTIONS.add(ch);
-                ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(64 * 1024), new App());
+                ch.pipeline().addLast(new Busy(), new HttpServerCodec(), new HttpObjectAggregator(64 * 1024), new App());
             }
         });
         Einhorn einhorn = null;
@@ -106,6 +108,10 @@ public final class NettyWorker {
         System.err.println("netty worker " + PID + " draining " + CONNECTIONS.size() + " connections");
         DRAINING.complete(null);
         server.close().syncUninterruptibly();
+        // A connection the boss accepted just before the close is registered with a worker loop
+        // by a task queued there, and joins CONNECTIONS only when that task runs. Missed, it would
+        // be cut by the loops' shutdown, its request unanswered: one turn of every loop first.
+        for (EventExecutor loop : workers) loop.submit(() -> {}).syncUninterruptibly();
         for (Channel c : CONNECTIONS) {
             // a connection accepted a moment ago may not have sent its request yet: a second's grace
             c.eventLoop().schedule(() -> {
@@ -118,10 +124,18 @@ public final class NettyWorker {
         System.err.println("netty worker " + PID + (drained ? " drained" : " gave up on connections after 30 s") + ", exiting");
     }
 
+    /** A request is under way from its first byte (not only once it is whole): the drain leaves it be. */
+    static final class Busy extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.channel().attr(BUSY).set(true);
+            ctx.fireChannelRead(msg);
+        }
+    }
+
     static final class App extends SimpleChannelInboundHandler<FullHttpRequest> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-            ctx.channel().attr(BUSY).set(true);
             boolean keepAlive = HttpUtil.isKeepAlive(request);
             QueryStringDecoder uri = new QueryStringDecoder(request.uri());
             switch (uri.path()) {
