@@ -2,6 +2,7 @@ package dev.einhyrningsins.shell;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.einhyrningsins.posix.Signals;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -58,10 +59,7 @@ class SignalIntakeTest {
         long wanted = 0;
         for (int n : new int[] {1, 2, 12, 15, 21, 22}) wanted |= 1L << (n - 1); // HUP INT USR2 TERM TTIN TTOU
         Path status = Path.of("/proc", Long.toString(probe.pid()), "status");
-        while (true) {
-            for (String l : Files.readAllLines(status)) {
-                if (l.startsWith("SigBlk:") && (Long.parseUnsignedLong(l.substring(7).strip(), 16) & wanted) == wanted) return;
-            }
+        while ((Signals.maskOf(status, "SigBlk:") & wanted) != wanted) {
             Thread.sleep(1); // polling the process's own state, the condition itself
         }
     }
