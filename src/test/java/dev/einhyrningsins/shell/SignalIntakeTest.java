@@ -64,6 +64,16 @@ class SignalIntakeTest {
         }
     }
 
+    void awaitFile(String name) throws InterruptedException {
+        while (!Files.exists(dir.resolve(name))) Thread.sleep(1); // the probe's handshake
+    }
+
+    /** Until {@code signal} no longer waits in the probe's shared pending set. */
+    void awaitNotPending(int signal) throws IOException, InterruptedException {
+        Path status = Path.of("/proc", Long.toString(probe.pid()), "status");
+        while (Signals.has(Signals.maskOf(status, "ShdPnd:"), signal)) Thread.sleep(1); // the condition itself
+    }
+
     void go(String suffix) throws IOException {
         Files.createFile(dir.resolve("go" + suffix));
     }
@@ -145,9 +155,11 @@ class SignalIntakeTest {
         go(".exec");
         assertThat(line()).isEqualTo("blocked");
         signal("TTIN"); // another JVM thread takes it: the handler queues it, the exec carries it
+        awaitFile("go.took-TTIN"); // the handler's thread has run (a signal it had not yet queued is the window's)
         go(".window");
         assertThat(line()).isEqualTo("ignored");
         signal("TERM"); // ignored from here to the exec (the plain-JVM window): lost, but not fatal
+        awaitNotPending(15); // a JVM thread has taken it, and dropped it: else the exec could carry it, pending
         go(".last");
         assertThat(line()).as("the next process, in the kernel's way now").isEqualTo(
                 "ready kernel=[TERM, INT, HUP, TTIN, TTOU] jvm=[]");

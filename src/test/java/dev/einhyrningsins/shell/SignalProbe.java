@@ -2,7 +2,9 @@ package dev.einhyrningsins.shell;
 
 import dev.einhyrningsins.posix.Poller;
 import dev.einhyrningsins.posix.Spawn;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * A process that takes the supervisor's signals as the supervisor does, for {@link SignalIntakeTest}:
@@ -19,7 +22,9 @@ import java.util.concurrent.TimeUnit;
  * {@code exec} it then does what a reload does at its exec, each step when the test's file
  * appears (GO_FILE.exec: {@link SignalIntake#blockForExec}; GO_FILE.window:
  * {@link SignalIntake#ignoreForExec}; GO_FILE.last: take what the handlers took and exec itself
- * without {@code exec}, those signals in CARRIED).
+ * without {@code exec}, those signals in CARRIED). With {@code exec}, each signal the JVM's
+ * handlers take also creates GO_FILE.took-NAME: they run on a thread of their own, and the
+ * test must know one is queued before it asks for the exec.
  */
 public final class SignalProbe {
     public static void main(String[] args) throws Exception {
@@ -28,10 +33,19 @@ public final class SignalProbe {
         await(go);
         LinkedBlockingQueue<String> taken = new LinkedBlockingQueue<>();
         Log log = new Log(System.err, ProcessHandle.current().pid(), 0);
-        SignalIntake intake = SignalIntake.install(List.of("TERM", "INT", "HUP", "TTIN", "TTOU"), taken::add, log, false);
+        boolean exec = args.length > 1 && args[1].equals("exec");
+        Consumer<String> sink = exec ? name -> {
+            taken.add(name);
+            try {
+                Files.createFile(Path.of(args[0] + ".took-" + name)); // for the test: the handler's thread has queued it
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        } : taken::add;
+        SignalIntake intake = SignalIntake.install(List.of("TERM", "INT", "HUP", "TTIN", "TTOU"), sink, log, false);
         out.println("ready kernel=" + intake.inKernel() + " jvm=" + intake.throughJvm());
         out.flush();
-        if (args.length > 1 && args[1].equals("exec")) {
+        if (exec) {
             await(Path.of(args[0] + ".exec"));
             intake.blockForExec();
             out.println("blocked");
