@@ -126,7 +126,9 @@ class FdStoreIT {
             AtomicLong refused = new AtomicLong();
             try (Load load = new Load(() -> {
                 try {
-                    UpgradeIT.get(port, "/");
+                    // a request queued while no supervisor runs waits for the next one's workers:
+                    // the old ones' exit, two JVM starts, the adoption, two acks
+                    UpgradeIT.get(port, "/", 60_000);
                 } catch (ConnectException e) {
                     refused.incrementAndGet();
                     throw e;

@@ -60,9 +60,14 @@ class UpgradeIT {
     }
 
     static String get(int port, String path) throws IOException {
+        return get(port, path, 10_000);
+    }
+
+    /** {@link #get(int, String)} waiting up to {@code readTimeoutMs} for the answer. */
+    static String get(int port, String path, int readTimeoutMs) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-            s.setSoTimeout(10_000);
+            s.setSoTimeout(readTimeoutMs);
             OutputStream out = s.getOutputStream();
             out.write(("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
             out.flush();
