@@ -21,8 +21,10 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
@@ -101,6 +103,14 @@ class DeployIT {
                 assertThat(out).contains("failed its ready check 3 times in a row")
                         .contains("Upgrade to generation 2 failed: 3 consecutive new workers failed their ready check");
                 assertThat(sup.workers(true)).containsExactlyInAnyOrderElementsOf(old);
+                // the failed new workers accept from the shared socket until they are gone
+                await("the new workers gone", () -> {
+                    try {
+                        return sup.workers(false).equals(old);
+                    } catch (IOException e) {
+                        return false;
+                    }
+                });
                 assertThat(UpgradeIT.versions(port, 10)).containsExactly("v1");
                 long before = load.ok();
                 load.awaitFlowing(before);
@@ -140,7 +150,8 @@ class DeployIT {
             });
             await("the client served", () -> attempts.size() > 5);
             // the probe, polled back to back from the TERM on
-            List<long[]> probes = Collections.synchronizedList(new ArrayList<>());
+            // streamed while the poller adds: a queue whose iteration is safe meanwhile
+            Queue<long[]> probes = new ConcurrentLinkedQueue<>();
             AtomicBoolean probing = new AtomicBoolean(true);
             Thread poller = Thread.ofPlatform().start(() -> {
                 while (probing.get()) {

@@ -150,10 +150,12 @@ class UpgradeIT {
     void fleetUpgradeAndCtlExitCodeOnSuccess() throws Exception {
         deployWorker("v1");
         try (var sup = start("-n", "2")) {
-            sup.awaitAcked(2);
+            List<Integer> old = sup.awaitAcked(2);
             deployWorker("v2");
             assertThat(ctl(sup, "upgrade_fleet")).isZero();
             assertThat(Files.readString(dir.resolve("ctl.out"))).contains("Upgrade done");
+            // retired, the old workers accept from the shared socket until their drain stops them
+            await("old workers gone", () -> old.stream().allMatch(p -> ProcessHandle.of(p).isEmpty()));
             assertThat(versions(port(sup), 6)).containsExactly("v2");
         }
     }
