@@ -27,9 +27,8 @@ class UnusedListenersIT {
     @Test
     void aWorkerThatBindsThePortItselfAndDiesOfEaddrinuseIsNamedOnceAndCounted() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs /usr/bin/python3");
-        int port = SystemdIT.freePort();
-        try (var sup = SupervisorProcess.start(dir, Map.of("PORT", Integer.toString(port)), "-n", "1", "-m", "manual",
-                "-s", "0.2", "-b", "127.0.0.1:" + port, "/usr/bin/python3",
+        try (var sup = SupervisorProcess.start(dir, Map.of(), "-n", "1", "-m", "manual",
+                "-s", "0.2", "-b", "127.0.0.1:0", "/usr/bin/python3",
                 SupervisorProcess.worker("binds_itself.py").toString())) {
             sup.awaitLine("OSError: \\[Errno 98\\] Address already in use");
             sup.awaitLine("WARN Worker \\d+ \\(slot 0, generation 1\\) " + NAMED + ": it does not use them, and binding the "
@@ -54,9 +53,8 @@ class UnusedListenersIT {
 
     @Test
     void aWorkerThatKeepsItsSocketsAndCrashesIsNotNamed() throws Exception {
-        int port = SystemdIT.freePort();
         try (var sup = SupervisorProcess.start(dir, Map.of(), "-n", "1", "-m", "manual", "-s", "0.2",
-                "-b", "127.0.0.1:" + port, "/bin/sh", "-c", "sleep 0.3; exit 3")) {
+                "-b", "127.0.0.1:0", "/bin/sh", "-c", "sleep 0.3; exit 3")) {
             sup.awaitLine("exited with status 3 before it was acked", 1);
             assertThat(sup.lines()).noneMatch(l -> l.contains("sockets it inherited"));
             await("a worker seen holding its socket", () -> {
