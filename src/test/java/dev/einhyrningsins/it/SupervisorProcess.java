@@ -70,29 +70,36 @@ final class SupervisorProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
         pb.environment().put("TMPDIR", dir.toString());
         pb.environment().putAll(env);
-        Process p = pb.start();
-        p.getOutputStream().close();
-        var out = p.getInputStream().readAllBytes();
-        var err = p.getErrorStream().readAllBytes();
-        if (!p.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("did not exit: " + cmd);
-        }
-        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+        return toExit(pb, "");
     }
 
     /** Runs any command in {@code dir} with {@code stdin}, to completion. */
     static Result runToExitIn(Path dir, String stdin, String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).start();
-        p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
-        p.getOutputStream().close();
-        var out = p.getInputStream().readAllBytes();
-        var err = p.getErrorStream().readAllBytes();
-        if (!p.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("did not exit: " + List.of(cmd));
+        return toExit(new ProcessBuilder(cmd).directory(dir.toFile()), stdin);
+    }
+
+    /**
+     * Runs {@code pb} with {@code stdin} to its exit, within {@link #WAIT}. Its output goes to
+     * files (outside the test's directory, which tests inspect): a pipe read to its end could
+     * wait for ever on a process that does not exit, and one pipe left unread can fill up.
+     */
+    private static Result toExit(ProcessBuilder pb, String stdin) throws Exception {
+        Path out = Files.createTempFile("run", ".out");
+        Path err = Files.createTempFile("run", ".err");
+        try {
+            Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
+            p.getOutputStream().close();
+            if (!p.waitFor(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("did not exit: " + pb.command() + "; stdout: " + Files.readString(out)
+                        + "; stderr: " + Files.readString(err));
+            }
+            return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
+        } finally {
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
         }
-        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
     }
 
     record Result(int status, String stdout, String stderr) {}
