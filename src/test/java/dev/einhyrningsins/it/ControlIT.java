@@ -49,12 +49,7 @@ class ControlIT {
         List<String> cmd = new ArrayList<>(List.of(SupervisorProcess.java(), "-jar", SupervisorProcess.jar().toString(),
                 "ctl", "-d", sup.socket.toString()));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).start();
-        p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        return new SupervisorProcess.Result(p.waitFor(), out, err);
+        return SupervisorProcess.runToExitIn(dir, stdin, cmd.toArray(String[]::new));
     }
 
     @Test

@@ -17,7 +17,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.parallel.Isolated;
 
@@ -34,6 +36,13 @@ class JvmExamplesIT {
 
     @TempDir
     Path dir;
+
+    /** The examples' build, outside any one test's timeout: Jetty and Netty come from Maven Central on a fresh machine. */
+    @BeforeAll
+    @Timeout(value = 16, unit = TimeUnit.MINUTES) // Examples allows the build 15
+    static void buildTheExamples() throws Exception {
+        for (String project : Examples.PROJECTS) Examples.jar(project);
+    }
 
     /** How the test talks to one example: a quick request (its answer), the slow one (its answer). */
     interface Client {

@@ -19,6 +19,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -102,7 +103,11 @@ class UpgradeIT {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("ctl.out").toFile()).start();
         p.getOutputStream().close();
-        return p.waitFor();
+        if (!p.waitFor(SupervisorProcess.WAIT.toSeconds(), TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("ctl did not exit: " + cmd + "\n" + Files.readString(dir.resolve("ctl.out")));
+        }
+        return p.exitValue();
     }
 
     @Test
