@@ -165,7 +165,8 @@ public final class Subprocess implements Children.Helper {
         if (output < 0) return;
         try {
             int n = 0;
-            for (int total = 0; total < MAX_READ_PER_WAKEUP && (n = Fds.read(output, buffer)) > 0; total += n) {
+            for (int total = 0; total < MAX_READ_PER_WAKEUP
+                    && (n = Fds.read(output, buffer, 0, Math.min(buffer.length, MAX_READ_PER_WAKEUP - total))) > 0; total += n) {
                 line.add(buffer, n);
                 bytesRead += n;
             }
