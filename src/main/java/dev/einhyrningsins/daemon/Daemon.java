@@ -341,6 +341,7 @@ public final class Daemon {
         long startNanos = System.nanoTime() - (System.currentTimeMillis() - s.startedWall()) * 1_000_000L;
         Metrics metrics = new Metrics(s.version(), System::nanoTime, startNanos, s.startedWall(), s.control()::counts,
                 s.events()::size);
+        metrics.wakeUps(s.loop()::wakeUps);
         if (endpoint != null) metrics.endpoint(endpoint.counts());
         os.observe(metrics, s.events());
         if (s.notifier() != null) {

@@ -72,6 +72,7 @@ public final class Metrics implements Consumer<Happening> {
     /** Workers found not using their inherited sockets: [before their ack, acked]. */
     private final long[] listenersUnused = new long[2];
     private EndpointCounts endpoint;
+    private LongSupplier wakeUps;
 
     /**
      * @param startNanos  when the supervisor started on {@code nanoTime}'s clock (before a reload, for one that reloaded)
@@ -88,6 +89,11 @@ public final class Metrics implements Consumer<Happening> {
         this.control = control;
         this.watchers = watchers;
         for (String outcome : OUTCOMES) upgrades.put(outcome, new Histogram(UPGRADE_BUCKETS));
+    }
+
+    /** Renders the loop's wake-ups too ({@code einhyrningsins_loop_wakeups_total}). */
+    public void wakeUps(LongSupplier count) {
+        wakeUps = count;
     }
 
     /** Renders the {@code --metrics} endpoint's counts too. */
@@ -203,6 +209,11 @@ public final class Metrics implements Consumer<Happening> {
         t.sample("einhyrningsins_workers_without_listeners_total", labels("when", "before_ack"), listenersUnused[0]);
         t.sample("einhyrningsins_workers_without_listeners_total", labels("when", "acked"), listenersUnused[1]);
 
+        if (wakeUps != null) {
+            t.counter("einhyrningsins_loop_wakeups", "Times the supervisor's loop woke up: for a worker, a client, a signal "
+                    + "or a timer. Idle, it does not wake; a rate that stays high while nothing happens is a loop spinning.",
+                    wakeUps.getAsLong());
+        }
         ControlServer.Counts c = control.get();
         t.counter("einhyrningsins_control_connections", "Connections served on the control socket.", c.accepted());
         t.gauge("einhyrningsins_control_connections_open", "Connections open on the control socket.", c.open());

@@ -21,8 +21,10 @@ import java.util.function.Consumer;
 /**
  * The loop thread: the only thread that touches the {@link Supervisor}. It polls the
  * wake-up fd together with one pidfd per child and the workers' {@code -g} channels; the
- * poll timeout is the core's next deadline. Other threads (signal handlers, the control
- * server) only {@link #post} events.
+ * poll timeout is the core's next deadline. Other threads (signal handlers, the metrics
+ * endpoint) only {@link #post} events. An event posted on the loop thread itself (a control
+ * request read in this wake-up) wakes nothing: it is handled before the next poll, which does
+ * not wait while one is queued.
  *
  * <p>As PID 1 or a child subreaper, orphans of the workers become our children too. Their
  * exits are not on any pidfd we poll: SIGCHLD ({@link #childSignal}) wakes the loop, which
@@ -44,6 +46,10 @@ public final class Loop implements AutoCloseable {
     private short[] revents = new short[16];
     private Object[] owners = new Object[16];
     private final java.util.PriorityQueue<Timer> timers = new java.util.PriorityQueue<>();
+    /** The thread that runs the loop, once it runs. */
+    private volatile Thread thread;
+    /** Wake-ups so far: returns from poll. */
+    private volatile long wakeUps;
 
     /** Something the shell itself has to do at a time (the watchdog, a helper's deadline). */
     private record Timer(long due, Runnable action) implements Comparable<Timer> {
@@ -58,10 +64,18 @@ public final class Loop implements AutoCloseable {
         this.log = log;
     }
 
-    /** Thread-safe: queue an event and wake the loop. After {@link #close} the event is dropped. */
+    /**
+     * Thread-safe: queue an event and wake the loop (unless this is the loop's thread: it
+     * handles the queue before it polls again). After {@link #close} the event is dropped.
+     */
     public void post(Event event) {
         queue.add(event);
-        poller.wake();
+        if (Thread.currentThread() != thread) poller.wake();
+    }
+
+    /** How many times the loop has woken up (returned from poll) so far; any thread may ask. */
+    public long wakeUps() {
+        return wakeUps;
     }
 
     /**
@@ -115,6 +129,7 @@ public final class Loop implements AutoCloseable {
 
     /** Runs until the supervisor has finished stopping; {@code resumed}: it took over from a previous process. */
     public void run(Supervisor sup, boolean resumed, Runnable started) {
+        thread = Thread.currentThread();
         if (resumed) {
             sup.resume();
         } else {
@@ -130,7 +145,9 @@ public final class Loop implements AutoCloseable {
                 long at = w.getAsLong();
                 if (at != Long.MAX_VALUE) wait = Math.min(wait, Math.max(0, at - System.nanoTime()));
             }
+            if (!queue.isEmpty()) wait = 0; // posted on this thread since the last poll: no wake-up was written
             poller.await(fds, events, revents, n, timeoutMillis(wait));
+            wakeUps++;
             for (int i = 0; i < n; i++) {
                 if (revents[i] == 0) continue;
                 switch (owners[i]) {

@@ -4,6 +4,7 @@ import static dev.einhyrningsins.Await.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.einhyrningsins.control.ControlClient;
 import dev.einhyrningsins.observe.OpenMetrics;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -320,6 +321,29 @@ class ObserveIT {
                     .endsWith("supervisor_exit");
             assertThat(lines.getLast().path("status").asInt()).isZero();
         }
+    }
+
+    @Test
+    void aControlRequestCostsTheLoopOneWakeUpNotTwo() throws Exception {
+        try (var sup = SupervisorProcess.start(dir, Map.of(), "-n", "1", "-m", "0", "--", "sleep", "600");
+             ControlClient client = ControlClient.connect(sup.socket)) {
+            sup.awaitAcked(1);
+            int requests = 300;
+            long before = wakeUps(client);
+            for (int i = 0; i < requests; i++) client.send("state", List.of(), i, r -> { });
+            long woke = wakeUps(client) - before;
+            System.out.println("ObserveIT: " + woke + " loop wake-ups for " + requests + " requests");
+            // each request is read and answered in the wake-up its bytes bring (measured: 301 for
+            // 300, the last one the metrics request's); when the event it queued also wrote the
+            // eventfd, that woke the loop again for most of them: 467-476 for 300
+            assertThat(woke).as("wake-ups for %d requests on one connection", requests)
+                    .isGreaterThanOrEqualTo(requests).isLessThan(requests * 5L / 4);
+        }
+    }
+
+    static long wakeUps(ControlClient client) throws IOException {
+        String text = client.send("metrics", List.of(), "m", r -> { }).message();
+        return (long) OpenMetrics.parse(text).value("einhyrningsins_loop_wakeups_total");
     }
 
     @Test

@@ -58,6 +58,18 @@ class MetricsTest {
     }
 
     @Test
+    void theLoopsWakeUpsAreACounterOnceWiredAndAbsentBefore() {
+        assertThat(parsed().families()).doesNotContainKey("einhyrningsins_loop_wakeups");
+        long[] wakeUps = {41};
+        metrics.wakeUps(() -> wakeUps[0]);
+        assertThat(parsed().value("einhyrningsins_loop_wakeups_total")).isEqualTo(41);
+        wakeUps[0]++;
+        OpenMetrics m = parsed();
+        assertThat(m.value("einhyrningsins_loop_wakeups_total")).isEqualTo(42);
+        assertThat(m.families().get("einhyrningsins_loop_wakeups").type()).isEqualTo("counter");
+    }
+
+    @Test
     void theGaugesAreTheCoresStateAsItIsWhateverHappeningsWereSeen() {
         // a supervisor that took over from a previous process (reload) saw no Spawned for its
         // workers: the gauges still show them, read from the core when rendered
