@@ -130,19 +130,27 @@ def main():
     server.socket.close()
     server.socket = sock
 
+    # The handler only writes a byte to a pipe; a thread started at start-up reads it and drains.
+    # A handler runs in the main thread between any two bytecodes, and the main thread starts
+    # and reaps a thread per connection: it may be inside threading's own bookkeeping, holding
+    # its lock. A thread started from the handler would wait for that lock while the handler
+    # waits for the thread (the worker drains for ever, the connection it had just accepted is
+    # never answered); even an Event's set takes a lock a second signal could find held.
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+
     def drain():
-        draining.wait()
+        os.read(wake_read, 1)
+        draining.set()
         server.shutdown()
 
-    # The handler only sets the event. It runs in the main thread between two bytecodes, and
-    # the main thread starts and reaps a thread per connection: it may be inside threading's
-    # own bookkeeping, holding its lock. A thread started from the handler would wait for that
-    # lock while the handler waits for the thread: the worker drains for ever and the
-    # connection it had just accepted is never answered.
     threading.Thread(target=drain, daemon=True).start()
 
     def graceful(signum, frame):
-        draining.set()
+        try:
+            os.write(wake_write, b"x")
+        except BlockingIOError:
+            pass  # the pipe is full of earlier ones: the drain is under way
 
     signal.signal(getattr(signal, "SIG" + os.environ.get("GRACEFUL_SIGNAL", "USR2")), graceful)
     health = serve_health() if os.environ.get("HEALTH_DIR") else None
