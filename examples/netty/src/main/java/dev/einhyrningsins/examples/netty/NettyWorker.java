@@ -62,8 +62,11 @@ public final class NettyWorker {
     static final long PID = ProcessHandle.current().pid();
     static final CompletableFuture<Void> DRAINING = new CompletableFuture<>();
     static final ChannelGroup CONNECTIONS = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-    /** A request of this connection is being answered. */
-    static final AttributeKey<Boolean> BUSY = AttributeKey.valueOf("busy");
+    /** Requests of this connection being answered (pipelined ones too); touched on its event loop only. */
+    static final AttributeKey<Integer> IN_FLIGHT = AttributeKey.valueOf("in-flight");
+    /** When this connection last brought bytes (System.nanoTime()): a request may be on its way. */
+    static final AttributeKey<Long> LAST_READ = AttributeKey.valueOf("last-read");
+    static final long GRACE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private NettyWorker() {}
 
@@ -112,23 +115,33 @@ public final class NettyWorker {
         // by a task queued there, and joins CONNECTIONS only when that task runs. Missed, it would
         // be cut by the loops' shutdown, its request unanswered: one turn of every loop first.
         for (EventExecutor loop : workers) loop.submit(() -> {}).syncUninterruptibly();
-        for (Channel c : CONNECTIONS) {
-            // a connection accepted a moment ago may not have sent its request yet: a second's grace
-            c.eventLoop().schedule(() -> {
-                if (!Boolean.TRUE.equals(c.attr(BUSY).get())) c.close();
-            }, 1, TimeUnit.SECONDS);
-        }
+        for (Channel c : CONNECTIONS) closeWhenIdle(c);
         boolean drained = CONNECTIONS.newCloseFuture().awaitUninterruptibly(30, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
         boss.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
         System.err.println("netty worker " + PID + (drained ? " drained" : " gave up on connections after 30 s") + ", exiting");
     }
 
-    /** A request is under way from its first byte (not only once it is whole): the drain leaves it be. */
+    /**
+     * Closes {@code c} once it is idle while draining: nothing in flight (an answer closes the
+     * connection itself) and no byte for a second (a connection accepted a moment ago, or one
+     * whose request is still arriving, may not have sent it whole yet).
+     */
+    static void closeWhenIdle(Channel c) {
+        c.eventLoop().schedule(() -> {
+            Integer inFlight = c.attr(IN_FLIGHT).get();
+            Long lastRead = c.attr(LAST_READ).get();
+            if (inFlight != null && inFlight > 0) return;
+            if (lastRead != null && System.nanoTime() - lastRead < GRACE_NANOS) closeWhenIdle(c);
+            else c.close();
+        }, 1, TimeUnit.SECONDS);
+    }
+
+    /** Notes when bytes arrive, before they are a whole request: the drain's idle test reads it. */
     static final class Busy extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ctx.channel().attr(BUSY).set(true);
+            ctx.channel().attr(LAST_READ).set(System.nanoTime());
             ctx.fireChannelRead(msg);
         }
     }
@@ -136,6 +149,8 @@ public final class NettyWorker {
     static final class App extends SimpleChannelInboundHandler<FullHttpRequest> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+            Integer inFlight = ctx.channel().attr(IN_FLIGHT).get();
+            ctx.channel().attr(IN_FLIGHT).set(inFlight == null ? 1 : inFlight + 1);
             boolean keepAlive = HttpUtil.isKeepAlive(request);
             QueryStringDecoder uri = new QueryStringDecoder(request.uri());
             switch (uri.path()) {
@@ -161,7 +176,7 @@ public final class NettyWorker {
             response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes());
             boolean close = !keepAlive || DRAINING.isDone();
             if (close) response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            ctx.writeAndFlush(response).addListener(f -> ctx.channel().attr(BUSY).set(false))
+            ctx.writeAndFlush(response).addListener(f -> ctx.channel().attr(IN_FLIGHT).set(ctx.channel().attr(IN_FLIGHT).get() - 1))
                     .addListener(close ? ChannelFutureListener.CLOSE : ChannelFutureListener.CLOSE_ON_FAILURE);
         }
     }
