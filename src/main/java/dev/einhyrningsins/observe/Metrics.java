@@ -211,7 +211,8 @@ public final class Metrics implements Consumer<Happening> {
 
         if (wakeUps != null) {
             t.counter("einhyrningsins_loop_wakeups", "Times the supervisor's loop woke up: for a worker, a client, a signal "
-                    + "or a timer. Idle, it does not wake; a rate that stays high while nothing happens is a loop spinning.",
+                    + "or a timer (checks, pings, the watchdog). Without periodic checks or a watchdog an idle loop does "
+                    + "not wake: a rate far above what the workers, clients and checks explain is a loop spinning.",
                     wakeUps.getAsLong());
         }
         ControlServer.Counts c = control.get();
