@@ -104,13 +104,7 @@ class DeployIT {
                         .contains("Upgrade to generation 2 failed: 3 consecutive new workers failed their ready check");
                 assertThat(sup.workers(true)).containsExactlyInAnyOrderElementsOf(old);
                 // the failed new workers accept from the shared socket until they are gone
-                await("the new workers gone", () -> {
-                    try {
-                        return sup.workers(false).equals(old);
-                    } catch (IOException e) {
-                        return false;
-                    }
-                });
+                sup.awaitWorkers(old); // the new ones gone
                 assertThat(UpgradeIT.versions(port, 10)).containsExactly("v1");
                 long before = load.ok();
                 load.awaitFlowing(before);

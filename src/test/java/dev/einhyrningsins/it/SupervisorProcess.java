@@ -19,9 +19,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -284,6 +286,18 @@ final class SupervisorProcess implements AutoCloseable {
 
     JsonNode state() throws IOException {
         return JSON.readTree(command("state"));
+    }
+
+    /** Until the supervisor's workers, acked or not, are exactly {@code pids} (in any order). */
+    void awaitWorkers(Collection<Integer> pids) {
+        Set<Integer> wanted = Set.copyOf(pids);
+        Await.await("the workers " + wanted, () -> {
+            try {
+                return Set.copyOf(workers(false)).equals(wanted);
+            } catch (IOException e) {
+                return false;
+            }
+        });
     }
 
     /** Pids of the workers the supervisor reports, optionally only acked ones. */
