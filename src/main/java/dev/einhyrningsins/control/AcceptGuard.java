@@ -87,7 +87,9 @@ final class AcceptGuard implements Closeable {
         while (!spares.isEmpty()) {
             closeQuietly(spares.removeLast());
             try {
-                return server.accept();
+                SocketChannel ch = server.accept();
+                if (ch == null) refill(); // the client left meanwhile: the spare goes back to the reserve
+                return ch;
             } catch (IOException again) {
                 if (!outOfDescriptors(again)) return null;
             }
