@@ -95,13 +95,13 @@ public final class ControlServer implements AutoCloseable {
      * @param dropped      clients cut off: not reading their replies (a slow watcher), a line too long,
      *                     or over the clients' budget
      * @param overBudget   of those, the ones cut off because the clients together held more than the budget
-     * @param refusedFds   connections that waited in the listen queue because no descriptor was left
-     *                     for them, not even a spare (each such pause counts)
+     * @param acceptPauses times accepting paused after a failed accept: no descriptor left, not even
+     *                     a spare, or any other failure
      * @param held         what all control clients make the supervisor hold now, in bytes
      * @param budget       what they may, in bytes ({@link #budgetFor})
      */
     public record Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped, long overBudget,
-                         long refusedFds, long held, long budget) {
+                         long acceptPauses, long held, long budget) {
         public Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped) {
             this(accepted, open, refusedUser, refusedLimit, dropped, 0, 0, 0, 0);
         }

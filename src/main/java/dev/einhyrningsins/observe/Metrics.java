@@ -211,8 +211,8 @@ public final class Metrics implements Consumer<Happening> {
 
         if (wakeUps != null) {
             t.counter("einhyrningsins_loop_wakeups", "Times the supervisor's loop woke up: for a worker, a client, a signal "
-                    + "or a timer (checks, pings, the watchdog). Without periodic checks or a watchdog an idle loop does "
-                    + "not wake: a rate far above what the workers, clients and checks explain is a loop spinning.",
+                    + "or a timer (checks, RSS samples, ping timeouts, the watchdog). A rate far above what the workers, "
+                    + "clients and timers explain is a loop spinning.",
                     wakeUps.getAsLong());
         }
         ControlServer.Counts c = control.get();
@@ -226,8 +226,8 @@ public final class Metrics implements Consumer<Happening> {
                 + "watchers), for a line too long, or over the clients' budget.", c.dropped());
         t.counter("einhyrningsins_control_budget_drops", "Control clients cut off because all of them together made the "
                 + "supervisor hold more than the budget (the one holding the most goes).", c.overBudget());
-        t.counter("einhyrningsins_control_accept_pauses", "Times accepting control connections paused for want of a "
-                + "file descriptor, the spares included.", c.refusedFds());
+        t.counter("einhyrningsins_control_accept_pauses", "Times accepting control connections paused after a failed "
+                + "accept: out of file descriptors, the spares included, or any other failure.", c.acceptPauses());
         t.family("einhyrningsins_control_held_bytes", "gauge", "bytes", "What all control clients make the supervisor hold "
                 + "now: unread replies, partial request lines, waiting input.");
         t.sample("einhyrningsins_control_held_bytes", "", c.held());
