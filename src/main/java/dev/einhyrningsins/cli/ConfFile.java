@@ -26,7 +26,7 @@ final class ConfFile {
             text = BoundedText.read(file, MAX_BYTES);
         } catch (BoundedText.Unreadable e) {
             throw new UsageException("--config " + file + ": " + e.getMessage()
-                    + (e.getMessage().startsWith("larger") ? "; it holds a command line" : ""));
+                    + (e.tooLarge() ? "; it holds a command line" : ""));
         }
         return split(text, "--config " + file);
     }

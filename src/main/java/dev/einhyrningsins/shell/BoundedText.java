@@ -21,8 +21,20 @@ public final class BoundedText {
 
     /** Why a file could not be read, in a few words ("is a directory", "larger than 1 MiB"). */
     public static final class Unreadable extends Exception {
+        private final boolean tooLarge;
+
         Unreadable(String reason) {
+            this(reason, false);
+        }
+
+        Unreadable(String reason, boolean tooLarge) {
             super(reason);
+            this.tooLarge = tooLarge;
+        }
+
+        /** It was a readable file, only over the size asked for. */
+        public boolean tooLarge() {
+            return tooLarge;
         }
     }
 
@@ -40,7 +52,7 @@ public final class BoundedText {
         } catch (IOException e) {
             throw new Unreadable("cannot read it (" + e.getMessage() + ")");
         }
-        if (bytes.length > max) throw new Unreadable("larger than " + mib(max));
+        if (bytes.length > max) throw new Unreadable("larger than " + mib(max), true);
         try {
             return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
