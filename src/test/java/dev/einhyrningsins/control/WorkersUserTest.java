@@ -18,6 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
  * client of their uid sends is held to worker:ack and worker:ping. (That the peer's uid picks
  * this dispatcher is UserIT's, with a real other uid.)
  */
+// on a thread of its own: a read of the helper's output blocked on a pipe would not end by an interrupt
+@org.junit.jupiter.api.Timeout(value = 60, unit = java.util.concurrent.TimeUnit.SECONDS,
+        threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class WorkersUserTest {
     @TempDir
     Path dir;

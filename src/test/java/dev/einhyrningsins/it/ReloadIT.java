@@ -134,6 +134,11 @@ class ReloadIT {
             assertThat(reload.status()).as(reload.stdout() + reload.stderr()).isZero();
             String cmdline = Files.readString(Path.of("/proc/" + sup.pid() + "/cmdline"));
             assertThat(cmdline).contains("\0-Xshare:auto\0-jar\0").doesNotContain("-Deinhyrningsins.lean");
+            // the next process waits for them in the kernel: HUP, INT, TERM, TTIN, TTOU blocked
+            long blocked = LeanStartIT.mask(sup.pid(), "SigBlk:");
+            for (int signal : new int[] {1, 2, 15, 21, 22}) {
+                assertThat(dev.einhyrningsins.posix.Signals.has(blocked, signal)).as("signal %d blocked", signal).isTrue();
+            }
             sup.signal("TTIN");
             await("2 workers", () -> {
                 try {

@@ -154,42 +154,45 @@ class LeanStartTest {
         int ttin = new Signal("TTIN").getNumber();
         Signals.Disposition before = Signals.disposition(term);
         Signals.block(ttin); // blocked before: still blocked after
-        long maskBefore = Signals.maskOf(Path.of("/proc/thread-self/status"), "SigBlk:");
-        AtomicReference<Map<String, Object>> during = new AtomicReference<>();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Map<String, String> env = new HashMap<>(Map.of("A", "1"));
+        try {
+            long maskBefore = Signals.maskOf(Path.of("/proc/thread-self/status"), "SigBlk:");
+            AtomicReference<Map<String, Object>> during = new AtomicReference<>();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            Map<String, String> env = new HashMap<>(Map.of("A", "1"));
 
-        LeanStart.start(new LeanStart.Exec(List.of("java", "-jar", "x.jar"), env), "/no/such/java", (path, argv, envp) -> {
-            try {
-                during.set(Map.of("ignored", Signals.disposition(term).ignored(),
-                        "mask", Signals.maskOf(Path.of("/proc/thread-self/status"), "SigBlk:"),
-                        "path", path, "argv", argv, "envp", envp));
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+            LeanStart.start(new LeanStart.Exec(List.of("java", "-jar", "x.jar"), env), "/no/such/java", (path, argv, envp) -> {
+                try {
+                    during.set(Map.of("ignored", Signals.disposition(term).ignored(),
+                            "mask", Signals.maskOf(Path.of("/proc/thread-self/status"), "SigBlk:"),
+                            "path", path, "argv", argv, "envp", envp));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                dev.einhyrningsins.posix.Spawn.execve(path, argv, envp); // the real one: ENOENT
+            }, new PrintStream(err, true, StandardCharsets.UTF_8));
+
+            assertThat(during.get()).containsEntry("ignored", true).containsEntry("path", "/no/such/java")
+                    .containsEntry("argv", List.of("java", "-jar", "x.jar"));
+            // and this JVM's descriptors of its modules image, for the next JVM to close
+            @SuppressWarnings("unchecked")
+            List<String> envp = (List<String>) during.get().get("envp");
+            assertThat(envp.getFirst()).isEqualTo("A=1");
+            assertThat(envp.subList(1, envp.size())).singleElement().asString().matches("EINHYRNINGSINS_LEAN_FDS=\\d+(,\\d+)*");
+            Path modules = Path.of(System.getProperty("java.home"), "lib", "modules").toRealPath();
+            for (String n : envp.get(1).substring("EINHYRNINGSINS_LEAN_FDS=".length()).split(",")) {
+                assertThat(Files.readSymbolicLink(Path.of("/proc/self/fd/" + n))).isEqualTo(modules);
             }
-            dev.einhyrningsins.posix.Spawn.execve(path, argv, envp); // the real one: ENOENT
-        }, new PrintStream(err, true, StandardCharsets.UTF_8));
+            long mask = (long) during.get().get("mask");
+            assertThat(Signals.has(mask, term) && Signals.has(mask, usr2)).isTrue();
 
-        assertThat(during.get()).containsEntry("ignored", true).containsEntry("path", "/no/such/java")
-                .containsEntry("argv", List.of("java", "-jar", "x.jar"));
-        // and this JVM's descriptors of its modules image, for the next JVM to close
-        @SuppressWarnings("unchecked")
-        List<String> envp = (List<String>) during.get().get("envp");
-        assertThat(envp.getFirst()).isEqualTo("A=1");
-        assertThat(envp.subList(1, envp.size())).singleElement().asString().matches("EINHYRNINGSINS_LEAN_FDS=\\d+(,\\d+)*");
-        Path modules = Path.of(System.getProperty("java.home"), "lib", "modules").toRealPath();
-        for (String n : envp.get(1).substring("EINHYRNINGSINS_LEAN_FDS=".length()).split(",")) {
-            assertThat(Files.readSymbolicLink(Path.of("/proc/self/fd/" + n))).isEqualTo(modules);
+            assertThat(Signals.disposition(term)).isEqualTo(before);
+            assertThat(Signals.maskOf(Path.of("/proc/thread-self/status"), "SigBlk:")).isEqualTo(maskBefore);
+            assertThat(Signals.has(maskBefore, ttin)).isTrue();
+            assertThat(err.toString(StandardCharsets.UTF_8)).hasLineCount(1)
+                    .startsWith("einhyrningsins: cannot start the JVM again with lean flags (execve /no/such/java")
+                    .contains("No such file").endsWith("); running as started\n");
+        } finally {
+            Signals.unblock(ttin); // this thread runs the later tests: never leave it blocked
         }
-        long mask = (long) during.get().get("mask");
-        assertThat(Signals.has(mask, term) && Signals.has(mask, usr2)).isTrue();
-
-        assertThat(Signals.disposition(term)).isEqualTo(before);
-        assertThat(Signals.maskOf(Path.of("/proc/thread-self/status"), "SigBlk:")).isEqualTo(maskBefore);
-        assertThat(Signals.has(maskBefore, ttin)).isTrue();
-        Signals.unblock(ttin);
-        assertThat(err.toString(StandardCharsets.UTF_8)).hasLineCount(1)
-                .startsWith("einhyrningsins: cannot start the JVM again with lean flags (execve /no/such/java")
-                .contains("No such file").endsWith("); running as started\n");
     }
 }

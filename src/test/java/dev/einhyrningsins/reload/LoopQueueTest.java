@@ -35,7 +35,7 @@ class LoopQueueTest {
         long[] deadline = new long[1];
         try (Children children = new Children(); Loop loop = new Loop(children, log)) {
             loop.at(System.nanoTime(), () -> loop.post(new Event.Command("ehlo", null, null, null, null, false, client)));
-            Thread runner = Thread.ofPlatform().start(() -> loop.run(sup, () -> deadline[0] = sup.nanosToNextDeadline()));
+            Thread runner = Thread.ofPlatform().daemon().start(() -> loop.run(sup, () -> deadline[0] = sup.nanosToNextDeadline()));
             boolean handled = answered.await(10, TimeUnit.SECONDS);
             // the end, from this thread (a wake-up): TERM signals the worker, its exit finishes the stop
             loop.post(new Event.SignalReceived("TERM"));
