@@ -2,12 +2,15 @@ package dev.einhyrningsins.examples.jetty;
 
 import dev.einhyrningsins.worker.Einhorn;
 import dev.einhyrningsins.worker.NotSupervisedException;
-import java.nio.charset.StandardCharsets;
+import java.nio.channels.SelectableChannel;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.io.SelectorManager;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -55,10 +58,12 @@ public final class JettyWorker {
             connector.setHost("127.0.0.1");
             connector.setPort(Integer.parseInt(System.getenv().getOrDefault("PORT", "8080")));
         }
+        Arrivals arrivals = new Arrivals();
+        connector.addEventListener(arrivals); // the selector manager's accepts and each connection's opening
         server.addConnector(connector);
         server.setHandler(new App());
         server.start();
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> drain(server, connector), "drain"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> drain(server, connector, arrivals), "drain"));
         System.err.println("jetty worker " + PID + " serving on " + connector.getTransport());
         if (einhorn != null) einhorn.ack();
         server.join();
@@ -68,18 +73,64 @@ public final class JettyWorker {
      * The graceful signal: stop accepting, let every connection finish (at most 30 s), stop.
      * Jetty's own graceful stop (a GracefulHandler) would answer requests that arrive on
      * connections accepted just before with 503, which a client counts as a failure.
+     *
+     * <p>A connection the selector accepted becomes one of the connector's endpoints only once
+     * a pool thread has created it. The connector's shutdown counts endpoints, so the drain
+     * first makes sure accepting has stopped (a barrier on each selector: its cancel of the
+     * accept key runs before the barrier) and then waits until every accepted connection has
+     * its endpoint. Without that, a connection accepted just before could be closed unanswered.
      */
-    static void drain(Server server, ServerConnector connector) {
+    static void drain(Server server, ServerConnector connector, Arrivals arrivals) {
         // the last words: closing the inherited channel points stdout and stderr at /dev/null
         System.err.println("jetty worker " + PID + " draining " + connector.getConnectedEndPoints().size() + " connections");
         DRAINING.countDown();
         try {
             connector.setAccepting(false);
+            for (ManagedSelector selector : connector.getSelectorManager().getBeans(ManagedSelector.class)) {
+                CountDownLatch passed = new CountDownLatch(1);
+                selector.submit(s -> passed.countDown());
+                passed.await(5, TimeUnit.SECONDS);
+            }
+            arrivals.awaitNonePending(5_000);
             for (EndPoint ep : connector.getConnectedEndPoints()) ep.setIdleTimeout(1000); // idle keep-alive ends
             connector.shutdown().get(30, TimeUnit.SECONDS); // done when no connection is left
             server.stop();
         } catch (Exception e) {
             System.err.println("jetty worker " + PID + " drain: " + e);
+        }
+    }
+
+    /** Connections accepted whose endpoint (and connection) is not open yet. */
+    static final class Arrivals implements SelectorManager.AcceptListener, Connection.Listener {
+        private int pending;
+        private boolean awaited;
+
+        @Override
+        public synchronized void onAccepting(SelectableChannel channel) {
+            pending++;
+        }
+
+        @Override
+        public synchronized void onAcceptFailed(SelectableChannel channel, Throwable cause) {
+            pending--;
+            notifyAll();
+        }
+
+        @Override
+        public synchronized void onOpened(Connection connection) {
+            pending--; // the endpoint joined the connector's before its connection opened
+            notifyAll();
+        }
+
+        synchronized void awaitNonePending(long ms) throws InterruptedException {
+            awaited = true;
+            long end = System.nanoTime() + ms * 1_000_000;
+            for (long left = ms; pending > 0 && left > 0; left = (end - System.nanoTime()) / 1_000_000) wait(left);
+        }
+
+        /** Whether a drain has waited (or is waiting) for the connections being opened. */
+        synchronized boolean awaited() {
+            return awaited;
         }
     }
 
