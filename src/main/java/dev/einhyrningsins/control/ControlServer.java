@@ -93,17 +93,19 @@ public final class ControlServer implements AutoCloseable {
      * @param refusedUser  connections refused: another user
      * @param refusedLimit connections refused: {@link #MAX_CONNECTIONS} open already
      * @param dropped      clients cut off: not reading their replies (a slow watcher), a line too long,
-     *                     or over the clients' budget
+     *                     over the clients' budget, or to let a newcomer in
      * @param overBudget   of those, the ones cut off because the clients together held more than the budget
+     * @param displaced    connections closed to let a newcomer in when all {@link #MAX_CONNECTIONS} were
+     *                     open ({@link #makeRoom}); also counted in {@code dropped}
      * @param acceptPauses times accepting paused after a failed accept: no descriptor left, not even
      *                     a spare, or any other failure
      * @param held         what all control clients make the supervisor hold now, in bytes
      * @param budget       what they may, in bytes ({@link #budgetFor})
      */
     public record Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped, long overBudget,
-                         long acceptPauses, long held, long budget) {
+                         long displaced, long acceptPauses, long held, long budget) {
         public Counts(long accepted, int open, long refusedUser, long refusedLimit, long dropped) {
-            this(accepted, open, refusedUser, refusedLimit, dropped, 0, 0, 0, 0);
+            this(accepted, open, refusedUser, refusedLimit, dropped, 0, 0, 0, 0, 0);
         }
     }
 
@@ -135,6 +137,7 @@ public final class ControlServer implements AutoCloseable {
     private long refusedLimit;
     private long dropped;
     private long overBudget;
+    private long displaced;
     private boolean accepting = true;
     private boolean closed;
     /** Clients of the control socket accepted (the workers' -g channels are not). */
@@ -217,7 +220,8 @@ public final class ControlServer implements AutoCloseable {
     }
 
     public Counts counts() {
-        return new Counts(accepted, connections.size(), refusedUser, refusedLimit, dropped, overBudget, guard.pauses(), held, budget);
+        return new Counts(accepted, connections.size(), refusedUser, refusedLimit, dropped, overBudget, displaced, guard.pauses(), held,
+                budget);
     }
 
     /** What the control clients together may make the supervisor hold ({@link #budgetFor}). */
@@ -466,7 +470,7 @@ public final class ControlServer implements AutoCloseable {
     private boolean makeRoom(boolean operator) {
         Connection biggest = biggest(connections);
         if (biggest != null && biggest.accounted >= ROOM_BYTES) {
-            overBudget++;
+            displaced++;
             biggest.close("held " + kib(biggest.accounted) + " when all " + MAX_CONNECTIONS + " connections were open "
                     + "and another client came");
             return true;
@@ -479,7 +483,7 @@ public final class ControlServer implements AutoCloseable {
                 break;
             }
         }
-        overBudget++;
+        displaced++;
         oldest.close("was the oldest of the workers' user's when all " + MAX_CONNECTIONS + " connections were open "
                 + "and an operator came");
         return true;

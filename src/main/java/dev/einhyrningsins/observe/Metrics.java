@@ -223,9 +223,12 @@ public final class Metrics implements Consumer<Happening> {
         t.sample("einhyrningsins_control_refusals_total", labels("reason", "user"), c.refusedUser());
         t.sample("einhyrningsins_control_refusals_total", labels("reason", "limit"), c.refusedLimit());
         t.counter("einhyrningsins_control_clients_dropped", "Control clients cut off for not reading their replies (slow "
-                + "watchers), for a line too long, or over the clients' budget.", c.dropped());
+                + "watchers), for a line too long, over the clients' budget, or to let a newcomer in.", c.dropped());
         t.counter("einhyrningsins_control_budget_drops", "Control clients cut off because all of them together made the "
                 + "supervisor hold more than the budget (the one holding the most goes).", c.overBudget());
+        t.counter("einhyrningsins_control_displaced", "Control connections closed to let a newcomer in when all "
+                + ControlServer.MAX_CONNECTIONS + " were open: the one holding the most (64 KiB or more), or for an operator "
+                + "the workers' user's oldest.", c.displaced());
         t.counter("einhyrningsins_control_accept_pauses", "Times accepting control connections paused after a failed "
                 + "accept: out of file descriptors, the spares included, or any other failure.", c.acceptPauses());
         t.family("einhyrningsins_control_held_bytes", "gauge", "bytes", "What all control clients make the supervisor hold "

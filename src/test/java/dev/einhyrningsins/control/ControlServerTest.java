@@ -555,6 +555,8 @@ class ControlServerTest {
                 operator.write("{\"command\":\"state\"}\n");
                 assertThat(operator.message()).isEqualTo("echo state null");
                 assertThat(closed(flooding)).isTrue();
+                assertThat(counts().displaced()).as("a displacement, not a drop over the budget").isEqualTo(1);
+                assertThat(counts().overBudget()).isZero();
                 // with nobody holding much, a newcomer is refused as before. The operator stays
                 // connected meanwhile: closed first, its slot could be free (or not) by the time
                 // the newcomer comes, and a newcomer given a slot is told nothing (the test hung)

@@ -137,6 +137,7 @@ class WorkersUserTest {
                 c.write("{\"command\":\"state\"}\n");
                 assertThat(c.message()).isEqualTo("echo state");
             }
+            assertThat(pump.call(server::counts).displaced()).isEqualTo(1);
             synchronized (logs) {
                 assertThat(logs).anyMatch(l -> l.startsWith("WARN Worker's control client")
                         && l.contains("was the oldest of the workers' user's when all 256 connections were open"));
