@@ -511,14 +511,15 @@ public final class ControlServer implements AutoCloseable {
      * A reload's first step: stops accepting (new clients wait in the listen queue for the next
      * process) and reading requests; the connections {@code keep} picks (the requester, an
      * upgrade's followers) go on writing what they owe, every other one is told the
-     * supervisor is reloading and closed. Nothing here waits: the loop goes on, and the
-     * reload looks at {@link #draining()} until it is empty or its deadline has passed.
+     * supervisor is reloading and closed. The workers' user's connections are never kept: the
+     * next process serves a kept connection as an operator's. Nothing here waits: the loop goes
+     * on, and the reload looks at {@link #draining()} until it is empty or its deadline has passed.
      */
     public void quiesce(Predicate<Session> keep) {
         accepting = false;
         for (Connection c : List.copyOf(connections)) {
             c.reading(false);
-            if (keep.test(c.session())) {
+            if (!workersClients.contains(c) && keep.test(c.session())) {
                 c.flush();
             } else {
                 c.farewell("The supervisor is reloading itself; reconnect to go on");

@@ -146,4 +146,37 @@ class WorkersUserTest {
             p.destroyForcibly().waitFor();
         }
     }
+
+    @Test
+    void aReloadNeverKeepsAConnectionOfTheWorkersUser() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root for setpriv");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x")); // the other uid may enter
+        Path sock = dir.resolve("ctl.sock");
+        server = ControlServer.open(sock, dir.resolve("ctl.lock"), in -> in.replyTo().send("echo " + in.request().command(),
+                true, true), log, new ControlServer.Workers(65534, 65534));
+        pump = new Pump(server::pollables);
+        // a connection of the workers' user that prints what it is told
+        String py = "import socket,sys\ns=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(20)\n"
+                + "print('open', flush=True)\nprint(s.makefile().readline().strip(), flush=True)\n";
+        Process p = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "/usr/bin/python3", "-c", py, sock.toString()).redirectErrorStream(true).start();
+        try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+                ControlServerTest.Client operator = new ControlServerTest.Client(sock)) {
+            assertThat(out.readLine()).isEqualTo("open");
+            dev.einhyrningsins.Await.await("both open", () -> {
+                try {
+                    return pump.call(server::counts).open() == 2;
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            // even if the reload named every session, the workers' user's connection would not go on
+            // in the next process, where a kept connection is served as the operator's
+            pump.run(() -> server.quiesce(session -> true));
+            assertThat(out.readLine()).contains("The supervisor is reloading itself; reconnect to go on");
+            assertThat(pump.call(server::kept)).hasSize(1);
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+    }
 }
