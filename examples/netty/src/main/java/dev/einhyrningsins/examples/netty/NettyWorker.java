@@ -73,13 +73,7 @@ public final class NettyWorker {
     public static void main(String[] args) throws Exception {
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
-        ServerBootstrap bootstrap = new ServerBootstrap().group(boss, workers).childHandler(new ChannelInitializer<EpollSocketChannel>() {
-            @Override
-            protected void initChannel(EpollSocketChannel ch) {
-                CONNECTIONS.add(ch);
-                ch.pipeline().addLast(new Busy(), new HttpServerCodec(), new HttpObjectAggregator(64 * 1024), new App());
-            }
-        });
+        ServerBootstrap bootstrap = bootstrap(boss, workers);
         Einhorn einhorn = null;
         Channel server;
         try {
@@ -104,6 +98,17 @@ public final class NettyWorker {
         if (einhorn != null) einhorn.ack();
         server.closeFuture().sync();
         workers.terminationFuture().sync();
+    }
+
+    /** The server: the boss accepts, each connection joins {@link #CONNECTIONS} and speaks HTTP/1.1 on a worker loop. */
+    static ServerBootstrap bootstrap(EventLoopGroup boss, EventLoopGroup workers) {
+        return new ServerBootstrap().group(boss, workers).childHandler(new ChannelInitializer<EpollSocketChannel>() {
+            @Override
+            protected void initChannel(EpollSocketChannel ch) {
+                CONNECTIONS.add(ch);
+                ch.pipeline().addLast(new Busy(), new HttpServerCodec(), new HttpObjectAggregator(64 * 1024), new App());
+            }
+        });
     }
 
     /** The graceful signal: stop accepting, let every connection finish (at most 30 s), shut down. */
