@@ -34,10 +34,25 @@ class SystemdIT {
         assumeTrue(Files.isExecutable(Path.of(path)), "needs " + path + " (Debian's systemd package)");
     }
 
+    /**
+     * A free port for a tool that cannot bind port 0 (systemd-socket-activate): below the
+     * kernel's ephemeral range, so no other test's connection or {@code :0} bind can take it
+     * between this check and the tool's bind.
+     */
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
+        // one read of the whole line: sysctl files answer a read at an offset past 0 with nothing
+        String[] range = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).getFirst().trim().split("\\s+");
+        int below = Math.min(Integer.parseInt(range[0]), 32768);
+        java.util.Random random = new java.util.Random();
+        for (int i = 0; i < 100; i++) {
+            int port = 10_000 + random.nextInt(below - 10_000);
+            try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                return s.getLocalPort();
+            } catch (IOException taken) {
+                // another one
+            }
         }
+        throw new IOException("no free port between 10000 and " + below);
     }
 
     List<JsonNode> probes() {
