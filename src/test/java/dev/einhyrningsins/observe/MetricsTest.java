@@ -58,6 +58,17 @@ class MetricsTest {
     }
 
     @Test
+    void theControlClientsBoundsEachHaveTheirCounter() {
+        control = new ControlServer.Counts(7, 2, 1, 3, 4, 5, 6, 8, 9000, 16L << 20);
+        OpenMetrics m = parsed();
+        assertThat(m.value("einhyrningsins_control_budget_drops_total")).isEqualTo(5);
+        assertThat(m.value("einhyrningsins_control_displaced_total")).isEqualTo(6);
+        assertThat(m.value("einhyrningsins_control_accept_pauses_total")).isEqualTo(8);
+        assertThat(m.value("einhyrningsins_control_held_bytes")).isEqualTo(9000);
+        assertThat(m.value("einhyrningsins_control_budget_bytes")).isEqualTo(16 << 20);
+    }
+
+    @Test
     void theLoopsWakeUpsAreACounterOnceWiredAndAbsentBefore() {
         assertThat(parsed().families()).doesNotContainKey("einhyrningsins_loop_wakeups");
         long[] wakeUps = {41};
