@@ -78,10 +78,18 @@ public record Launch(String executable, List<String> prefix, List<String> args, 
         return stamps;
     }
 
+    /** What the kernel appends to {@code /proc/self/exe} when the running binary was replaced on disk. */
+    static final String DELETED = " (deleted)";
+
+    /** This JVM's executable as {@code /proc/self/exe} names it, {@link #DELETED} included. */
+    static String exeLink() throws IOException {
+        return Files.readSymbolicLink(Path.of("/proc/self/exe")).toString();
+    }
+
     static String javaExecutable() {
         try {
-            String exe = Files.readSymbolicLink(Path.of("/proc/self/exe")).toString();
-            return exe.endsWith(" (deleted)") ? exe.substring(0, exe.length() - " (deleted)".length()) : exe;
+            String exe = exeLink();
+            return exe.endsWith(DELETED) ? exe.substring(0, exe.length() - DELETED.length()) : exe;
         } catch (IOException e) {
             return Path.of(System.getProperty("java.home"), "bin", "java").toString();
         }

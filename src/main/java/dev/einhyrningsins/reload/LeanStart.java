@@ -134,11 +134,11 @@ public final class LeanStart {
             closeLeftovers(System.getenv(LEFTOVERS));
             plan = plan(Launch.cmdline(), args, System.getenv());
             // a JDK replaced on disk since this JVM started may be another Java: not without a check
-            java = Files.readSymbolicLink(Path.of("/proc/self/exe")).toString();
+            java = Launch.exeLink();
         } catch (IOException | RuntimeException e) {
             return; // no /proc: run as started
         }
-        if (plan.isEmpty() || java.endsWith(" (deleted)")) return;
+        if (plan.isEmpty() || java.endsWith(Launch.DELETED)) return;
         start(plan.get(), java, Spawn::execve, err);
     }
 
