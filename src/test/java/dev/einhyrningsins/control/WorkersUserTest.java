@@ -108,14 +108,20 @@ class WorkersUserTest {
                 .isEqualTo("rw-------");
     }
 
-    @Test
-    void withEveryConnectionTakenByTheWorkersUserAnOperatorStillGetsIn() throws Exception {
+    /** An echoing server whose workers run as uid 65534 (nobody), pumped; its socket. Needs root for setpriv. */
+    Path openForWorkersOfUid65534() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root for setpriv");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x")); // the other uid may enter
         Path sock = dir.resolve("ctl.sock");
         server = ControlServer.open(sock, dir.resolve("ctl.lock"), in -> in.replyTo().send("echo " + in.request().command(),
                 true, true), log, new ControlServer.Workers(65534, 65534));
         pump = new Pump(server::pollables);
+        return sock;
+    }
+
+    @Test
+    void withEveryConnectionTakenByTheWorkersUserAnOperatorStillGetsIn() throws Exception {
+        Path sock = openForWorkersOfUid65534();
         // the workers' user opens every connection there is and sends nothing
         String py = "import socket,sys\nss=[]\nfor i in range(" + ControlServer.MAX_CONNECTIONS + "):\n"
                 + "    s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); ss.append(s)\n"
@@ -149,12 +155,7 @@ class WorkersUserTest {
 
     @Test
     void aReloadNeverKeepsAConnectionOfTheWorkersUser() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root for setpriv");
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x")); // the other uid may enter
-        Path sock = dir.resolve("ctl.sock");
-        server = ControlServer.open(sock, dir.resolve("ctl.lock"), in -> in.replyTo().send("echo " + in.request().command(),
-                true, true), log, new ControlServer.Workers(65534, 65534));
-        pump = new Pump(server::pollables);
+        Path sock = openForWorkersOfUid65534();
         // a connection of the workers' user that prints what it is told
         String py = "import socket,sys\ns=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(20)\n"
                 + "print('open', flush=True)\nprint(s.makefile().readline().strip(), flush=True)\n";
