@@ -3,6 +3,8 @@ package dev.einhyrningsins.examples.jetty;
 import dev.einhyrningsins.worker.Einhorn;
 import dev.einhyrningsins.worker.NotSupervisedException;
 import java.nio.channels.SelectableChannel;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.http.HttpHeader;
@@ -89,9 +91,10 @@ public final class JettyWorker {
             for (ManagedSelector selector : connector.getSelectorManager().getBeans(ManagedSelector.class)) {
                 CountDownLatch passed = new CountDownLatch(1);
                 selector.submit(s -> passed.countDown());
-                passed.await(5, TimeUnit.SECONDS);
+                if (!passed.await(5, TimeUnit.SECONDS)) System.err.println("jetty worker " + PID + ": a selector took over 5 s to stop accepting");
             }
-            arrivals.awaitNonePending(5_000);
+            int unopened = arrivals.awaitNonePending(5_000);
+            if (unopened > 0) System.err.println("jetty worker " + PID + ": " + unopened + " accepted connections still not open after 5 s");
             for (EndPoint ep : connector.getConnectedEndPoints()) ep.setIdleTimeout(1000); // idle keep-alive ends
             connector.shutdown().get(30, TimeUnit.SECONDS); // done when no connection is left
             server.stop();
@@ -100,32 +103,40 @@ public final class JettyWorker {
         }
     }
 
-    /** Connections accepted whose endpoint (and connection) is not open yet. */
+    /**
+     * Channels accepted whose endpoint is not open yet. A set, not a count: a connection that
+     * opens without an accept of its own (an upgrade, a second connection factory) is ignored.
+     * It must be added to the connector before the server starts: the connector hands its
+     * accept listeners to the selector manager then.
+     */
     static final class Arrivals implements SelectorManager.AcceptListener, Connection.Listener {
-        private int pending;
+        private final Set<SelectableChannel> pending = new HashSet<>();
         private boolean awaited;
 
         @Override
         public synchronized void onAccepting(SelectableChannel channel) {
-            pending++;
+            pending.add(channel);
         }
 
         @Override
         public synchronized void onAcceptFailed(SelectableChannel channel, Throwable cause) {
-            pending--;
+            pending.remove(channel);
             notifyAll();
         }
 
         @Override
         public synchronized void onOpened(Connection connection) {
-            pending--; // the endpoint joined the connector's before its connection opened
+            // the endpoint joined the connector's before its connection opened
+            pending.remove(connection.getEndPoint().getTransport());
             notifyAll();
         }
 
-        synchronized void awaitNonePending(long ms) throws InterruptedException {
+        /** Waits until no accepted channel lacks its endpoint, at most {@code ms}; how many still do. */
+        synchronized int awaitNonePending(long ms) throws InterruptedException {
             awaited = true;
             long end = System.nanoTime() + ms * 1_000_000;
-            for (long left = ms; pending > 0 && left > 0; left = (end - System.nanoTime()) / 1_000_000) wait(left);
+            for (long left = ms; !pending.isEmpty() && left > 0; left = (end - System.nanoTime()) / 1_000_000) wait(left);
+            return pending.size();
         }
 
         /** Whether a drain has waited (or is waiting) for the connections being opened. */
