@@ -119,7 +119,11 @@ public final class NettyWorker {
         // A connection the boss accepted just before the close is registered with a worker loop
         // by a task queued there, and joins CONNECTIONS only when that task runs. Missed, it would
         // be cut by the loops' shutdown, its request unanswered: one turn of every loop first.
-        for (EventExecutor loop : workers) loop.submit(() -> {}).syncUninterruptibly();
+        for (EventExecutor loop : workers) {
+            if (!loop.submit(() -> {}).awaitUninterruptibly(5, TimeUnit.SECONDS)) {
+                System.err.println("netty worker " + PID + ": a worker loop took over 5 s to take a turn");
+            }
+        }
         for (Channel c : CONNECTIONS) closeWhenIdle(c);
         boolean drained = CONNECTIONS.newCloseFuture().awaitUninterruptibly(30, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
