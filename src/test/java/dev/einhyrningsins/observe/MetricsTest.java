@@ -59,8 +59,10 @@ class MetricsTest {
 
     @Test
     void theControlClientsBoundsEachHaveTheirCounter() {
-        control = new ControlServer.Counts(7, 2, 1, 3, 4, 5, 6, 8, 9000, 16L << 20);
+        control = new ControlServer.Counts(7, 2, 1, 3, 12, 5, 6, 8, 9000, 16L << 20);
         OpenMetrics m = parsed();
+        assertThat(m.value("einhyrningsins_control_clients_dropped_total")).as("budget drops and displaced ones included")
+                .isEqualTo(12);
         assertThat(m.value("einhyrningsins_control_budget_drops_total")).isEqualTo(5);
         assertThat(m.value("einhyrningsins_control_displaced_total")).isEqualTo(6);
         assertThat(m.value("einhyrningsins_control_accept_pauses_total")).isEqualTo(8);
