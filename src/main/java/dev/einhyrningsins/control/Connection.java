@@ -58,6 +58,8 @@ public final class Connection implements Pollable {
     private boolean closed;
     /** What the owner last counted of this connection against the clients' budget (its own bookkeeping). */
     long accounted;
+    /** Whether the workers' user ({@code --user}) opened it: it may only ack and ping (the owner's bookkeeping). */
+    boolean workersUser;
 
     /**
      * @param readBuffer the loop's shared buffer (heap, at least {@link #READ_CAP} bytes is enough)

@@ -128,8 +128,6 @@ public final class ControlServer implements AutoCloseable {
     /** Every connection of the budget: the control socket's clients and the workers' -g channels. */
     private final Set<Connection> all = Collections.newSetFromMap(new IdentityHashMap<>());
     private final AcceptGuard guard;
-    /** The connections of {@link #connections} from the workers' user. */
-    private final Set<Connection> workersClients = Collections.newSetFromMap(new IdentityHashMap<>());
     private long budget;
     private long held;
     private long ids;
@@ -354,7 +352,7 @@ public final class ControlServer implements AutoCloseable {
                         MAX_QUEUED_OUTPUT);
                 connections.add(c);
                 all.add(c);
-                if (worker) workersClients.add(c);
+                c.workersUser = worker;
             } catch (IOException | RuntimeException e) {
                 closeQuietly(ch);
             }
@@ -438,7 +436,6 @@ public final class ControlServer implements AutoCloseable {
             all.remove(c);
             if (counts) {
                 connections.remove(c);
-                workersClients.remove(c);
                 // the descriptor it freed goes back to the reserve before a spawn can take it
                 guard.refill();
             }
@@ -475,14 +472,15 @@ public final class ControlServer implements AutoCloseable {
                     + "and another client came");
             return true;
         }
-        if (!operator || workersClients.isEmpty()) return false;
+        if (!operator) return false;
         Connection oldest = null;
         for (Connection c : connections) {
-            if (workersClients.contains(c)) {
+            if (c.workersUser) {
                 oldest = c;
                 break;
             }
         }
+        if (oldest == null) return false;
         displaced++;
         oldest.close("was the oldest of the workers' user's when all " + MAX_CONNECTIONS + " connections were open "
                 + "and an operator came");
@@ -519,7 +517,7 @@ public final class ControlServer implements AutoCloseable {
         accepting = false;
         for (Connection c : List.copyOf(connections)) {
             c.reading(false);
-            if (!workersClients.contains(c) && keep.test(c.session())) {
+            if (!c.workersUser && keep.test(c.session())) {
                 c.flush();
             } else {
                 c.farewell("The supervisor is reloading itself; reconnect to go on");
